@@ -1,0 +1,7 @@
+/**
+ * The GitOps with Workflow backend plugin.
+ *
+ * @packageDocumentation
+ */
+
+export { gitopsPlugin as default } from './plugin';

@@ -1,0 +1,63 @@
+/*
+ * The HTTP contract of the gitops backend (mounted at /api/gitops). The
+ * backend's router and the frontend's client both type against these.
+ */
+
+/** GET /clusters: the clusters the backend is configured for, probed live. */
+export interface ClusterStatus {
+  name: string;
+  labels: Record<string, string>;
+  /** The API server URL (never with credentials in it). */
+  server: string;
+  reachable: boolean;
+  /** The Kubernetes version reported by the API server when reachable. */
+  version?: string;
+  /** Why the cluster could not be reached, in words a person can act on. */
+  error?: string;
+}
+
+export interface ClusterListResponse {
+  items: ClusterStatus[];
+}
+
+/** One component's status, as KubeVela writes it in `status.services[]`. */
+export interface ComponentStatus {
+  name: string;
+  namespace?: string;
+  cluster?: string;
+  healthy: boolean;
+  message?: string;
+  traits?: Array<{ type: string; healthy: boolean; message?: string }>;
+}
+
+/** The application phase vocabulary shared with KubeVela. */
+export type ApplicationPhase =
+  | 'rendering'
+  | 'runningWorkflow'
+  | 'workflowSuspending'
+  | 'workflowTerminated'
+  | 'workflowFailed'
+  | 'running'
+  | 'unhealthy'
+  | 'deleting';
+
+export interface ApplicationCondition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+/** GET /applications/:namespace/:name[?cluster=]: the live Application. */
+export interface ApplicationDetails {
+  cluster: string;
+  namespace: string;
+  name: string;
+  createdAt?: string;
+  components: Array<{ name: string; type: string; traits: string[] }>;
+  /** Absent until a controller has reconciled the Application once. */
+  phase?: ApplicationPhase;
+  services: ComponentStatus[];
+  conditions: ApplicationCondition[];
+}
