@@ -1,0 +1,9 @@
+export {
+  IMAGE_POLICY_MARKER,
+  applySetters,
+  parseMarker,
+  setFileMarkers,
+  setterValue,
+} from './setters';
+export type { ParsedMarker, SetFileResult } from './setters';
+export type * from './types';
