@@ -1,0 +1,53 @@
+import {
+  ApiBlueprint,
+  createFrontendPlugin,
+  discoveryApiRef,
+  fetchApiRef,
+} from '@backstage/frontend-plugin-api';
+import {
+  EntityCardBlueprint,
+  EntityContentBlueprint,
+} from '@backstage/plugin-catalog-react/alpha';
+import { gitopsApiRef, GitopsClient } from './api';
+import { isGitopsAvailable } from './components/common/useApplication';
+
+const gitopsApi = ApiBlueprint.make({
+  params: defineParams =>
+    defineParams({
+      api: gitopsApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: deps => new GitopsClient(deps),
+    }),
+});
+
+/** The GitOps tab on entity pages (new frontend system). */
+export const entityGitopsContent = EntityContentBlueprint.make({
+  params: {
+    path: '/gitops',
+    title: 'GitOps',
+    filter: isGitopsAvailable,
+    loader: () =>
+      import('./components/EntityGitopsContent').then(m => (
+        <m.EntityGitopsContent />
+      )),
+  },
+});
+
+/** The GitOps card on entity overview pages (new frontend system). */
+export const entityGitopsCard = EntityCardBlueprint.make({
+  params: {
+    filter: isGitopsAvailable,
+    loader: () =>
+      import('./components/EntityGitopsCard').then(m => <m.EntityGitopsCard />),
+  },
+});
+
+/**
+ * The GitOps plugin for apps on the new frontend system.
+ *
+ * @alpha
+ */
+export default createFrontendPlugin({
+  pluginId: 'gitops',
+  extensions: [gitopsApi, entityGitopsContent, entityGitopsCard],
+});

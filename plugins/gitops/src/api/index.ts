@@ -1,0 +1,2 @@
+export { gitopsApiRef, GitopsClient } from './GitopsApi';
+export type { GitopsApi } from './GitopsApi';

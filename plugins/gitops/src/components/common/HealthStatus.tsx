@@ -1,0 +1,37 @@
+import {
+  StatusError,
+  StatusOK,
+  StatusPending,
+  StatusWarning,
+} from '@backstage/core-components';
+import { ApplicationPhase } from '@gitops-workflow/plugin-gitops-common';
+
+/** The application phase as a status light and KubeVela's word for it. */
+export function PhaseStatus({ phase }: { phase?: ApplicationPhase }) {
+  switch (phase) {
+    case 'running':
+      return <StatusOK>running</StatusOK>;
+    case 'unhealthy':
+    case 'workflowFailed':
+    case 'workflowTerminated':
+      return <StatusError>{phase}</StatusError>;
+    case 'workflowSuspending':
+      return <StatusWarning>{phase}</StatusWarning>;
+    case undefined:
+      return <StatusPending>not reconciled yet</StatusPending>;
+    default:
+      return <StatusPending>{phase}</StatusPending>;
+  }
+}
+
+/** A component's health as a status light with KubeVela's message. */
+export function HealthyStatus({
+  healthy,
+  message,
+}: {
+  healthy: boolean;
+  message?: string;
+}) {
+  const text = message || (healthy ? 'healthy' : 'unhealthy');
+  return healthy ? <StatusOK>{text}</StatusOK> : <StatusError>{text}</StatusError>;
+}

@@ -1,0 +1,11 @@
+/**
+ * GitOps with Workflow frontend plugin: entity tab and card for catalog
+ * entities annotated with `gitops.backstage.io/application`.
+ *
+ * @packageDocumentation
+ */
+
+export { gitopsPlugin, EntityGitopsContent, EntityGitopsCard } from './plugin';
+export { isGitopsAvailable } from './components/common/useApplication';
+export { gitopsApiRef, GitopsClient } from './api';
+export type { GitopsApi } from './api';

@@ -1,0 +1,46 @@
+import {
+  createApiFactory,
+  createComponentExtension,
+  createPlugin,
+  createRoutableExtension,
+  createRouteRef,
+  discoveryApiRef,
+  fetchApiRef,
+} from '@backstage/core-plugin-api';
+import { gitopsApiRef, GitopsClient } from './api';
+
+export const rootRouteRef = createRouteRef({ id: 'gitops' });
+
+/** The GitOps plugin for apps on the legacy frontend system. */
+export const gitopsPlugin = createPlugin({
+  id: 'gitops',
+  apis: [
+    createApiFactory({
+      api: gitopsApiRef,
+      deps: { discoveryApi: discoveryApiRef, fetchApi: fetchApiRef },
+      factory: deps => new GitopsClient(deps),
+    }),
+  ],
+  routes: { root: rootRouteRef },
+});
+
+/** The entity page tab (legacy frontend system). */
+export const EntityGitopsContent = gitopsPlugin.provide(
+  createRoutableExtension({
+    name: 'EntityGitopsContent',
+    component: () =>
+      import('./components/EntityGitopsContent').then(m => m.EntityGitopsContent),
+    mountPoint: rootRouteRef,
+  }),
+);
+
+/** The entity overview card (legacy frontend system). */
+export const EntityGitopsCard = gitopsPlugin.provide(
+  createComponentExtension({
+    name: 'EntityGitopsCard',
+    component: {
+      lazy: () =>
+        import('./components/EntityGitopsCard').then(m => m.EntityGitopsCard),
+    },
+  }),
+);

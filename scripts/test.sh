@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test command: type-check, lint, then every Jest suite (unit,
+# integration against real servers, end to end) in one run, ending with a
+# "N passed, N failed" line. Expects scripts/toolchain.sh to be sourced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+if [ -x scripts/prepare-test-servers.sh ]; then
+  step "Real servers for integration tests (Kubernetes, registry, Git, PostgreSQL)"
+  scripts/prepare-test-servers.sh
+fi
+
+step "Type-check"
+yarn tsc
+
+step "Lint"
+yarn lint:all
+
+step "Tests"
+report="$(mktemp -d)/jest.json"
+status=0
+CI=true yarn backstage-cli repo test --json --outputFile="$report" "$@" || status=$?
+
+leftover="$(ps -eo pid=,comm= | awk '$2 ~ /^(kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|docker-registry|registry|postgres|chromium|git-http-backend)$/' || true)"
+if [ -n "$leftover" ]; then
+  printf 'Tests left these servers running (a teardown is broken):\n%s\n' "$leftover" >&2
+  status=1
+fi
+
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$report" || status=1
+exit "$status"
