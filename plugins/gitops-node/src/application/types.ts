@@ -1,0 +1,102 @@
+import type {
+  ApplicationCondition,
+  ApplicationPhase,
+  ComponentStatus,
+} from '@gitops-workflow/plugin-gitops-common';
+
+/** Any Kubernetes object, as rendered or as read from the API server. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** A trait attached to a component (`spec.components[].traits[]`). */
+export interface ApplicationTrait {
+  type: string;
+  properties: Record<string, unknown>;
+}
+
+/** One component of an Application (`spec.components[]`). */
+export interface ApplicationComponent {
+  name: string;
+  type: string;
+  properties: Record<string, unknown>;
+  traits: ApplicationTrait[];
+  dependsOn: string[];
+}
+
+/** One policy (`spec.policies[]`): topology, override, garbage-collect, apply-once… */
+export interface ApplicationPolicy {
+  name: string;
+  type: string;
+  properties: Record<string, unknown>;
+}
+
+/** One workflow step; `subSteps` only for `step-group`. */
+export interface WorkflowStep {
+  name: string;
+  type: string;
+  properties: Record<string, unknown>;
+  dependsOn: string[];
+  if?: string;
+  timeout?: string;
+  subSteps?: WorkflowStep[];
+}
+
+export interface ApplicationWorkflow {
+  mode?: { steps?: 'StepByStep' | 'DAG'; subSteps?: 'StepByStep' | 'DAG' };
+  steps: WorkflowStep[];
+}
+
+/** The `status` KubeVela writes on an Application, and so do we. */
+export interface ApplicationStatus {
+  status?: ApplicationPhase;
+  services?: ComponentStatus[];
+  conditions?: ApplicationCondition[];
+  appliedResources?: Array<{
+    apiVersion: string;
+    kind: string;
+    namespace?: string;
+    name: string;
+    cluster?: string;
+  }>;
+  /** Objects whose live state had been changed outside Git, corrected by the last apply. */
+  drifted?: string[];
+  observedGeneration?: number;
+  [key: string]: unknown;
+}
+
+/** A parsed and validated `core.oam.dev/v1beta1` Application. */
+export interface Application {
+  apiVersion: 'core.oam.dev/v1beta1';
+  kind: 'Application';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+    generation?: number;
+    resourceVersion?: string;
+    creationTimestamp?: string;
+  };
+  spec: {
+    components: ApplicationComponent[];
+    policies: ApplicationPolicy[];
+    workflow?: ApplicationWorkflow;
+  };
+  status?: ApplicationStatus;
+}
+
+/** The labels that tie every rendered object to its Application and component. */
+export const LABEL_APP_NAME = 'app.oam.dev/name';
+export const LABEL_APP_NAMESPACE = 'app.oam.dev/namespace';
+export const LABEL_COMPONENT = 'app.oam.dev/component';
