@@ -5,3 +5,4 @@ export * from './registry';
 export { createDefaultRegistry } from './builtins';
 export * from './parse';
 export * from './render';
+export * from './build';
