@@ -2,7 +2,10 @@ import { applySetters, parseMarker, setFileMarkers } from './setters';
 import { ImagePolicyResults } from './types';
 
 const policies: ImagePolicyResults = {
-  'default:gitops': { image: 'registry.local/team/app', tag: 'master-abc123-1700000001' },
+  'default:gitops': {
+    image: 'registry.local/team/app',
+    tag: 'master-abc123-1700000001',
+  },
   'default:other': {
     image: 'registry.local/other',
     tag: '1.10',
@@ -32,8 +35,8 @@ describe('setters', () => {
     ],
     [
       'single quotes stay single quotes',
-      "image: 'old:1' # {\"$imagepolicy\": \"default:gitops\"}\n",
-      "image: 'registry.local/team/app:master-abc123-1700000001' # {\"$imagepolicy\": \"default:gitops\"}\n",
+      'image: \'old:1\' # {"$imagepolicy": "default:gitops"}\n',
+      'image: \'registry.local/team/app:master-abc123-1700000001\' # {"$imagepolicy": "default:gitops"}\n',
     ],
     [
       ':tag, :name and :digest forms',
@@ -243,11 +246,16 @@ describe('setters', () => {
   it('skips a file that does not parse, and never rewrites it', () => {
     const input =
       'image: old # {"$imagepolicy": "default:gitops"}\n  bad: [unclosed\n';
-    const result = applySetters([{ file: 'bad.yaml', content: input }], policies);
+    const result = applySetters(
+      [{ file: 'bad.yaml', content: input }],
+      policies,
+    );
     expect(result.files).toEqual([]);
     expect(result.skipped).toHaveLength(1);
     expect(result.skipped[0].file).toBe('bad.yaml');
-    expect(result.skipped[0].reason).toMatch(/^YAML does not parse at \d+:\d+: /);
+    expect(result.skipped[0].reason).toMatch(
+      /^YAML does not parse at \d+:\d+: /,
+    );
   });
 
   it('reports markers for unknown policies and malformed markers, leaving them alone', () => {
@@ -284,7 +292,10 @@ describe('setters', () => {
   it.each([
     ['# {"$imagepolicy": "ns:name"}', { policy: 'ns:name', field: 'image' }],
     ['#{"$imagepolicy":"ns:name:tag"}', { policy: 'ns:name', field: 'tag' }],
-    ['# {"$imagepolicy": "ns:name:digest"}  ', { policy: 'ns:name', field: 'digest' }],
+    [
+      '# {"$imagepolicy": "ns:name:digest"}  ',
+      { policy: 'ns:name', field: 'digest' },
+    ],
     ['# just a comment', undefined],
     ['# {"other": "x"}', undefined],
   ])('parses the marker %s', (comment, expected) => {

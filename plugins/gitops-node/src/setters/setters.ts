@@ -104,10 +104,12 @@ function collectValueScalars(
       break;
     case 'block-map':
     case 'block-seq':
-      for (const item of token.items) collectValueScalars(item.value, false, out);
+      for (const item of token.items)
+        collectValueScalars(item.value, false, out);
       break;
     case 'flow-collection':
-      for (const item of token.items) collectValueScalars(item.value, true, out);
+      for (const item of token.items)
+        collectValueScalars(item.value, true, out);
       break;
     case 'scalar':
     case 'single-quoted-scalar':
@@ -262,8 +264,11 @@ export function setFileMarkers(
     scalars.map(s => [s.token.offset + s.token.source.length, s]),
   );
 
-  const edits: Array<{ scalar: ValueScalar; source: string; change: SetterChange }> =
-    [];
+  const edits: Array<{
+    scalar: ValueScalar;
+    source: string;
+    change: SetterChange;
+  }> = [];
   for (const comment of comments) {
     const { line, col } = lineCounter.linePos(comment.offset);
     let marker: ParsedMarker | undefined;
@@ -313,7 +318,8 @@ export function setFileMarkers(
     if (oldValue === newValue) continue;
     const pos = lineCounter.linePos(scalar.token.offset);
     const doc = docs.find(
-      d => d.range[0] <= scalar.token.offset && scalar.token.offset < d.range[2],
+      d =>
+        d.range[0] <= scalar.token.offset && scalar.token.offset < d.range[2],
     );
     edits.push({
       scalar,
