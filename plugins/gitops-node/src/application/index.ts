@@ -6,3 +6,4 @@ export { createDefaultRegistry } from './builtins';
 export * from './parse';
 export * from './render';
 export * from './build';
+export * from './status';

@@ -51,3 +51,37 @@ export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   'Node',
 ]);
 
+
+/** A reference to one object: what an inventory holds. */
+export interface ObjectRef {
+  group: string;
+  version: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export function refOf(object: KubeObject): ObjectRef {
+  const slash = object.apiVersion.indexOf('/');
+  const ref: ObjectRef = {
+    group: groupOf(object.apiVersion),
+    version: slash < 0 ? object.apiVersion : object.apiVersion.slice(slash + 1),
+    kind: object.kind,
+    name: object.metadata.name,
+  };
+  if (object.metadata.namespace) ref.namespace = object.metadata.namespace;
+  return ref;
+}
+
+export function apiVersionOf(ref: ObjectRef): string {
+  return ref.group ? `${ref.group}/${ref.version}` : ref.version;
+}
+
+/** The same identity as `objectKey`, from a reference. */
+export function refKey(ref: ObjectRef): string {
+  return `${ref.group}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+}
+
+export function describeRef(ref: ObjectRef): string {
+  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}

@@ -68,8 +68,6 @@ export interface ApplicationStatus {
     name: string;
     cluster?: string;
   }>;
-  /** Objects whose live state had been changed outside Git, corrected by the last apply. */
-  drifted?: string[];
   observedGeneration?: number;
   [key: string]: unknown;
 }
