@@ -6,3 +6,5 @@
  */
 
 export * from './clusters';
+export * from './policy';
+export * from './registry';
