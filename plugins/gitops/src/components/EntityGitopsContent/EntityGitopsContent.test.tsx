@@ -1,4 +1,5 @@
 import { Entity } from '@backstage/catalog-model';
+import { ResponseError } from '@backstage/errors';
 import { EntityProvider } from '@backstage/plugin-catalog-react';
 import { renderInTestApp, TestApiProvider } from '@backstage/test-utils';
 import { ApplicationDetails } from '@gitops-workflow/plugin-gitops-common';
@@ -69,16 +70,24 @@ describe('EntityGitopsContent', () => {
   });
 
   it('tells the user when the Application does not exist', async () => {
-    const notFound = Object.assign(new Error('No Application default/gone in cluster "local"'), {
-      name: 'ResponseError',
-      response: { status: 404 },
-    });
+    const notFound = await ResponseError.fromResponse(
+      new Response(
+        JSON.stringify({
+          error: { name: 'NotFoundError', message: 'No Application default/gone in cluster "local"' },
+          request: { method: 'GET', url: '/applications/default/gone' },
+          response: { statusCode: 404 },
+        }),
+        { status: 404, statusText: 'Not Found', headers: { 'Content-Type': 'application/json' } },
+      ),
+    );
     await render(
       entity({ 'gitops.backstage.io/application': 'default/gone' }),
       api({ getApplication: async () => Promise.reject(notFound) }),
     );
-    expect(await screen.findByText('No Application default/gone')).toBeInTheDocument();
-    expect(screen.getByText(/fix the gitops.backstage.io\/application annotation/)).toBeInTheDocument();
+    expect(await screen.findByText('Application default/gone not found')).toBeInTheDocument();
+    expect(
+      screen.getByText(/^No Application default\/gone in cluster "local"\. Apply the Application to the cluster, or fix the gitops.backstage.io\/application annotation/),
+    ).toBeInTheDocument();
   });
 
   it('shows a malformed annotation as an actionable error', async () => {

@@ -17,6 +17,7 @@ import {
   stringifyApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import Grid from '@material-ui/core/Grid';
+import { backendMessage, isNotFound } from '../common/errors';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
 import { isGitopsAvailable, useApplication } from '../common/useApplication';
 import { ClustersCard } from './ClustersCard';
@@ -98,13 +99,12 @@ export function EntityGitopsContent() {
   }
   if (loading) return <Progress />;
   if (error) {
-    const notFound = (error as { response?: { status?: number } }).response?.status === 404;
-    if (notFound && ref) {
+    if (isNotFound(error) && ref) {
       return (
         <EmptyState
           missing="data"
-          title={`No Application ${stringifyApplicationRef(ref)}`}
-          description={`${error.message}. Apply the Application to the cluster, or fix the ${GITOPS_APPLICATION_ANNOTATION} annotation of this entity.`}
+          title={`Application ${stringifyApplicationRef(ref)} not found`}
+          description={`${backendMessage(error)}. Apply the Application to the cluster, or fix the ${GITOPS_APPLICATION_ANNOTATION} annotation of this entity.`}
         />
       );
     }
