@@ -1,7 +1,7 @@
 import { applySetters, parseMarker, setFileMarkers } from './setters';
-import { ImagePolicyResults } from './types';
+import { ImagePolicyChoices } from './types';
 
-const policies: ImagePolicyResults = {
+const policies: ImagePolicyChoices = {
   'default:gitops': {
     image: 'registry.local/team/app',
     tag: 'master-abc123-1700000001',

@@ -1,8 +1,8 @@
 import { CST, Composer, LineCounter, Parser, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import {
-  ImagePolicyResult,
-  ImagePolicyResults,
+  ImagePolicyChoice,
+  ImagePolicyChoices,
   SetterChange,
   SetterField,
   SetterFileChange,
@@ -63,7 +63,7 @@ export function parseMarker(comment: string): ParsedMarker | undefined {
 
 /** The value a marker's field receives; undefined when the result lacks it. */
 export function setterValue(
-  result: ImagePolicyResult,
+  result: ImagePolicyChoice,
   field: SetterField,
 ): string | undefined {
   switch (field) {
@@ -232,7 +232,7 @@ export interface SetFileResult {
 export function setFileMarkers(
   file: string,
   content: string,
-  policies: ImagePolicyResults,
+  policies: ImagePolicyChoices,
 ): SetFileResult {
   const unresolved: SetterUnresolvedMarker[] = [];
   if (!content.includes(IMAGE_POLICY_MARKER)) return { unresolved };
@@ -359,7 +359,7 @@ export function setFileMarkers(
  */
 export function applySetters(
   files: Iterable<SetterInputFile>,
-  policies: ImagePolicyResults,
+  policies: ImagePolicyChoices,
 ): SettersResult {
   const result: SettersResult = {
     files: [],

@@ -3,7 +3,7 @@
  * `<namespace>:<name>`. Only plain data, so the setters never depend on how
  * the policy engine or the registry scanner computed it.
  */
-export interface ImagePolicyResult {
+export interface ImagePolicyChoice {
   /** Image name without tag or digest, e.g. `registry.local:5000/team/app`. */
   image: string;
   tag: string;
@@ -12,7 +12,7 @@ export interface ImagePolicyResult {
 }
 
 /** Policy results by `<namespace>:<name>`, the address a marker names. */
-export type ImagePolicyResults = Readonly<Record<string, ImagePolicyResult>>;
+export type ImagePolicyChoices = Readonly<Record<string, ImagePolicyChoice>>;
 
 /**
  * Which part of the image a marker receives: the whole reference, or the
@@ -41,7 +41,7 @@ export interface SetterChange {
   newValue: string;
   object: SetterObjectRef;
   /** The policy's full result, so callers can report `image:tag` per update. */
-  result: ImagePolicyResult;
+  result: ImagePolicyChoice;
 }
 
 export interface SetterFileChange {

@@ -1,4 +1,4 @@
-import type { ImagePolicyResult, SetterChange } from '../setters';
+import type { ImagePolicyChoice, SetterChange } from '../setters';
 
 /**
  * The data a commit message template sees, shaped like the Go structs that
@@ -23,7 +23,7 @@ export class NamespacedName {
 /** An updated image; printing it gives `name:tag`, as the seed's template expects. */
 export class ImageRef {
   constructor(
-    private readonly ref: ImagePolicyResult,
+    private readonly ref: ImagePolicyChoice,
     private readonly policy: NamespacedName,
   ) {}
 

@@ -1,0 +1,12 @@
+export { DEFAULT_COMMIT_AUTHOR, runImageUpdate } from './imageUpdate';
+export type {
+  ImageUpdate,
+  ImageUpdateOptions,
+  ImageUpdateResult,
+} from './imageUpdate';
+export {
+  applySettersToDirectory,
+  readMarkedFiles,
+  resolveInside,
+  writeSetterResult,
+} from './files';

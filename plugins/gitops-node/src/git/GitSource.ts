@@ -1,0 +1,410 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import git from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import type { HttpClient } from 'isomorphic-git';
+import {
+  AuthenticationError,
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  GitCredentials,
+  GitCredentialsProvider,
+  basicAuthHeader,
+  redact,
+  splitUrlCredentials,
+} from './credentials';
+import { withLock } from './lock';
+
+export interface GitLogger {
+  info(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface GitSourceOptions {
+  /** Where working clones live between polls, one per (url, branch). */
+  cacheDir: string;
+  /** Bound on each remote operation (listing, fetch, push). Default 60s. */
+  timeoutMs?: number;
+  /** How long a reconcile waits for another one holding the same clone. Default 5 minutes. */
+  lockTimeoutMs?: number;
+  /** Used when a repository names no credentials, e.g. `credentialsFromIntegrations(...)`. */
+  credentialsProvider?: GitCredentialsProvider;
+  logger?: GitLogger;
+  /** Replaces isomorphic-git's Node HTTP client, e.g. to add a proxy agent. */
+  http?: HttpClient;
+}
+
+export interface GitRepositorySpec {
+  url: string;
+  /** Branch to follow and to push to (`git.branch`). */
+  branch: string;
+  /** From the Secret named by `secretRef`; wins over the credentials provider. */
+  credentials?: GitCredentials;
+}
+
+export interface GitAuthor {
+  name: string;
+  email: string;
+}
+
+export interface SyncResult {
+  /** `branch@sha1:<sha>`, Flux's revision format. */
+  revision: string;
+  sha: string;
+  /** True when the working tree moved to a new commit during this sync. */
+  changed: boolean;
+  /** True when the clone was created by this sync (first poll only). */
+  cloned: boolean;
+  /** True when objects were fetched from the remote. */
+  fetched: boolean;
+}
+
+export const revisionOf = (branch: string, sha: string) =>
+  `${branch}@sha1:${sha}`;
+
+const ZERO = '0000000000000000000000000000000000000000';
+
+/**
+ * A working clone held exclusively by one reconcile (see `GitSource.withClone`).
+ * Its working tree always matches either the remote head or our own commit
+ * on top of it.
+ */
+export class WorkingClone {
+  /** @internal */
+  constructor(
+    readonly dir: string,
+    readonly url: string,
+    readonly branch: string,
+    private readonly remote: RemoteAccess,
+    private justCloned: boolean,
+  ) {}
+
+  /**
+   * Brings the clone to the remote branch head: one ref listing, and a fetch
+   * only when the branch moved. Any local commit that was not pushed is
+   * dropped, since the remote is the source of truth.
+   */
+  async sync(): Promise<SyncResult> {
+    const remoteSha = await this.remote.branchHead(this.branch);
+    const { dir, branch } = this;
+    const fetched =
+      (await this.resolve(`refs/remotes/origin/${branch}`)) !== remoteSha;
+    if (fetched) {
+      await this.remote.run('fetch', (http, headers) =>
+        git.fetch({
+          fs,
+          http,
+          headers,
+          dir,
+          remote: 'origin',
+          ref: branch,
+          singleBranch: true,
+          tags: false,
+        }),
+      );
+    }
+    const moved = (await this.resolve(`refs/heads/${branch}`)) !== remoteSha;
+    if (moved) await this.resetTo(remoteSha);
+    const cloned = this.justCloned;
+    this.justCloned = false;
+    return {
+      revision: revisionOf(branch, remoteSha),
+      sha: remoteSha,
+      changed: moved || cloned,
+      cloned,
+      fetched: fetched || cloned,
+    };
+  }
+
+  /** The commit the working tree is on. */
+  async head(): Promise<string> {
+    return git.resolveRef({
+      fs,
+      dir: this.dir,
+      ref: `refs/heads/${this.branch}`,
+    });
+  }
+
+  /** The remote head as of the last sync or push. */
+  async remoteHead(): Promise<string> {
+    return git.resolveRef({
+      fs,
+      dir: this.dir,
+      ref: `refs/remotes/origin/${this.branch}`,
+    });
+  }
+
+  /** Stages `files` (relative to the clone) and commits them on the branch. */
+  async commit(
+    files: string[],
+    message: string,
+    author: GitAuthor,
+  ): Promise<string> {
+    for (const filepath of files) {
+      await git.add({ fs, dir: this.dir, filepath });
+    }
+    return git.commit({
+      fs,
+      dir: this.dir,
+      ref: `refs/heads/${this.branch}`,
+      message,
+      author,
+      committer: author,
+    });
+  }
+
+  /**
+   * Pushes the branch as a fast-forward. A rejection because the remote moved
+   * is a ConflictError, so the caller can fetch, re-apply and retry.
+   */
+  async push(): Promise<void> {
+    const { dir, branch } = this;
+    const base = await this.remoteHead();
+    try {
+      await this.remote.run('push', (http, headers) =>
+        git.push({
+          fs,
+          http,
+          headers,
+          dir,
+          remote: 'origin',
+          ref: branch,
+          remoteRef: branch,
+          force: false,
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof ConflictError)) throw e;
+      const now = await this.remote.branchHead(branch);
+      if (now === base) {
+        // Not a race with another pusher (e.g. a protected branch): retrying cannot help.
+        throw new NotAllowedError(
+          `${e.message}; the branch did not move, so the server refused the update itself`,
+        );
+      }
+      throw new ConflictError(
+        `push to ${branch} was rejected: the branch moved from ${base.slice(
+          0,
+          12,
+        )} to ${now.slice(0, 12)}`,
+      );
+    }
+  }
+
+  /** Moves the branch and the working tree to `sha` (which must be fetched). */
+  async resetTo(sha: string): Promise<void> {
+    const { dir, branch } = this;
+    await git.writeRef({
+      fs,
+      dir,
+      ref: `refs/heads/${branch}`,
+      value: sha,
+      force: true,
+    });
+    await git.checkout({ fs, dir, ref: branch, force: true });
+  }
+
+  private async resolve(ref: string): Promise<string> {
+    return git.resolveRef({ fs, dir: this.dir, ref }).catch(() => ZERO);
+  }
+}
+
+type Http = HttpClient;
+type Headers = Record<string, string>;
+
+/** Authenticated, bounded access to one remote; every error leaves without credentials. */
+class RemoteAccess {
+  constructor(
+    readonly url: string,
+    private readonly credentials: GitCredentials | undefined,
+    private readonly http: Http,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async run<T>(
+    what: string,
+    op: (http: Http, headers: Headers) => Promise<T>,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    const base = this.http;
+    const http: Http = {
+      request: req => base.request({ ...req, signal: controller.signal }),
+    };
+    // Sent up front: waiting for a 401 challenge would double every request.
+    const headers: Headers = this.credentials
+      ? { Authorization: basicAuthHeader(this.credentials) }
+      : {};
+    try {
+      return await op(http, headers);
+    } catch (e) {
+      throw this.translate(what, e, controller.signal.aborted);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Lists the remote's refs (one request) and returns the branch's commit. */
+  async branchHead(branch: string): Promise<string> {
+    const refs = await this.run('list refs of', (http, headers) =>
+      git.listServerRefs({
+        http,
+        url: this.url,
+        headers,
+        // Protocol v1 advertises all refs in the first response; v2 needs a second round trip.
+        protocolVersion: 1,
+        prefix: `refs/heads/${branch}`,
+      }),
+    );
+    const head = refs.find(r => r.ref === `refs/heads/${branch}`);
+    if (!head) {
+      throw new NotFoundError(`branch ${branch} does not exist in ${this.url}`);
+    }
+    return head.oid;
+  }
+
+  private translate(what: string, e: unknown, timedOut: boolean): Error {
+    const err = e as {
+      code?: string;
+      message?: string;
+      data?: { statusCode?: number };
+    };
+    if (err instanceof ConflictError || err instanceof NotFoundError)
+      return err;
+    const where = `${what} ${this.url}`;
+    if (timedOut) {
+      return new ServiceUnavailableError(
+        `${where} timed out after ${this.timeoutMs}ms`,
+      );
+    }
+    const status = err.data?.statusCode;
+    if (status === 401) {
+      return new AuthenticationError(
+        this.credentials
+          ? `${where}: the server rejected the credentials for user ${this.credentials.username}`
+          : `${where}: the server requires credentials and none are configured`,
+      );
+    }
+    if (status === 403) {
+      return new NotAllowedError(`${where}: access denied (HTTP 403)`);
+    }
+    if (status === 404) {
+      return new NotFoundError(`${where}: repository not found (HTTP 404)`);
+    }
+    const message = redact(err.message ?? String(e), this.credentials);
+    if (err.code === 'PushRejectedError' || err.code === 'GitPushError') {
+      return new ConflictError(`${where}: ${message}`);
+    }
+    return new ServiceUnavailableError(`${where} failed: ${message}`);
+  }
+}
+
+/**
+ * Git over HTTP(S) with isomorphic-git: one working clone per (url, branch)
+ * kept in the cache directory between polls, updated incrementally, and used
+ * by one reconcile at a time.
+ */
+export class GitSource {
+  private readonly timeoutMs: number;
+  private readonly lockTimeoutMs: number;
+  private readonly http: Http;
+
+  constructor(private readonly options: GitSourceOptions) {
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 5 * 60_000;
+    this.http = options.http ?? nodeHttp;
+  }
+
+  /** The directory of the clone for (url, branch); stable across restarts. */
+  cloneDir(spec: Pick<GitRepositorySpec, 'url' | 'branch'>): string {
+    const { url } = splitUrlCredentials(spec.url);
+    const key = crypto
+      .createHash('sha256')
+      .update(`${url}\n${spec.branch}`)
+      .digest('hex')
+      .slice(0, 16);
+    const name = url
+      .replace(/^[a-z]+:\/\//i, '')
+      .replace(/[^a-zA-Z0-9.-]+/g, '_');
+    return path.join(this.options.cacheDir, `${name.slice(-60)}-${key}`);
+  }
+
+  /**
+   * Runs `fn` with exclusive use of the working clone of `spec`, creating it
+   * on first use. `fn` usually starts with `clone.sync()`.
+   */
+  async withClone<T>(
+    spec: GitRepositorySpec,
+    fn: (clone: WorkingClone) => Promise<T>,
+  ): Promise<T> {
+    if (!spec.branch) throw new InputError('git branch is required');
+    const split = splitUrlCredentials(spec.url);
+    if (!/^https?:\/\//i.test(split.url)) {
+      throw new InputError(
+        `only http(s) Git URLs are supported, got ${split.url}`,
+      );
+    }
+    const credentials =
+      spec.credentials ??
+      split.credentials ??
+      (await this.options.credentialsProvider?.(split.url));
+    const remote = new RemoteAccess(
+      split.url,
+      credentials,
+      this.http,
+      this.timeoutMs,
+    );
+    const dir = this.cloneDir(spec);
+    await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
+    return withLock(`${dir}.lock`, this.lockTimeoutMs, async () => {
+      const cloned = !fs.existsSync(path.join(dir, '.git'));
+      if (cloned) await this.createClone(dir, split.url, spec.branch, remote);
+      return fn(new WorkingClone(dir, split.url, spec.branch, remote, cloned));
+    });
+  }
+
+  /** Polls once: syncs the clone and reports the revision. */
+  async sync(spec: GitRepositorySpec): Promise<SyncResult> {
+    return this.withClone(spec, clone => clone.sync());
+  }
+
+  /**
+   * Clones shallowly (pushing only needs the tip) into a temporary directory
+   * and renames it into place, so a failed clone never leaves a broken one.
+   */
+  private async createClone(
+    dir: string,
+    url: string,
+    branch: string,
+    remote: RemoteAccess,
+  ): Promise<void> {
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    try {
+      await remote.run('clone', (http, headers) =>
+        git.clone({
+          fs,
+          http,
+          headers,
+          dir: tmp,
+          url,
+          ref: branch,
+          singleBranch: true,
+          depth: 1,
+          noTags: true,
+        }),
+      );
+      await fs.promises.rename(tmp, dir);
+      this.options.logger?.info(`cloned ${url} (${branch})`, { dir });
+    } catch (e) {
+      await fs.promises.rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+}

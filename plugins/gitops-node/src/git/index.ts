@@ -1,0 +1,17 @@
+export { GitSource, WorkingClone, revisionOf } from './GitSource';
+export type {
+  GitAuthor,
+  GitLogger,
+  GitRepositorySpec,
+  GitSourceOptions,
+  SyncResult,
+} from './GitSource';
+export {
+  credentialsFromIntegrations,
+  splitUrlCredentials,
+} from './credentials';
+export type {
+  GitCredentials,
+  GitCredentialsProvider,
+  ScmIntegrationsLike,
+} from './credentials';
