@@ -15,3 +15,6 @@ export * from './automation';
 export * from './application';
 export * from './health';
 export * from './kube';
+export * from './application';
+export * from './health';
+export * from './kube';

@@ -17,7 +17,7 @@ export const APPLICATION_API_VERSION = 'core.oam.dev/v1beta1';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-export interface ParseOptions {
+export interface ApplicationParseOptions {
   registry?: DefinitionRegistry;
   /** Namespace for an Application whose metadata has none (kubectl's `default`). */
   defaultNamespace?: string;
@@ -177,7 +177,7 @@ function parseWorkflow(spec: Fields): ApplicationWorkflow | undefined {
  * Validates an Application (from YAML or from the API server) and returns it
  * in a normalised shape. Errors are InputErrors naming the field path.
  */
-export function parseApplication(input: unknown, options: ParseOptions = {}): Application {
+export function parseApplication(input: unknown, options: ApplicationParseOptions = {}): Application {
   const registry = options.registry ?? builtinRegistry();
   const root = Fields.of(input, '');
   const apiVersion = root.optionalString('apiVersion');
@@ -228,7 +228,7 @@ export function parseApplication(input: unknown, options: ParseOptions = {}): Ap
 export function parseApplicationsYaml(
   text: string,
   source: string,
-  options: ParseOptions = {},
+  options: ApplicationParseOptions = {},
 ): Application[] {
   const documents = parseAllDocuments(text);
   const apps: Application[] = [];

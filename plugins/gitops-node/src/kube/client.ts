@@ -1,0 +1,272 @@
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import {
+  AuthenticationError,
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  apiVersionOf,
+  groupOf,
+  type ObjectRef,
+} from '../application/objects';
+import type { KubeObject } from '../application/types';
+import { describeKubeError, kubeConfigFor, type ClusterConnectionConfig } from '../clusters';
+
+export interface ResourceInfo {
+  /** URL segment of the resource, e.g. `deployments`. */
+  plural: string;
+  namespaced: boolean;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+}
+
+interface Response<T> {
+  status: number;
+  body: T;
+}
+
+interface KubeStatus {
+  kind?: string;
+  message?: string;
+  reason?: string;
+}
+
+type Resolvable = Pick<ObjectRef, 'group' | 'version' | 'kind'>;
+
+const AUTH_REFRESH_MS = 60_000;
+
+/**
+ * A thin Kubernetes API client: JSON over one keep-alive connection pool,
+ * the kubeconfig's TLS material and credentials, cached discovery. Errors are
+ * `@backstage/errors` types carrying the API server's message (never the
+ * request's credentials).
+ */
+export class KubeClient {
+  static fromKubeConfig(kc: KubeConfig): KubeClient {
+    return new KubeClient(kc);
+  }
+
+  static fromKubeconfigFile(file: string, context?: string): KubeClient {
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    if (context) kc.setCurrentContext(context);
+    return new KubeClient(kc);
+  }
+
+  /** A configured cluster (`gitops.clusters[]`): kubeconfig file, or URL + token + CA. */
+  static fromCluster(cluster: ClusterConnectionConfig): KubeClient {
+    return new KubeClient(kubeConfigFor(cluster));
+  }
+
+  readonly server: URL;
+  private agent?: http.Agent;
+  private auth?: { headers: Record<string, string>; basic?: string; at: number };
+  private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+
+  private constructor(private readonly kc: KubeConfig) {
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new InputError('The kubeconfig has no current cluster with a server URL');
+    this.server = new URL(server);
+  }
+
+  /** The namespace of the kubeconfig's current context (`default` when unset). */
+  get contextNamespace(): string {
+    return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ?? 'default';
+  }
+
+  private async connection(): Promise<{ agent: http.Agent; headers: Record<string, string>; basic?: string }> {
+    if (!this.auth || Date.now() - this.auth.at > AUTH_REFRESH_MS) {
+      // client-node resolves tokens, exec plugins and TLS files; we keep one pooled agent.
+      const opts: https.RequestOptions & { headers?: Record<string, string> } = { headers: {} };
+      await this.kc.applyToHTTPSOptions(opts);
+      if (!this.agent) {
+        const agentOptions = {
+          keepAlive: true,
+          maxSockets: 32,
+          ca: opts.ca,
+          cert: opts.cert,
+          key: opts.key,
+          servername: opts.servername,
+          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+        };
+        this.agent =
+          this.server.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+      }
+      this.auth = { headers: { ...(opts.headers as Record<string, string>) }, basic: opts.auth ?? undefined, at: Date.now() };
+    }
+    return { agent: this.agent!, headers: this.auth.headers, basic: this.auth.basic };
+  }
+
+  /** One API call; any status ≥ 400 other than those in `allow` becomes an error. */
+  async request<T>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+    allow: number[] = [],
+  ): Promise<Response<T>> {
+    const url = new URL(path, this.server);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
+    const { agent, headers, basic } = await this.connection();
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const requestHeaders: Record<string, string | number> = { ...headers, accept: 'application/json' };
+    if (payload !== undefined) {
+      requestHeaders['content-type'] = options.contentType ?? 'application/json';
+      requestHeaders['content-length'] = Buffer.byteLength(payload);
+    }
+    const transport = url.protocol === 'https:' ? https : http;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = transport.request(url, { method, agent, headers: requestHeaders, auth: basic }, res => {
+        const chunks: Buffer[] = [];
+        res.on('data', chunk => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', error =>
+        reject(new ServiceUnavailableError(`Kubernetes API server ${this.server.origin}: ${describeKubeError(error)}`)),
+      );
+      req.end(payload);
+    });
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { message: text.slice(0, 200) };
+      }
+    }
+    if (status >= 400 && !allow.includes(status)) {
+      throw statusError(status, `${method} ${url.pathname}`, body as KubeStatus);
+    }
+    return { status, body: body as T };
+  }
+
+  /** Plural and scope of a kind, from the API server's discovery documents (cached per group/version). */
+  async resource(ref: Resolvable): Promise<ResourceInfo> {
+    const groupVersion = apiVersionOf({ ...ref, name: '' });
+    for (const fresh of [false, true]) {
+      if (fresh) this.discovery.delete(groupVersion);
+      let entry = this.discovery.get(groupVersion);
+      if (!entry) {
+        entry = this.loadDiscovery(groupVersion);
+        this.discovery.set(groupVersion, entry);
+        entry.catch(() => this.discovery.delete(groupVersion));
+      }
+      const info = (await entry).get(ref.kind);
+      if (info) return info;
+    }
+    throw new NotFoundError(`The cluster has no kind ${ref.kind} in ${groupVersion}`);
+  }
+
+  /** Forgets discovery, e.g. after installing a CRD. */
+  invalidateDiscovery(groupVersion?: string): void {
+    if (groupVersion) this.discovery.delete(groupVersion);
+    else this.discovery.clear();
+  }
+
+  private async loadDiscovery(groupVersion: string): Promise<Map<string, ResourceInfo>> {
+    const path = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
+    const { status, body } = await this.request<{
+      resources?: Array<{ name: string; kind: string; namespaced: boolean }>;
+    }>('GET', path, {}, [404]);
+    const kinds = new Map<string, ResourceInfo>();
+    if (status === 404) return kinds;
+    for (const resource of body.resources ?? []) {
+      if (!resource.name.includes('/')) {
+        kinds.set(resource.kind, { plural: resource.name, namespaced: resource.namespaced });
+      }
+    }
+    return kinds;
+  }
+
+  /** The URL path of a resource collection (no name) or of one object. */
+  async path(ref: Resolvable & { namespace?: string; name?: string }, subresource?: string): Promise<string> {
+    const info = await this.resource(ref);
+    const base = ref.group ? `/apis/${ref.group}/${ref.version}` : `/api/${ref.version}`;
+    const ns = info.namespaced && ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+    const name = ref.name ? `/${encodeURIComponent(ref.name)}` : '';
+    return `${base}${ns}/${info.plural}${name}${subresource ? `/${subresource}` : ''}`;
+  }
+
+  async get(ref: ObjectRef): Promise<KubeObject | undefined> {
+    const { status, body } = await this.request<KubeObject>('GET', await this.path(ref), {}, [404]);
+    return status === 404 ? undefined : body;
+  }
+
+  /** Every object of a kind (in a namespace, or all), following `continue` tokens. */
+  async list(
+    ref: Resolvable,
+    options: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<KubeObject[]> {
+    const path = await this.path({ ...ref, namespace: options.namespace });
+    const items: KubeObject[] = [];
+    let next: string | undefined;
+    do {
+      const { body } = await this.request<{ items: KubeObject[]; metadata?: { continue?: string } }>('GET', path, {
+        query: { labelSelector: options.labelSelector, limit: '500', continue: next },
+      });
+      const apiVersion = ref.group ? `${ref.group}/${ref.version}` : ref.version;
+      // List items come without apiVersion/kind; put them back so they are whole objects.
+      items.push(...body.items.map(item => ({ ...item, apiVersion, kind: ref.kind })));
+      next = body.metadata?.continue || undefined;
+    } while (next);
+    return items;
+  }
+
+  /** Server-side apply of one whole object (or its status subresource). */
+  async apply(
+    object: KubeObject,
+    options: { fieldManager: string; dryRun?: boolean; force?: boolean; subresource?: string },
+  ): Promise<KubeObject> {
+    const ref = {
+      group: groupOf(object.apiVersion),
+      version: object.apiVersion.slice(object.apiVersion.indexOf('/') + 1),
+      kind: object.kind,
+      namespace: object.metadata.namespace,
+      name: object.metadata.name,
+    };
+    const { body } = await this.request<KubeObject>('PATCH', await this.path(ref, options.subresource), {
+      query: {
+        fieldManager: options.fieldManager,
+        force: options.force === false ? undefined : 'true',
+        dryRun: options.dryRun ? 'All' : undefined,
+      },
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+    });
+    return body;
+  }
+
+  /** Deletes one object; false when it was already gone. */
+  async delete(ref: ObjectRef): Promise<boolean> {
+    const { status } = await this.request('DELETE', await this.path(ref), {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+    }, [404]);
+    return status !== 404;
+  }
+
+  /** Closes pooled connections so a process (or a test) can exit promptly. */
+  close(): void {
+    this.agent?.destroy();
+  }
+}
+
+function statusError(status: number, what: string, body: KubeStatus | undefined): Error {
+  const message = `${what}: ${body?.message ?? `HTTP ${status}`}`;
+  if (status === 401) return new AuthenticationError(message);
+  if (status === 403) return new NotAllowedError(message);
+  if (status === 404) return new NotFoundError(message);
+  if (status === 409) return new ConflictError(message);
+  if (status === 400 || status === 422 || status === 415) return new InputError(message);
+  return new ServiceUnavailableError(message);
+}
