@@ -15,6 +15,3 @@ export * from './automation';
 export * from './application';
 export * from './health';
 export * from './kube';
-export * from './application';
-export * from './health';
-export * from './kube';
