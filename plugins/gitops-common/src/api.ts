@@ -61,3 +61,40 @@ export interface ApplicationDetails {
   services: ComponentStatus[];
   conditions: ApplicationCondition[];
 }
+
+/** What started a reconcile or an image update. */
+export type ReconcileTrigger = 'poll' | 'webhook' | 'manual' | 'watch';
+
+/** GET /applications/:namespace/:name/runs: one reconcile, newest first. */
+export interface ReconcileRun {
+  id: number;
+  trigger: ReconcileTrigger;
+  startedAt: string;
+  finishedAt?: string;
+  revision?: string;
+  result?: 'succeeded' | 'failed';
+  error?: string;
+  objectsChanged?: number;
+}
+
+/** GET /applications/:namespace/:name/image-history: one committed image update. */
+export interface ImageHistoryEntry {
+  id: number;
+  component: string;
+  image: string;
+  oldTag?: string;
+  newTag: string;
+  policy?: string;
+  commitSha?: string;
+  trigger: ReconcileTrigger;
+  detectedAt: string;
+  pushedAt?: string;
+  appliedAt?: string;
+  healthyAt?: string;
+}
+
+/** A page of results and the total count, for paged tables. */
+export interface Page<T> {
+  items: T[];
+  totalCount: number;
+}

@@ -1,0 +1,92 @@
+import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
+import { GitopsStore } from './GitopsStore';
+
+const APP = 'local/default/git-app';
+
+describe('GitopsStore', () => {
+  // PostgreSQL joins when the environment points at one (test/infra starts a
+  // real throw-away server and sets this variable for the test command).
+  const databases = TestDatabases.create({
+    ids: process.env.BACKSTAGE_TEST_DATABASE_POSTGRES17_CONNECTION_STRING
+      ? ['SQLITE_3', 'POSTGRES_17']
+      : ['SQLITE_3'],
+  });
+
+  async function createStore(databaseId: Parameters<typeof databases.init>[0]) {
+    const knex = await databases.init(databaseId);
+    return GitopsStore.create(
+      mockServices.database({ knex, migrations: { skip: false } }),
+    );
+  }
+
+  it.each(databases.eachSupportedId())(
+    'records image updates newest first, paged, and stamps their rollout once, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      for (const [i, tag] of ['master-a-1', 'master-b-2', 'master-c-3'].entries()) {
+        await store.addImageUpdate(APP, {
+          component: 'git-app',
+          image: 'registry.local/gitops',
+          oldTag: i ? `old-${i}` : undefined,
+          newTag: tag,
+          policy: 'numerical asc',
+          commitSha: `sha${i}`,
+          trigger: 'poll',
+          detectedAt: new Date(Date.UTC(2026, 10, 23, 10, i)).toISOString(),
+          pushedAt: new Date(Date.UTC(2026, 10, 23, 10, i, 5)).toISOString(),
+        });
+      }
+
+      const page = await store.listImageHistory(APP, { limit: 2, offset: 0 });
+      expect(page.totalCount).toBe(3);
+      expect(page.items.map(i => i.newTag)).toEqual(['master-c-3', 'master-b-2']);
+      expect(page.items[0]).toMatchObject({
+        oldTag: 'old-2',
+        commitSha: 'sha2',
+        pushedAt: '2026-11-23T10:02:05.000Z',
+        appliedAt: undefined,
+      });
+
+      // Healthy needs applied first; each milestone is stamped once.
+      expect(await store.markRollout(APP, 'healthy')).toBe(0);
+      expect(await store.markRollout(APP, 'applied', new Date('2026-11-23T11:00:00Z'))).toBe(3);
+      expect(await store.markRollout(APP, 'applied')).toBe(0);
+      expect(await store.markRollout(APP, 'healthy', new Date('2026-11-23T11:01:00Z'))).toBe(3);
+      const [latest] = (await store.listImageHistory(APP, { limit: 1, offset: 0 })).items;
+      expect(latest).toMatchObject({
+        appliedAt: '2026-11-23T11:00:00.000Z',
+        healthyAt: '2026-11-23T11:01:00.000Z',
+      });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'keeps runs, inventory and the automation switch, and drops history past retention, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const old = await store.startRun(APP, 'poll', new Date('2026-01-01T00:00:00Z'));
+      await store.finishRun(old, { result: 'failed', error: 'push rejected' });
+      const recent = await store.startRun(APP, 'manual');
+      await store.finishRun(recent, { result: 'succeeded', revision: 'master@sha1:abc', objectsChanged: 2 });
+
+      const runs = await store.listRuns(APP, { limit: 10, offset: 0 });
+      expect(runs.items.map(r => r.result)).toEqual(['succeeded', 'failed']);
+      expect(runs.items[0]).toMatchObject({ trigger: 'manual', revision: 'master@sha1:abc', objectsChanged: 2 });
+
+      const inventory = [{ group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name: 'web' }];
+      await store.setInventory(APP, inventory);
+      await store.setInventory(APP, inventory);
+      expect(await store.getInventory(APP)).toEqual(inventory);
+      expect(await store.getInventory('local/default/other')).toEqual([]);
+
+      expect(await store.isSuspended(APP)).toBe(false);
+      await store.setSuspended(APP, true, 'user:default/guest');
+      expect(await store.isSuspended(APP)).toBe(true);
+      await store.setSuspended(APP, false, 'user:default/guest');
+      expect(await store.isSuspended(APP)).toBe(false);
+
+      expect(await store.deleteHistoryBefore(new Date('2026-06-01T00:00:00Z'))).toEqual({ runs: 1, images: 0 });
+      expect((await store.listRuns(APP, { limit: 10, offset: 0 })).totalCount).toBe(1);
+    },
+  );
+});

@@ -1,0 +1,185 @@
+import {
+  DatabaseService,
+  resolvePackagePath,
+} from '@backstage/backend-plugin-api';
+import {
+  ImageHistoryEntry,
+  Page,
+  ReconcileRun,
+  ReconcileTrigger,
+} from '@gitops-workflow/plugin-gitops-common';
+import { Knex } from 'knex';
+
+const migrationsDir = resolvePackagePath(
+  '@gitops-workflow/plugin-gitops-backend',
+  'migrations',
+);
+
+/** An object ref as kept in the inventory. */
+export interface InventoryRef {
+  cluster?: string;
+  group: string;
+  version: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export type NewImageUpdate = Omit<
+  ImageHistoryEntry,
+  'id' | 'appliedAt' | 'healthyAt'
+>;
+
+const toIso = (value: unknown): string | undefined => {
+  if (value === null || value === undefined) return undefined;
+  const date = value instanceof Date ? value : new Date(value as string | number);
+  return date.toISOString();
+};
+const orUndefined = <T>(value: T | null): T | undefined => value ?? undefined;
+
+/**
+ * The plugin's persistent state, in the Backstage database (SQLite or
+ * PostgreSQL): reconcile runs, image history, inventory and the automation
+ * switch. Applications and their status live in the cluster, not here.
+ */
+export class GitopsStore {
+  static async create(database: DatabaseService): Promise<GitopsStore> {
+    const client = await database.getClient();
+    if (!database.migrations?.skip) {
+      await client.migrate.latest({ directory: migrationsDir });
+    }
+    return new GitopsStore(client);
+  }
+
+  constructor(private readonly db: Knex) {}
+
+  async startRun(appKey: string, trigger: ReconcileTrigger, startedAt = new Date()): Promise<number> {
+    const [row] = await this.db('gitops_reconcile_runs')
+      .insert({ app_key: appKey, trigger, started_at: startedAt })
+      .returning('id');
+    return typeof row === 'object' ? Number(row.id) : Number(row);
+  }
+
+  async finishRun(
+    id: number,
+    outcome: { result: 'succeeded' | 'failed'; revision?: string; error?: string; objectsChanged?: number },
+    finishedAt = new Date(),
+  ): Promise<void> {
+    await this.db('gitops_reconcile_runs').where({ id }).update({
+      finished_at: finishedAt,
+      result: outcome.result,
+      revision: outcome.revision ?? null,
+      error: outcome.error ?? null,
+      objects_changed: outcome.objectsChanged ?? null,
+    });
+  }
+
+  async listRuns(appKey: string, options: { limit: number; offset: number }): Promise<Page<ReconcileRun>> {
+    const query = this.db('gitops_reconcile_runs').where({ app_key: appKey });
+    const [{ count }] = await query.clone().count({ count: '*' });
+    const rows = await query
+      .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .limit(options.limit)
+      .offset(options.offset);
+    return {
+      totalCount: Number(count),
+      items: rows.map(r => ({
+        id: Number(r.id),
+        trigger: r.trigger,
+        startedAt: toIso(r.started_at)!,
+        finishedAt: toIso(r.finished_at),
+        revision: orUndefined(r.revision),
+        result: orUndefined(r.result),
+        error: orUndefined(r.error),
+        objectsChanged: orUndefined(r.objects_changed),
+      })),
+    };
+  }
+
+  async addImageUpdate(appKey: string, update: NewImageUpdate): Promise<number> {
+    const [row] = await this.db('gitops_image_history')
+      .insert({
+        app_key: appKey,
+        component: update.component,
+        image: update.image,
+        old_tag: update.oldTag ?? null,
+        new_tag: update.newTag,
+        policy: update.policy ?? null,
+        commit_sha: update.commitSha ?? null,
+        trigger: update.trigger,
+        detected_at: new Date(update.detectedAt),
+        pushed_at: update.pushedAt ? new Date(update.pushedAt) : null,
+      })
+      .returning('id');
+    return typeof row === 'object' ? Number(row.id) : Number(row);
+  }
+
+  /**
+   * Stamps the rollout milestones on image updates that haven't reached them
+   * yet: an update is applied once a reconcile applied its commit, and
+   * healthy once the Application was healthy after that.
+   */
+  async markRollout(appKey: string, milestone: 'applied' | 'healthy', at = new Date()): Promise<number> {
+    const column = milestone === 'applied' ? 'applied_at' : 'healthy_at';
+    const query = this.db('gitops_image_history').where({ app_key: appKey }).whereNull(column);
+    if (milestone === 'healthy') query.whereNotNull('applied_at');
+    return query.update({ [column]: at });
+  }
+
+  async listImageHistory(appKey: string, options: { limit: number; offset: number }): Promise<Page<ImageHistoryEntry>> {
+    const query = this.db('gitops_image_history').where({ app_key: appKey });
+    const [{ count }] = await query.clone().count({ count: '*' });
+    const rows = await query
+      .orderBy([{ column: 'detected_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .limit(options.limit)
+      .offset(options.offset);
+    return {
+      totalCount: Number(count),
+      items: rows.map(r => ({
+        id: Number(r.id),
+        component: r.component,
+        image: r.image,
+        oldTag: orUndefined(r.old_tag),
+        newTag: r.new_tag,
+        policy: orUndefined(r.policy),
+        commitSha: orUndefined(r.commit_sha),
+        trigger: r.trigger,
+        detectedAt: toIso(r.detected_at)!,
+        pushedAt: toIso(r.pushed_at),
+        appliedAt: toIso(r.applied_at),
+        healthyAt: toIso(r.healthy_at),
+      })),
+    };
+  }
+
+  async getInventory(appKey: string): Promise<InventoryRef[]> {
+    const row = await this.db('gitops_inventory').where({ app_key: appKey }).first();
+    return row ? JSON.parse(row.entries) : [];
+  }
+
+  async setInventory(appKey: string, entries: InventoryRef[]): Promise<void> {
+    await this.db('gitops_inventory')
+      .insert({ app_key: appKey, entries: JSON.stringify(entries), updated_at: new Date() })
+      .onConflict('app_key')
+      .merge();
+  }
+
+  async isSuspended(appKey: string): Promise<boolean> {
+    const row = await this.db('gitops_automation').where({ app_key: appKey }).first();
+    return Boolean(row?.suspended);
+  }
+
+  async setSuspended(appKey: string, suspended: boolean, changedBy: string): Promise<void> {
+    await this.db('gitops_automation')
+      .insert({ app_key: appKey, suspended, changed_by: changedBy, updated_at: new Date() })
+      .onConflict('app_key')
+      .merge();
+  }
+
+  /** Drops runs and image history older than the retention window. */
+  async deleteHistoryBefore(cutoff: Date): Promise<{ runs: number; images: number }> {
+    const runs = await this.db('gitops_reconcile_runs').where('started_at', '<', cutoff).delete();
+    const images = await this.db('gitops_image_history').where('detected_at', '<', cutoff).delete();
+    return { runs, images };
+  }
+}
