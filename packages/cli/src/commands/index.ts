@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
+import { registerDryRunCommand } from './dry-run';
 import { registerImagesCommand } from './images';
+import { registerLsCommand } from './ls';
 import { registerPolicyCommand } from './policy';
 
 /** Every `gitops` sub-command registers itself on the root program. */
 export const commands: Array<(program: Command) => void> = [
   registerPolicyCommand,
   registerImagesCommand,
+  registerDryRunCommand,
+  registerLsCommand,
 ];

@@ -55,9 +55,11 @@ export class KubeClient {
     return new KubeClient(kc);
   }
 
-  static fromKubeconfigFile(file: string, context?: string): KubeClient {
+  /** A kubeconfig file; without one, `KUBECONFIG`, then `~/.kube/config`, then in-cluster. */
+  static fromKubeconfigFile(file?: string, context?: string): KubeClient {
     const kc = new KubeConfig();
-    kc.loadFromFile(file);
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromDefault();
     if (context) kc.setCurrentContext(context);
     return new KubeClient(kc);
   }

@@ -192,6 +192,7 @@ function exposeHttp(ctx: TraitContext, spec: HttpExposure): void {
   if (spec.classInSpec) ingressSpec.ingressClassName = spec.ingressClass;
   else annotations['kubernetes.io/ingress.class'] = spec.ingressClass;
   const rule: Record<string, unknown> = {
+    ...(spec.domain ? { host: spec.domain } : {}),
     http: {
       paths: Object.entries(spec.http).map(([path, port]) => ({
         path,
@@ -200,7 +201,6 @@ function exposeHttp(ctx: TraitContext, spec: HttpExposure): void {
       })),
     },
   };
-  if (spec.domain) rule.host = spec.domain;
   ingressSpec.rules = [rule];
   if (spec.secretName) {
     ingressSpec.tls = [{ ...(spec.domain ? { hosts: [spec.domain] } : {}), secretName: spec.secretName }];

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import {
+  KubeClient,
+  listApplications,
+  type ApplicationStatus,
+  type KubeObject,
+} from '@gitops-workflow/plugin-gitops-node';
+
+interface LsFlags {
+  namespace?: string;
+  allNamespaces?: boolean;
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** Go's `time.Time.String()` in UTC, the format `vela ls` prints. */
+function goTime(timestamp: string | undefined): string {
+  if (!timestamp) return '';
+  const d = new Date(timestamp);
+  if (Number.isNaN(d.getTime())) return timestamp;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
+    d.getUTCMinutes(),
+  )}:${pad(d.getUTCSeconds())} +0000 UTC`;
+}
+
+type Component = { name?: string; type?: string; traits?: Array<{ type?: string }> };
+
+/**
+ * The `vela ls` table: one row per component; the app's name on its first
+ * row, tree marks on the others; NAMESPACE first with all namespaces.
+ */
+export function formatApplicationTable(apps: KubeObject[], allNamespaces: boolean): string {
+  const header = ['APP', 'COMPONENT', 'TYPE', 'TRAITS', 'PHASE', 'HEALTHY', 'STATUS', 'CREATED-TIME'];
+  const rows: string[][] = [allNamespaces ? ['NAMESPACE', ...header] : header];
+  const sorted = [...apps].sort((a, b) =>
+    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+  );
+  for (const app of sorted) {
+    const spec = (app.spec ?? {}) as { components?: Component[] };
+    const status = (app.status ?? {}) as ApplicationStatus;
+    const components = spec.components ?? [];
+    components.forEach((component, i) => {
+      const service = status.services?.find(s => s.name === component.name);
+      let appCell = app.metadata.name;
+      if (i > 0) appCell = i === components.length - 1 ? '└─' : '├─';
+      const row = [
+        appCell,
+        component.name ?? '',
+        component.type ?? '',
+        (component.traits ?? []).map(t => t.type ?? '').join(','),
+        status.status ?? '',
+        service ? (service.healthy ? 'healthy' : 'unhealthy') : '',
+        service?.message ?? '',
+        goTime(app.metadata.creationTimestamp as string | undefined),
+      ];
+      rows.push(allNamespaces ? [app.metadata.namespace ?? '', ...row] : row);
+    });
+  }
+  const widths = rows[0].map((_, col) => Math.max(...rows.map(r => r[col].length)));
+  return rows
+    .map(r => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ').trimEnd())
+    .join('\n')
+    .concat('\n');
+}
+
+export function registerLsCommand(program: Command): void {
+  program
+    .command('ls')
+    .description('List Applications and their components from the cluster, like `vela ls`')
+    .option('-n, --namespace <namespace>', "the namespace (default: the kubeconfig context's)")
+    .option('-A, --all-namespaces', 'list Applications in every namespace')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, then ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .action(async (flags: LsFlags) => {
+      if (flags.namespace && flags.allNamespaces) {
+        throw new Error('use either --namespace or --all-namespaces, not both');
+      }
+      const client = KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context);
+      try {
+        const namespace = flags.allNamespaces ? undefined : flags.namespace ?? client.contextNamespace;
+        const apps = await listApplications(client, namespace);
+        process.stdout.write(formatApplicationTable(apps, Boolean(flags.allNamespaces)));
+      } finally {
+        client.close();
+      }
+    });
+}
