@@ -3,6 +3,7 @@ import { registerDryRunCommand } from './dry-run';
 import { registerImagesCommand } from './images';
 import { registerLsCommand } from './ls';
 import { registerPolicyCommand } from './policy';
+import { registerSettersCommand } from './setters';
 
 /** Every `gitops` sub-command registers itself on the root program. */
 export const commands: Array<(program: Command) => void> = [
@@ -10,4 +11,5 @@ export const commands: Array<(program: Command) => void> = [
   registerImagesCommand,
   registerDryRunCommand,
   registerLsCommand,
+  registerSettersCommand,
 ];
