@@ -50,11 +50,13 @@ export interface ApplyResult {
   drifted: ObjectRef[];
   /** Writes made (applies and deletes); zero for an unchanged set. */
   writes: number;
-  /** The objects as they are in the cluster after the apply, by `objectKey`. */
+  /** The objects as they are in the cluster after the apply, by the `objectKey` of the object passed in. */
   live: Map<string, KubeObject>;
 }
 
 interface Planned {
+  /** `objectKey` of the object as the caller passed it, for `ApplyResult.live`. */
+  sourceKey: string;
   desired: KubeObject;
   ref: ObjectRef;
   key: string;
@@ -202,7 +204,7 @@ export async function applyObjects(
     const key = refKey(finalRef);
     if (seen.has(key)) throw new InputError(`${describeRef(finalRef)} is in the set twice`);
     seen.add(key);
-    planned.push({ desired, ref: finalRef, key, hash: hashOf(desired) });
+    planned.push({ sourceKey: objectKey(source), desired, ref: finalRef, key, hash: hashOf(desired) });
   }
 
   // Live state and ownership, for every object before any write.
@@ -249,7 +251,7 @@ export async function applyObjects(
         current = await client.apply(item.desired, { fieldManager });
         writes++;
       }
-      live.set(objectKey(current), current);
+      live.set(item.sourceKey, current);
       const change: ObjectChange = { ref: item.ref, action: decision.action };
       if (decision.action === 'configured') {
         change.changedFields = decision.changedFields;

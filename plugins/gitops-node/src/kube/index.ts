@@ -1,3 +1,4 @@
 export * from './client';
 export * from './apply';
 export * from './status';
+export * from './reconcile';

@@ -1,0 +1,101 @@
+import { ConflictError } from '@backstage/errors';
+import { describeRef } from '../application/objects';
+import { parseApplication } from '../application/parse';
+import type { KustomizeSource, DefinitionRegistry } from '../application/registry';
+import { renderApplication, type RenderedApplication } from '../application/render';
+import { assessComponents, computeStatus, type ReconcileFailure } from '../application/status';
+import type { Application, ApplicationStatus, KubeObject } from '../application/types';
+import { applyObjects, type ApplyResult, type InventoryEntry } from './apply';
+import type { KubeClient } from './client';
+import { writeStatus } from './status';
+
+export interface ReconcileOptions {
+  registry?: DefinitionRegistry;
+  kustomizeSource?: KustomizeSource;
+  /** The inventory the previous reconcile returned (persisted by the caller). */
+  inventory?: InventoryEntry[];
+  prune?: boolean;
+  cluster?: string;
+  fieldManager?: string;
+  /** Write the computed status through the status subresource (default true). */
+  writeStatus?: boolean;
+}
+
+export interface ReconcileResult {
+  status: ApplicationStatus;
+  /** What to persist for the next reconcile: the new inventory, or the old one when nothing was applied. */
+  inventory: InventoryEntry[];
+  application?: Application;
+  rendered?: RenderedApplication;
+  applied?: ApplyResult;
+  failure?: ReconcileFailure;
+}
+
+/**
+ * One reconcile of one Application, end to end:
+ * parse → render (kustomize source built by the caller) → apply (dry-run diff,
+ * server-side apply, prune) → health → status. A failing stage stops there and
+ * the status says which stage and why; nothing after it runs.
+ */
+export async function reconcileApplication(
+  client: KubeClient,
+  object: KubeObject,
+  options: ReconcileOptions = {},
+): Promise<ReconcileResult> {
+  const meta = {
+    name: object.metadata.name,
+    namespace: object.metadata.namespace ?? 'default',
+    generation: object.metadata.generation as number | undefined,
+  };
+  const previous = object.status as ApplicationStatus | undefined;
+  const finish = async (result: Omit<ReconcileResult, 'status'>, statusInput: Parameters<typeof computeStatus>[0]) => {
+    const status = computeStatus(statusInput);
+    if (options.writeStatus ?? true) await writeStatus(client, { metadata: meta }, status, options.fieldManager);
+    return { ...result, status };
+  };
+  const fail = (stage: ReconcileFailure['stage'], error: unknown, extra: Omit<ReconcileResult, 'status' | 'inventory' | 'failure'> = {}) => {
+    const failure: ReconcileFailure = { stage, message: (error as Error).message };
+    if (error instanceof ConflictError) failure.reason = 'Conflict';
+    return finish(
+      { ...extra, inventory: options.inventory ?? [], failure },
+      { app: { metadata: meta }, failure, previous, cluster: options.cluster },
+    );
+  };
+
+  let application: Application;
+  try {
+    application = parseApplication(object, { registry: options.registry });
+  } catch (error) {
+    return fail('parse', error);
+  }
+  let rendered: RenderedApplication;
+  try {
+    rendered = await renderApplication(application, {
+      registry: options.registry,
+      kustomizeSource: options.kustomizeSource,
+    });
+  } catch (error) {
+    return fail('render', error, { application });
+  }
+  let applied: ApplyResult;
+  try {
+    applied = await applyObjects(client, rendered.objects, {
+      owner: application.metadata,
+      inventory: options.inventory,
+      prune: options.prune,
+      fieldManager: options.fieldManager,
+    });
+  } catch (error) {
+    return fail('apply', error, { application, rendered });
+  }
+  return finish(
+    { inventory: applied.inventory, application, rendered, applied },
+    {
+      app: application,
+      components: assessComponents(rendered, applied.live),
+      applied: { inventory: applied.inventory, drifted: applied.drifted.map(describeRef) },
+      previous,
+      cluster: options.cluster,
+    },
+  );
+}
