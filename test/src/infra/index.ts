@@ -1,0 +1,24 @@
+/*
+ * Real servers for integration tests, the demo and the benchmarks (DESIGN §5).
+ * Each start* function binds 127.0.0.1 on a free port, lives in a temp dir
+ * and returns a handle whose stop() kills every process and removes the dir.
+ */
+export {
+  startRegistry,
+  pushImage,
+  pushTags,
+  deleteTag,
+  deleteManifest,
+  listTags,
+} from './registry';
+export type {
+  Registry,
+  StartRegistryOptions,
+  RegistryNotificationsOptions,
+  TokenServer,
+  PushImageOptions,
+  PushedImage,
+} from './registry';
+export { startGitServer, isolatedGitEnv, HUMAN_AUTHOR } from './git-server';
+export type { GitServer, GitAuthor, GitCommitInfo, StartGitServerOptions } from './git-server';
+export { MissingToolError, freePort, reapOrphans } from './process';
