@@ -28,5 +28,21 @@ export interface Config {
       /** Skip TLS verification for `url` (local development only). */
       skipTLSVerify?: boolean;
     }>;
+    /**
+     * Only Applications carrying all of these labels are reconciled, so a
+     * cluster that also runs KubeVela's own controller is never fought over.
+     * Default: every Application.
+     */
+    selector?: { matchLabels?: { [key: string]: string } };
+    /** Where working clones of Git repositories are kept between polls. */
+    cacheDir?: string;
+    /** Reconciles running at once. Default 4. */
+    concurrency?: number;
+    /** Author of the automation's commits. Default kubevelabot. */
+    commitAuthor?: { name: string; email: string };
+    /** Path of the kustomize binary; default: kustomize on PATH. */
+    kustomizePath?: string;
+    /** Seconds between passes over the Applications. Default 5. */
+    tickSeconds?: number;
   };
 }

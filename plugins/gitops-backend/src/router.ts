@@ -2,28 +2,48 @@ import {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
+import { InputError, NotAllowedError, ServiceUnavailableError } from '@backstage/errors';
 import { AuthorizeResult, BasicPermission } from '@backstage/plugin-permission-common';
 import {
   ApplicationDetails,
+  ApplicationRef,
   ClusterListResponse,
   gitopsReadPermission,
+  gitopsSuspendPermission,
+  gitopsSyncPermission,
   parseApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ClusterService } from './service/ClusterService';
+import { ReconcileLoop } from './service/ReconcileLoop';
+import { GitopsStore } from './store/GitopsStore';
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   clusters: ClusterService;
+  store: GitopsStore;
+  /** Absent when no cluster is configured. */
+  loop?: ReconcileLoop;
+}
+
+function pageOf(req: Request): { limit: number; offset: number } {
+  const limit = Number(req.query.limit ?? 20);
+  const offset = Number(req.query.offset ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    throw new InputError('limit must be an integer from 1 to 500');
+  }
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new InputError('offset must be a non-negative integer');
+  }
+  return { limit, offset };
 }
 
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, clusters } = options;
+  const { httpAuth, permissions, clusters, store, loop } = options;
   const router = Router();
   router.use(express.json());
 
@@ -35,6 +55,22 @@ export async function createRouter(
     if (decision.result !== AuthorizeResult.ALLOW) {
       throw new NotAllowedError(`Missing permission ${permission.name}`);
     }
+    return credentials;
+  }
+
+  function refOf(req: Request): ApplicationRef {
+    const cluster = req.query.cluster;
+    const parsed = parseApplicationRef(
+      [cluster, req.params.namespace, req.params.name]
+        .filter(v => typeof v === 'string' && v)
+        .join('/'),
+    );
+    if ('error' in parsed) throw new InputError(parsed.error);
+    return parsed.ref;
+  }
+
+  function keyOf(ref: ApplicationRef): string {
+    return ReconcileLoop.keyOf(clusters.clusterName(ref.cluster), ref.namespace, ref.name);
   }
 
   router.get('/clusters', async (req, res) => {
@@ -45,16 +81,41 @@ export async function createRouter(
 
   router.get('/applications/:namespace/:name', async (req, res) => {
     await authorize(req, gitopsReadPermission);
-    const cluster = req.query.cluster;
-    const parsed = parseApplicationRef(
-      [cluster, req.params.namespace, req.params.name]
-        .filter(v => typeof v === 'string' && v)
-        .join('/'),
-    );
-    if ('error' in parsed) throw new InputError(parsed.error);
-    const body: ApplicationDetails = await clusters.getApplication(parsed.ref);
+    const body: ApplicationDetails = await clusters.getApplication(refOf(req));
     res.json(body);
   });
+
+  router.get('/applications/:namespace/:name/image-history', async (req, res) => {
+    await authorize(req, gitopsReadPermission);
+    res.json(await store.listImageHistory(keyOf(refOf(req)), pageOf(req)));
+  });
+
+  router.get('/applications/:namespace/:name/runs', async (req, res) => {
+    await authorize(req, gitopsReadPermission);
+    res.json(await store.listRuns(keyOf(refOf(req)), pageOf(req)));
+  });
+
+  router.post('/applications/:namespace/:name/sync', async (req, res) => {
+    await authorize(req, gitopsSyncPermission);
+    const ref = refOf(req);
+    if (!loop) throw new ServiceUnavailableError('No clusters are configured: add gitops.clusters to app-config.yaml');
+    await clusters.getApplication(ref);
+    await loop.requestSync(keyOf(ref), 'manual');
+    res.status(202).json({ message: `Sync of ${ref.namespace}/${ref.name} started` });
+  });
+
+  for (const [action, suspended] of [['suspend', true], ['resume', false]] as const) {
+    router.post(`/applications/:namespace/:name/${action}`, async (req, res) => {
+      const credentials = await authorize(req, gitopsSuspendPermission);
+      const ref = refOf(req);
+      await clusters.getApplication(ref);
+      const who =
+        (credentials.principal as { userEntityRef?: string }).userEntityRef ??
+        'a service';
+      await store.setSuspended(keyOf(ref), suspended, who);
+      res.json({ suspended });
+    });
+  }
 
   return router;
 }

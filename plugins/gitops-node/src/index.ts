@@ -15,3 +15,4 @@ export * from './automation';
 export * from './application';
 export * from './health';
 export * from './kube';
+export * from './reconcile';

@@ -115,6 +115,11 @@ export class ClusterService {
     };
   }
 
+  /** The configured name of a cluster; the default cluster when absent. */
+  clusterName(name: string | undefined): string {
+    return this.cluster(name).config.name;
+  }
+
   private cluster(name: string | undefined): Cluster {
     if (this.clusters.length === 0) {
       throw new NotFoundError(
