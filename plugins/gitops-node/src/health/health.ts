@@ -205,7 +205,25 @@ function pdb(object: KubeObject): ObjectHealth {
 }
 
 /** Kinds with their own rules, keyed by `group/Kind`; everything else uses conditions. */
+/**
+ * An Application that another one applied (the seed's git-app applying
+ * first-vela-workflow): healthy once its controller reports it running for
+ * the current spec, so a parent is not healthy before its child rolled out.
+ */
+function application(object: KubeObject): ObjectHealth {
+  const phase = field(object, 'status', 'status');
+  if (typeof field(object, 'status', 'observedGeneration') !== 'number') {
+    return inProgress('NotObserved', 'The Application has not been reconciled yet');
+  }
+  if (phase === 'running') return current('running');
+  if (phase === 'workflowFailed' || phase === 'workflowTerminated') {
+    return failed(phase, `The Application is ${phase}`);
+  }
+  return inProgress(String(phase ?? 'Pending'), `The Application is ${phase ?? 'pending'}`);
+}
+
 const RULES: Record<string, (object: KubeObject) => ObjectHealth> = {
+  'core.oam.dev/Application': application,
   'apps/Deployment': deployment,
   'apps/StatefulSet': statefulSet,
   'apps/DaemonSet': daemonSet,
