@@ -12,6 +12,9 @@ import type { KubeClient } from './client';
 
 export const DEFAULT_FIELD_MANAGER = 'gitops-backstage';
 
+/** From this many objects of one kind in one namespace on, one list beats a get each. */
+const LIST_THRESHOLD = 16;
+
 /** One applied object, with the hash of what we asked for (tells Git changes from drift). */
 export interface InventoryEntry extends ObjectRef {
   hash: string;
@@ -27,7 +30,7 @@ export interface ApplyOptions {
   /** Plan only: report what would change, write nothing. */
   dryRun?: boolean;
   fieldManager?: string;
-  /** Requests in flight at once (default 8). */
+  /** Requests in flight at once (default 16). */
   concurrency?: number;
   /** How long to wait for a new CRD to be Established (default 60 s). */
   crdTimeoutMs?: number;
@@ -117,6 +120,21 @@ function differences(a: unknown, b: unknown, path = '', out: string[] = [], limi
   return out;
 }
 
+/**
+ * True when `live` already holds every value of `desired`: maps may have
+ * more keys (defaults, others' fields), lists must match item by item.
+ */
+function holds(live: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => holds(live[i], d));
+  }
+  if (desired && typeof desired === 'object') {
+    if (!live || typeof live !== 'object' || Array.isArray(live)) return false;
+    return Object.entries(desired).every(([k, d]) => d === undefined || holds((live as Record<string, unknown>)[k], d));
+  }
+  return live === desired;
+}
+
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
@@ -161,7 +179,8 @@ async function waitForCrd(client: KubeClient, crd: KubeObject, timeoutMs: number
  * Namespaces and CRDs first, every object checked for ownership and
  * dry-run-applied before any write in its stage, only objects whose dry-run
  * result differs from the live object written, then what left the set pruned.
- * An unchanged set makes zero writes.
+ * An unchanged set makes zero writes; an object applied unchanged last time
+ * whose live state still holds every desired value skips the dry-run too.
  */
 export async function applyObjects(
   client: KubeClient,
@@ -169,7 +188,7 @@ export async function applyObjects(
   options: ApplyOptions,
 ): Promise<ApplyResult> {
   const fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? 16;
   const { owner } = options;
   const previous = new Map((options.inventory ?? []).map(entry => [refKey(entry), entry]));
   const definedCrds = new Set(
@@ -207,13 +226,35 @@ export async function applyObjects(
     planned.push({ sourceKey: objectKey(source), desired, ref: finalRef, key, hash: hashOf(desired) });
   }
 
-  // Live state and ownership, for every object before any write.
-  await mapLimit(planned, concurrency, async item => {
-    item.live = await client.get(item.ref).catch(error => {
-      // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
-      if (error instanceof NotFoundError && definedCrds.has(`${item.ref.group}/${item.ref.kind}`)) return undefined;
+  // Live state and ownership, for every object before any write. Many objects
+  // of one kind in one namespace are read with one paginated list, not N gets.
+  const groups = new Map<string, Planned[]>();
+  for (const item of planned) {
+    const key = `${item.ref.group}/${item.ref.version}/${item.ref.kind}/${item.ref.namespace ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), item]);
+  }
+  const listed = new Set<Planned>();
+  for (const items of groups.values()) {
+    if (items.length < LIST_THRESHOLD) continue;
+    const { group, version, kind, namespace } = items[0].ref;
+    const existing = await client.list({ group, version, kind }, { namespace }).catch(error => {
+      if (error instanceof NotFoundError && definedCrds.has(`${group}/${kind}`)) return [];
       throw error;
     });
+    const byName = new Map(existing.map(o => [o.metadata.name, o]));
+    for (const item of items) {
+      item.live = byName.get(item.ref.name);
+      listed.add(item);
+    }
+  }
+  await mapLimit(planned, concurrency, async item => {
+    if (!listed.has(item)) {
+      item.live = await client.get(item.ref).catch(error => {
+        // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
+        if (error instanceof NotFoundError && definedCrds.has(`${item.ref.group}/${item.ref.kind}`)) return undefined;
+        throw error;
+      });
+    }
     const liveOwner = item.live && ownerOf(item.live);
     if (liveOwner && (liveOwner.name !== owner.name || liveOwner.namespace !== owner.namespace)) {
       throw new ConflictError(
@@ -229,6 +270,11 @@ export async function applyObjects(
     if (stage.length === 0) continue;
     // Dry-run everything in the stage: any rejection means nothing in it is written.
     const decided = await mapLimit(stage, concurrency, async item => {
+      // Fast path: what we applied last time is unchanged and the live object still
+      // holds all of it, so server-side apply cannot change anything: no dry-run needed.
+      if (item.live && previous.get(item.key)?.hash === item.hash && holds(item.live, item.desired)) {
+        return { item, action: 'unchanged' as const, result: item.live };
+      }
       let result: KubeObject;
       try {
         result = await client.apply(item.desired, { fieldManager, dryRun: true });
