@@ -225,7 +225,7 @@ export class RegistryClient {
         await response.body?.cancel();
         if (response.status === 401 || response.status === 403) {
           throw new AuthenticationError(
-            `Registry ${host}: the token service refused the credentials${credentialsNote(
+            `Registry ${host}: the token service refused access${credentialsNote(
               access,
             )} (HTTP ${response.status})`,
           );
@@ -367,8 +367,8 @@ export function identity(credentials: RegistryCredentials | undefined): string {
 
 function credentialsNote(access: RegistryAccess): string {
   return access.credentials
-    ? ` of user "${access.credentials.username}"`
-    : ' (none given)';
+    ? ` for user "${access.credentials.username}"`
+    : ' (no credentials given)';
 }
 
 function statusError(

@@ -1,0 +1,403 @@
+/*
+ * The registry client, scanner and policy evaluator against the real CNCF
+ * distribution registry (htpasswd and token auth). The one thing in between
+ * is a small HTTP proxy on 127.0.0.1 that forwards to the registry and can
+ * be taken down or made to answer 429, to show that the last good choice
+ * stays in force and recovers by itself.
+ */
+import {
+  AuthenticationError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  ImagePolicyEvaluator,
+  ImagePolicySpec,
+  ImageScanner,
+  RegistryClient,
+  credentialsForRegistry,
+  credentialsFromSecret,
+} from '@gitops-workflow/plugin-gitops-node';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  Registry,
+  pushImage,
+  pushTags,
+  startRegistry,
+} from '../infra/registry';
+
+jest.setTimeout(180_000);
+
+const seedSpec: ImagePolicySpec = {
+  filterTags: { pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)', extract: '$ts' },
+  policy: { numerical: { order: 'asc' } },
+};
+
+/**
+ * `master-<sha>-<timestamp>` tags as the seed's CI pushes them. The shas are
+ * scattered and the timestamps cross from 9 to 10 digits, so byte order
+ * (the registry's) differs from the numerical order of the timestamps.
+ */
+function seedTags(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const sha = ((i * 2654435761) % 0xfffffff).toString(16).padStart(7, '0');
+    return `master-${sha}-${999_998_500 + i}`;
+  });
+}
+
+const fastClient = () =>
+  new RegistryClient({ maxRetries: 2, retryBaseDelayMs: 50, timeoutMs: 5_000 });
+
+describe('registry with htpasswd Basic auth', () => {
+  let registry: Registry;
+  let credentials: { username: string; password: string };
+  const tags = seedTags(2_500);
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'htpasswd' });
+    const secret = {
+      type: 'kubernetes.io/dockerconfigjson',
+      data: {
+        '.dockerconfigjson': Buffer.from(registry.dockerConfigJson()).toString(
+          'base64',
+        ),
+      },
+    };
+    credentials = credentialsForRegistry(
+      credentialsFromSecret(secret),
+      registry.host,
+    )!;
+    await pushTags(registry, 'team/app', [...tags, 'latest', 'sha256-abc.sig']);
+  });
+  afterAll(() => registry?.stop());
+
+  it('lists 2,500 tags and picks the seed policy tag', async () => {
+    const client = fastClient();
+    const all = await client.listTags(`${registry.host}/team/app`, {
+      credentials,
+      insecure: true,
+    });
+    expect(all).toHaveLength(2_502);
+    expect(new Set(all)).toEqual(
+      new Set([...tags, 'latest', 'sha256-abc.sig']),
+    );
+
+    const evaluator = new ImagePolicyEvaluator({
+      scanner: new ImageScanner({ client }),
+    });
+    const result = await evaluator.evaluate('default:gitops', {
+      image: `${registry.host}/team/app`,
+      spec: seedSpec,
+      credentials,
+      insecure: true,
+      resolveDigest: true,
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.tag).toBe(tags[tags.length - 1]);
+    expect(result.imageRef).toBe(
+      `${registry.host}/team/app:${tags[tags.length - 1]}`,
+    );
+    expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('looks up a digest with HEAD and Docker-Content-Digest', async () => {
+    const pushed = await pushImage(registry, 'team/other', 'v1.0.0', {
+      fileContent: 'digest test\n',
+    });
+    const digest = await fastClient().getDigest(
+      `${pushed.reference}`,
+      undefined,
+      {
+        credentials,
+        insecure: true,
+      },
+    );
+    expect(digest).toBe(pushed.digest);
+  });
+
+  it('excludes cosign signature tags from scans by default', async () => {
+    const scanner = new ImageScanner({ client: fastClient() });
+    const scan = await scanner.scan(`${registry.host}/team/app`, {
+      credentials,
+      insecure: true,
+    });
+    expect(scan.tags).toHaveLength(2_501);
+    expect(scan.tags).not.toContain('sha256-abc.sig');
+    const all = await scanner.scan(`${registry.host}/team/app`, {
+      credentials,
+      insecure: true,
+      exclusionList: [],
+    });
+    expect(all.tags).toContain('sha256-abc.sig');
+  });
+
+  it('shares one listing per interval between the policies of an image', async () => {
+    const proxy = await startProxy(registry);
+    try {
+      const scanner = new ImageScanner({
+        client: fastClient(),
+        intervalMs: 60_000,
+      });
+      const evaluator = new ImagePolicyEvaluator({ scanner });
+      const image = `${proxy.host}/team/app`;
+      const access = { credentials, insecure: true };
+      const [a, b, c] = await Promise.all([
+        evaluator.evaluate('ns:a', { image, spec: seedSpec, ...access }),
+        evaluator.evaluate('ns:b', {
+          image,
+          spec: { policy: { alphabetical: { order: 'asc' } } },
+          ...access,
+        }),
+        evaluator.evaluate('ns:c', {
+          image,
+          spec: {
+            filterTags: { pattern: '^latest$' },
+            policy: { alphabetical: {} },
+          },
+          ...access,
+        }),
+      ]);
+      expect([a.tag, b.tag, c.tag]).toEqual([
+        tags[tags.length - 1],
+        [...tags, 'latest'].sort().pop(),
+        'latest',
+      ]);
+      // First pages only (a next page carries `last=`): the one 401 that
+      // taught the client Basic auth, then the one listing all three shared.
+      const firstPages = () =>
+        proxy.requests.filter(
+          r => r.includes('/tags/list') && !r.includes('last='),
+        ).length;
+      expect(firstPages()).toBe(2);
+      await evaluator.evaluate('ns:a', { image, spec: seedSpec, ...access });
+      expect(firstPages()).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('reports a wrong password as an authentication error without the password', async () => {
+    const wrong = {
+      username: registry.username,
+      password: 'not-the-password-d3adb33f',
+    };
+    const error = await fastClient()
+      .listTags(`${registry.host}/team/app`, {
+        credentials: wrong,
+        insecure: true,
+      })
+      .catch(e => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(error.message).toContain(registry.host);
+    expect(error.message).toContain('access denied');
+    expect(
+      JSON.stringify({ ...error, message: error.message, stack: error.stack }),
+    ).not.toContain(wrong.password);
+  });
+
+  it('keeps the last good choice while the registry is down, and recovers', async () => {
+    const proxy = await startProxy(registry);
+    try {
+      const evaluator = new ImagePolicyEvaluator({
+        scanner: new ImageScanner({ client: fastClient(), intervalMs: 0 }),
+      });
+      const options = {
+        image: `${proxy.host}/team/app`,
+        spec: seedSpec,
+        credentials,
+        insecure: true,
+      };
+      const first = await evaluator.evaluate('default:gitops', options);
+      expect(first.tag).toBe(tags[tags.length - 1]);
+
+      await proxy.down();
+      const newer = 'master-abcdef0-1800000000';
+      await pushImage(registry, 'team/app', newer);
+      const during = await evaluator.evaluate('default:gitops', options);
+      expect(during.tag).toBe(tags[tags.length - 1]);
+      expect(during.error).toBeInstanceOf(ServiceUnavailableError);
+      expect(during.error?.message).toContain(
+        `Registry ${proxy.host} is unreachable`,
+      );
+
+      await proxy.up();
+      const after = await evaluator.evaluate('default:gitops', options);
+      expect(after).toMatchObject({ tag: newer, changed: true });
+      expect(after.error).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('honours 429 + Retry-After, and keeps the last good choice when it persists', async () => {
+    const proxy = await startProxy(registry);
+    try {
+      const client = new RegistryClient({
+        maxRetries: 2,
+        retryBaseDelayMs: 50,
+      });
+      const evaluator = new ImagePolicyEvaluator({
+        scanner: new ImageScanner({ client, intervalMs: 0 }),
+      });
+      const options = {
+        image: `${proxy.host}/team/app`,
+        spec: seedSpec,
+        credentials,
+        insecure: true,
+      };
+      const good = await evaluator.evaluate('default:gitops', options);
+      expect(good.error).toBeUndefined();
+
+      // Two 429s: the client waits the asked second each time, then succeeds.
+      proxy.rateLimit(2, '1');
+      const started = Date.now();
+      const retried = await evaluator.evaluate('default:gitops', options);
+      expect(retried.error).toBeUndefined();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+
+      // More 429s than retries: the last good tag stays, with the reason.
+      const newest = 'master-abcdef1-1900000000';
+      await pushImage(registry, 'team/app', newest);
+      proxy.rateLimit(3, '0');
+      const limited = await evaluator.evaluate('default:gitops', options);
+      expect(limited.tag).toBe(retried.tag);
+      expect(limited.error).toBeInstanceOf(ServiceUnavailableError);
+      expect(limited.error?.message).toContain('rate limited (HTTP 429)');
+
+      const recovered = await evaluator.evaluate('default:gitops', options);
+      expect(recovered).toMatchObject({ tag: newest, changed: true });
+      expect(recovered.error).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('registry with token auth', () => {
+  let registry: Registry;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: 'token' });
+    await pushTags(registry, 'team/app', [
+      '1.0.0',
+      '1.2.0',
+      'v1.10.0',
+      '2.0.0-rc.1',
+    ]);
+  });
+  afterAll(() => registry?.stop());
+
+  it('follows the Bearer challenge and caches the token', async () => {
+    const client = fastClient();
+    const access = {
+      credentials: { username: registry.username, password: registry.password },
+      insecure: true,
+    };
+    const issuedBefore = registry.tokenServer!.issued;
+    const evaluator = new ImagePolicyEvaluator({
+      scanner: new ImageScanner({ client, intervalMs: 0 }),
+    });
+    const spec: ImagePolicySpec = { policy: { semver: { range: '^1.x' } } };
+    const image = `${registry.host}/team/app`;
+    const first = await evaluator.evaluate('ns:semver', {
+      image,
+      spec,
+      ...access,
+    });
+    expect(first).toMatchObject({ tag: 'v1.10.0' });
+    expect(first.error).toBeUndefined();
+    const second = await evaluator.evaluate('ns:semver', {
+      image,
+      spec,
+      ...access,
+      resolveDigest: true,
+    });
+    expect(second.error).toBeUndefined();
+    expect(second.digest).toMatch(/^sha256:/);
+    // Two listings and a manifest HEAD, one pull scope: one token.
+    expect(registry.tokenServer!.issued - issuedBefore).toBe(1);
+  });
+
+  it('reports a wrong password as an authentication error without the password', async () => {
+    const wrong = {
+      username: registry.username,
+      password: 'wrong-token-pass-5ec4e7',
+    };
+    const error = await fastClient()
+      .listTags(`${registry.host}/team/app`, {
+        credentials: wrong,
+        insecure: true,
+      })
+      .catch(e => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect(error.message).toContain('token service refused access for user');
+    expect(`${error.message}\n${error.stack}`).not.toContain(wrong.password);
+  });
+});
+
+interface Proxy {
+  host: string;
+  /** `METHOD path` of every request that reached the proxy. */
+  requests: string[];
+  /** Stop listening: connections are refused, as from a registry that is down. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** Answer the next `count` requests with 429 and this `Retry-After`. */
+  rateLimit(count: number, retryAfter: string): void;
+  close(): Promise<void>;
+}
+
+/** A forwarding HTTP proxy on 127.0.0.1 in front of the real registry. */
+async function startProxy(registry: Registry): Promise<Proxy> {
+  const target = new URL(registry.url);
+  const requests: string[] = [];
+  let limited = 0;
+  let retryAfter = '1';
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (limited > 0) {
+      limited--;
+      res.writeHead(429, {
+        'retry-after': retryAfter,
+        'content-type': 'application/json',
+      });
+      res.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      return;
+    }
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      answer => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const listen = (port = 0) =>
+    new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
+  const stop = () =>
+    new Promise<void>(resolve => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  await listen();
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    down: stop,
+    up: () => listen(port),
+    rateLimit(count, after) {
+      limited = count;
+      retryAfter = after;
+    },
+    close: () => (server.listening ? stop() : Promise.resolve()),
+  };
+}
