@@ -23,6 +23,8 @@ export { startGitServer, isolatedGitEnv, HUMAN_AUTHOR } from './git-server';
 export type { GitServer, GitAuthor, GitCommitInfo, StartGitServerOptions } from './git-server';
 export { startCluster } from './cluster';
 export type { Cluster, StartClusterOptions } from './cluster';
+export { startPostgres } from './postgres';
+export type { Postgres, PostgresConnection } from './postgres';
 export { k8sBinaries, buildK8sBinaries } from './binaries';
 export type { K8sBinaries } from './binaries';
 export { MissingToolError, freePort, reapOrphans } from './process';

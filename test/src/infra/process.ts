@@ -186,9 +186,9 @@ export class ServiceHandle {
     label: string,
     command: string,
     args: string[],
-    options: SpawnOptions & { logFile: string },
+    options: SpawnOptions & { logFile: string; stopSignal?: NodeJS.Signals },
   ): ManagedProcess {
-    const { logFile, ...spawnOptions } = options;
+    const { logFile, stopSignal, ...spawnOptions } = options;
     const out = fs.openSync(logFile, 'a');
     const child = spawn(command, args, {
       ...spawnOptions,
@@ -196,7 +196,7 @@ export class ServiceHandle {
       stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
-    const managed = new ManagedProcess(label, command, child, logFile);
+    const managed = new ManagedProcess(label, command, child, logFile, stopSignal);
     this.processes.push(managed);
     this.save();
     return managed;
@@ -241,6 +241,7 @@ export class ManagedProcess {
     readonly command: string,
     child: ChildProcess,
     readonly logFile: string,
+    private readonly stopSignal: NodeJS.Signals = 'SIGTERM',
   ) {
     if (child.pid === undefined) {
       throw new Error(`${label} could not be started (${child.spawnfile})`);
@@ -282,7 +283,7 @@ export class ManagedProcess {
       killGroup(this.pid, 'SIGKILL'); // children it may have left behind
       return;
     }
-    killGroup(this.pid, 'SIGTERM');
+    killGroup(this.pid, this.stopSignal);
     const timer = new Promise<'timeout'>(resolve => setTimeout(() => resolve('timeout'), graceMs));
     if ((await Promise.race([this.exitPromise.then(() => 'exited' as const), timer])) === 'timeout') {
       killGroup(this.pid, 'SIGKILL');
