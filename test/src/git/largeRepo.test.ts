@@ -1,9 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitSource } from '@gitops-workflow/plugin-gitops-node';
-import { GitServer, startGitServer } from '../infra/git-server';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { GitServer, isolatedGitEnv, startGitServer } from '../infra/git-server';
 import { makeTempDir, removeDir } from '../infra/process';
 import { createLargeRepo, largeRepoFile } from './largeRepo';
+
+const run = promisify(execFile);
 
 jest.setTimeout(300_000);
 
@@ -52,7 +56,12 @@ describe('polling a repository of 5,000 files and 500 commits', () => {
 
     // A one-file change: listed, fetched incrementally into the same clone.
     const sha = await server.pushAsHuman('big', {
-      files: { [largeRepoFile(42)]: 'changed: true\n' },
+      files: {
+        [largeRepoFile(42)]: 'changed: true\n',
+        'added/deep/new.yaml': 'added: true\n',
+      },
+      change: work =>
+        fs.rmSync(path.join(work, 'services', 'svc-043'), { recursive: true }),
     });
     before = total(server.requests);
     const moved = await source.sync(spec);
@@ -68,5 +77,20 @@ describe('polling a repository of 5,000 files and 500 commits', () => {
     expect(fs.readFileSync(path.join(dir, largeRepoFile(42)), 'utf8')).toBe(
       'changed: true\n',
     );
+    expect(fs.readFileSync(path.join(dir, 'added/deep/new.yaml'), 'utf8')).toBe(
+      'added: true\n',
+    );
+    expect(fs.existsSync(path.join(dir, 'services', 'svc-043'))).toBe(false);
+    // Only the changed paths were touched, yet the clone is exactly the new commit.
+    const status = await run('git', ['status', '--porcelain'], {
+      cwd: dir,
+      env: isolatedGitEnv(),
+    });
+    expect(status.stdout).toBe('');
+    const headOf = await run('git', ['rev-parse', 'HEAD'], {
+      cwd: dir,
+      env: isolatedGitEnv(),
+    });
+    expect(headOf.stdout.trim()).toBe(sha);
   });
 });

@@ -103,10 +103,12 @@ export async function runImageUpdate(
       options.commitMessage,
       buildCommitTemplateData(setters.changes, options.automationObject),
     );
+    await clone.markDirty();
     await writeSetterResult(clone.dir, setters);
     try {
       const commit = await clone.commit(base.files, message, author);
       await clone.push();
+      await clone.markClean();
       return {
         committed: true,
         commit,
@@ -116,10 +118,12 @@ export async function runImageUpdate(
         attempts: attempt,
       };
     } catch (e) {
-      // Whatever happened, the next step starts from the remote's head, so an
-      // unpushed bot commit or a half-written tree never outlives this run.
-      const synced = await clone.sync().catch(() => undefined);
-      if (!synced?.changed) await clone.resetTo(await clone.remoteHead());
+      // Whatever happened, the next attempt (or reconcile) starts from the
+      // remote's head: the dirty mark makes sync restore the whole tree, so
+      // an unpushed bot commit or a half-written file never outlives this run.
+      await clone
+        .sync()
+        .catch(async () => clone.resetTo(await clone.remoteHead()));
       if (!(e instanceof ConflictError)) throw e;
       if (attempt >= maxAttempts) {
         throw new ConflictError(

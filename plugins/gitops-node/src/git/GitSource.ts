@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import type { HttpClient } from 'isomorphic-git';
+import type { HttpClient, TreeEntry } from 'isomorphic-git';
 import {
   AuthenticationError,
   ConflictError,
@@ -109,8 +109,10 @@ export class WorkingClone {
         }),
       );
     }
-    const moved = (await this.resolve(`refs/heads/${branch}`)) !== remoteSha;
-    if (moved) await this.resetTo(remoteSha);
+    const local = await this.resolve(`refs/heads/${branch}`);
+    const moved = local !== remoteSha;
+    if (await this.isDirty()) await this.resetTo(remoteSha);
+    else if (moved) await this.fastForwardTree(local, remoteSha);
     const cloned = this.justCloned;
     this.justCloned = false;
     return {
@@ -146,9 +148,7 @@ export class WorkingClone {
     message: string,
     author: GitAuthor,
   ): Promise<string> {
-    for (const filepath of files) {
-      await git.add({ fs, dir: this.dir, filepath });
-    }
+    await git.add({ fs, dir: this.dir, filepath: files });
     return git.commit({
       fs,
       dir: this.dir,
@@ -197,21 +197,147 @@ export class WorkingClone {
     }
   }
 
-  /** Moves the branch and the working tree to `sha` (which must be fetched). */
+  /**
+   * Moves the branch and the whole working tree to `sha` (which must be
+   * fetched), discarding local edits and commits.
+   */
   async resetTo(sha: string): Promise<void> {
     const { dir, branch } = this;
+    await this.setBranch(sha);
+    await git.checkout({ fs, dir, ref: branch, force: true });
+    await fs.promises.rm(this.dirtyMarker(), { force: true });
+  }
+
+  /**
+   * Records that the working tree is about to differ from the remote head,
+   * so that even after a crash the next sync restores it in full.
+   */
+  async markDirty(): Promise<void> {
+    await fs.promises.writeFile(this.dirtyMarker(), '');
+  }
+
+  /** Called once our own commit is pushed: the tree is the remote head again. */
+  async markClean(): Promise<void> {
+    await fs.promises.rm(this.dirtyMarker(), { force: true });
+  }
+
+  /**
+   * Moves a clean working tree from `from` to `to` touching only the paths
+   * that differ. Both a tree walk and a checkout visit every file of a large
+   * repository; comparing tree objects by id reads only the changed paths.
+   */
+  private async fastForwardTree(from: string, to: string): Promise<void> {
+    const { dir, branch } = this;
+    const changes =
+      from === ZERO ? undefined : await this.diffCommits(from, to);
+    await this.setBranch(to);
+    if (!changes) {
+      await git.checkout({ fs, dir, ref: branch, force: true });
+      return;
+    }
+    const written: string[] = [];
+    for (const change of changes) {
+      const file = path.join(dir, ...change.path.split('/'));
+      await fs.promises.rm(file, { force: true });
+      if (!change.entry) {
+        await git.remove({ fs, dir, filepath: change.path });
+        await removeEmptyParents(path.dirname(file), dir);
+        continue;
+      }
+      const { blob } = await git.readBlob({ fs, dir, oid: change.entry.oid });
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      if (change.entry.mode === '120000') {
+        await fs.promises.symlink(Buffer.from(blob).toString('utf8'), file);
+      } else {
+        await fs.promises.writeFile(file, blob, {
+          mode: change.entry.mode === '100755' ? 0o755 : 0o644,
+        });
+      }
+      written.push(change.path);
+    }
+    if (written.length > 0) {
+      await git.add({ fs, dir, filepath: written, force: true });
+    }
+  }
+
+  /**
+   * The files that differ between two commits, found by descending only into
+   * subtrees whose ids differ. Undefined when a path changes between file and
+   * directory or involves a submodule: rare, and a full checkout handles it.
+   */
+  private async diffCommits(
+    from: string,
+    to: string,
+  ): Promise<Array<{ path: string; entry?: TreeEntry }> | undefined> {
+    const { dir } = this;
+    const rootOf = async (oid: string) =>
+      (await git.readCommit({ fs, dir, oid })).commit.tree;
+    const out: Array<{ path: string; entry?: TreeEntry }> = [];
+    const walk = async (
+      a: string | undefined,
+      b: string | undefined,
+      prefix: string,
+    ): Promise<boolean> => {
+      const read = async (oid?: string) =>
+        new Map(
+          oid
+            ? (await git.readTree({ fs, dir, oid })).tree.map(e => [e.path, e])
+            : [],
+        );
+      const [ea, eb] = await Promise.all([read(a), read(b)]);
+      for (const name of new Set([...ea.keys(), ...eb.keys()])) {
+        const x = ea.get(name);
+        const y = eb.get(name);
+        if (x?.oid === y?.oid && x?.mode === y?.mode) continue;
+        const filepath = prefix ? `${prefix}/${name}` : name;
+        const types = new Set([x?.type, y?.type].filter(Boolean));
+        if (types.size > 1 || types.has('commit')) return false;
+        if (types.has('tree')) {
+          if (!(await walk(x?.oid, y?.oid, filepath))) return false;
+        } else {
+          out.push({ path: filepath, entry: y });
+        }
+      }
+      return true;
+    };
+    const ok = await walk(await rootOf(from), await rootOf(to), '');
+    return ok ? out : undefined;
+  }
+
+  private async setBranch(sha: string): Promise<void> {
     await git.writeRef({
       fs,
-      dir,
-      ref: `refs/heads/${branch}`,
+      dir: this.dir,
+      ref: `refs/heads/${this.branch}`,
       value: sha,
       force: true,
     });
-    await git.checkout({ fs, dir, ref: branch, force: true });
+  }
+
+  private dirtyMarker(): string {
+    return path.join(this.dir, '.git', 'gitops-dirty');
+  }
+
+  private async isDirty(): Promise<boolean> {
+    return fs.promises.access(this.dirtyMarker()).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async resolve(ref: string): Promise<string> {
     return git.resolveRef({ fs, dir: this.dir, ref }).catch(() => ZERO);
+  }
+}
+
+/** Like git, a directory whose last file went away goes away too. */
+async function removeEmptyParents(from: string, root: string): Promise<void> {
+  for (let d = from; d !== root && d.startsWith(root); d = path.dirname(d)) {
+    try {
+      await fs.promises.rmdir(d);
+    } catch {
+      return;
+    }
   }
 }
 
