@@ -204,7 +204,6 @@ function pdb(object: KubeObject): ObjectHealth {
     : inProgress('BudgetNotMet', `Budget not met, healthy ${healthy}/${wanted}`);
 }
 
-/** Kinds with their own rules, keyed by `group/Kind`; everything else uses conditions. */
 /**
  * An Application that another one applied (the seed's git-app applying
  * first-vela-workflow): healthy once its controller reports it running for
@@ -222,6 +221,7 @@ function application(object: KubeObject): ObjectHealth {
   return inProgress(String(phase ?? 'Pending'), `The Application is ${phase ?? 'pending'}`);
 }
 
+/** Kinds with their own rules, keyed by `group/Kind`; everything else uses conditions. */
 const RULES: Record<string, (object: KubeObject) => ObjectHealth> = {
   'core.oam.dev/Application': application,
   'apps/Deployment': deployment,

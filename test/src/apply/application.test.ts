@@ -1,0 +1,354 @@
+/*
+ * Applications on a real control plane: the seed's git-app pulls
+ * first-vela-workflow from its (local) source, which then runs healthy;
+ * scaling, pruning, drift, bad documents, conflicts and a no-write second
+ * reconcile, all observed through the API server.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import {
+  buildManifests,
+  KubeClient,
+  reconcileApplication,
+  type InventoryEntry,
+  type KubeObject,
+  type ReconcileResult,
+} from '@gitops-workflow/plugin-gitops-node';
+import { startCluster, type Cluster } from '../infra';
+
+const run = promisify(execFile);
+const repoRoot = path.resolve(__dirname, '../../..');
+const crdFile = path.join(repoRoot, 'plugins/gitops-node/crds/application.yaml');
+
+const firstVelaWorkflow = (extraTraits = '', extraComponents = '') => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: first-vela-workflow
+  namespace: default
+spec:
+  components:
+  - name: test-server
+    type: webservice
+    properties:
+      # replace the imagepolicy \`default:gitops\` with your policy later
+      image: 127.0.0.1:5000/gitops:master-abc1234-1700000000 # {"$imagepolicy": "default:gitops"}
+      port: 8088
+    traits:
+    - type: ingress
+      properties:
+        domain: testsvc.example.com
+        http:
+          /: 8088${extraTraits}${extraComponents}
+`;
+
+const gitApp = `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: git-app
+  namespace: default
+spec:
+  components:
+  - name: gitops
+    type: kustomize
+    properties:
+      repoType: git
+      url: http://127.0.0.1:1/repo.git
+      secretRef: my-secret
+      pullInterval: 1m
+      git:
+        branch: master
+      path: .
+      imageRepository:
+        image: 127.0.0.1:5000/gitops
+        filterTags:
+          pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)'
+          extract: '$ts'
+        policy:
+          numerical:
+            order: asc
+        commitMessage: "Image: {{range .Updated.Images}}{{println .}}{{end}}"
+`;
+
+describe('Applications on a real cluster', () => {
+  let cluster: Cluster;
+  let client: KubeClient;
+  let workdir: string;
+  /** What the backend store would persist between reconciles, per Application. */
+  const inventories = new Map<string, InventoryEntry[]>();
+  /** Local stand-ins for Git checkouts, by component name. */
+  const sources = new Map<string, string>();
+
+  const applyYaml = (yaml: string) => cluster.kubectl(['apply', '-f', '-'], { input: yaml });
+  const getApp = async (name: string, namespace = 'default') =>
+    (await client.get({ group: 'core.oam.dev', version: 'v1beta1', kind: 'Application', namespace, name }))!;
+
+  async function reconcile(name: string, namespace = 'default'): Promise<ReconcileResult> {
+    const key = `${namespace}/${name}`;
+    const result = await reconcileApplication(client, await getApp(name, namespace), {
+      inventory: inventories.get(key),
+      kustomizeSource: async component => {
+        const dir = sources.get(component.name);
+        if (!dir) throw new Error(`no checkout for ${component.name}`);
+        return (await buildManifests(path.join(dir, String(component.properties.path ?? '.')), {
+          kustomizePath: cluster.binaries.kustomize,
+        })).objects;
+      },
+    });
+    inventories.set(key, result.inventory);
+    return result;
+  }
+
+  /** Reconciles, as the controller's schedule does, until the phase is reached. */
+  async function reconcileUntil(name: string, phase: string, timeoutMs = 90_000): Promise<ReconcileResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await reconcile(name);
+      if (result.status.status === phase) return result;
+      if (Date.now() > deadline) {
+        throw new Error(`${name} did not reach ${phase}: ${JSON.stringify(result.status)}`);
+      }
+      await new Promise(r => setTimeout(r, 500));
+    }
+  }
+
+  const get = (kind: string, name: string, group = '', version = 'v1', namespace = 'default') =>
+    client.get({ group, version, kind, namespace, name });
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    client = KubeClient.fromKubeconfigFile(cluster.kubeconfigPath);
+    await cluster.kubectl(['apply', '-f', crdFile]);
+    await cluster.kubectl(['wait', '--for=condition=Established', 'crd/applications.core.oam.dev', '--timeout=60s']);
+    workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitops-apply-test-'));
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await cluster?.stop();
+    if (workdir) await fs.rm(workdir, { recursive: true, force: true });
+  });
+
+  it("runs the seed: git-app applies first-vela-workflow, which becomes running and healthy", async () => {
+    const repo = path.join(workdir, 'repo');
+    await fs.mkdir(repo, { recursive: true });
+    await fs.writeFile(path.join(repo, 'app.yaml'), firstVelaWorkflow());
+    sources.set('gitops', repo);
+    await applyYaml(gitApp);
+
+    // git-app applies the Application from its source; it is not healthy before that one runs.
+    const applied = await reconcile('git-app');
+    expect(applied.applied!.changes).toEqual([
+      expect.objectContaining({ ref: expect.objectContaining({ kind: 'Application', name: 'first-vela-workflow' }), action: 'created' }),
+    ]);
+    expect(applied.status.status).toBe('runningWorkflow');
+
+    const inner = await reconcileUntil('first-vela-workflow', 'running');
+    expect(inner.status.services).toEqual([
+      {
+        name: 'test-server',
+        namespace: 'default',
+        cluster: 'local',
+        healthy: true,
+        message: 'Ready:1/1',
+        traits: [{ type: 'ingress', healthy: true }],
+      },
+    ]);
+
+    const deployment = (await get('Deployment', 'test-server', 'apps'))!;
+    expect((deployment.status as any).conditions).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'Available', status: 'True' })]),
+    );
+    expect((deployment.spec as any).template.spec.containers[0].image).toBe(
+      '127.0.0.1:5000/gitops:master-abc1234-1700000000',
+    );
+    const service = (await get('Service', 'test-server'))!;
+    expect((service.spec as any).ports).toEqual([expect.objectContaining({ port: 8088, targetPort: 8088 })]);
+    const ingress = (await get('Ingress', 'test-server', 'networking.k8s.io'))!;
+    expect((ingress.spec as any).rules[0]).toMatchObject({
+      host: 'testsvc.example.com',
+      http: { paths: [{ path: '/', backend: { service: { name: 'test-server', port: { number: 8088 } } } }] },
+    });
+
+    const outer = await reconcileUntil('git-app', 'running');
+    expect(outer.status.services).toEqual([
+      { name: 'gitops', namespace: 'default', cluster: 'local', healthy: true, message: '', traits: [] },
+    ]);
+
+    // The status is in the cluster, where kubectl and `gitops ls` read it.
+    const stored = await getApp('first-vela-workflow');
+    expect((stored.status as any).status).toBe('running');
+    expect(await cluster.kubectl(['get', 'application', 'first-vela-workflow', '--no-headers'])).toMatch(
+      /^first-vela-workflow\s+test-server\s+webservice\s+running\s+true\s+Ready:1\/1/,
+    );
+    const { stdout } = await run(
+      process.execPath,
+      [path.join(repoRoot, 'packages/cli/bin/gitops'), 'ls', '--kubeconfig', cluster.kubeconfigPath, '-n', 'default'],
+      { cwd: repoRoot },
+    );
+    const rows = stdout.trim().split('\n').map(line => line.split(/\s{2,}/));
+    expect(rows).toEqual([
+      ['APP', 'COMPONENT', 'TYPE', 'TRAITS', 'PHASE', 'HEALTHY', 'STATUS', 'CREATED-TIME'],
+      ['first-vela-workflow', 'test-server', 'webservice', 'ingress', 'running', 'healthy', 'Ready:1/1', expect.stringMatching(/ \+0000 UTC$/)],
+      ['git-app', 'gitops', 'kustomize', 'running', 'healthy', expect.stringMatching(/ \+0000 UTC$/)],
+    ]);
+  });
+
+  it('makes no write when nothing changed (resourceVersions stay the same)', async () => {
+    await reconcileUntil('first-vela-workflow', 'running');
+    const refs = [...inventories.get('default/first-vela-workflow')!];
+    const versions = async () =>
+      Promise.all([
+        ...refs.map(async ref => (await client.get(ref))!.metadata.resourceVersion),
+        getApp('first-vela-workflow').then(a => a.metadata.resourceVersion),
+        getApp('git-app').then(a => a.metadata.resourceVersion),
+      ]);
+    // Let the Deployment controller finish its own status writes first.
+    let before = await versions();
+    for (let i = 0; i < 20; i++) {
+      await new Promise(r => setTimeout(r, 500));
+      const again = await versions();
+      if (JSON.stringify(again) === JSON.stringify(before)) break;
+      before = again;
+    }
+    const inner = await reconcile('first-vela-workflow');
+    const outer = await reconcile('git-app');
+    expect(inner.applied!.writes).toBe(0);
+    expect(outer.applied!.writes).toBe(0);
+    expect(inner.applied!.changes.map(c => c.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(await versions()).toEqual(before);
+  });
+
+  it('rolls out a scaler change', async () => {
+    await applyYaml(firstVelaWorkflow(`
+    - type: scaler
+      properties:
+        replicas: 3`));
+    const first = await reconcile('first-vela-workflow');
+    expect(first.applied!.changes.find(c => c.ref.kind === 'Deployment')).toMatchObject({
+      action: 'configured',
+      changedFields: expect.arrayContaining(['spec.replicas']),
+    });
+    const result = await reconcileUntil('first-vela-workflow', 'running');
+    expect(result.status.services![0]).toMatchObject({ healthy: true, message: 'Ready:3/3' });
+    const deployment = (await get('Deployment', 'test-server', 'apps'))!;
+    expect(deployment.status).toMatchObject({ readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 });
+  });
+
+  it('corrects drift and says so', async () => {
+    await cluster.kubectl(['scale', 'deployment/test-server', '--replicas=5']);
+    const result = await reconcile('first-vela-workflow');
+    expect(result.applied!.drifted).toEqual([
+      { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name: 'test-server' },
+    ]);
+    expect(result.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+      status: 'True',
+      reason: 'DriftCorrected',
+      message: 'Changed outside Git and restored: Deployment default/test-server',
+    });
+    expect(((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas).toBe(3);
+  });
+
+  it('prunes what left the Application, and nothing that was never in its inventory', async () => {
+    const withExtra = `
+  - name: settings
+    type: k8s-objects
+    properties:
+      objects:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: test-server-settings}
+        data: {LEVEL: debug}`;
+    await applyYaml(firstVelaWorkflow('', withExtra));
+    await reconcile('first-vela-workflow');
+    expect(await get('ConfigMap', 'test-server-settings')).toBeDefined();
+    // Carries the Application's labels but was never applied by it.
+    await applyYaml(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: hand-made
+  namespace: default
+  labels: {app.oam.dev/name: first-vela-workflow, app.oam.dev/namespace: default}
+`);
+
+    await applyYaml(firstVelaWorkflow());
+    const result = await reconcile('first-vela-workflow');
+    expect(result.applied!.changes.filter(c => c.action === 'pruned').map(c => c.ref.name)).toEqual([
+      'test-server-settings',
+    ]);
+    expect(await get('ConfigMap', 'test-server-settings')).toBeUndefined();
+    expect(await get('ConfigMap', 'hand-made')).toBeDefined();
+    // The scaler left too: back to one replica.
+    await reconcileUntil('first-vela-workflow', 'running');
+    expect(((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas).toBe(1);
+  });
+
+  it('applies nothing from a source with a malformed document, and says which file and why', async () => {
+    const repo = path.join(workdir, 'broken');
+    await fs.mkdir(path.join(repo, 'nested'), { recursive: true });
+    await fs.writeFile(path.join(repo, 'a-good.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken-good}\n');
+    await fs.writeFile(path.join(repo, 'nested/bad.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: oops\n');
+    sources.set('broken-source', repo);
+    await applyYaml(gitApp.replace(/git-app/g, 'broken-app').replace('name: gitops', 'name: broken-source'));
+
+    const result = await reconcile('broken-app');
+    expect(result.status.status).toBe('rendering');
+    const render = result.status.conditions!.find(c => c.type === 'Render')!;
+    expect(render).toMatchObject({ status: 'False', reason: 'RenderFailed' });
+    expect(render.message).toMatch(/^nested\/bad\.yaml, document 1: /);
+    expect(await get('ConfigMap', 'broken-good')).toBeUndefined();
+    expect(((await getApp('broken-app')).status as any).conditions[1].message).toBe(render.message);
+
+    // A document the API server rejects: nothing of the set is written either.
+    await fs.rm(path.join(repo, 'nested'), { recursive: true });
+    await fs.writeFile(path.join(repo, 'b-invalid.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: broken-svc}\nspec:\n  ports: [{port: 70000}]\n');
+    const rejected = await reconcile('broken-app');
+    expect(rejected.status.status).toBe('workflowFailed');
+    expect(rejected.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+      status: 'False',
+      reason: 'ApplyFailed',
+      message: expect.stringMatching(/^Service default\/broken-svc was rejected by the API server: .*70000/),
+    });
+    expect(await get('ConfigMap', 'broken-good')).toBeUndefined();
+  });
+
+  it('refuses to take over an object another Application owns', async () => {
+    const claim = (app: string) => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: ${app}, namespace: default}
+spec:
+  components:
+  - name: shared
+    type: k8s-objects
+    properties:
+      objects:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: shared-settings}
+        data: {owner: ${app}}
+`;
+    await applyYaml(claim('team-a'));
+    await applyYaml(claim('team-b'));
+    expect((await reconcile('team-a')).status.status).toBe('running');
+    const result = await reconcile('team-b');
+    expect(result.status.status).toBe('workflowFailed');
+    expect(result.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+      status: 'False',
+      reason: 'Conflict',
+      message:
+        'ConfigMap default/shared-settings belongs to Application default/team-a; Application default/team-b cannot take it over',
+    });
+    const shared = (await get('ConfigMap', 'shared-settings'))!;
+    expect(shared.data).toEqual({ owner: 'team-a' });
+    expect(shared.metadata.labels!['app.oam.dev/name']).toBe('team-a');
+  });
+
+  it('keeps the Application CRD printer columns like KubeVela', async () => {
+    const crd = parse(await fs.readFile(crdFile, 'utf8')) as KubeObject;
+    const columns = (crd.spec as any).versions[0].additionalPrinterColumns.map((c: any) => c.name);
+    expect(columns).toEqual(['COMPONENT', 'TYPE', 'PHASE', 'HEALTHY', 'STATUS', 'AGE']);
+  });
+});
