@@ -13,8 +13,13 @@ import {
   credentialsForRegistry,
   credentialsFromSecret,
 } from '@gitops-workflow/plugin-gitops-node';
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createCA, createServingCert } from '../infra/certs';
 import {
   Registry,
   pushImage,
@@ -169,6 +174,35 @@ describe('registry with htpasswd Basic auth', () => {
       expect(firstPages()).toBe(2);
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('trusts a custom CA for a registry served over TLS', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-registry-tls-'));
+    const ca = await createCA(dir, 'ca', 'gitops test CA');
+    const serving = await createServingCert(dir, 'registry', ca, {
+      ips: ['127.0.0.1'],
+      dnsNames: [],
+    });
+    const proxy = await startProxy(registry, {
+      cert: serving.certPem,
+      key: fs.readFileSync(serving.keyFile, 'utf8'),
+    });
+    try {
+      const image = `${proxy.host}/team/app`;
+      const tags = await fastClient().listTags(image, {
+        credentials,
+        ca: ca.certPem,
+      });
+      expect(tags).toHaveLength(2_502);
+      const untrusted = await fastClient()
+        .listTags(image, { credentials })
+        .catch(e => e);
+      expect(untrusted.name).toBe('ServiceUnavailableError');
+      expect(untrusted.message).toMatch(/unreachable: .*(CERT|SIGNED|VERIFY)/);
+    } finally {
+      await proxy.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -343,13 +377,16 @@ interface Proxy {
   close(): Promise<void>;
 }
 
-/** A forwarding HTTP proxy on 127.0.0.1 in front of the real registry. */
-async function startProxy(registry: Registry): Promise<Proxy> {
+/** A forwarding HTTP(S) proxy on 127.0.0.1 in front of the real registry. */
+async function startProxy(
+  registry: Registry,
+  tls?: { cert: string; key: string },
+): Promise<Proxy> {
   const target = new URL(registry.url);
   const requests: string[] = [];
   let limited = 0;
   let retryAfter = '1';
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     requests.push(`${req.method} ${req.url}`);
     if (limited > 0) {
       limited--;
@@ -375,7 +412,10 @@ async function startProxy(registry: Registry): Promise<Proxy> {
     );
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
-  });
+  };
+  const server = tls
+    ? https.createServer(tls, handler)
+    : http.createServer(handler);
   const listen = (port = 0) =>
     new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
   const stop = () =>
