@@ -22,7 +22,10 @@ export interface K8sBinaries {
 
 const BINARIES: Record<keyof K8sBinaries, { file: string; env: string }> = {
   kubeApiserver: { file: 'kube-apiserver', env: 'GITOPS_KUBE_APISERVER' },
-  kubeControllerManager: { file: 'kube-controller-manager', env: 'GITOPS_KUBE_CONTROLLER_MANAGER' },
+  kubeControllerManager: {
+    file: 'kube-controller-manager',
+    env: 'GITOPS_KUBE_CONTROLLER_MANAGER',
+  },
   kubeScheduler: { file: 'kube-scheduler', env: 'GITOPS_KUBE_SCHEDULER' },
   etcd: { file: 'etcd', env: 'GITOPS_ETCD' },
   kwok: { file: 'kwok', env: 'GITOPS_KWOK' },
@@ -47,7 +50,9 @@ export function buildK8sBinaries(): string {
   const script = path.join(repoRoot(), 'scripts', 'build-k8s.sh');
   try {
     // stderr stays attached so a cold build shows its progress.
-    const out = execFileSync('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const out = execFileSync('bash', [script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     built = out.toString().trim().split('\n').pop()!;
   } catch (e) {
     throw new MissingToolError(
@@ -69,7 +74,9 @@ export function k8sBinaries(): K8sBinaries {
     const explicit = process.env[env];
     if (explicit) {
       if (!isExecutable(explicit)) {
-        throw new MissingToolError(`${env}=${explicit} is not an executable file`);
+        throw new MissingToolError(
+          `${env}=${explicit} is not an executable file`,
+        );
       }
       resolved[key] = explicit;
     } else if (assets && isExecutable(path.join(assets, file))) {
@@ -80,7 +87,8 @@ export function k8sBinaries(): K8sBinaries {
   }
   if (missing.length > 0) {
     const dir = buildK8sBinaries();
-    for (const key of missing) resolved[key] = path.join(dir, BINARIES[key].file);
+    for (const key of missing)
+      resolved[key] = path.join(dir, BINARIES[key].file);
   }
   return resolved as K8sBinaries;
 }

@@ -27,20 +27,41 @@ function openssl(): string {
 async function newKey(keyFile: string): Promise<void> {
   // genpkey writes PKCS#8, which every consumer here reads without fuss.
   await run(openssl(), [
-    'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile,
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    keyFile,
   ]);
 }
 
 /** A self-signed CA certificate (also usable as a self-signed signing cert). */
-export async function createCA(dir: string, name: string, commonName: string): Promise<CertPair> {
+export async function createCA(
+  dir: string,
+  name: string,
+  commonName: string,
+): Promise<CertPair> {
   const keyFile = path.join(dir, `${name}.key`);
   const certFile = path.join(dir, `${name}.crt`);
   await newKey(keyFile);
   await run(openssl(), [
-    'req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '7',
-    '-subj', `/CN=${commonName}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '7',
+    '-subj',
+    `/CN=${commonName}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
   ]);
   return { certFile, keyFile, certPem: fs.readFileSync(certFile, 'utf8') };
 }
@@ -57,7 +78,16 @@ export async function createServingCert(
   const csrFile = path.join(dir, `${name}.csr`);
   const extFile = path.join(dir, `${name}.ext`);
   await newKey(keyFile);
-  await run(openssl(), ['req', '-new', '-key', keyFile, '-out', csrFile, '-subj', `/CN=${name}`]);
+  await run(openssl(), [
+    'req',
+    '-new',
+    '-key',
+    keyFile,
+    '-out',
+    csrFile,
+    '-subj',
+    `/CN=${name}`,
+  ]);
   const altNames = [
     ...sans.ips.map(ip => `IP:${ip}`),
     ...sans.dnsNames.map(dns => `DNS:${dns}`),
@@ -72,8 +102,21 @@ export async function createServingCert(
     ].join('\n'),
   );
   await run(openssl(), [
-    'x509', '-req', '-in', csrFile, '-CA', ca.certFile, '-CAkey', ca.keyFile,
-    '-CAcreateserial', '-out', certFile, '-days', '7', '-extfile', extFile,
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    ca.certFile,
+    '-CAkey',
+    ca.keyFile,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    '7',
+    '-extfile',
+    extFile,
   ]);
   return { certFile, keyFile, certPem: fs.readFileSync(certFile, 'utf8') };
 }

@@ -13,14 +13,22 @@ import { k8sBinaries } from './binaries';
 import { Cluster, startCluster } from './cluster';
 import { GitServer, startGitServer } from './git-server';
 import { Postgres, startPostgres } from './postgres';
-import { MissingToolError, reapOrphans, repoRoot, sleep, stateDir } from './process';
+import {
+  MissingToolError,
+  reapOrphans,
+  repoRoot,
+  sleep,
+  stateDir,
+} from './process';
 import { Registry, startRegistry } from './registry';
 
 const upMarker = (pid: number) => path.join(stateDir(), `up-${pid}.pid`);
 const envFile = () => path.join(stateDir(), 'infra.env');
 
 function usage(): never {
-  process.stderr.write('usage: yarn infra up [--clusters N] [--no-postgres] | yarn infra down\n');
+  process.stderr.write(
+    'usage: yarn infra up [--clusters N] [--no-postgres] | yarn infra down\n',
+  );
   process.exit(2);
 }
 
@@ -29,15 +37,20 @@ async function up(args: string[]): Promise<void> {
   let postgres = true;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--clusters') clusters = Number(args[++i]);
-    else if (args[i].startsWith('--clusters=')) clusters = Number(args[i].split('=')[1]);
+    else if (args[i].startsWith('--clusters='))
+      clusters = Number(args[i].split('=')[1]);
     else if (args[i] === '--no-postgres') postgres = false;
     else usage();
   }
   if (!Number.isInteger(clusters) || clusters < 0) usage();
 
-  execFileSync('bash', [path.join(repoRoot(), 'scripts', 'ensure-system-deps.sh')], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'bash',
+    [path.join(repoRoot(), 'scripts', 'ensure-system-deps.sh')],
+    {
+      stdio: 'inherit',
+    },
+  );
   const bins = k8sBinaries();
 
   const started = Date.now();
@@ -60,7 +73,9 @@ async function up(args: string[]): Promise<void> {
   fs.mkdirSync(stateDir(), { recursive: true });
   fs.writeFileSync(upMarker(process.pid), String(process.pid));
 
-  const track = <T extends { stop(): Promise<void> }>(p: Promise<T>): Promise<T> =>
+  const track = <T extends { stop(): Promise<void> }>(
+    p: Promise<T>,
+  ): Promise<T> =>
     p.then(server => {
       stoppers.push(() => server.stop());
       return server;
@@ -69,7 +84,9 @@ async function up(args: string[]): Promise<void> {
   try {
     servers = await Promise.all([
       Promise.all(
-        Array.from({ length: clusters }, (_, i) => track(startCluster({ name: `gitops-${i + 1}` }))),
+        Array.from({ length: clusters }, (_, i) =>
+          track(startCluster({ name: `gitops-${i + 1}` })),
+        ),
       ),
       track(startRegistry()),
       track(startGitServer()),
@@ -127,7 +144,9 @@ async function up(args: string[]): Promise<void> {
 
 function isInfraUp(pid: number): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('infra/cli');
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .includes('infra/cli');
   } catch {
     return false;
   }
@@ -152,9 +171,11 @@ async function down(): Promise<void> {
     fs.rmSync(path.join(stateDir(), marker), { force: true });
   }
   const cleaned = reapOrphans();
-  for (const what of cleaned) process.stderr.write(`infra: cleaned up ${what}\n`);
+  for (const what of cleaned)
+    process.stderr.write(`infra: cleaned up ${what}\n`);
   fs.rmSync(envFile(), { force: true });
-  if (markers.length === 0 && cleaned.length === 0) process.stderr.write('infra: nothing to stop\n');
+  if (markers.length === 0 && cleaned.length === 0)
+    process.stderr.write('infra: nothing to stop\n');
 }
 
 async function main() {
@@ -166,7 +187,9 @@ async function main() {
 
 main().catch(e => {
   process.stderr.write(
-    e instanceof MissingToolError ? `infra: ${e.message}\n` : `infra: ${e.stack ?? e}\n`,
+    e instanceof MissingToolError
+      ? `infra: ${e.message}\n`
+      : `infra: ${e.stack ?? e}\n`,
   );
   process.exit(1);
 });

@@ -1,7 +1,11 @@
 import * as k8s from '@kubernetes/client-node';
 import { Cluster, startCluster } from './cluster';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -14,7 +18,10 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 function clients(cluster: Cluster) {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(cluster.kubeconfigPath);
-  return { core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
+  return {
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+  };
 }
 
 const deployment = (name: string, replicas: number): k8s.V1Deployment => ({
@@ -24,7 +31,9 @@ const deployment = (name: string, replicas: number): k8s.V1Deployment => ({
     selector: { matchLabels: { app: name } },
     template: {
       metadata: { labels: { app: name } },
-      spec: { containers: [{ name: 'web', image: 'registry.invalid/web:1.0.0' }] },
+      spec: {
+        containers: [{ name: 'web', image: 'registry.invalid/web:1.0.0' }],
+      },
     },
   },
 });
@@ -44,22 +53,37 @@ describe('Kubernetes test cluster', () => {
     expect(namespaces.items.map(n => n.metadata?.name)).toEqual(
       expect.arrayContaining(['default', 'kube-system']),
     );
-    expect(await cluster.kubectl(['get', 'nodes', '-o', 'name'])).toContain('node/kwok-node-0');
+    expect(await cluster.kubectl(['get', 'nodes', '-o', 'name'])).toContain(
+      'node/kwok-node-0',
+    );
   });
 
   it('rolls a Deployment of 2 replicas out to Available on the kwok node', async () => {
     const { core, apps } = clients(cluster);
     await core.createNamespace({ body: { metadata: { name: 'rollout' } } });
-    await apps.createNamespacedDeployment({ namespace: 'rollout', body: deployment('web', 2) });
-
-    const available = await until('Deployment web to become Available', async () => {
-      const d = await apps.readNamespacedDeployment({ namespace: 'rollout', name: 'web' });
-      const cond = d.status?.conditions?.find(c => c.type === 'Available');
-      return cond?.status === 'True' && d.status?.availableReplicas === 2 ? d : undefined;
+    await apps.createNamespacedDeployment({
+      namespace: 'rollout',
+      body: deployment('web', 2),
     });
+
+    const available = await until(
+      'Deployment web to become Available',
+      async () => {
+        const d = await apps.readNamespacedDeployment({
+          namespace: 'rollout',
+          name: 'web',
+        });
+        const cond = d.status?.conditions?.find(c => c.type === 'Available');
+        return cond?.status === 'True' && d.status?.availableReplicas === 2
+          ? d
+          : undefined;
+      },
+    );
     expect(available.status?.readyReplicas).toBe(2);
 
-    const replicaSets = await apps.listNamespacedReplicaSet({ namespace: 'rollout' });
+    const replicaSets = await apps.listNamespacedReplicaSet({
+      namespace: 'rollout',
+    });
     expect(replicaSets.items).toHaveLength(1);
     const pods = await core.listNamespacedPod({ namespace: 'rollout' });
     expect(pods.items).toHaveLength(2);
@@ -70,12 +94,19 @@ describe('Kubernetes test cluster', () => {
   });
 
   it('runs a second, independent cluster at the same time', async () => {
-    const [a, b] = await Promise.all([startCluster({ name: 'east' }), startCluster({ name: 'west' })]);
+    const [a, b] = await Promise.all([
+      startCluster({ name: 'east' }),
+      startCluster({ name: 'west' }),
+    ]);
     try {
       expect(new Set([cluster.server, a.server, b.server]).size).toBe(3);
-      await clients(a).core.createNamespace({ body: { metadata: { name: 'only-in-east' } } });
+      await clients(a).core.createNamespace({
+        body: { metadata: { name: 'only-in-east' } },
+      });
       const names = async (c: Cluster) =>
-        (await clients(c).core.listNamespace()).items.map(n => n.metadata?.name);
+        (await clients(c).core.listNamespace()).items.map(
+          n => n.metadata?.name,
+        );
       expect(await names(a)).toContain('only-in-east');
       expect(await names(b)).not.toContain('only-in-east');
       expect(await names(cluster)).not.toContain('only-in-east');

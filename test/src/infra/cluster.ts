@@ -15,7 +15,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { k8sBinaries, K8sBinaries } from './binaries';
 import { createCA, createServingCert } from './certs';
-import { freePort, makeTempDir, ManagedProcess, ServiceHandle, waitFor } from './process';
+import {
+  freePort,
+  makeTempDir,
+  ManagedProcess,
+  ServiceHandle,
+  waitFor,
+} from './process';
 
 const run = promisify(execFile);
 
@@ -45,11 +51,20 @@ export interface Cluster {
   /** Runs the real kubectl against this cluster; rejects with its stderr on failure. */
   kubectl(args: string[], options?: { input?: string }): Promise<string>;
   /** Raw authenticated request to the API server; resolves with status and parsed JSON body. */
-  request(method: string, apiPath: string, body?: unknown): Promise<{ status: number; body: any }>;
+  request(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
-function kubeconfigYaml(name: string, server: string, caPem: string, token: string): string {
+function kubeconfigYaml(
+  name: string,
+  server: string,
+  caPem: string,
+  token: string,
+): string {
   const ca = Buffer.from(caPem).toString('base64');
   return [
     'apiVersion: v1',
@@ -82,7 +97,8 @@ function apiRequest(
   body?: unknown,
 ): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const payload =
+      body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = https.request(
       `${server}${apiPath}`,
       {
@@ -110,7 +126,9 @@ function apiRequest(
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${apiPath} timed out`)));
+    req.on('timeout', () =>
+      req.destroy(new Error(`${method} ${apiPath} timed out`)),
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -123,7 +141,10 @@ function fakeNode(name: string) {
     kind: 'Node',
     metadata: {
       name,
-      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      annotations: {
+        'kwok.x-k8s.io/node': 'fake',
+        'node.alpha.kubernetes.io/ttl': '0',
+      },
       labels: {
         'kubernetes.io/arch': 'amd64',
         'kubernetes.io/hostname': name,
@@ -141,7 +162,9 @@ function fakeNode(name: string) {
 }
 
 /** Starts a cluster; resolves once the API is ready, the nodes are Ready and pods can be created. */
-export async function startCluster(options: StartClusterOptions = {}): Promise<Cluster> {
+export async function startCluster(
+  options: StartClusterOptions = {},
+): Promise<Cluster> {
   const bins = k8sBinaries();
   const name = options.name ?? 'gitops-test';
   const handle = new ServiceHandle(`cluster-${name}`);
@@ -165,12 +188,13 @@ async function boot(
   const logs = path.join(dir, 'logs');
   fs.mkdirSync(logs);
   const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k !== 'KUBECONFIG' && !k.startsWith('ETCD')),
+    Object.entries(process.env).filter(
+      ([k]) => k !== 'KUBECONFIG' && !k.startsWith('ETCD'),
+    ),
   );
 
-  const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
-  );
+  const [etcdPort, etcdPeerPort, apiPort, kcmPort, schedPort] =
+    await Promise.all(Array.from({ length: 5 }, () => freePort()));
 
   // Certificates and keys; etcd starts meanwhile (it needs none: loopback only).
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -195,12 +219,20 @@ async function boot(
   const ca = await createCA(pki, 'ca', `${name}-ca`);
   const serving = await createServingCert(pki, 'apiserver', ca, {
     ips: ['127.0.0.1', '10.96.0.1'],
-    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
+    dnsNames: [
+      'localhost',
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+    ],
   });
   const sa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
   const saKey = path.join(pki, 'sa.key');
   const saPub = path.join(pki, 'sa.pub');
-  fs.writeFileSync(saKey, sa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  fs.writeFileSync(
+    saKey,
+    sa.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   fs.writeFileSync(saPub, sa.publicKey.export({ type: 'spki', format: 'pem' }));
 
   const token = () => crypto.randomBytes(24).toString('hex');
@@ -225,19 +257,27 @@ async function boot(
   const server = `https://127.0.0.1:${apiPort}`;
   const writeKubeconfig = (file: string, tok: string) => {
     const full = path.join(dir, file);
-    fs.writeFileSync(full, kubeconfigYaml(name, server, ca.certPem, tok), { mode: 0o600 });
+    fs.writeFileSync(full, kubeconfigYaml(name, server, ca.certPem, tok), {
+      mode: 0o600,
+    });
     return full;
   };
   const kubeconfigPath = writeKubeconfig('admin.kubeconfig', adminToken);
-  const kcmKubeconfig = writeKubeconfig('controller-manager.kubeconfig', kcmToken);
-  const schedulerKubeconfig = writeKubeconfig('scheduler.kubeconfig', schedulerToken);
+  const kcmKubeconfig = writeKubeconfig(
+    'controller-manager.kubeconfig',
+    kcmToken,
+  );
+  const schedulerKubeconfig = writeKubeconfig(
+    'scheduler.kubeconfig',
+    schedulerToken,
+  );
   const kwokKubeconfig = writeKubeconfig('kwok.kubeconfig', kwokToken);
 
-  await waitFor(
-    'etcd',
-    async () => (await fetch(`${etcdUrl}/health`)).ok,
-    { timeoutMs: 30_000, intervalMs: 50, abort: etcd.deathError },
-  );
+  await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, {
+    timeoutMs: 30_000,
+    intervalMs: 50,
+    abort: etcd.deathError,
+  });
 
   const apiserver = handle.spawn(
     'kube-apiserver',
@@ -292,6 +332,7 @@ async function boot(
       '  enablePodsOnNodeSyncStreamWatch: false',
       '  enableDebuggingHandlers: false',
       '  enableProfilingHandler: false',
+      // eslint-disable-next-line no-restricted-syntax -- a test-only package, always run from source
       fs.readFileSync(path.join(__dirname, 'kwok-stages.yaml'), 'utf8'),
     ].join('\n'),
   );
@@ -345,11 +386,16 @@ async function boot(
   ];
   const anyDied = () => components.map(c => c.deathError()).find(Boolean);
 
-  const nodeNames = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
+  const nodeNames = Array.from(
+    { length: nodeCount },
+    (_, i) => `kwok-node-${i}`,
+  );
   for (const nodeName of nodeNames) {
     const res = await request('POST', '/api/v1/nodes', fakeNode(nodeName));
     if (res.status !== 201) {
-      throw new Error(`creating node ${nodeName}: ${res.status} ${JSON.stringify(res.body)}`);
+      throw new Error(
+        `creating node ${nodeName}: ${res.status} ${JSON.stringify(res.body)}`,
+      );
     }
   }
   await waitFor(
@@ -357,7 +403,9 @@ async function boot(
     async () => {
       const res = await request('GET', '/api/v1/nodes');
       const ready = (res.body.items ?? []).filter((n: any) =>
-        n.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'),
+        n.status?.conditions?.some(
+          (c: any) => c.type === 'Ready' && c.status === 'True',
+        ),
       );
       return ready.length === nodeNames.length;
     },
@@ -367,7 +415,13 @@ async function boot(
   // `default` ServiceAccount exists; once it does here, the controllers run.
   await waitFor(
     'the default ServiceAccount (kube-controller-manager running)',
-    async () => (await request('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+    async () =>
+      (
+        await request(
+          'GET',
+          '/api/v1/namespaces/default/serviceaccounts/default',
+        )
+      ).status === 200,
     { timeoutMs: 60_000, intervalMs: 200, abort: anyDied },
   );
 
@@ -384,16 +438,22 @@ async function boot(
     dir,
     request,
     async kubectl(args, opts = {}) {
-      const child = run(bins.kubectl, [`--kubeconfig=${kubeconfigPath}`, ...args], {
-        env,
-        maxBuffer: 64 * 1024 * 1024,
-      });
+      const child = run(
+        bins.kubectl,
+        [`--kubeconfig=${kubeconfigPath}`, ...args],
+        {
+          env,
+          maxBuffer: 64 * 1024 * 1024,
+        },
+      );
       child.child.stdin?.end(opts.input);
       try {
         return (await child).stdout;
       } catch (e) {
         const err = e as { stderr?: string; message: string };
-        throw new Error(`kubectl ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`);
+        throw new Error(
+          `kubectl ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`,
+        );
       }
     },
     stop: () => handle.stop(3_000),

@@ -11,7 +11,12 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { makeTempDir, removeDir, requireExecutable, ServiceHandle } from './process';
+import {
+  makeTempDir,
+  removeDir,
+  requireExecutable,
+  ServiceHandle,
+} from './process';
 
 const run = promisify(execFile);
 
@@ -21,7 +26,10 @@ export interface GitAuthor {
 }
 
 /** The human whose commits the bot must never lose. */
-export const HUMAN_AUTHOR: GitAuthor = { name: 'Dana Developer', email: 'dana@example.com' };
+export const HUMAN_AUTHOR: GitAuthor = {
+  name: 'Dana Developer',
+  email: 'dana@example.com',
+};
 
 export interface StartGitServerOptions {
   username?: string;
@@ -53,7 +61,10 @@ export interface GitServer {
    * Creates bare repository `<name>.git` whose first commit on `branch` holds
    * a copy of `fixtureDir` (or a README when none is given). Returns that commit.
    */
-  createRepo(name: string, options?: { fixtureDir?: string; branch?: string; message?: string }): Promise<string>;
+  createRepo(
+    name: string,
+    options?: { fixtureDir?: string; branch?: string; message?: string },
+  ): Promise<string>;
   /**
    * Clones `<name>.git` over HTTP, lets `change` edit the working tree (or
    * writes `files`), commits as a human and pushes. Returns the new commit.
@@ -85,7 +96,9 @@ function git(): string {
 }
 
 /** An environment where no user or system Git config changes behaviour. */
-export function isolatedGitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function isolatedGitEnv(
+  extra: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('GIT_')) env[k] = v;
@@ -99,7 +112,11 @@ export function isolatedGitEnv(extra: Record<string, string> = {}): NodeJS.Proce
   };
 }
 
-async function gitRun(args: string[], cwd: string, env?: Record<string, string>): Promise<string> {
+async function gitRun(
+  args: string[],
+  cwd: string,
+  env?: Record<string, string>,
+): Promise<string> {
   try {
     const { stdout } = await run(git(), args, {
       cwd,
@@ -109,7 +126,9 @@ async function gitRun(args: string[], cwd: string, env?: Record<string, string>)
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`git ${args[0]} failed: ${(err.stderr ?? err.message).trim()}`);
+    throw new Error(
+      `git ${args[0]} failed: ${(err.stderr ?? err.message).trim()}`,
+    );
   }
 }
 
@@ -121,7 +140,9 @@ const authorEnv = (a: GitAuthor): Record<string, string> => ({
 });
 
 /** Starts the server on a free 127.0.0.1 port with repositories in a temp dir. */
-export async function startGitServer(options: StartGitServerOptions = {}): Promise<GitServer> {
+export async function startGitServer(
+  options: StartGitServerOptions = {},
+): Promise<GitServer> {
   const gitBin = git();
   const username = options.username ?? 'gitops';
   const password = options.password ?? crypto.randomBytes(12).toString('hex');
@@ -138,18 +159,28 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
     const m = /^Basic\s+(.+)$/i.exec(header);
     if (!m) return false;
     const given = Buffer.from(m[1], 'base64');
-    return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+    return (
+      given.length === expected.length &&
+      crypto.timingSafeEqual(given, expected)
+    );
   };
 
   const server = http.createServer((req, res) => {
     const reqUrl = new URL(req.url ?? '/', 'http://127.0.0.1');
     const service =
-      reqUrl.searchParams.get('service') ?? reqUrl.pathname.split('/').pop() ?? 'unknown';
+      reqUrl.searchParams.get('service') ??
+      reqUrl.pathname.split('/').pop() ??
+      'unknown';
     requests[service] = (requests[service] ?? 0) + 1;
     const isPush = service === 'git-receive-pack';
     const auth = authenticated(req);
-    if (auth === false || (auth === undefined && (isPush || !options.anonymousRead))) {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="gitops-test-git"' });
+    if (
+      auth === false ||
+      (auth === undefined && (isPush || !options.anonymousRead))
+    ) {
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="gitops-test-git"',
+      });
       res.end('authentication required\n');
       req.resume();
       return;
@@ -168,11 +199,15 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
         PATH_INFO: decodeURIComponent(reqUrl.pathname),
         QUERY_STRING: reqUrl.search.slice(1),
         CONTENT_TYPE: req.headers['content-type'] ?? '',
-        ...(req.headers['content-length'] ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),
+        ...(req.headers['content-length']
+          ? { CONTENT_LENGTH: req.headers['content-length'] }
+          : {}),
         ...(req.headers['content-encoding']
           ? { HTTP_CONTENT_ENCODING: req.headers['content-encoding'] }
           : {}),
-        ...(req.headers['git-protocol'] ? { GIT_PROTOCOL: String(req.headers['git-protocol']) } : {}),
+        ...(req.headers['git-protocol']
+          ? { GIT_PROTOCOL: String(req.headers['git-protocol']) }
+          : {}),
       }),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -200,7 +235,10 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
       if (sep < 0) return;
       let status = 200;
       const headers: Record<string, string> = {};
-      for (const line of head.subarray(0, sep).toString('latin1').split(/\r?\n/)) {
+      for (const line of head
+        .subarray(0, sep)
+        .toString('latin1')
+        .split(/\r?\n/)) {
         const i = line.indexOf(':');
         if (i < 0) continue;
         const key = line.slice(0, i).trim();
@@ -230,7 +268,9 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
   const repoDir = (name: string) => path.join(root, `${name}.git`);
   const authConfig = [
     '-c',
-    `http.extraHeader=Authorization: Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+    `http.extraHeader=Authorization: Basic ${Buffer.from(
+      `${username}:${password}`,
+    ).toString('base64')}`,
   ];
 
   const gitServer: GitServer = {
@@ -245,7 +285,10 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
       const branch = opts.branch ?? 'main';
       const bare = repoDir(name);
       fs.mkdirSync(path.dirname(bare), { recursive: true });
-      await gitRun(['init', '--bare', '--quiet', `--initial-branch=${branch}`, bare], root);
+      await gitRun(
+        ['init', '--bare', '--quiet', `--initial-branch=${branch}`, bare],
+        root,
+      );
       const work = await makeTempDir('git-seed');
       try {
         await gitRun(['init', '--quiet', `--initial-branch=${branch}`], work);
@@ -260,7 +303,10 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
           work,
           authorEnv(HUMAN_AUTHOR),
         );
-        await gitRun(['push', '--quiet', bare, `HEAD:refs/heads/${branch}`], work);
+        await gitRun(
+          ['push', '--quiet', bare, `HEAD:refs/heads/${branch}`],
+          work,
+        );
         return (await gitRun(['rev-parse', 'HEAD'], work)).trim();
       } finally {
         await removeDir(work);
@@ -272,11 +318,21 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
       const work = await makeTempDir('git-human');
       try {
         await gitRun(
-          [...authConfig, 'clone', '--quiet', '--branch', branch, gitServer.repoUrl(name), '.'],
+          [
+            ...authConfig,
+            'clone',
+            '--quiet',
+            '--branch',
+            branch,
+            gitServer.repoUrl(name),
+            '.',
+          ],
           work,
         );
         for (const [file, content] of Object.entries(opts.files ?? {})) {
-          fs.mkdirSync(path.dirname(path.join(work, file)), { recursive: true });
+          fs.mkdirSync(path.dirname(path.join(work, file)), {
+            recursive: true,
+          });
           fs.writeFileSync(path.join(work, file), content);
         }
         await opts.change?.(work);
@@ -286,7 +342,16 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
           work,
           authorEnv(opts.author ?? HUMAN_AUTHOR),
         );
-        await gitRun([...authConfig, 'push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`], work);
+        await gitRun(
+          [
+            ...authConfig,
+            'push',
+            '--quiet',
+            'origin',
+            `HEAD:refs/heads/${branch}`,
+          ],
+          work,
+        );
         return (await gitRun(['rev-parse', 'HEAD'], work)).trim();
       } finally {
         await removeDir(work);
@@ -297,7 +362,11 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
       const sep = '\x1f';
       const end = '\x1e';
       const out = await gitRun(
-        ['log', `--format=%H${sep}%an${sep}%ae${sep}%B${end}`, `refs/heads/${branch}`],
+        [
+          'log',
+          `--format=%H${sep}%an${sep}%ae${sep}%B${end}`,
+          `refs/heads/${branch}`,
+        ],
         repoDir(name),
       );
       return out
@@ -306,7 +375,12 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
         .filter(entry => entry.length > 0)
         .map(entry => {
           const [sha, authorName, authorEmail, message] = entry.split(sep);
-          return { sha, authorName, authorEmail, message: message.replace(/\n+$/, '') };
+          return {
+            sha,
+            authorName,
+            authorEmail,
+            message: message.replace(/\n+$/, ''),
+          };
         });
     },
 
@@ -315,7 +389,9 @@ export async function startGitServer(options: StartGitServerOptions = {}): Promi
     },
 
     async head(name, branch = 'main') {
-      return (await gitRun(['rev-parse', `refs/heads/${branch}`], repoDir(name))).trim();
+      return (
+        await gitRun(['rev-parse', `refs/heads/${branch}`], repoDir(name))
+      ).trim();
     },
 
     async stop() {

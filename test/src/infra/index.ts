@@ -20,7 +20,12 @@ export type {
   PushedImage,
 } from './registry';
 export { startGitServer, isolatedGitEnv, HUMAN_AUTHOR } from './git-server';
-export type { GitServer, GitAuthor, GitCommitInfo, StartGitServerOptions } from './git-server';
+export type {
+  GitServer,
+  GitAuthor,
+  GitCommitInfo,
+  StartGitServerOptions,
+} from './git-server';
 export { startCluster } from './cluster';
 export type { Cluster, StartClusterOptions } from './cluster';
 export { startPostgres } from './postgres';

@@ -14,12 +14,16 @@ describe('PostgreSQL', () => {
     const client = new Client(pg.connection);
     await client.connect();
     try {
-      const { rows } = await client.query('SELECT current_database() AS db, 6 * 7 AS answer');
+      const { rows } = await client.query(
+        'SELECT current_database() AS db, 6 * 7 AS answer',
+      );
       expect(rows).toEqual([{ db: 'gitops', answer: 42 }]);
     } finally {
       await client.end();
     }
     const wrong = new Client({ ...pg.connection, password: 'wrong' });
-    await expect(wrong.connect()).rejects.toThrow(/password authentication failed/);
+    await expect(wrong.connect()).rejects.toThrow(
+      /password authentication failed/,
+    );
   });
 });

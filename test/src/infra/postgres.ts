@@ -10,7 +10,13 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, makeTempDir, MissingToolError, ServiceHandle, waitFor } from './process';
+import {
+  freePort,
+  makeTempDir,
+  MissingToolError,
+  ServiceHandle,
+  waitFor,
+} from './process';
 
 const run = promisify(execFile);
 
@@ -48,7 +54,9 @@ function postgresBinDir(): string {
     // not installed
   }
   if (versions.length === 0) {
-    throw new MissingToolError(`PostgreSQL server (initdb) not found under ${base}: ${INSTALL_HINT}`);
+    throw new MissingToolError(
+      `PostgreSQL server (initdb) not found under ${base}: ${INSTALL_HINT}`,
+    );
   }
   return path.join(base, versions[0], 'bin');
 }
@@ -56,8 +64,12 @@ function postgresBinDir(): string {
 function runAsIds(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    const uid = Number(
+      execFileSync('id', ['-u', 'postgres']).toString().trim(),
+    );
+    const gid = Number(
+      execFileSync('id', ['-g', 'postgres']).toString().trim(),
+    );
     return { uid, gid };
   } catch {
     throw new MissingToolError(
@@ -67,7 +79,9 @@ function runAsIds(): { uid: number; gid: number } | undefined {
 }
 
 /** Creates and starts a fresh cluster; resolves when it accepts connections. */
-export async function startPostgres(options: { database?: string } = {}): Promise<Postgres> {
+export async function startPostgres(
+  options: { database?: string } = {},
+): Promise<Postgres> {
   const bin = postgresBinDir();
   const ids = runAsIds();
   const user = 'gitops';
@@ -83,7 +97,11 @@ export async function startPostgres(options: { database?: string } = {}): Promis
     if (ids) {
       for (const p of [dir, pwFile]) fs.chownSync(p, ids.uid, ids.gid);
     }
-    const asPostgres = { ...(ids ?? {}), cwd: dir, env: { ...process.env, LC_ALL: 'C.UTF-8' } };
+    const asPostgres = {
+      ...(ids ?? {}),
+      cwd: dir,
+      env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    };
 
     await run(
       path.join(bin, 'initdb'),
@@ -98,7 +116,9 @@ export async function startPostgres(options: { database?: string } = {}): Promis
       ],
       asPostgres,
     ).catch(e => {
-      throw new Error(`initdb failed: ${(e as { stderr?: string }).stderr ?? e}`);
+      throw new Error(
+        `initdb failed: ${(e as { stderr?: string }).stderr ?? e}`,
+      );
     });
     fs.rmSync(pwFile);
 
@@ -108,15 +128,23 @@ export async function startPostgres(options: { database?: string } = {}): Promis
         'postgres',
         path.join(bin, 'postgres'),
         [
-          '-D', dataDir,
-          '-p', String(port),
-          '-c', 'listen_addresses=127.0.0.1',
-          '-c', `unix_socket_directories=${dir}`,
+          '-D',
+          dataDir,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          `unix_socket_directories=${dir}`,
           // A test database: crash safety buys nothing here.
-          '-c', 'fsync=off',
-          '-c', 'synchronous_commit=off',
-          '-c', 'full_page_writes=off',
-          '-c', 'max_connections=200',
+          '-c',
+          'fsync=off',
+          '-c',
+          'synchronous_commit=off',
+          '-c',
+          'full_page_writes=off',
+          '-c',
+          'max_connections=200',
         ],
         // SIGTERM is PostgreSQL's "smart" shutdown, which waits for clients
         // to leave; SIGINT is "fast" and does not.
@@ -126,21 +154,25 @@ export async function startPostgres(options: { database?: string } = {}): Promis
       try {
         await waitFor(
           `PostgreSQL on 127.0.0.1:${port}`,
-          () =>
+          async () =>
+            // The socket file appears once the server accepts connections.
+            fs.existsSync(path.join(dir, `.s.PGSQL.${port}`)) &&
             new Promise<boolean>(resolve => {
-              // The socket file appears once the server accepts connections.
-              const ready = fs.existsSync(path.join(dir, `.s.PGSQL.${port}`));
-              if (!ready) return resolve(false);
-              const s = net.connect(port, '127.0.0.1', () => {
-                s.destroy();
+              const socket = net.connect(port, '127.0.0.1', () => {
+                socket.destroy();
                 resolve(true);
               });
-              s.on('error', () => resolve(false));
+              socket.on('error', () => resolve(false));
             }),
           { timeoutMs: 30_000, intervalMs: 100, abort: proc.deathError },
         );
       } catch (e) {
-        if (attempt < 3 && !proc.running && /already in use/.test(proc.logTail())) continue;
+        if (
+          attempt < 3 &&
+          !proc.running &&
+          /already in use/.test(proc.logTail())
+        )
+          continue;
         throw e;
       }
       const connection = { host: '127.0.0.1', port, user, password, database };

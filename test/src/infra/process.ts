@@ -23,6 +23,7 @@ export const cacheDir = (): string =>
 export const stateDir = (): string => path.join(cacheDir(), 'infra-state');
 
 /** Repository root, found from this file so it works from any cwd. */
+// eslint-disable-next-line no-restricted-syntax -- a test-only package, always run from source
 export const repoRoot = (): string => path.resolve(__dirname, '../../..');
 
 /**
@@ -60,7 +61,11 @@ export const sleep = (ms: number) =>
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
-  options: { timeoutMs?: number; intervalMs?: number; abort?: () => Error | undefined } = {},
+  options: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    abort?: () => Error | undefined;
+  } = {},
 ): Promise<T> {
   const { timeoutMs = 60_000, intervalMs = 100 } = options;
   const deadline = Date.now() + timeoutMs;
@@ -76,7 +81,9 @@ export async function waitFor<T>(
     }
     if (Date.now() > deadline) {
       const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${reason}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${reason}`,
+      );
     }
     await sleep(intervalMs);
   }
@@ -88,7 +95,9 @@ export class MissingToolError extends Error {}
 export function requireExecutable(name: string, installHint: string): string {
   const candidates = path.isAbsolute(name)
     ? [name]
-    : (process.env.PATH ?? '').split(path.delimiter).map(d => path.join(d, name));
+    : (process.env.PATH ?? '')
+        .split(path.delimiter)
+        .map(d => path.join(d, name));
   for (const candidate of candidates) {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
@@ -113,7 +122,9 @@ interface StateRecord {
  */
 function runsCommand(pid: number, command: string): boolean {
   try {
-    const argv0 = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    const argv0 = fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')[0];
     return argv0 === command || path.basename(argv0) === path.basename(command);
   } catch {
     return false;
@@ -148,86 +159,6 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
     } catch {
       // already gone
     }
-  }
-}
-
-/**
- * Everything one started server owns: its processes (each its own process
- * group), its directories, and a state record naming both.
- */
-export class ServiceHandle {
-  private readonly processes: ManagedProcess[] = [];
-  private readonly dirs: string[] = [];
-  private readonly stateFile: string;
-  private stopped = false;
-
-  constructor(readonly name: string) {
-    fs.mkdirSync(stateDir(), { recursive: true });
-    this.stateFile = path.join(
-      stateDir(),
-      `${process.pid}-${name}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.json`,
-    );
-    liveHandles.add(this);
-    this.save();
-  }
-
-  addDir(dir: string): string {
-    this.dirs.push(dir);
-    this.save();
-    return dir;
-  }
-
-  /**
-   * Starts a process in its own group, its output appended to `logFile`.
-   * When it exits before `stop`, `exited` says why (so readiness waits fail
-   * fast with the log tail instead of timing out).
-   */
-  spawn(
-    label: string,
-    command: string,
-    args: string[],
-    options: SpawnOptions & { logFile: string; stopSignal?: NodeJS.Signals },
-  ): ManagedProcess {
-    const { logFile, stopSignal, ...spawnOptions } = options;
-    const out = fs.openSync(logFile, 'a');
-    const child = spawn(command, args, {
-      ...spawnOptions,
-      detached: true,
-      stdio: ['ignore', out, out],
-    });
-    fs.closeSync(out);
-    const managed = new ManagedProcess(label, command, child, logFile, stopSignal);
-    this.processes.push(managed);
-    this.save();
-    return managed;
-  }
-
-  /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes the dirs. */
-  async stop(graceMs = 5_000): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    // Reverse start order: clients of a server go before the server.
-    for (const p of [...this.processes].reverse()) await p.stop(graceMs);
-    for (const dir of this.dirs) await removeDir(dir);
-    liveHandles.delete(this);
-    fs.rmSync(this.stateFile, { force: true });
-  }
-
-  /** Synchronous last resort for process exit: no waiting, just SIGKILL. */
-  killNow(): void {
-    for (const p of this.processes) p.killNow();
-    for (const dir of this.dirs) fs.rmSync(dir, { recursive: true, force: true });
-    fs.rmSync(this.stateFile, { force: true });
-  }
-
-  private save(): void {
-    const record: StateRecord = {
-      owner: process.pid,
-      name: this.name,
-      processes: this.processes.map(p => ({ pid: p.pid, command: p.command })),
-      dirs: this.dirs,
-    };
-    fs.writeFileSync(this.stateFile, JSON.stringify(record));
   }
 }
 
@@ -266,7 +197,12 @@ export class ManagedProcess {
   /** The end of the process log, for error messages. */
   logTail(lines = 20): string {
     try {
-      return fs.readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return fs
+        .readFileSync(this.logFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(-lines)
+        .join('\n');
     } catch {
       return '';
     }
@@ -276,7 +212,11 @@ export class ManagedProcess {
   deathError = (): Error | undefined =>
     this.running
       ? undefined
-      : new Error(`${this.label} exited (${this.exitReason}); log ${this.logFile}:\n${this.logTail()}`);
+      : new Error(
+          `${this.label} exited (${this.exitReason}); log ${
+            this.logFile
+          }:\n${this.logTail()}`,
+        );
 
   async stop(graceMs: number): Promise<void> {
     if (!this.running) {
@@ -284,11 +224,20 @@ export class ManagedProcess {
       return;
     }
     killGroup(this.pid, this.stopSignal);
-    const timer = new Promise<'timeout'>(resolve => setTimeout(() => resolve('timeout'), graceMs));
-    if ((await Promise.race([this.exitPromise.then(() => 'exited' as const), timer])) === 'timeout') {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>(resolve => {
+      timer = setTimeout(() => resolve('timeout'), graceMs);
+    });
+    const outcome = await Promise.race([
+      this.exitPromise.then(() => 'exited' as const),
+      timeout,
+    ]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
       killGroup(this.pid, 'SIGKILL');
       await this.exitPromise;
     }
+    // Whatever the process forked and left in its group goes too.
     killGroup(this.pid, 'SIGKILL');
   }
 
@@ -303,6 +252,95 @@ const liveHandles = new Set<ServiceHandle>();
 process.once('exit', () => {
   for (const handle of liveHandles) handle.killNow();
 });
+
+/**
+ * Everything one started server owns: its processes (each its own process
+ * group), its directories, and a state record naming both.
+ */
+export class ServiceHandle {
+  private readonly processes: ManagedProcess[] = [];
+  private readonly dirs: string[] = [];
+  private readonly stateFile: string;
+  private stopped = false;
+
+  constructor(readonly name: string) {
+    fs.mkdirSync(stateDir(), { recursive: true });
+    this.stateFile = path.join(
+      stateDir(),
+      `${process.pid}-${name}-${Date.now()}-${Math.random()
+        .toString(36)
+        .slice(2, 8)}.json`,
+    );
+    liveHandles.add(this);
+    this.save();
+  }
+
+  addDir(dir: string): string {
+    this.dirs.push(dir);
+    this.save();
+    return dir;
+  }
+
+  /**
+   * Starts a process in its own group, its output appended to `logFile`.
+   * When it exits before `stop`, `exited` says why (so readiness waits fail
+   * fast with the log tail instead of timing out).
+   */
+  spawn(
+    label: string,
+    command: string,
+    args: string[],
+    options: SpawnOptions & { logFile: string; stopSignal?: NodeJS.Signals },
+  ): ManagedProcess {
+    const { logFile, stopSignal, ...spawnOptions } = options;
+    const out = fs.openSync(logFile, 'a');
+    const child = spawn(command, args, {
+      ...spawnOptions,
+      detached: true,
+      stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    const managed = new ManagedProcess(
+      label,
+      command,
+      child,
+      logFile,
+      stopSignal,
+    );
+    this.processes.push(managed);
+    this.save();
+    return managed;
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes the dirs. */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    // Reverse start order: clients of a server go before the server.
+    for (const p of [...this.processes].reverse()) await p.stop(graceMs);
+    for (const dir of this.dirs) await removeDir(dir);
+    liveHandles.delete(this);
+    fs.rmSync(this.stateFile, { force: true });
+  }
+
+  /** Synchronous last resort for process exit: no waiting, just SIGKILL. */
+  killNow(): void {
+    for (const p of this.processes) p.killNow();
+    for (const dir of this.dirs)
+      fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(this.stateFile, { force: true });
+  }
+
+  private save(): void {
+    const record: StateRecord = {
+      owner: process.pid,
+      name: this.name,
+      processes: this.processes.map(p => ({ pid: p.pid, command: p.command })),
+      dirs: this.dirs,
+    };
+    fs.writeFileSync(this.stateFile, JSON.stringify(record));
+  }
+}
 
 /**
  * Cleans up servers whose owning process is gone (a crashed Jest worker, a
@@ -330,12 +368,14 @@ export function reapOrphans(options: { ownedBy?: number } = {}): string[] {
     const reap =
       !isAlive(record.owner) ||
       (options.ownedBy !== undefined &&
-        (record.owner === options.ownedBy || parentPid(record.owner) === options.ownedBy));
+        (record.owner === options.ownedBy ||
+          parentPid(record.owner) === options.ownedBy));
     if (!reap) continue;
     for (const { pid, command } of record.processes ?? []) {
       if (runsCommand(pid, command)) killGroup(pid, 'SIGKILL');
     }
-    for (const dir of record.dirs) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of record.dirs)
+      fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(full, { force: true });
     cleaned.push(`${record.name} (owner pid ${record.owner})`);
   }

@@ -1,6 +1,13 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { deleteTag, listTags, pushImage, pushTags, Registry, startRegistry } from './registry';
+import {
+  deleteTag,
+  listTags,
+  pushImage,
+  pushTags,
+  Registry,
+  startRegistry,
+} from './registry';
 
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -24,12 +31,15 @@ describe('registry (htpasswd)', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ name: 'team/app', tags: ['v1.2.3'] });
 
-    const manifest = await fetch(`${registry.url}/v2/team/app/manifests/v1.2.3`, {
-      headers: {
-        authorization: basic(registry.username, registry.password),
-        accept: 'application/vnd.oci.image.manifest.v1+json',
+    const manifest = await fetch(
+      `${registry.url}/v2/team/app/manifests/v1.2.3`,
+      {
+        headers: {
+          authorization: basic(registry.username, registry.password),
+          accept: 'application/vnd.oci.image.manifest.v1+json',
+        },
       },
-    });
+    );
     expect(manifest.headers.get('docker-content-digest')).toBe(pushed.digest);
 
     const wrong = await fetch(`${registry.url}/v2/team/app/tags/list`, {
@@ -41,7 +51,9 @@ describe('registry (htpasswd)', () => {
   it('holds many tags and deletes one', async () => {
     const tags = Array.from({ length: 300 }, (_, i) => `1.0.${i}`);
     await pushTags(registry, 'team/many', tags);
-    expect((await listTags(registry, 'team/many')).sort()).toEqual([...tags].sort());
+    expect((await listTags(registry, 'team/many')).sort()).toEqual(
+      [...tags].sort(),
+    );
     await deleteTag(registry, 'team/many', '1.0.7');
     const after = await listTags(registry, 'team/many');
     expect(after).toHaveLength(299);
@@ -72,7 +84,9 @@ describe('registry (token auth)', () => {
     const realm = new URL(params.realm);
     realm.searchParams.set('service', params.service);
     realm.searchParams.set('scope', params.scope);
-    const refused = await fetch(realm, { headers: { authorization: basic(registry.username, 'wrong') } });
+    const refused = await fetch(realm, {
+      headers: { authorization: basic(registry.username, 'wrong') },
+    });
     expect(refused.status).toBe(401);
     const tokenRes = await fetch(realm, {
       headers: { authorization: basic(registry.username, registry.password) },
@@ -99,7 +113,9 @@ describe('registry notifications', () => {
       });
     });
     await new Promise<void>(r => receiver.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const url = `http://127.0.0.1:${
+      (receiver.address() as AddressInfo).port
+    }/hook`;
     const registry = await startRegistry({
       notifications: { url, headers: { 'x-test-secret': 's3cret' } },
     });
@@ -109,11 +125,18 @@ describe('registry notifications', () => {
       const pushEvent = () =>
         events
           .flatMap(e => e.envelope.events)
-          .find((ev: any) => ev.action === 'push' && ev.target?.tag === '3.1.4');
-      while (!pushEvent() && Date.now() < deadline) await new Promise(r => setTimeout(r, 100));
-      expect(pushEvent()).toMatchObject({ target: { repository: 'team/app', tag: '3.1.4' } });
+          .find(
+            (ev: any) => ev.action === 'push' && ev.target?.tag === '3.1.4',
+          );
+      while (!pushEvent() && Date.now() < deadline)
+        await new Promise(r => setTimeout(r, 100));
+      expect(pushEvent()).toMatchObject({
+        target: { repository: 'team/app', tag: '3.1.4' },
+      });
       expect(events[0].headers['x-test-secret']).toBe('s3cret');
-      expect(events[0].headers['content-type']).toContain('application/vnd.docker.distribution.events.v1+json');
+      expect(events[0].headers['content-type']).toContain(
+        'application/vnd.docker.distribution.events.v1+json',
+      );
     } finally {
       await registry.stop();
       receiver.closeAllConnections();

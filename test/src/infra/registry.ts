@@ -13,7 +13,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { createCA } from './certs';
-import { freePort, makeTempDir, requireExecutable, ServiceHandle, waitFor } from './process';
+import {
+  freePort,
+  makeTempDir,
+  requireExecutable,
+  ServiceHandle,
+  waitFor,
+} from './process';
 
 const run = promisify(execFile);
 
@@ -74,7 +80,9 @@ function yamlString(value: string): string {
 }
 
 /** Starts a registry on a free 127.0.0.1 port with its storage in a temp dir. */
-export async function startRegistry(options: StartRegistryOptions = {}): Promise<Registry> {
+export async function startRegistry(
+  options: StartRegistryOptions = {},
+): Promise<Registry> {
   const auth = options.auth ?? 'htpasswd';
   const username = options.username ?? 'gitops';
   const password = options.password ?? crypto.randomBytes(12).toString('hex');
@@ -129,11 +137,16 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       if (n.headers && Object.keys(n.headers).length > 0) {
         notificationLines.push('      headers:');
         for (const [k, v] of Object.entries(n.headers)) {
-          notificationLines.push(`        ${yamlString(k)}: [${yamlString(v)}]`);
+          notificationLines.push(
+            `        ${yamlString(k)}: [${yamlString(v)}]`,
+          );
         }
       }
       if (!n.includeBlobEvents) {
-        notificationLines.push('      ignoredmediatypes:', '        - application/octet-stream');
+        notificationLines.push(
+          '      ignoredmediatypes:',
+          '        - application/octet-stream',
+        );
       }
     }
 
@@ -170,10 +183,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       const env = Object.fromEntries(
         Object.entries(process.env).filter(([k]) => !k.startsWith('REGISTRY_')),
       );
-      const proc = handle.spawn('docker-registry', REGISTRY_BIN, ['serve', configFile], {
-        logFile,
-        env,
-      });
+      const proc = handle.spawn(
+        'docker-registry',
+        REGISTRY_BIN,
+        ['serve', configFile],
+        {
+          logFile,
+          env,
+        },
+      );
       const url = `http://127.0.0.1:${port}`;
       try {
         await waitFor(
@@ -185,7 +203,11 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
           { timeoutMs: 20_000, intervalMs: 50, abort: proc.deathError },
         );
       } catch (e) {
-        if (attempt < 3 && !proc.running && /address already in use/.test(proc.logTail())) {
+        if (
+          attempt < 3 &&
+          !proc.running &&
+          /address already in use/.test(proc.logTail())
+        ) {
           continue;
         }
         throw e;
@@ -222,7 +244,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
   }
 }
 
-const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
+const b64url = (data: Buffer | string) =>
+  Buffer.from(data).toString('base64url');
 
 /**
  * The token server of the distribution token-auth spec: Basic credentials in,
@@ -237,23 +260,40 @@ async function startTokenServer(
   password: string,
 ): Promise<TokenServer & { close(): Promise<void> }> {
   const key = crypto.createPrivateKey(fs.readFileSync(signer.keyFile));
-  const certDer = new crypto.X509Certificate(signer.certPem).raw.toString('base64');
-  const expected = Buffer.from(`Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`);
+  const certDer = new crypto.X509Certificate(signer.certPem).raw.toString(
+    'base64',
+  );
+  const expected = Buffer.from(
+    `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+  );
   let issued = 0;
 
   const server = http.createServer((req, res) => {
     const reqUrl = new URL(req.url ?? '/', 'http://127.0.0.1');
     const given = Buffer.from(req.headers.authorization ?? '');
-    if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="gitops-test-token"' });
-      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
+    if (
+      given.length !== expected.length ||
+      !crypto.timingSafeEqual(given, expected)
+    ) {
+      res.writeHead(401, {
+        'www-authenticate': 'Basic realm="gitops-test-token"',
+      });
+      res.end(
+        '{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}',
+      );
       return;
     }
     const access = reqUrl.searchParams.getAll('scope').flatMap(scope => {
       // repository:<name>:<actions>; names may contain ':' only before a port, never here.
       const [type, ...rest] = scope.split(':');
       const actions = rest.pop() ?? '';
-      return [{ type, name: rest.join(':'), actions: actions.split(',').filter(Boolean) }];
+      return [
+        {
+          type,
+          name: rest.join(':'),
+          actions: actions.split(',').filter(Boolean),
+        },
+      ];
     });
     const now = Math.floor(Date.now() / 1000);
     const header = { alg: 'ES256', typ: 'JWT', x5c: [certDer] };
@@ -267,7 +307,9 @@ async function startTokenServer(
       jti: crypto.randomUUID(),
       access,
     };
-    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(
+      JSON.stringify(claims),
+    )}`;
     const signature = crypto.sign('sha256', Buffer.from(signingInput), {
       key,
       dsaEncoding: 'ieee-p1363',
@@ -316,7 +358,9 @@ class SeedClient {
     pathAndQuery: string,
     init: { body?: Buffer | string; headers?: Record<string, string> } = {},
   ): Promise<Response> {
-    const url = pathAndQuery.startsWith('http') ? pathAndQuery : `${this.registry.url}${pathAndQuery}`;
+    const url = pathAndQuery.startsWith('http')
+      ? pathAndQuery
+      : `${this.registry.url}${pathAndQuery}`;
     const scope = `repository:${repo}:pull,push,delete`;
     const send = () =>
       fetch(url, {
@@ -337,7 +381,11 @@ class SeedClient {
   private authHeader(scope: string): Record<string, string> {
     const { auth, username, password } = this.registry;
     if (auth === 'htpasswd') {
-      return { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` };
+      return {
+        authorization: `Basic ${Buffer.from(`${username}:${password}`).toString(
+          'base64',
+        )}`,
+      };
     }
     const token = this.tokens.get(scope);
     return token ? { authorization: `Bearer ${token}` } : {};
@@ -351,7 +399,9 @@ class SeedClient {
     realm.searchParams.set('scope', scope);
     const res = await fetch(realm, {
       headers: {
-        authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(`${username}:${password}`).toString(
+          'base64',
+        )}`,
       },
     });
     if (!res.ok) throw new Error(`token server answered ${res.status}`);
@@ -359,9 +409,15 @@ class SeedClient {
   }
 }
 
-async function expectStatus(res: Response, ok: number[], what: string): Promise<Response> {
+async function expectStatus(
+  res: Response,
+  ok: number[],
+  what: string,
+): Promise<Response> {
   if (!ok.includes(res.status)) {
-    throw new Error(`${what}: registry answered ${res.status} ${await res.text()}`);
+    throw new Error(
+      `${what}: registry answered ${res.status} ${await res.text()}`,
+    );
   }
   return res;
 }
@@ -376,7 +432,12 @@ function tarOneFile(name: string, content: Buffer): Buffer {
   header.write('0000644\0', 100, 8, 'ascii'); // mode
   header.write('0000000\0', 108, 8, 'ascii'); // uid
   header.write('0000000\0', 116, 8, 'ascii'); // gid
-  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
+  header.write(
+    `${content.length.toString(8).padStart(11, '0')}\0`,
+    124,
+    12,
+    'ascii',
+  );
   header.write('00000000000\0', 136, 12, 'ascii'); // mtime: fixed, so layers are reproducible
   header.write('        ', 148, 8, 'ascii'); // checksum placeholder: spaces while summing
   header.write('0', 156, 1, 'ascii'); // regular file
@@ -410,16 +471,27 @@ interface Blobs {
   layer: { digest: string; size: number };
 }
 
-async function uploadBlob(client: SeedClient, repo: string, data: Buffer): Promise<string> {
+async function uploadBlob(
+  client: SeedClient,
+  repo: string,
+  data: Buffer,
+): Promise<string> {
   const digest = sha256(data);
-  const head = await client.request('HEAD', repo, `/v2/${repo}/blobs/${digest}`);
+  const head = await client.request(
+    'HEAD',
+    repo,
+    `/v2/${repo}/blobs/${digest}`,
+  );
   if (head.status === 200) return digest;
   const start = await expectStatus(
     await client.request('POST', repo, `/v2/${repo}/blobs/uploads/`),
     [202],
     `starting a blob upload to ${repo}`,
   );
-  const location = new URL(start.headers.get('location') ?? '', client.registry.url);
+  const location = new URL(
+    start.headers.get('location') ?? '',
+    client.registry.url,
+  );
   location.searchParams.set('digest', digest);
   await expectStatus(
     await client.request('PUT', repo, location.toString(), {
@@ -432,7 +504,11 @@ async function uploadBlob(client: SeedClient, repo: string, data: Buffer): Promi
   return digest;
 }
 
-async function uploadImageBlobs(client: SeedClient, repo: string, fileContent: string): Promise<Blobs> {
+async function uploadImageBlobs(
+  client: SeedClient,
+  repo: string,
+  fileContent: string,
+): Promise<Blobs> {
   const tar = tarOneFile('hello.txt', Buffer.from(fileContent));
   const layer = zlib.gzipSync(tar);
   const config = Buffer.from(
@@ -464,16 +540,31 @@ async function putManifest(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...blobs.config },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...blobs.layer }],
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        ...blobs.config,
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+          ...blobs.layer,
+        },
+      ],
       annotations,
     }),
   );
   await expectStatus(
-    await client.request('PUT', repo, `/v2/${repo}/manifests/${encodeURIComponent(tag)}`, {
-      body: manifest,
-      headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
-    }),
+    await client.request(
+      'PUT',
+      repo,
+      `/v2/${repo}/manifests/${encodeURIComponent(tag)}`,
+      {
+        body: manifest,
+        headers: {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+        },
+      },
+    ),
     [201],
     `pushing ${repo}:${tag}`,
   );
@@ -498,9 +589,24 @@ export async function pushImage(
   options: PushImageOptions = {},
 ): Promise<PushedImage> {
   const client = new SeedClient(registry);
-  const blobs = await uploadImageBlobs(client, repo, options.fileContent ?? `${repo}:${tag}\n`);
-  const digest = await putManifest(client, repo, tag, blobs, tagAnnotations(tag, options.annotations));
-  return { repository: repo, tag, digest, reference: `${registry.host}/${repo}:${tag}` };
+  const blobs = await uploadImageBlobs(
+    client,
+    repo,
+    options.fileContent ?? `${repo}:${tag}\n`,
+  );
+  const digest = await putManifest(
+    client,
+    repo,
+    tag,
+    blobs,
+    tagAnnotations(tag, options.annotations),
+  );
+  return {
+    repository: repo,
+    tag,
+    digest,
+    reference: `${registry.host}/${repo}:${tag}`,
+  };
 }
 
 /**
@@ -514,15 +620,30 @@ export async function pushTags(
   options: PushImageOptions & { concurrency?: number } = {},
 ): Promise<PushedImage[]> {
   const client = new SeedClient(registry);
-  const blobs = await uploadImageBlobs(client, repo, options.fileContent ?? `${repo}\n`);
+  const blobs = await uploadImageBlobs(
+    client,
+    repo,
+    options.fileContent ?? `${repo}\n`,
+  );
   const results: PushedImage[] = new Array(tags.length);
   let next = 0;
   const worker = async () => {
     while (next < tags.length) {
       const i = next++;
       const tag = tags[i];
-      const digest = await putManifest(client, repo, tag, blobs, tagAnnotations(tag, options.annotations));
-      results[i] = { repository: repo, tag, digest, reference: `${registry.host}/${repo}:${tag}` };
+      const digest = await putManifest(
+        client,
+        repo,
+        tag,
+        blobs,
+        tagAnnotations(tag, options.annotations),
+      );
+      results[i] = {
+        repository: repo,
+        tag,
+        digest,
+        reference: `${registry.host}/${repo}:${tag}`,
+      };
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
@@ -530,12 +651,21 @@ export async function pushTags(
 }
 
 /** Deletes `repo:tag` (its manifest, by digest: the only way distribution 2.x deletes). */
-export async function deleteTag(registry: Registry, repo: string, tag: string): Promise<void> {
+export async function deleteTag(
+  registry: Registry,
+  repo: string,
+  tag: string,
+): Promise<void> {
   const client = new SeedClient(registry);
   const head = await expectStatus(
-    await client.request('HEAD', repo, `/v2/${repo}/manifests/${encodeURIComponent(tag)}`, {
-      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
-    }),
+    await client.request(
+      'HEAD',
+      repo,
+      `/v2/${repo}/manifests/${encodeURIComponent(tag)}`,
+      {
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      },
+    ),
     [200],
     `looking up ${repo}:${tag}`,
   );
@@ -545,7 +675,11 @@ export async function deleteTag(registry: Registry, repo: string, tag: string): 
 }
 
 /** Deletes a manifest by digest, and with it every tag pointing at it. */
-export async function deleteManifest(registry: Registry, repo: string, digest: string): Promise<void> {
+export async function deleteManifest(
+  registry: Registry,
+  repo: string,
+  digest: string,
+): Promise<void> {
   const client = new SeedClient(registry);
   await expectStatus(
     await client.request('DELETE', repo, `/v2/${repo}/manifests/${digest}`),
@@ -555,12 +689,19 @@ export async function deleteManifest(registry: Registry, repo: string, digest: s
 }
 
 /** All tags of `repo` as the registry lists them, following `Link` pagination. */
-export async function listTags(registry: Registry, repo: string): Promise<string[]> {
+export async function listTags(
+  registry: Registry,
+  repo: string,
+): Promise<string[]> {
   const client = new SeedClient(registry);
   const tags: string[] = [];
   let next: string | undefined = `/v2/${repo}/tags/list?n=1000`;
   while (next) {
-    const res = await expectStatus(await client.request('GET', repo, next), [200], `listing ${repo}`);
+    const res = await expectStatus(
+      await client.request('GET', repo, next),
+      [200],
+      `listing ${repo}`,
+    );
     const body = (await res.json()) as { tags: string[] | null };
     tags.push(...(body.tags ?? []));
     const link = res.headers.get('link');

@@ -11,7 +11,9 @@ import { reapOrphans } from '../process';
 export default async function globalSetup(): Promise<void> {
   const cleaned = reapOrphans();
   if (cleaned.length > 0) {
-    process.stderr.write(`test/infra: cleaned up after a dead run: ${cleaned.join(', ')}\n`);
+    process.stderr.write(
+      `test/infra: cleaned up after a dead run: ${cleaned.join(', ')}\n`,
+    );
   }
   if (!process.env.KUBEBUILDER_ASSETS && !process.env.GITOPS_KUBE_APISERVER) {
     buildK8sBinaries();

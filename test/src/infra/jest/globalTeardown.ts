@@ -9,6 +9,10 @@ import { reapOrphans } from '../process';
 export default async function globalTeardown(): Promise<void> {
   const cleaned = reapOrphans({ ownedBy: process.pid });
   if (cleaned.length > 0) {
-    process.stderr.write(`test/infra: stopped servers a test left running: ${cleaned.join(', ')}\n`);
+    process.stderr.write(
+      `test/infra: stopped servers a test left running: ${cleaned.join(
+        ', ',
+      )}\n`,
+    );
   }
 }
