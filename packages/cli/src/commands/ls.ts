@@ -24,6 +24,12 @@ function goTime(timestamp: string | undefined): string {
   )}:${pad(d.getUTCSeconds())} +0000 UTC`;
 }
 
+/** `vela ls` words; empty before a controller has reported the component. */
+function healthWord(healthy: boolean | undefined): string {
+  if (healthy === undefined) return '';
+  return healthy ? 'healthy' : 'unhealthy';
+}
+
 type Component = { name?: string; type?: string; traits?: Array<{ type?: string }> };
 
 /**
@@ -50,7 +56,7 @@ export function formatApplicationTable(apps: KubeObject[], allNamespaces: boolea
         component.type ?? '',
         (component.traits ?? []).map(t => t.type ?? '').join(','),
         status.status ?? '',
-        service ? (service.healthy ? 'healthy' : 'unhealthy') : '',
+        healthWord(service?.healthy),
         service?.message ?? '',
         goTime(app.metadata.creationTimestamp as string | undefined),
       ];

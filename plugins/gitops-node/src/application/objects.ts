@@ -51,7 +51,6 @@ export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
   'Node',
 ]);
 
-
 /** A reference to one object: what an inventory holds. */
 export interface ObjectRef {
   group: string;
@@ -84,4 +83,10 @@ export function refKey(ref: ObjectRef): string {
 
 export function describeRef(ref: ObjectRef): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
+}
+
+/** Orders strings by UTF-16 code units, not locale, so every machine agrees. */
+export function compareBytes(a: string, b: string): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
 }

@@ -37,7 +37,11 @@ describe('renderApplication', () => {
   it("renders the seed's first-vela-workflow into a Deployment, Service and Ingress", async () => {
     const [parsed] = parseApplicationsYaml(seed, 'app.yaml');
     const rendered = await renderApplication(parsed);
-    expect(rendered.objects.map(o => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+    expect(
+      rendered.objects.map(
+        o => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`,
+      ),
+    ).toEqual([
       'Deployment/default/test-server',
       'Service/default/test-server',
       'Ingress/default/test-server',
@@ -58,14 +62,21 @@ describe('renderApplication', () => {
       },
     ]);
     for (const object of rendered.objects) {
-      expect(object.metadata.labels).toEqual({ ...labels, 'app.oam.dev/namespace': 'default' });
+      expect(object.metadata.labels).toEqual({
+        ...labels,
+        'app.oam.dev/namespace': 'default',
+      });
     }
     expect(service.spec).toEqual({
       selector: labels,
-      ports: [{ name: 'port-8088', port: 8088, targetPort: 8088, protocol: 'TCP' }],
+      ports: [
+        { name: 'port-8088', port: 8088, targetPort: 8088, protocol: 'TCP' },
+      ],
     });
     expect(ingress.apiVersion).toBe('networking.k8s.io/v1');
-    expect(ingress.metadata.annotations).toEqual({ 'kubernetes.io/ingress.class': 'nginx' });
+    expect(ingress.metadata.annotations).toEqual({
+      'kubernetes.io/ingress.class': 'nginx',
+    });
     expect(ingress.spec.rules).toEqual([
       {
         host: 'testsvc.example.com',
@@ -74,14 +85,22 @@ describe('renderApplication', () => {
             {
               path: '/',
               pathType: 'ImplementationSpecific',
-              backend: { service: { name: 'test-server', port: { number: 8088 } } },
+              backend: {
+                service: { name: 'test-server', port: { number: 8088 } },
+              },
             },
           ],
         },
       },
     ]);
     expect(rendered.components[0].traits).toEqual([
-      { type: 'ingress', objectKeys: ['/Service/default/test-server', 'networking.k8s.io/Ingress/default/test-server'] },
+      {
+        type: 'ingress',
+        objectKeys: [
+          '/Service/default/test-server',
+          'networking.k8s.io/Ingress/default/test-server',
+        ],
+      },
     ]);
   });
 
@@ -96,7 +115,13 @@ describe('renderApplication', () => {
               image: 'api:1',
               cmd: ['/bin/api'],
               args: ['--verbose'],
-              env: [{ name: 'MODE', value: 'prod' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
+              env: [
+                { name: 'MODE', value: 'prod' },
+                {
+                  name: 'TOKEN',
+                  valueFrom: { secretKeyRef: { name: 's', key: 'k' } },
+                },
+              ],
               cpu: 0.5,
               memory: '256Mi',
               imagePullSecrets: ['regcred'],
@@ -109,14 +134,18 @@ describe('renderApplication', () => {
               readinessProbe: { tcpSocket: { port: 8080 } },
               replicas: 3,
             },
-            traits: [{ type: 'env', properties: { env: { MODE: 'dev', EXTRA: 'x' } } }],
+            traits: [
+              { type: 'env', properties: { env: { MODE: 'dev', EXTRA: 'x' } } },
+            ],
           },
         ],
       }),
     );
     const [deployment, service] = rendered.objects as any[];
     expect(deployment.spec.replicas).toBe(3);
-    expect(deployment.spec.template.spec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+    expect(deployment.spec.template.spec.imagePullSecrets).toEqual([
+      { name: 'regcred' },
+    ]);
     const container = deployment.spec.template.spec.containers[0];
     expect(container.command).toEqual(['/bin/api']);
     expect(container.args).toEqual(['--verbose']);
@@ -134,7 +163,9 @@ describe('renderApplication', () => {
       { containerPort: 9090, name: 'metrics', protocol: 'TCP' },
       { containerPort: 53, name: 'port-53', protocol: 'UDP' },
     ]);
-    expect(container.livenessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080 } });
+    expect(container.livenessProbe).toEqual({
+      httpGet: { path: '/healthz', port: 8080 },
+    });
     expect(service.spec.type).toBe('ClusterIP');
     expect(service.spec.ports).toEqual([
       { name: 'port-80', port: 80, targetPort: 8080, protocol: 'TCP' },
@@ -153,10 +184,19 @@ describe('renderApplication', () => {
             traits: [
               { type: 'scaler', properties: { replicas: 4 } },
               { type: 'labels', properties: { tier: 'frontend' } },
-              { type: 'annotations', properties: { 'owner.example/team': 'a' } },
+              {
+                type: 'annotations',
+                properties: { 'owner.example/team': 'a' },
+              },
               {
                 type: 'gateway',
-                properties: { domain: 'web.example', http: { '/': 80, '/api': 8080 }, class: 'traefik', classInSpec: true, secretName: 'tls' },
+                properties: {
+                  domain: 'web.example',
+                  http: { '/': 80, '/api': 8080 },
+                  class: 'traefik',
+                  classInSpec: true,
+                  secretName: 'tls',
+                },
               },
             ],
           },
@@ -167,14 +207,20 @@ describe('renderApplication', () => {
     expect(deployment.spec.replicas).toBe(4);
     expect(deployment.metadata.labels.tier).toBe('frontend');
     expect(deployment.spec.template.metadata.labels.tier).toBe('frontend');
-    expect(deployment.metadata.annotations).toEqual({ 'owner.example/team': 'a' });
-    expect(deployment.spec.template.metadata.annotations).toEqual({ 'owner.example/team': 'a' });
+    expect(deployment.metadata.annotations).toEqual({
+      'owner.example/team': 'a',
+    });
+    expect(deployment.spec.template.metadata.annotations).toEqual({
+      'owner.example/team': 'a',
+    });
     // The gateway's ports are merged into the webservice's own Service, not a second one.
     expect(rendered.objects.filter(o => o.kind === 'Service')).toHaveLength(1);
     expect(service.spec.ports.map((p: any) => p.port)).toEqual([80, 8080]);
     expect(ingress.spec.ingressClassName).toBe('traefik');
     expect(ingress.metadata.annotations).toEqual({});
-    expect(ingress.spec.tls).toEqual([{ hosts: ['web.example'], secretName: 'tls' }]);
+    expect(ingress.spec.tls).toEqual([
+      { hosts: ['web.example'], secretName: 'tls' },
+    ]);
   });
 
   it('renders worker and k8s-objects, defaulting the namespace but not on cluster-scoped kinds', async () => {
@@ -187,9 +233,22 @@ describe('renderApplication', () => {
             type: 'k8s-objects',
             properties: {
               objects: [
-                { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '1' } },
-                { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'other', namespace: 'elsewhere' } },
-                { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'extra' } },
+                {
+                  apiVersion: 'v1',
+                  kind: 'ConfigMap',
+                  metadata: { name: 'cfg' },
+                  data: { a: '1' },
+                },
+                {
+                  apiVersion: 'v1',
+                  kind: 'ConfigMap',
+                  metadata: { name: 'other', namespace: 'elsewhere' },
+                },
+                {
+                  apiVersion: 'v1',
+                  kind: 'Namespace',
+                  metadata: { name: 'extra' },
+                },
               ],
             },
           },
@@ -200,46 +259,97 @@ describe('renderApplication', () => {
     expect(worker.kind).toBe('Deployment');
     expect(worker.spec.template.spec.containers[0].ports).toBeUndefined();
     expect(rendered.objects.filter(o => o.kind === 'Service')).toEqual([]);
-    expect(rendered.objects.slice(1).map(o => o.metadata.namespace)).toEqual(['team-a', 'elsewhere', undefined]);
-    expect(rendered.objects[1].metadata.labels).toMatchObject({ 'app.oam.dev/component': 'raw' });
+    expect(rendered.objects.slice(1).map(o => o.metadata.namespace)).toEqual([
+      'team-a',
+      'elsewhere',
+      undefined,
+    ]);
+    expect(rendered.objects[1].metadata.labels).toMatchObject({
+      'app.oam.dev/component': 'raw',
+    });
   });
 
   it('takes kustomize objects from the caller and says when there is no source', async () => {
     const application = app({
-      components: [{ name: 'gitops', type: 'kustomize', properties: { repoType: 'git', url: 'http://127.0.0.1/repo.git', path: '.', git: { branch: 'master' } } }],
+      components: [
+        {
+          name: 'gitops',
+          type: 'kustomize',
+          properties: {
+            repoType: 'git',
+            url: 'http://127.0.0.1/repo.git',
+            path: '.',
+            git: { branch: 'master' },
+          },
+        },
+      ],
     });
     await expect(renderApplication(application)).rejects.toThrow(
       'spec.components[0]: component "gitops" is of type kustomize and needs its Git source, which was not provided',
     );
     const rendered = await renderApplication(application, {
       kustomizeSource: async component => [
-        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${component.name}-cfg` } },
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `${component.name}-cfg` },
+        },
       ],
     });
     expect(rendered.objects[0].metadata).toEqual({
       name: 'gitops-cfg',
       namespace: 'team-a',
-      labels: { 'app.oam.dev/name': 'demo', 'app.oam.dev/namespace': 'team-a', 'app.oam.dev/component': 'gitops' },
+      labels: {
+        'app.oam.dev/name': 'demo',
+        'app.oam.dev/namespace': 'team-a',
+        'app.oam.dev/component': 'gitops',
+      },
     });
   });
 
   it('lets other modules register their own component types and traits', async () => {
-    const registry = createDefaultRegistry()
-      .addComponentType({
-        type: 'cron-task',
-        validate: fields => void fields.string('schedule'),
-        render: ctx => {
-          const schedule = Fields.of(ctx.component.properties, '').string('schedule');
-          const job = { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: ctx.component.name }, spec: { schedule } };
-          return { workload: job, objects: [job] };
-        },
-      });
-    expect(() => registry.addTrait(createDefaultRegistry().getTrait('scaler')!)).toThrow('Trait "scaler" is already registered');
+    const registry = createDefaultRegistry().addComponentType({
+      type: 'cron-task',
+      validate: fields => void fields.string('schedule'),
+      render: ctx => {
+        const schedule = Fields.of(ctx.component.properties, '').string(
+          'schedule',
+        );
+        const job = {
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: ctx.component.name },
+          spec: { schedule },
+        };
+        return { workload: job, objects: [job] };
+      },
+    });
+    expect(() =>
+      registry.addTrait(createDefaultRegistry().getTrait('scaler')!),
+    ).toThrow('Trait "scaler" is already registered');
     const parsed = parseApplication(
-      { apiVersion: 'core.oam.dev/v1beta1', kind: 'Application', metadata: { name: 'x' }, spec: { components: [{ name: 'c', type: 'cron-task', properties: { schedule: '* * * * *' }, traits: [{ type: 'labels', properties: { a: 'b' } }] }] } },
+      {
+        apiVersion: 'core.oam.dev/v1beta1',
+        kind: 'Application',
+        metadata: { name: 'x' },
+        spec: {
+          components: [
+            {
+              name: 'c',
+              type: 'cron-task',
+              properties: { schedule: '* * * * *' },
+              traits: [{ type: 'labels', properties: { a: 'b' } }],
+            },
+          ],
+        },
+      },
       { registry },
     );
     const rendered = await renderApplication(parsed, { registry });
-    expect(rendered.objects[0]).toMatchObject({ kind: 'CronJob', metadata: { namespace: 'default', labels: { a: 'b' } }, spec: { schedule: '* * * * *' } });
+    expect(rendered.objects[0]).toMatchObject({
+      kind: 'CronJob',
+      metadata: { namespace: 'default', labels: { a: 'b' } },
+      spec: { schedule: '* * * * *' },
+    });
   });
 });

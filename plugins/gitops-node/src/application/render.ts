@@ -34,7 +34,11 @@ export interface RenderedApplication {
 }
 
 /** Stamps the Application's namespace and ownership labels on one rendered object. */
-function finalize(app: Application, componentName: string, object: KubeObject): void {
+function finalize(
+  app: Application,
+  componentName: string,
+  object: KubeObject,
+): void {
   if (!object.metadata.namespace && !CLUSTER_SCOPED_KINDS.has(object.kind)) {
     object.metadata.namespace = app.metadata.namespace;
   }
@@ -63,7 +67,9 @@ export async function renderApplication(
     const path = `spec.components[${index}]`;
     const definition = registry.getComponentType(component.type);
     if (!definition) {
-      throw new InputError(`${path}.type: unknown component type "${component.type}"`);
+      throw new InputError(
+        `${path}.type: unknown component type "${component.type}"`,
+      );
     }
     const output = await definition.render({ app, component, path, options });
     const objects = output.objects;
@@ -74,7 +80,9 @@ export async function renderApplication(
           ...object.metadata,
           namespace:
             object.metadata.namespace ??
-            (CLUSTER_SCOPED_KINDS.has(object.kind) ? undefined : app.metadata.namespace),
+            (CLUSTER_SCOPED_KINDS.has(object.kind)
+              ? undefined
+              : app.metadata.namespace),
         },
       });
 
@@ -83,7 +91,9 @@ export async function renderApplication(
       const traitPath = `${path}.traits[${traitIndex}]`;
       const traitDefinition = registry.getTrait(trait.type);
       if (!traitDefinition) {
-        throw new InputError(`${traitPath}.type: unknown trait "${trait.type}"`);
+        throw new InputError(
+          `${traitPath}.type: unknown trait "${trait.type}"`,
+        );
       }
       const added = new Set<string>();
       const ctx: TraitContext = {
@@ -114,15 +124,22 @@ export async function renderApplication(
     }
 
     for (const object of objects) {
-      if (!isRecord(object.metadata) || typeof object.metadata.name !== 'string') {
-        throw new InputError(`${path}: component "${component.name}" rendered a ${object.kind} without metadata.name`);
+      if (
+        !isRecord(object.metadata) ||
+        typeof object.metadata.name !== 'string'
+      ) {
+        throw new InputError(
+          `${path}: component "${component.name}" rendered a ${object.kind} without metadata.name`,
+        );
       }
       finalize(app, component.name, object);
       const key = objectKey(object);
       const owner = owners.get(key);
       if (owner !== undefined) {
         throw new InputError(
-          `${path}: component "${component.name}" renders ${describeObject(object)}, which component "${owner}" renders too`,
+          `${path}: component "${component.name}" renders ${describeObject(
+            object,
+          )}, which component "${owner}" renders too`,
         );
       }
       owners.set(key, component.name);
@@ -135,5 +152,9 @@ export async function renderApplication(
       traits,
     });
   }
-  return { application: app, components, objects: components.flatMap(c => c.objects) };
+  return {
+    application: app,
+    components,
+    objects: components.flatMap(c => c.objects),
+  };
 }

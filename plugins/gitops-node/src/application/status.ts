@@ -3,8 +3,18 @@ import type {
   ApplicationPhase,
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import { assessHealth, worstHealth, type HealthStatus, type ObjectHealth } from '../health';
-import { apiVersionOf, describeObject, objectKey, type ObjectRef } from './objects';
+import {
+  assessHealth,
+  worstHealth,
+  type HealthStatus,
+  type ObjectHealth,
+} from '../health';
+import {
+  apiVersionOf,
+  describeObject,
+  objectKey,
+  type ObjectRef,
+} from './objects';
 import type { RenderedApplication } from './render';
 import type { Application, ApplicationStatus, KubeObject } from './types';
 
@@ -28,21 +38,37 @@ export function assessComponents(
   rendered: RenderedApplication,
   live: ReadonlyMap<string, KubeObject>,
 ): ComponentHealth[] {
-  const healthOf = new Map<string, ObjectHealth & { key: string; object: KubeObject }>();
+  const healthOf = new Map<
+    string,
+    ObjectHealth & { key: string; object: KubeObject }
+  >();
   for (const object of rendered.objects) {
     const key = objectKey(object);
     healthOf.set(key, { ...assessHealth(live.get(key)), key, object });
   }
-  const describe = (h: ObjectHealth & { key: string; object: KubeObject }, workloadKey?: string) =>
-    h.key === workloadKey ? h.message : `${describeObject(h.object)}: ${h.message}`;
+  const describe = (
+    h: ObjectHealth & { key: string; object: KubeObject },
+    workloadKey?: string,
+  ) =>
+    h.key === workloadKey
+      ? h.message
+      : `${describeObject(h.object)}: ${h.message}`;
 
   return rendered.components.map(component => {
     const healths = component.objects.map(o => healthOf.get(objectKey(o))!);
-    const worst = worstHealth(healths) as ObjectHealth & { key?: string; object?: KubeObject };
-    const workload = component.workloadKey ? healthOf.get(component.workloadKey) : undefined;
+    const worst = worstHealth(healths) as ObjectHealth & {
+      key?: string;
+      object?: KubeObject;
+    };
+    const workload = component.workloadKey
+      ? healthOf.get(component.workloadKey)
+      : undefined;
     let message = '';
     if (worst.status !== 'Current' && worst.key) {
-      message = describe(worst as ObjectHealth & { key: string; object: KubeObject }, component.workloadKey);
+      message = describe(
+        worst as ObjectHealth & { key: string; object: KubeObject },
+        component.workloadKey,
+      );
     } else if (workload) {
       message = workload.message;
     }
@@ -53,7 +79,9 @@ export function assessComponents(
       healthy: worst.status === 'Current',
       message,
       traits: component.traits.map(trait => {
-        const traitWorst = worstHealth(trait.objectKeys.map(k => healthOf.get(k)!).filter(Boolean));
+        const traitWorst = worstHealth(
+          trait.objectKeys.map(k => healthOf.get(k)!).filter(Boolean),
+        );
         const out: { type: string; healthy: boolean; message?: string } = {
           type: trait.type,
           healthy: traitWorst.status === 'Current',
@@ -88,8 +116,16 @@ export interface StatusInput {
   now?: Date;
 }
 
-const FAILURE_REASONS = { parse: 'ParseFailed', render: 'RenderFailed', apply: 'ApplyFailed' } as const;
-const STAGE_CONDITIONS = { parse: 'Parsed', render: 'Render', apply: 'Applied' } as const;
+const FAILURE_REASONS = {
+  parse: 'ParseFailed',
+  render: 'RenderFailed',
+  apply: 'ApplyFailed',
+} as const;
+const STAGE_CONDITIONS = {
+  parse: 'Parsed',
+  render: 'Render',
+  apply: 'Applied',
+} as const;
 
 /**
  * The Application's `status` in KubeVela's shape: phase, `services[]` and
@@ -97,17 +133,28 @@ const STAGE_CONDITIONS = { parse: 'Parsed', render: 'Render', apply: 'Applied' }
  */
 export function computeStatus(input: StatusInput): ApplicationStatus {
   const now = (input.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
-  const previous = new Map((input.previous?.conditions ?? []).map(c => [c.type, c]));
-  const condition = (type: string, ok: boolean, reason: string, message = ''): ApplicationCondition => {
+  const previous = new Map(
+    (input.previous?.conditions ?? []).map(c => [c.type, c]),
+  );
+  const condition = (
+    type: string,
+    ok: boolean,
+    reason: string,
+    message = '',
+  ): ApplicationCondition => {
     const status = ok ? 'True' : 'False';
     const before = previous.get(type);
-    const unchanged = before && before.status === status && before.reason === reason;
+    const unchanged =
+      before && before.status === status && before.reason === reason;
     return {
       type,
       status,
       reason,
       message,
-      lastTransitionTime: unchanged && before.lastTransitionTime ? before.lastTransitionTime : now,
+      lastTransitionTime:
+        unchanged && before.lastTransitionTime
+          ? before.lastTransitionTime
+          : now,
     };
   };
 
@@ -116,14 +163,26 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   const stages = ['parse', 'render', 'apply'] as const;
   for (const stage of stages) {
     if (failure?.stage === stage) {
-      conditions.push(condition(STAGE_CONDITIONS[stage], false, failure.reason ?? FAILURE_REASONS[stage], failure.message));
+      conditions.push(
+        condition(
+          STAGE_CONDITIONS[stage],
+          false,
+          failure.reason ?? FAILURE_REASONS[stage],
+          failure.message,
+        ),
+      );
       break;
     }
     if (stage === 'apply') {
       const drifted = input.applied?.drifted ?? [];
       conditions.push(
         drifted.length > 0
-          ? condition('Applied', true, 'DriftCorrected', `Changed outside Git and restored: ${drifted.join(', ')}`)
+          ? condition(
+              'Applied',
+              true,
+              'DriftCorrected',
+              `Changed outside Git and restored: ${drifted.join(', ')}`,
+            )
           : condition('Applied', true, 'Available'),
       );
     } else {
@@ -146,7 +205,12 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   if (failure) {
     phase = failure.stage === 'apply' ? 'workflowFailed' : 'rendering';
   } else {
-    const worst = worstHealth(components.map(c => ({ status: c.status, message: `${c.name}: ${c.message}` })));
+    const worst = worstHealth(
+      components.map(c => ({
+        status: c.status,
+        message: `${c.name}: ${c.message}`,
+      })),
+    );
     if (worst.status === 'Current') {
       conditions.push(condition('Ready', true, 'Available'));
       phase = 'running';
@@ -163,7 +227,9 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   const status: ApplicationStatus = { status: phase, services, conditions };
   if (input.applied) {
     status.appliedResources = input.applied.inventory.map(ref => {
-      const resource: NonNullable<ApplicationStatus['appliedResources']>[number] = {
+      const resource: NonNullable<
+        ApplicationStatus['appliedResources']
+      >[number] = {
         apiVersion: apiVersionOf(ref),
         kind: ref.kind,
         name: ref.name,

@@ -1,13 +1,23 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, InputError, NotFoundError, ServiceUnavailableError } from '@backstage/errors';
 import {
+  ConflictError,
+  InputError,
+  NotFoundError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  compareBytes,
   describeRef,
   objectKey,
   refKey,
   refOf,
   type ObjectRef,
 } from '../application/objects';
-import { LABEL_APP_NAME, LABEL_APP_NAMESPACE, type KubeObject } from '../application/types';
+import {
+  LABEL_APP_NAME,
+  LABEL_APP_NAMESPACE,
+  type KubeObject,
+} from '../application/types';
 import type { KubeClient } from './client';
 
 export const DEFAULT_FIELD_MANAGER = 'gitops-backstage';
@@ -72,14 +82,19 @@ function stableStringify(value: unknown): string {
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+      .sort(([a], [b]) => compareBytes(a, b));
+    return `{${entries
+      .map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
 
 function hashOf(object: KubeObject): string {
-  return createHash('sha256').update(stableStringify(object)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(stableStringify(object))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** What an apply can change: everything but server bookkeeping and status. */
@@ -98,16 +113,30 @@ function comparable(object: KubeObject): Record<string, unknown> {
 }
 
 /** Field paths where two JSON values differ (at most `limit`). */
-function differences(a: unknown, b: unknown, path = '', out: string[] = [], limit = 10): string[] {
+function differences(
+  a: unknown,
+  b: unknown,
+  path = '',
+  out: string[] = [],
+  limit = 10,
+): string[] {
   if (out.length >= limit) return out;
   if (stableStringify(a) === stableStringify(b)) return out;
   const bothMaps =
-    a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b);
+    a &&
+    b &&
+    typeof a === 'object' &&
+    typeof b === 'object' &&
+    !Array.isArray(a) &&
+    !Array.isArray(b);
   if (!bothMaps) {
     out.push(path || '.');
     return out;
   }
-  const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+  const keys = new Set([
+    ...Object.keys(a as object),
+    ...Object.keys(b as object),
+  ]);
   for (const key of [...keys].sort()) {
     differences(
       (a as Record<string, unknown>)[key],
@@ -126,49 +155,83 @@ function differences(a: unknown, b: unknown, path = '', out: string[] = [], limi
  */
 function holds(live: unknown, desired: unknown): boolean {
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((d, i) => holds(live[i], d));
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((d, i) => holds(live[i], d))
+    );
   }
   if (desired && typeof desired === 'object') {
     if (!live || typeof live !== 'object' || Array.isArray(live)) return false;
-    return Object.entries(desired).every(([k, d]) => d === undefined || holds((live as Record<string, unknown>)[k], d));
+    return Object.entries(desired).every(
+      ([k, d]) =>
+        d === undefined || holds((live as Record<string, unknown>)[k], d),
+    );
   }
   return live === desired;
 }
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]);
-    }
-  });
+  const workers = Array.from(
+    { length: Math.min(limit, items.length) },
+    async () => {
+      while (next < items.length) {
+        const index = next++;
+        results[index] = await fn(items[index]);
+      }
+    },
+  );
   await Promise.all(workers);
   return results;
 }
 
 /** The Application that owns a live object, if any (KubeVela's labels). */
-function ownerOf(object: KubeObject): { name: string; namespace: string } | undefined {
+function ownerOf(
+  object: KubeObject,
+): { name: string; namespace: string } | undefined {
   const name = object.metadata.labels?.[LABEL_APP_NAME];
   if (!name) return undefined;
-  return { name, namespace: object.metadata.labels?.[LABEL_APP_NAMESPACE] ?? object.metadata.namespace ?? '' };
+  return {
+    name,
+    namespace:
+      object.metadata.labels?.[LABEL_APP_NAMESPACE] ??
+      object.metadata.namespace ??
+      '',
+  };
 }
 
 /** Namespaces and CRDs go first: other objects live in them or are instances of them. */
 const isFirstStageRef = (ref: ObjectRef) =>
   (ref.kind === 'Namespace' && ref.group === '') ||
-  (ref.kind === 'CustomResourceDefinition' && ref.group === 'apiextensions.k8s.io');
+  (ref.kind === 'CustomResourceDefinition' &&
+    ref.group === 'apiextensions.k8s.io');
 const isFirstStage = (object: KubeObject) => isFirstStageRef(refOf(object));
 
-async function waitForCrd(client: KubeClient, crd: KubeObject, timeoutMs: number): Promise<void> {
+async function waitForCrd(
+  client: KubeClient,
+  crd: KubeObject,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const live = await client.get(refOf(crd));
-    const conditions = ((live?.status as { conditions?: Array<{ type: string; status: string }> })?.conditions) ?? [];
-    if (conditions.some(c => c.type === 'Established' && c.status === 'True')) return;
+    const conditions =
+      (live?.status as { conditions?: Array<{ type: string; status: string }> })
+        ?.conditions ?? [];
+    if (conditions.some(c => c.type === 'Established' && c.status === 'True'))
+      return;
     if (Date.now() > deadline) {
-      throw new ServiceUnavailableError(`CustomResourceDefinition ${crd.metadata.name} was not Established within ${timeoutMs / 1000}s`);
+      throw new ServiceUnavailableError(
+        `CustomResourceDefinition ${
+          crd.metadata.name
+        } was not Established within ${timeoutMs / 1000}s`,
+      );
     }
     await new Promise(resolve => setTimeout(resolve, 200));
   }
@@ -190,12 +253,17 @@ export async function applyObjects(
   const fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
   const concurrency = options.concurrency ?? 16;
   const { owner } = options;
-  const previous = new Map((options.inventory ?? []).map(entry => [refKey(entry), entry]));
+  const previous = new Map(
+    (options.inventory ?? []).map(entry => [refKey(entry), entry]),
+  );
   const definedCrds = new Set(
-    objects.filter(isFirstStage).filter(o => o.kind === 'CustomResourceDefinition').map(o => {
-      const spec = o.spec as { group?: string; names?: { kind?: string } };
-      return `${spec?.group}/${spec?.names?.kind}`;
-    }),
+    objects
+      .filter(isFirstStage)
+      .filter(o => o.kind === 'CustomResourceDefinition')
+      .map(o => {
+        const spec = o.spec as { group?: string; names?: { kind?: string } };
+        return `${spec?.group}/${spec?.names?.kind}`;
+      }),
   );
 
   // Resolve kinds and scope first: an unknown kind anywhere fails before any write.
@@ -213,34 +281,55 @@ export async function applyObjects(
     try {
       namespaced = (await client.resource(ref)).namespaced;
     } catch (error) {
-      if (!(error instanceof NotFoundError) || !definedCrds.has(`${ref.group}/${ref.kind}`)) {
-        throw new InputError(`${describeRef(ref)}: ${(error as Error).message}`);
+      if (
+        !(error instanceof NotFoundError) ||
+        !definedCrds.has(`${ref.group}/${ref.kind}`)
+      ) {
+        throw new InputError(
+          `${describeRef(ref)}: ${(error as Error).message}`,
+        );
       }
     }
     if (!namespaced) delete desired.metadata.namespace;
-    else if (!desired.metadata.namespace) desired.metadata.namespace = owner.namespace;
+    else if (!desired.metadata.namespace)
+      desired.metadata.namespace = owner.namespace;
     const finalRef = refOf(desired);
     const key = refKey(finalRef);
-    if (seen.has(key)) throw new InputError(`${describeRef(finalRef)} is in the set twice`);
+    if (seen.has(key))
+      throw new InputError(`${describeRef(finalRef)} is in the set twice`);
     seen.add(key);
-    planned.push({ sourceKey: objectKey(source), desired, ref: finalRef, key, hash: hashOf(desired) });
+    planned.push({
+      sourceKey: objectKey(source),
+      desired,
+      ref: finalRef,
+      key,
+      hash: hashOf(desired),
+    });
   }
 
   // Live state and ownership, for every object before any write. Many objects
   // of one kind in one namespace are read with one paginated list, not N gets.
   const groups = new Map<string, Planned[]>();
   for (const item of planned) {
-    const key = `${item.ref.group}/${item.ref.version}/${item.ref.kind}/${item.ref.namespace ?? ''}`;
+    const key = `${item.ref.group}/${item.ref.version}/${item.ref.kind}/${
+      item.ref.namespace ?? ''
+    }`;
     groups.set(key, [...(groups.get(key) ?? []), item]);
   }
   const listed = new Set<Planned>();
   for (const items of groups.values()) {
     if (items.length < LIST_THRESHOLD) continue;
     const { group, version, kind, namespace } = items[0].ref;
-    const existing = await client.list({ group, version, kind }, { namespace }).catch(error => {
-      if (error instanceof NotFoundError && definedCrds.has(`${group}/${kind}`)) return [];
-      throw error;
-    });
+    const existing = await client
+      .list({ group, version, kind }, { namespace })
+      .catch(error => {
+        if (
+          error instanceof NotFoundError &&
+          definedCrds.has(`${group}/${kind}`)
+        )
+          return [];
+        throw error;
+      });
     const byName = new Map(existing.map(o => [o.metadata.name, o]));
     for (const item of items) {
       item.live = byName.get(item.ref.name);
@@ -251,14 +340,25 @@ export async function applyObjects(
     if (!listed.has(item)) {
       item.live = await client.get(item.ref).catch(error => {
         // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
-        if (error instanceof NotFoundError && definedCrds.has(`${item.ref.group}/${item.ref.kind}`)) return undefined;
+        if (
+          error instanceof NotFoundError &&
+          definedCrds.has(`${item.ref.group}/${item.ref.kind}`)
+        )
+          return undefined;
         throw error;
       });
     }
     const liveOwner = item.live && ownerOf(item.live);
-    if (liveOwner && (liveOwner.name !== owner.name || liveOwner.namespace !== owner.namespace)) {
+    if (
+      liveOwner &&
+      (liveOwner.name !== owner.name || liveOwner.namespace !== owner.namespace)
+    ) {
       throw new ConflictError(
-        `${describeRef(item.ref)} belongs to Application ${liveOwner.namespace}/${liveOwner.name}; Application ${owner.namespace}/${owner.name} cannot take it over`,
+        `${describeRef(item.ref)} belongs to Application ${
+          liveOwner.namespace
+        }/${liveOwner.name}; Application ${owner.namespace}/${
+          owner.name
+        } cannot take it over`,
       );
     }
   });
@@ -266,37 +366,60 @@ export async function applyObjects(
   const changes: ObjectChange[] = [];
   const live = new Map<string, KubeObject>();
   let writes = 0;
-  for (const stage of [planned.filter(p => isFirstStage(p.desired)), planned.filter(p => !isFirstStage(p.desired))]) {
+  for (const stage of [
+    planned.filter(p => isFirstStage(p.desired)),
+    planned.filter(p => !isFirstStage(p.desired)),
+  ]) {
     if (stage.length === 0) continue;
     // Dry-run everything in the stage: any rejection means nothing in it is written.
     const decided = await mapLimit(stage, concurrency, async item => {
       // Fast path: what we applied last time is unchanged and the live object still
       // holds all of it, so server-side apply cannot change anything: no dry-run needed.
-      if (item.live && previous.get(item.key)?.hash === item.hash && holds(item.live, item.desired)) {
+      if (
+        item.live &&
+        previous.get(item.key)?.hash === item.hash &&
+        holds(item.live, item.desired)
+      ) {
         return { item, action: 'unchanged' as const, result: item.live };
       }
       let result: KubeObject;
       try {
-        result = await client.apply(item.desired, { fieldManager, dryRun: true });
+        result = await client.apply(item.desired, {
+          fieldManager,
+          dryRun: true,
+        });
       } catch (error) {
         const e = error as Error;
-        if (e instanceof InputError || e instanceof NotFoundError || e instanceof ConflictError) {
-          throw new InputError(`${describeRef(item.ref)} was rejected by the API server: ${e.message.replace(/^PATCH \S+: /, '')}`);
+        if (
+          e instanceof InputError ||
+          e instanceof NotFoundError ||
+          e instanceof ConflictError
+        ) {
+          throw new InputError(
+            `${describeRef(
+              item.ref,
+            )} was rejected by the API server: ${e.message.replace(
+              /^PATCH \S+: /,
+              '',
+            )}`,
+          );
         }
         throw error;
       }
       if (!item.live) return { item, action: 'created' as const, result };
-      const changedFields = differences(comparable(item.live), comparable(result));
-      if (changedFields.length === 0) return { item, action: 'unchanged' as const, result: item.live };
+      const changedFields = differences(
+        comparable(item.live),
+        comparable(result),
+      );
+      if (changedFields.length === 0)
+        return { item, action: 'unchanged' as const, result: item.live };
       return { item, action: 'configured' as const, result, changedFields };
     });
-    await mapLimit(decided, concurrency, async decision => {
+    const wrote = await mapLimit(decided, concurrency, async decision => {
       const { item } = decision;
       let current = decision.result;
-      if (decision.action !== 'unchanged' && !options.dryRun) {
-        current = await client.apply(item.desired, { fieldManager });
-        writes++;
-      }
+      const write = decision.action !== 'unchanged' && !options.dryRun;
+      if (write) current = await client.apply(item.desired, { fieldManager });
       live.set(item.sourceKey, current);
       const change: ObjectChange = { ref: item.ref, action: decision.action };
       if (decision.action === 'configured') {
@@ -305,27 +428,45 @@ export async function applyObjects(
         if (previous.get(item.key)?.hash === item.hash) change.drifted = true;
       }
       changes.push(change);
+      return write;
     });
+    writes += wrote.filter(Boolean).length;
     if (!options.dryRun) {
-      for (const item of stage.filter(i => i.desired.kind === 'CustomResourceDefinition')) {
+      for (const item of stage.filter(
+        i => i.desired.kind === 'CustomResourceDefinition',
+      )) {
         await waitForCrd(client, item.desired, options.crdTimeoutMs ?? 60_000);
-        const spec = item.desired.spec as { group: string; versions?: Array<{ name: string }> };
-        for (const version of spec.versions ?? []) client.invalidateDiscovery(`${spec.group}/${version.name}`);
+        const spec = item.desired.spec as {
+          group: string;
+          versions?: Array<{ name: string }>;
+        };
+        for (const version of spec.versions ?? [])
+          client.invalidateDiscovery(`${spec.group}/${version.name}`);
       }
     }
   }
 
   if (options.prune ?? true) {
-    const stale = [...previous.values()].filter(entry => !seen.has(refKey(entry)));
+    const stale = [...previous.values()].filter(
+      entry => !seen.has(refKey(entry)),
+    );
     // Namespaces and CRDs last: deleting them first would take their contents along unseen.
-    stale.sort((a, b) => Number(isFirstStageRef(a)) - Number(isFirstStageRef(b)));
+    stale.sort(
+      (a, b) => Number(isFirstStageRef(a)) - Number(isFirstStageRef(b)),
+    );
     for (const entry of stale) {
       const current = await client.get(entry).catch(error => {
         if (error instanceof NotFoundError) return undefined; // its kind is gone (CRD removed)
         throw error;
       });
       const liveOwner = current && ownerOf(current);
-      if (!current || !liveOwner || liveOwner.name !== owner.name || liveOwner.namespace !== owner.namespace) continue;
+      if (
+        !current ||
+        !liveOwner ||
+        liveOwner.name !== owner.name ||
+        liveOwner.namespace !== owner.namespace
+      )
+        continue;
       if (!options.dryRun) {
         await client.delete(entry);
         writes++;
@@ -336,7 +477,11 @@ export async function applyObjects(
   }
 
   const order = new Map(planned.map((p, i) => [p.key, i]));
-  changes.sort((a, b) => (order.get(refKey(a.ref)) ?? Infinity) - (order.get(refKey(b.ref)) ?? Infinity));
+  changes.sort(
+    (a, b) =>
+      (order.get(refKey(a.ref)) ?? Infinity) -
+      (order.get(refKey(b.ref)) ?? Infinity),
+  );
   return {
     inventory: planned.map(p => ({ ...p.ref, hash: p.hash })),
     changes,

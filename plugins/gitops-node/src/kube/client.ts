@@ -9,13 +9,13 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
-import {
-  apiVersionOf,
-  groupOf,
-  type ObjectRef,
-} from '../application/objects';
+import { apiVersionOf, groupOf, type ObjectRef } from '../application/objects';
 import type { KubeObject } from '../application/types';
-import { describeKubeError, kubeConfigFor, type ClusterConnectionConfig } from '../clusters';
+import {
+  describeKubeError,
+  kubeConfigFor,
+  type ClusterConnectionConfig,
+} from '../clusters';
 
 export interface ResourceInfo {
   /** URL segment of the resource, e.g. `deployments`. */
@@ -71,24 +71,42 @@ export class KubeClient {
 
   readonly server: URL;
   private agent?: http.Agent;
-  private auth?: { headers: Record<string, string>; basic?: string; at: number };
-  private readonly discovery = new Map<string, Promise<Map<string, ResourceInfo>>>();
+  private auth?: {
+    headers: Record<string, string>;
+    basic?: string;
+    at: number;
+  };
+  private readonly discovery = new Map<
+    string,
+    Promise<Map<string, ResourceInfo>>
+  >();
 
   private constructor(private readonly kc: KubeConfig) {
     const server = kc.getCurrentCluster()?.server;
-    if (!server) throw new InputError('The kubeconfig has no current cluster with a server URL');
+    if (!server)
+      throw new InputError(
+        'The kubeconfig has no current cluster with a server URL',
+      );
     this.server = new URL(server);
   }
 
   /** The namespace of the kubeconfig's current context (`default` when unset). */
   get contextNamespace(): string {
-    return this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ?? 'default';
+    return (
+      this.kc.getContextObject(this.kc.getCurrentContext())?.namespace ??
+      'default'
+    );
   }
 
-  private async connection(): Promise<{ agent: http.Agent; headers: Record<string, string>; basic?: string }> {
+  private async connection(): Promise<{
+    agent: http.Agent;
+    headers: Record<string, string>;
+    basic?: string;
+  }> {
     if (!this.auth || Date.now() - this.auth.at > AUTH_REFRESH_MS) {
       // client-node resolves tokens, exec plugins and TLS files; we keep one pooled agent.
-      const opts: https.RequestOptions & { headers?: Record<string, string> } = { headers: {} };
+      const opts: https.RequestOptions & { headers?: Record<string, string> } =
+        { headers: {} };
       await this.kc.applyToHTTPSOptions(opts);
       if (!this.agent) {
         const agentOptions = {
@@ -98,14 +116,26 @@ export class KubeClient {
           cert: opts.cert,
           key: opts.key,
           servername: opts.servername,
-          ...(opts.rejectUnauthorized !== undefined ? { rejectUnauthorized: opts.rejectUnauthorized } : {}),
+          ...(opts.rejectUnauthorized !== undefined
+            ? { rejectUnauthorized: opts.rejectUnauthorized }
+            : {}),
         };
         this.agent =
-          this.server.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+          this.server.protocol === 'https:'
+            ? new https.Agent(agentOptions)
+            : new http.Agent({ keepAlive: true, maxSockets: 32 });
       }
-      this.auth = { headers: { ...(opts.headers as Record<string, string>) }, basic: opts.auth ?? undefined, at: Date.now() };
+      this.auth = {
+        headers: { ...(opts.headers as Record<string, string>) },
+        basic: opts.auth ?? undefined,
+        at: Date.now(),
+      };
     }
-    return { agent: this.agent!, headers: this.auth.headers, basic: this.auth.basic };
+    return {
+      agent: this.agent!,
+      headers: this.auth.headers,
+      basic: this.auth.basic,
+    };
   }
 
   /** One API call; any status ≥ 400 other than those in `allow` becomes an error. */
@@ -120,22 +150,45 @@ export class KubeClient {
       if (value !== undefined) url.searchParams.set(key, value);
     }
     const { agent, headers, basic } = await this.connection();
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const requestHeaders: Record<string, string | number> = { ...headers, accept: 'application/json' };
+    const payload =
+      options.body === undefined ? undefined : JSON.stringify(options.body);
+    const requestHeaders: Record<string, string | number> = {
+      ...headers,
+      accept: 'application/json',
+    };
     if (payload !== undefined) {
-      requestHeaders['content-type'] = options.contentType ?? 'application/json';
+      requestHeaders['content-type'] =
+        options.contentType ?? 'application/json';
       requestHeaders['content-length'] = Buffer.byteLength(payload);
     }
     const transport = url.protocol === 'https:' ? https : http;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = transport.request(url, { method, agent, headers: requestHeaders, auth: basic }, res => {
-        const chunks: Buffer[] = [];
-        res.on('data', chunk => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+    const { status, text } = await new Promise<{
+      status: number;
+      text: string;
+    }>((resolve, reject) => {
+      const req = transport.request(
+        url,
+        { method, agent, headers: requestHeaders, auth: basic },
+        res => {
+          const chunks: Buffer[] = [];
+          res.on('data', chunk => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('error', error =>
-        reject(new ServiceUnavailableError(`Kubernetes API server ${this.server.origin}: ${describeKubeError(error)}`)),
+        reject(
+          new ServiceUnavailableError(
+            `Kubernetes API server ${this.server.origin}: ${describeKubeError(
+              error,
+            )}`,
+          ),
+        ),
       );
       req.end(payload);
     });
@@ -148,7 +201,11 @@ export class KubeClient {
       }
     }
     if (status >= 400 && !allow.includes(status)) {
-      throw statusError(status, `${method} ${url.pathname}`, body as KubeStatus);
+      throw statusError(
+        status,
+        `${method} ${url.pathname}`,
+        body as KubeStatus,
+      );
     }
     return { status, body: body as T };
   }
@@ -167,7 +224,9 @@ export class KubeClient {
       const info = (await entry).get(ref.kind);
       if (info) return info;
     }
-    throw new NotFoundError(`The cluster has no kind ${ref.kind} in ${groupVersion}`);
+    throw new NotFoundError(
+      `The cluster has no kind ${ref.kind} in ${groupVersion}`,
+    );
   }
 
   /** Forgets discovery, e.g. after installing a CRD. */
@@ -176,8 +235,12 @@ export class KubeClient {
     else this.discovery.clear();
   }
 
-  private async loadDiscovery(groupVersion: string): Promise<Map<string, ResourceInfo>> {
-    const path = groupVersion.includes('/') ? `/apis/${groupVersion}` : `/api/${groupVersion}`;
+  private async loadDiscovery(
+    groupVersion: string,
+  ): Promise<Map<string, ResourceInfo>> {
+    const path = groupVersion.includes('/')
+      ? `/apis/${groupVersion}`
+      : `/api/${groupVersion}`;
     const { status, body } = await this.request<{
       resources?: Array<{ name: string; kind: string; namespaced: boolean }>;
     }>('GET', path, {}, [404]);
@@ -185,23 +248,41 @@ export class KubeClient {
     if (status === 404) return kinds;
     for (const resource of body.resources ?? []) {
       if (!resource.name.includes('/')) {
-        kinds.set(resource.kind, { plural: resource.name, namespaced: resource.namespaced });
+        kinds.set(resource.kind, {
+          plural: resource.name,
+          namespaced: resource.namespaced,
+        });
       }
     }
     return kinds;
   }
 
   /** The URL path of a resource collection (no name) or of one object. */
-  async path(ref: Resolvable & { namespace?: string; name?: string }, subresource?: string): Promise<string> {
+  async path(
+    ref: Resolvable & { namespace?: string; name?: string },
+    subresource?: string,
+  ): Promise<string> {
     const info = await this.resource(ref);
-    const base = ref.group ? `/apis/${ref.group}/${ref.version}` : `/api/${ref.version}`;
-    const ns = info.namespaced && ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+    const base = ref.group
+      ? `/apis/${ref.group}/${ref.version}`
+      : `/api/${ref.version}`;
+    const ns =
+      info.namespaced && ref.namespace
+        ? `/namespaces/${encodeURIComponent(ref.namespace)}`
+        : '';
     const name = ref.name ? `/${encodeURIComponent(ref.name)}` : '';
-    return `${base}${ns}/${info.plural}${name}${subresource ? `/${subresource}` : ''}`;
+    return `${base}${ns}/${info.plural}${name}${
+      subresource ? `/${subresource}` : ''
+    }`;
   }
 
   async get(ref: ObjectRef): Promise<KubeObject | undefined> {
-    const { status, body } = await this.request<KubeObject>('GET', await this.path(ref), {}, [404]);
+    const { status, body } = await this.request<KubeObject>(
+      'GET',
+      await this.path(ref),
+      {},
+      [404],
+    );
     return status === 404 ? undefined : body;
   }
 
@@ -214,12 +295,23 @@ export class KubeClient {
     const items: KubeObject[] = [];
     let next: string | undefined;
     do {
-      const { body } = await this.request<{ items: KubeObject[]; metadata?: { continue?: string } }>('GET', path, {
-        query: { labelSelector: options.labelSelector, limit: '500', continue: next },
+      const { body } = await this.request<{
+        items: KubeObject[];
+        metadata?: { continue?: string };
+      }>('GET', path, {
+        query: {
+          labelSelector: options.labelSelector,
+          limit: '500',
+          continue: next,
+        },
       });
-      const apiVersion = ref.group ? `${ref.group}/${ref.version}` : ref.version;
+      const apiVersion = ref.group
+        ? `${ref.group}/${ref.version}`
+        : ref.version;
       // List items come without apiVersion/kind; put them back so they are whole objects.
-      items.push(...body.items.map(item => ({ ...item, apiVersion, kind: ref.kind })));
+      items.push(
+        ...body.items.map(item => ({ ...item, apiVersion, kind: ref.kind })),
+      );
       next = body.metadata?.continue || undefined;
     } while (next);
     return items;
@@ -228,7 +320,12 @@ export class KubeClient {
   /** Server-side apply of one whole object (or its status subresource). */
   async apply(
     object: KubeObject,
-    options: { fieldManager: string; dryRun?: boolean; force?: boolean; subresource?: string },
+    options: {
+      fieldManager: string;
+      dryRun?: boolean;
+      force?: boolean;
+      subresource?: string;
+    },
   ): Promise<KubeObject> {
     const ref = {
       group: groupOf(object.apiVersion),
@@ -237,23 +334,36 @@ export class KubeClient {
       namespace: object.metadata.namespace,
       name: object.metadata.name,
     };
-    const { body } = await this.request<KubeObject>('PATCH', await this.path(ref, options.subresource), {
-      query: {
-        fieldManager: options.fieldManager,
-        force: options.force === false ? undefined : 'true',
-        dryRun: options.dryRun ? 'All' : undefined,
+    const { body } = await this.request<KubeObject>(
+      'PATCH',
+      await this.path(ref, options.subresource),
+      {
+        query: {
+          fieldManager: options.fieldManager,
+          force: options.force === false ? undefined : 'true',
+          dryRun: options.dryRun ? 'All' : undefined,
+        },
+        body: object,
+        contentType: 'application/apply-patch+yaml',
       },
-      body: object,
-      contentType: 'application/apply-patch+yaml',
-    });
+    );
     return body;
   }
 
   /** Deletes one object; false when it was already gone. */
   async delete(ref: ObjectRef): Promise<boolean> {
-    const { status } = await this.request('DELETE', await this.path(ref), {
-      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
-    }, [404]);
+    const { status } = await this.request(
+      'DELETE',
+      await this.path(ref),
+      {
+        body: {
+          kind: 'DeleteOptions',
+          apiVersion: 'v1',
+          propagationPolicy: 'Background',
+        },
+      },
+      [404],
+    );
     return status !== 404;
   }
 
@@ -263,12 +373,17 @@ export class KubeClient {
   }
 }
 
-function statusError(status: number, what: string, body: KubeStatus | undefined): Error {
+function statusError(
+  status: number,
+  what: string,
+  body: KubeStatus | undefined,
+): Error {
   const message = `${what}: ${body?.message ?? `HTTP ${status}`}`;
   if (status === 401) return new AuthenticationError(message);
   if (status === 403) return new NotAllowedError(message);
   if (status === 404) return new NotFoundError(message);
   if (status === 409) return new ConflictError(message);
-  if (status === 400 || status === 422 || status === 415) return new InputError(message);
+  if (status === 400 || status === 422 || status === 415)
+    return new InputError(message);
   return new ServiceUnavailableError(message);
 }

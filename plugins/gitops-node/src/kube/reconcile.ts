@@ -1,10 +1,24 @@
 import { ConflictError } from '@backstage/errors';
 import { describeRef } from '../application/objects';
 import { parseApplication } from '../application/parse';
-import type { KustomizeSource, DefinitionRegistry } from '../application/registry';
-import { renderApplication, type RenderedApplication } from '../application/render';
-import { assessComponents, computeStatus, type ReconcileFailure } from '../application/status';
-import type { Application, ApplicationStatus, KubeObject } from '../application/types';
+import type {
+  KustomizeSource,
+  DefinitionRegistry,
+} from '../application/registry';
+import {
+  renderApplication,
+  type RenderedApplication,
+} from '../application/render';
+import {
+  assessComponents,
+  computeStatus,
+  type ReconcileFailure,
+} from '../application/status';
+import type {
+  Application,
+  ApplicationStatus,
+  KubeObject,
+} from '../application/types';
 import { applyObjects, type ApplyResult, type InventoryEntry } from './apply';
 import type { KubeClient } from './client';
 import { writeStatus } from './status';
@@ -48,13 +62,29 @@ export async function reconcileApplication(
     generation: object.metadata.generation as number | undefined,
   };
   const previous = object.status as ApplicationStatus | undefined;
-  const finish = async (result: Omit<ReconcileResult, 'status'>, statusInput: Parameters<typeof computeStatus>[0]) => {
+  const finish = async (
+    result: Omit<ReconcileResult, 'status'>,
+    statusInput: Parameters<typeof computeStatus>[0],
+  ) => {
     const status = computeStatus(statusInput);
-    if (options.writeStatus ?? true) await writeStatus(client, { metadata: meta }, status, options.fieldManager);
+    if (options.writeStatus ?? true)
+      await writeStatus(
+        client,
+        { metadata: meta },
+        status,
+        options.fieldManager,
+      );
     return { ...result, status };
   };
-  const fail = (stage: ReconcileFailure['stage'], error: unknown, extra: Omit<ReconcileResult, 'status' | 'inventory' | 'failure'> = {}) => {
-    const failure: ReconcileFailure = { stage, message: (error as Error).message };
+  const fail = (
+    stage: ReconcileFailure['stage'],
+    error: unknown,
+    extra: Omit<ReconcileResult, 'status' | 'inventory' | 'failure'> = {},
+  ) => {
+    const failure: ReconcileFailure = {
+      stage,
+      message: (error as Error).message,
+    };
     if (error instanceof ConflictError) failure.reason = 'Conflict';
     return finish(
       { ...extra, inventory: options.inventory ?? [], failure },
@@ -93,7 +123,10 @@ export async function reconcileApplication(
     {
       app: application,
       components: assessComponents(rendered, applied.live),
-      applied: { inventory: applied.inventory, drifted: applied.drifted.map(describeRef) },
+      applied: {
+        inventory: applied.inventory,
+        drifted: applied.drifted.map(describeRef),
+      },
       previous,
       cluster: options.cluster,
     },

@@ -5,7 +5,11 @@ import { APPLICATION_API_VERSION } from '../application/parse';
 import type { KubeClient } from './client';
 import { DEFAULT_FIELD_MANAGER } from './apply';
 
-const APPLICATION_REF = { group: 'core.oam.dev', version: 'v1beta1', kind: 'Application' };
+const APPLICATION_REF = {
+  group: 'core.oam.dev',
+  version: 'v1beta1',
+  kind: 'Application',
+};
 
 /**
  * Writes an Application's status through the status subresource with
@@ -30,12 +34,18 @@ export async function writeStatus(
 }
 
 /** Applications in one namespace, or in all when `namespace` is undefined. */
-export function listApplications(client: KubeClient, namespace?: string): Promise<KubeObject[]> {
+export function listApplications(
+  client: KubeClient,
+  namespace?: string,
+): Promise<KubeObject[]> {
   return client.list(APPLICATION_REF, { namespace });
 }
 
 /** The current state of objects (e.g. a rendered set, for health), by `objectKey`; missing ones are absent. */
-export async function fetchLive(client: KubeClient, objects: KubeObject[]): Promise<Map<string, KubeObject>> {
+export async function fetchLive(
+  client: KubeClient,
+  objects: KubeObject[],
+): Promise<Map<string, KubeObject>> {
   const live = new Map<string, KubeObject>();
   await Promise.all(
     objects.map(async object => {
