@@ -190,11 +190,11 @@ describe('registry with htpasswd Basic auth', () => {
     });
     try {
       const image = `${proxy.host}/team/app`;
-      const tags = await fastClient().listTags(image, {
+      const listed = await fastClient().listTags(image, {
         credentials,
         ca: ca.certPem,
       });
-      expect(tags).toHaveLength(2_502);
+      expect(listed).toHaveLength(2_502);
       const untrusted = await fastClient()
         .listTags(image, { credentials })
         .catch(e => e);
