@@ -102,7 +102,14 @@ export async function startRegistry(
     let tokenServer: (TokenServer & { close(): Promise<void> }) | undefined;
     if (auth === 'htpasswd') {
       const htpasswdFile = path.join(dir, 'htpasswd');
-      await run(bcryptHtpasswd(), ['-Bbc', htpasswdFile, username, password]);
+      await run(bcryptHtpasswd(), [
+        '-Bbc',
+        '-C',
+        '4',
+        htpasswdFile,
+        username,
+        password,
+      ]);
       authLines.push(
         'auth:',
         '  htpasswd:',
@@ -646,7 +653,7 @@ export async function pushTags(
       };
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency ?? 16 }, worker));
+  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
   return results;
 }
 
