@@ -44,18 +44,22 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
+go_minor() { "$1" env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p'; }
 GO="${GO:-}"
 if [ -z "$GO" ]; then
-  if command -v go >/dev/null 2>&1; then GO="$(command -v go)"
-  elif [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go
-  else
-    echo "build-k8s: Go >= 1.26 is required to build the Kubernetes test binaries: install it from the Go downloads page into /usr/local/go (or set GO=/path/to/go), or point KUBEBUILDER_ASSETS at prebuilt kube-apiserver/etcd/kubectl" >&2
+  # The first Go that is new enough: PATH's, then the official install location.
+  for candidate in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && [ "$(go_minor "$candidate")" -ge 26 ] 2>/dev/null; then
+      GO="$candidate"
+      break
+    fi
+  done
+  if [ -z "$GO" ]; then
+    echo "build-k8s: Go >= 1.26 is required to build the Kubernetes test binaries: install it from the Go downloads page into /usr/local/go (or set GO=/path/to/go), or point KUBEBUILDER_ASSETS / GITOPS_KUBE_APISERVER… at prebuilt binaries" >&2
     exit 1
   fi
-fi
-go_minor="$("$GO" env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
-if [ "$go_minor" -lt 26 ]; then
-  echo "build-k8s: $("$GO" env GOVERSION) is too old: Kubernetes $K8S_VERSION needs Go >= 1.26 (install a newer Go or set GO=/path/to/go)" >&2
+elif [ "$(go_minor "$GO")" -lt 26 ] 2>/dev/null || [ -z "$(go_minor "$GO")" ]; then
+  echo "build-k8s: GO=$GO is not Go >= 1.26, which Kubernetes $K8S_VERSION needs" >&2
   exit 1
 fi
 
