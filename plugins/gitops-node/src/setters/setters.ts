@@ -167,11 +167,9 @@ function resolvePlain(
   const doc = parseDocument(inFlow ? `[${value}]` : `k: ${value}`);
   if (doc.errors.length > 0) return { ok: false };
   const js = doc.toJS() as unknown;
-  const resolved = inFlow
-    ? Array.isArray(js) && js.length === 1
-      ? js[0]
-      : undefined
-    : (js as Record<string, unknown> | null)?.k;
+  let resolved: unknown;
+  if (!inFlow) resolved = (js as Record<string, unknown> | null)?.k;
+  else if (Array.isArray(js) && js.length === 1) resolved = js[0];
   if (resolved === undefined || String(resolved) !== value) {
     // e.g. `a #b` or `a: b`: the value would not survive as this one scalar.
     return { ok: false };

@@ -28,8 +28,8 @@ export function goTypeName(v: unknown): string {
 /** Go's `%g` with the shortest representation (JS and Go agree except the exponent's digits). */
 function formatFloat(v: number): string {
   if (Number.isInteger(v) && Math.abs(v) < 1e21) return String(v);
-  if (!Number.isFinite(v))
-    return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : '-Inf';
   const exp = Math.floor(Math.log10(Math.abs(v)));
   if (exp < -4 || exp >= 21) {
     const [mantissa, e] = v.toExponential().split('e');
@@ -239,22 +239,38 @@ function formatOne(verb: string, v: unknown, spec: Spec): string {
   }
 }
 
+/** Reads a width or precision (digits, or `*` taking the next argument) at the cursor. */
+function readNumber(
+  format: string,
+  cur: { i: number; argi: number },
+  args: unknown[],
+): number | undefined {
+  if (format[cur.i] === '*') {
+    cur.i++;
+    const a = args[cur.argi++];
+    return typeof a === 'number' ? a : undefined;
+  }
+  const m = /^\d+/.exec(format.slice(cur.i));
+  if (!m) return undefined;
+  cur.i += m[0].length;
+  return Number(m[0]);
+}
+
 /** fmt.Sprintf for the common verbs; mistakes print Go's `%!verb(…)` markers instead of failing. */
 export function sprintf(format: string, args: unknown[]): string {
   let out = '';
-  let argi = 0;
-  let i = 0;
-  while (i < format.length) {
-    const c = format[i];
+  const cur = { i: 0, argi: 0 };
+  while (cur.i < format.length) {
+    const c = format[cur.i];
     if (c !== '%') {
       out += c;
-      i++;
+      cur.i++;
       continue;
     }
-    i++;
-    if (format[i] === '%') {
+    cur.i++;
+    if (format[cur.i] === '%') {
       out += '%';
-      i++;
+      cur.i++;
       continue;
     }
     const spec: Spec = {
@@ -264,8 +280,8 @@ export function sprintf(format: string, args: unknown[]): string {
       space: false,
       sharp: false,
     };
-    for (; i < format.length; i++) {
-      const f = format[i];
+    for (; cur.i < format.length; cur.i++) {
+      const f = format[cur.i];
       if (f === '-') spec.minus = true;
       else if (f === '+') spec.plus = true;
       else if (f === '0') spec.zero = true;
@@ -273,36 +289,25 @@ export function sprintf(format: string, args: unknown[]): string {
       else if (f === '#') spec.sharp = true;
       else break;
     }
-    const num = () => {
-      if (format[i] === '*') {
-        i++;
-        const a = args[argi++];
-        return typeof a === 'number' ? a : undefined;
-      }
-      const m = /^\d+/.exec(format.slice(i));
-      if (!m) return undefined;
-      i += m[0].length;
-      return Number(m[0]);
-    };
-    spec.width = num();
-    if (format[i] === '.') {
-      i++;
-      spec.precision = num() ?? 0;
+    spec.width = readNumber(format, cur, args);
+    if (format[cur.i] === '.') {
+      cur.i++;
+      spec.precision = readNumber(format, cur, args) ?? 0;
     }
-    const verb = format[i++];
+    const verb = format[cur.i++];
     if (verb === undefined) {
       out += '%!(NOVERB)';
       break;
     }
-    if (argi >= args.length) {
+    if (cur.argi >= args.length) {
       out += `%!${verb}(MISSING)`;
       continue;
     }
-    out += formatOne(verb, args[argi++], spec);
+    out += formatOne(verb, args[cur.argi++], spec);
   }
-  if (argi < args.length) {
+  if (cur.argi < args.length) {
     const extra = args
-      .slice(argi)
+      .slice(cur.argi)
       .map(a => `${goTypeName(a)}=${formatValue(a)}`);
     out += `%!(EXTRA ${extra.join(', ')})`;
   }

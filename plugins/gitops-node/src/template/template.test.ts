@@ -199,7 +199,7 @@ describe('commit message templates', () => {
       'default:worker': { image: 'registry.local/worker', tag: '2.0.0' },
     },
   );
-  const data = buildCommitTemplateData(setters.changes, {
+  const commitData = buildCommitTemplateData(setters.changes, {
     namespace: 'default',
     name: 'gitops',
   });
@@ -207,7 +207,7 @@ describe('commit message templates', () => {
   it("renders the seed's template as exactly one line per updated image", () => {
     const message = renderCommitMessage(
       '{{range .Updated.Images}}{{println .}}{{end}}',
-      data,
+      commitData,
     );
     expect(message).toBe(
       [
@@ -223,7 +223,7 @@ describe('commit message templates', () => {
     expect(
       renderCommitMessage(
         'Image: {{range .Updated.Images}}{{println .}}{{end}}',
-        data,
+        commitData,
       ),
     ).toBe(
       'Update image automatically.\nImage: registry.local/gitops:master-a1b2c3-1700000002\nregistry.local/worker:2.0.0\n',
@@ -231,7 +231,7 @@ describe('commit message templates', () => {
   });
 
   it('without a template the message is the prefix alone', () => {
-    expect(renderCommitMessage(undefined, data)).toBe(
+    expect(renderCommitMessage(undefined, commitData)).toBe(
       'Update image automatically.',
     );
   });
@@ -244,7 +244,7 @@ describe('commit message templates', () => {
         '{{end}}{{end}}',
         '{{- len .Updated.Objects}} objects',
       ].join('\n'),
-      data,
+      commitData,
     );
     expect(message).toBe(
       [
@@ -274,7 +274,7 @@ describe('commit message templates', () => {
         '{{ end -}}',
         '{{ len .Changed.Changes }} changes',
       ].join('\n'),
-      data,
+      commitData,
     );
     expect(message).toBe(
       [
@@ -299,7 +299,7 @@ describe('commit message templates', () => {
 
   it("reports errors at the user's line, not the prefix's", () => {
     expect(() =>
-      renderCommitMessage('ok\n{{range .Updated.Image}}{{end}}', data),
+      renderCommitMessage('ok\n{{range .Updated.Image}}{{end}}', commitData),
     ).toThrow(
       'template: commitMessage:2:9: executing "commitMessage" at <.Updated.Image>: can\'t evaluate field Image in type UpdateResult',
     );
