@@ -16,6 +16,11 @@ export default async function globalSetup(): Promise<void> {
     );
   }
   if (!process.env.KUBEBUILDER_ASSETS && !process.env.GITOPS_KUBE_APISERVER) {
-    buildK8sBinaries();
+    try {
+      buildK8sBinaries();
+    } catch (e) {
+      // Suites without a cluster still run; startCluster repeats this error.
+      process.stderr.write(`test/infra: ${(e as Error).message}\n`);
+    }
   }
 }
