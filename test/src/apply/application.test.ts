@@ -22,9 +22,15 @@ import { startCluster, type Cluster } from '../infra';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(__dirname, '../../..');
-const crdFile = path.join(repoRoot, 'plugins/gitops-node/crds/application.yaml');
+const crdFile = path.join(
+  repoRoot,
+  'plugins/gitops-node/crds/application.yaml',
+);
 
-const firstVelaWorkflow = (extraTraits = '', extraComponents = '') => `apiVersion: core.oam.dev/v1beta1
+const firstVelaWorkflow = (
+  extraTraits = '',
+  extraComponents = '',
+) => `apiVersion: core.oam.dev/v1beta1
 kind: Application
 metadata:
   name: first-vela-workflow
@@ -82,47 +88,82 @@ describe('Applications on a real cluster', () => {
   /** Local stand-ins for Git checkouts, by component name. */
   const sources = new Map<string, string>();
 
-  const applyYaml = (yaml: string) => cluster.kubectl(['apply', '-f', '-'], { input: yaml });
+  const applyYaml = (yaml: string) =>
+    cluster.kubectl(['apply', '-f', '-'], { input: yaml });
   const getApp = async (name: string, namespace = 'default') =>
-    (await client.get({ group: 'core.oam.dev', version: 'v1beta1', kind: 'Application', namespace, name }))!;
+    (await client.get({
+      group: 'core.oam.dev',
+      version: 'v1beta1',
+      kind: 'Application',
+      namespace,
+      name,
+    }))!;
 
-  async function reconcile(name: string, namespace = 'default'): Promise<ReconcileResult> {
+  async function reconcile(
+    name: string,
+    namespace = 'default',
+  ): Promise<ReconcileResult> {
     const key = `${namespace}/${name}`;
-    const result = await reconcileApplication(client, await getApp(name, namespace), {
-      inventory: inventories.get(key),
-      kustomizeSource: async component => {
-        const dir = sources.get(component.name);
-        if (!dir) throw new Error(`no checkout for ${component.name}`);
-        return (await buildManifests(path.join(dir, String(component.properties.path ?? '.')), {
-          kustomizePath: cluster.binaries.kustomize,
-        })).objects;
+    const result = await reconcileApplication(
+      client,
+      await getApp(name, namespace),
+      {
+        inventory: inventories.get(key),
+        kustomizeSource: async component => {
+          const dir = sources.get(component.name);
+          if (!dir) throw new Error(`no checkout for ${component.name}`);
+          return (
+            await buildManifests(
+              path.join(dir, String(component.properties.path ?? '.')),
+              {
+                kustomizePath: cluster.binaries.kustomize,
+              },
+            )
+          ).objects;
+        },
       },
-    });
+    );
     inventories.set(key, result.inventory);
     return result;
   }
 
   /** Reconciles, as the controller's schedule does, until the phase is reached. */
-  async function reconcileUntil(name: string, phase: string, timeoutMs = 90_000): Promise<ReconcileResult> {
+  async function reconcileUntil(
+    name: string,
+    phase: string,
+    timeoutMs = 90_000,
+  ): Promise<ReconcileResult> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const result = await reconcile(name);
       if (result.status.status === phase) return result;
       if (Date.now() > deadline) {
-        throw new Error(`${name} did not reach ${phase}: ${JSON.stringify(result.status)}`);
+        throw new Error(
+          `${name} did not reach ${phase}: ${JSON.stringify(result.status)}`,
+        );
       }
       await new Promise(r => setTimeout(r, 500));
     }
   }
 
-  const get = (kind: string, name: string, group = '', version = 'v1', namespace = 'default') =>
-    client.get({ group, version, kind, namespace, name });
+  const get = (
+    kind: string,
+    name: string,
+    group = '',
+    version = 'v1',
+    namespace = 'default',
+  ) => client.get({ group, version, kind, namespace, name });
 
   beforeAll(async () => {
     cluster = await startCluster();
     client = KubeClient.fromKubeconfigFile(cluster.kubeconfigPath);
     await cluster.kubectl(['apply', '-f', crdFile]);
-    await cluster.kubectl(['wait', '--for=condition=Established', 'crd/applications.core.oam.dev', '--timeout=60s']);
+    await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/applications.core.oam.dev',
+      '--timeout=60s',
+    ]);
     workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitops-apply-test-'));
   });
 
@@ -132,7 +173,7 @@ describe('Applications on a real cluster', () => {
     if (workdir) await fs.rm(workdir, { recursive: true, force: true });
   });
 
-  it("runs the seed: git-app applies first-vela-workflow, which becomes running and healthy", async () => {
+  it('runs the seed: git-app applies first-vela-workflow, which becomes running and healthy', async () => {
     const repo = path.join(workdir, 'repo');
     await fs.mkdir(repo, { recursive: true });
     await fs.writeFile(path.join(repo, 'app.yaml'), firstVelaWorkflow());
@@ -142,7 +183,13 @@ describe('Applications on a real cluster', () => {
     // git-app applies the Application from its source; it is not healthy before that one runs.
     const applied = await reconcile('git-app');
     expect(applied.applied!.changes).toEqual([
-      expect.objectContaining({ ref: expect.objectContaining({ kind: 'Application', name: 'first-vela-workflow' }), action: 'created' }),
+      expect.objectContaining({
+        ref: expect.objectContaining({
+          kind: 'Application',
+          name: 'first-vela-workflow',
+        }),
+        action: 'created',
+      }),
     ]);
     expect(applied.status.status).toBe('runningWorkflow');
 
@@ -160,40 +207,102 @@ describe('Applications on a real cluster', () => {
 
     const deployment = (await get('Deployment', 'test-server', 'apps'))!;
     expect((deployment.status as any).conditions).toEqual(
-      expect.arrayContaining([expect.objectContaining({ type: 'Available', status: 'True' })]),
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Available', status: 'True' }),
+      ]),
     );
     expect((deployment.spec as any).template.spec.containers[0].image).toBe(
       '127.0.0.1:5000/gitops:master-abc1234-1700000000',
     );
     const service = (await get('Service', 'test-server'))!;
-    expect((service.spec as any).ports).toEqual([expect.objectContaining({ port: 8088, targetPort: 8088 })]);
+    expect((service.spec as any).ports).toEqual([
+      expect.objectContaining({ port: 8088, targetPort: 8088 }),
+    ]);
     const ingress = (await get('Ingress', 'test-server', 'networking.k8s.io'))!;
     expect((ingress.spec as any).rules[0]).toMatchObject({
       host: 'testsvc.example.com',
-      http: { paths: [{ path: '/', backend: { service: { name: 'test-server', port: { number: 8088 } } } }] },
+      http: {
+        paths: [
+          {
+            path: '/',
+            backend: {
+              service: { name: 'test-server', port: { number: 8088 } },
+            },
+          },
+        ],
+      },
     });
 
     const outer = await reconcileUntil('git-app', 'running');
     expect(outer.status.services).toEqual([
-      { name: 'gitops', namespace: 'default', cluster: 'local', healthy: true, message: '', traits: [] },
+      {
+        name: 'gitops',
+        namespace: 'default',
+        cluster: 'local',
+        healthy: true,
+        message: '',
+        traits: [],
+      },
     ]);
 
     // The status is in the cluster, where kubectl and `gitops ls` read it.
     const stored = await getApp('first-vela-workflow');
     expect((stored.status as any).status).toBe('running');
-    expect(await cluster.kubectl(['get', 'application', 'first-vela-workflow', '--no-headers'])).toMatch(
+    expect(
+      await cluster.kubectl([
+        'get',
+        'application',
+        'first-vela-workflow',
+        '--no-headers',
+      ]),
+    ).toMatch(
       /^first-vela-workflow\s+test-server\s+webservice\s+running\s+true\s+Ready:1\/1/,
     );
     const { stdout } = await run(
       process.execPath,
-      [path.join(repoRoot, 'packages/cli/bin/gitops'), 'ls', '--kubeconfig', cluster.kubeconfigPath, '-n', 'default'],
+      [
+        path.join(repoRoot, 'packages/cli/bin/gitops'),
+        'ls',
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '-n',
+        'default',
+      ],
       { cwd: repoRoot },
     );
-    const rows = stdout.trim().split('\n').map(line => line.split(/\s{2,}/));
+    const rows = stdout
+      .trim()
+      .split('\n')
+      .map(line => line.split(/\s{2,}/));
     expect(rows).toEqual([
-      ['APP', 'COMPONENT', 'TYPE', 'TRAITS', 'PHASE', 'HEALTHY', 'STATUS', 'CREATED-TIME'],
-      ['first-vela-workflow', 'test-server', 'webservice', 'ingress', 'running', 'healthy', 'Ready:1/1', expect.stringMatching(/ \+0000 UTC$/)],
-      ['git-app', 'gitops', 'kustomize', 'running', 'healthy', expect.stringMatching(/ \+0000 UTC$/)],
+      [
+        'APP',
+        'COMPONENT',
+        'TYPE',
+        'TRAITS',
+        'PHASE',
+        'HEALTHY',
+        'STATUS',
+        'CREATED-TIME',
+      ],
+      [
+        'first-vela-workflow',
+        'test-server',
+        'webservice',
+        'ingress',
+        'running',
+        'healthy',
+        'Ready:1/1',
+        expect.stringMatching(/ \+0000 UTC$/),
+      ],
+      [
+        'git-app',
+        'gitops',
+        'kustomize',
+        'running',
+        'healthy',
+        expect.stringMatching(/ \+0000 UTC$/),
+      ],
     ]);
   });
 
@@ -202,7 +311,9 @@ describe('Applications on a real cluster', () => {
     const refs = [...inventories.get('default/first-vela-workflow')!];
     const versions = async () =>
       Promise.all([
-        ...refs.map(async ref => (await client.get(ref))!.metadata.resourceVersion),
+        ...refs.map(
+          async ref => (await client.get(ref))!.metadata.resourceVersion,
+        ),
         getApp('first-vela-workflow').then(a => a.metadata.resourceVersion),
         getApp('git-app').then(a => a.metadata.resourceVersion),
       ]);
@@ -218,38 +329,64 @@ describe('Applications on a real cluster', () => {
     const outer = await reconcile('git-app');
     expect(inner.applied!.writes).toBe(0);
     expect(outer.applied!.writes).toBe(0);
-    expect(inner.applied!.changes.map(c => c.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(inner.applied!.changes.map(c => c.action)).toEqual([
+      'unchanged',
+      'unchanged',
+      'unchanged',
+    ]);
     expect(await versions()).toEqual(before);
   });
 
   it('rolls out a scaler change', async () => {
-    await applyYaml(firstVelaWorkflow(`
+    await applyYaml(
+      firstVelaWorkflow(`
     - type: scaler
       properties:
-        replicas: 3`));
+        replicas: 3`),
+    );
     const first = await reconcile('first-vela-workflow');
-    expect(first.applied!.changes.find(c => c.ref.kind === 'Deployment')).toMatchObject({
+    expect(
+      first.applied!.changes.find(c => c.ref.kind === 'Deployment'),
+    ).toMatchObject({
       action: 'configured',
       changedFields: expect.arrayContaining(['spec.replicas']),
     });
     const result = await reconcileUntil('first-vela-workflow', 'running');
-    expect(result.status.services![0]).toMatchObject({ healthy: true, message: 'Ready:3/3' });
+    expect(result.status.services![0]).toMatchObject({
+      healthy: true,
+      message: 'Ready:3/3',
+    });
     const deployment = (await get('Deployment', 'test-server', 'apps'))!;
-    expect(deployment.status).toMatchObject({ readyReplicas: 3, availableReplicas: 3, updatedReplicas: 3 });
+    expect(deployment.status).toMatchObject({
+      readyReplicas: 3,
+      availableReplicas: 3,
+      updatedReplicas: 3,
+    });
   });
 
   it('corrects drift and says so', async () => {
     await cluster.kubectl(['scale', 'deployment/test-server', '--replicas=5']);
     const result = await reconcile('first-vela-workflow');
     expect(result.applied!.drifted).toEqual([
-      { group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name: 'test-server' },
+      {
+        group: 'apps',
+        version: 'v1',
+        kind: 'Deployment',
+        namespace: 'default',
+        name: 'test-server',
+      },
     ]);
-    expect(result.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+    expect(
+      result.status.conditions!.find(c => c.type === 'Applied'),
+    ).toMatchObject({
       status: 'True',
       reason: 'DriftCorrected',
-      message: 'Changed outside Git and restored: Deployment default/test-server',
+      message:
+        'Changed outside Git and restored: Deployment default/test-server',
     });
-    expect(((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas).toBe(3);
+    expect(
+      ((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas,
+    ).toBe(3);
   });
 
   it('prunes what left the Application, and nothing that was never in its inventory', async () => {
@@ -276,23 +413,37 @@ metadata:
 
     await applyYaml(firstVelaWorkflow());
     const result = await reconcile('first-vela-workflow');
-    expect(result.applied!.changes.filter(c => c.action === 'pruned').map(c => c.ref.name)).toEqual([
-      'test-server-settings',
-    ]);
+    expect(
+      result
+        .applied!.changes.filter(c => c.action === 'pruned')
+        .map(c => c.ref.name),
+    ).toEqual(['test-server-settings']);
     expect(await get('ConfigMap', 'test-server-settings')).toBeUndefined();
     expect(await get('ConfigMap', 'hand-made')).toBeDefined();
     // The scaler left too: back to one replica.
     await reconcileUntil('first-vela-workflow', 'running');
-    expect(((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas).toBe(1);
+    expect(
+      ((await get('Deployment', 'test-server', 'apps'))!.spec as any).replicas,
+    ).toBe(1);
   });
 
   it('applies nothing from a source with a malformed document, and says which file and why', async () => {
     const repo = path.join(workdir, 'broken');
     await fs.mkdir(path.join(repo, 'nested'), { recursive: true });
-    await fs.writeFile(path.join(repo, 'a-good.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken-good}\n');
-    await fs.writeFile(path.join(repo, 'nested/bad.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: oops\n');
+    await fs.writeFile(
+      path.join(repo, 'a-good.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken-good}\n',
+    );
+    await fs.writeFile(
+      path.join(repo, 'nested/bad.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   labels: oops\n',
+    );
     sources.set('broken-source', repo);
-    await applyYaml(gitApp.replace(/git-app/g, 'broken-app').replace('name: gitops', 'name: broken-source'));
+    await applyYaml(
+      gitApp
+        .replace(/git-app/g, 'broken-app')
+        .replace('name: gitops', 'name: broken-source'),
+    );
 
     const result = await reconcile('broken-app');
     expect(result.status.status).toBe('rendering');
@@ -300,17 +451,26 @@ metadata:
     expect(render).toMatchObject({ status: 'False', reason: 'RenderFailed' });
     expect(render.message).toMatch(/^nested\/bad\.yaml, document 1: /);
     expect(await get('ConfigMap', 'broken-good')).toBeUndefined();
-    expect(((await getApp('broken-app')).status as any).conditions[1].message).toBe(render.message);
+    expect(
+      ((await getApp('broken-app')).status as any).conditions[1].message,
+    ).toBe(render.message);
 
     // A document the API server rejects: nothing of the set is written either.
     await fs.rm(path.join(repo, 'nested'), { recursive: true });
-    await fs.writeFile(path.join(repo, 'b-invalid.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: broken-svc}\nspec:\n  ports: [{port: 70000}]\n');
+    await fs.writeFile(
+      path.join(repo, 'b-invalid.yaml'),
+      'apiVersion: v1\nkind: Service\nmetadata: {name: broken-svc}\nspec:\n  ports: [{port: 70000}]\n',
+    );
     const rejected = await reconcile('broken-app');
     expect(rejected.status.status).toBe('workflowFailed');
-    expect(rejected.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+    expect(
+      rejected.status.conditions!.find(c => c.type === 'Applied'),
+    ).toMatchObject({
       status: 'False',
       reason: 'ApplyFailed',
-      message: expect.stringMatching(/^Service default\/broken-svc was rejected by the API server: .*70000/),
+      message: expect.stringMatching(
+        /^Service default\/broken-svc was rejected by the API server: .*70000/,
+      ),
     });
     expect(await get('ConfigMap', 'broken-good')).toBeUndefined();
   });
@@ -335,7 +495,9 @@ spec:
     expect((await reconcile('team-a')).status.status).toBe('running');
     const result = await reconcile('team-b');
     expect(result.status.status).toBe('workflowFailed');
-    expect(result.status.conditions!.find(c => c.type === 'Applied')).toMatchObject({
+    expect(
+      result.status.conditions!.find(c => c.type === 'Applied'),
+    ).toMatchObject({
       status: 'False',
       reason: 'Conflict',
       message:
@@ -346,9 +508,57 @@ spec:
     expect(shared.metadata.labels!['app.oam.dev/name']).toBe('team-a');
   });
 
+  it('honours apply-once (drift allowed) and garbage-collect keepLegacyResource (no prune)', async () => {
+    const app = (components: string) => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: relaxed, namespace: default}
+spec:
+  policies:
+  - {name: once, type: apply-once, properties: {enable: true}}
+  - {name: keep, type: garbage-collect, properties: {keepLegacyResource: true}}
+  components:${components}
+`;
+    const worker = `
+  - name: relaxed-worker
+    type: worker
+    properties: {image: 127.0.0.1:5000/worker:1}`;
+    const config = `
+  - name: relaxed-config
+    type: k8s-objects
+    properties:
+      objects: [{apiVersion: v1, kind: ConfigMap, metadata: {name: relaxed-config}, data: {a: "1"}}]`;
+    await applyYaml(app(worker + config));
+    await reconcile('relaxed');
+    await cluster.kubectl([
+      'scale',
+      'deployment/relaxed-worker',
+      '--replicas=2',
+    ]);
+    const again = await reconcile('relaxed');
+    expect(again.applied!.writes).toBe(0);
+    expect(
+      ((await get('Deployment', 'relaxed-worker', 'apps'))!.spec as any)
+        .replicas,
+    ).toBe(2);
+
+    await applyYaml(app(worker));
+    const removed = await reconcile('relaxed');
+    expect(removed.applied!.changes.map(c => c.action)).toEqual(['unchanged']);
+    expect(await get('ConfigMap', 'relaxed-config')).toBeDefined();
+  });
+
   it('keeps the Application CRD printer columns like KubeVela', async () => {
     const crd = parse(await fs.readFile(crdFile, 'utf8')) as KubeObject;
-    const columns = (crd.spec as any).versions[0].additionalPrinterColumns.map((c: any) => c.name);
-    expect(columns).toEqual(['COMPONENT', 'TYPE', 'PHASE', 'HEALTHY', 'STATUS', 'AGE']);
+    const columns = (crd.spec as any).versions[0].additionalPrinterColumns.map(
+      (c: any) => c.name,
+    );
+    expect(columns).toEqual([
+      'COMPONENT',
+      'TYPE',
+      'PHASE',
+      'HEALTHY',
+      'STATUS',
+      'AGE',
+    ]);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../application/objects';
 import {
   LABEL_APP_NAME,
+  LABEL_COMPONENT,
   LABEL_APP_NAMESPACE,
   type KubeObject,
 } from '../application/types';
@@ -28,6 +29,8 @@ const LIST_THRESHOLD = 16;
 /** One applied object, with the hash of what we asked for (tells Git changes from drift). */
 export interface InventoryEntry extends ObjectRef {
   hash: string;
+  /** The component that rendered it (its `app.oam.dev/component` label). */
+  component?: string;
 }
 
 export interface ApplyOptions {
@@ -35,8 +38,16 @@ export interface ApplyOptions {
   owner: { name: string; namespace: string };
   /** The inventory the last apply returned; pruning and drift detection read it. */
   inventory?: InventoryEntry[];
-  /** Delete what the previous inventory has and this set does not (default true). */
-  prune?: boolean;
+  /**
+   * Delete what the previous inventory has and this set does not (default
+   * true); a function decides per entry (e.g. a component with `prune: false`).
+   */
+  prune?: boolean | ((entry: InventoryEntry) => boolean);
+  /**
+   * KubeVela's apply-once: an object whose desired state did not change since
+   * the last apply is left as it is, even when edited in the cluster.
+   */
+  allowDrift?: boolean;
   /** Plan only: report what would change, write nothing. */
   dryRun?: boolean;
   fieldManager?: string;
@@ -375,10 +386,11 @@ export async function applyObjects(
     const decided = await mapLimit(stage, concurrency, async item => {
       // Fast path: what we applied last time is unchanged and the live object still
       // holds all of it, so server-side apply cannot change anything: no dry-run needed.
+      // With allowDrift, an unchanged desired state is enough.
       if (
         item.live &&
         previous.get(item.key)?.hash === item.hash &&
-        holds(item.live, item.desired)
+        (options.allowDrift || holds(item.live, item.desired))
       ) {
         return { item, action: 'unchanged' as const, result: item.live };
       }
@@ -446,9 +458,10 @@ export async function applyObjects(
     }
   }
 
-  if (options.prune ?? true) {
+  const prune = options.prune ?? true;
+  if (prune !== false) {
     const stale = [...previous.values()].filter(
-      entry => !seen.has(refKey(entry)),
+      entry => !seen.has(refKey(entry)) && (prune === true || prune(entry)),
     );
     // Namespaces and CRDs last: deleting them first would take their contents along unseen.
     stale.sort(
@@ -471,7 +484,7 @@ export async function applyObjects(
         await client.delete(entry);
         writes++;
       }
-      const { hash: _hash, ...ref } = entry;
+      const { hash: _hash, component: _component, ...ref } = entry;
       changes.push({ ref, action: 'pruned' });
     }
   }
@@ -483,7 +496,12 @@ export async function applyObjects(
       (order.get(refKey(b.ref)) ?? Infinity),
   );
   return {
-    inventory: planned.map(p => ({ ...p.ref, hash: p.hash })),
+    inventory: planned.map(p => {
+      const entry: InventoryEntry = { ...p.ref, hash: p.hash };
+      const component = p.desired.metadata.labels?.[LABEL_COMPONENT];
+      if (component) entry.component = component;
+      return entry;
+    }),
     changes,
     drifted: changes.filter(c => c.drifted).map(c => c.ref),
     writes,

@@ -341,6 +341,8 @@ export class KubeClient {
         query: {
           fieldManager: options.fieldManager,
           force: options.force === false ? undefined : 'true',
+          // As kubectl does: a misspelt field is an error, not silently dropped.
+          fieldValidation: 'Strict',
           dryRun: options.dryRun ? 'All' : undefined,
         },
         body: object,

@@ -19,7 +19,12 @@ import type {
   ApplicationStatus,
   KubeObject,
 } from '../application/types';
-import { applyObjects, type ApplyResult, type InventoryEntry } from './apply';
+import {
+  applyObjects,
+  type ApplyOptions,
+  type ApplyResult,
+  type InventoryEntry,
+} from './apply';
 import type { KubeClient } from './client';
 import { writeStatus } from './status';
 
@@ -33,6 +38,31 @@ export interface ReconcileOptions {
   fieldManager?: string;
   /** Write the computed status through the status subresource (default true). */
   writeStatus?: boolean;
+}
+
+/**
+ * How an Application's own settings shape the apply: KubeVela's
+ * `garbage-collect` (`keepLegacyResource`) and `apply-once` policies, and a
+ * kustomize component's `prune: false`.
+ */
+function deletionPolicy(
+  app: Application,
+  prune: boolean | undefined,
+): Pick<ApplyOptions, 'prune' | 'allowDrift'> {
+  const policy = (type: string) =>
+    app.spec.policies.find(p => p.type === type)?.properties ?? {};
+  const keepLegacy = policy('garbage-collect').keepLegacyResource === true;
+  const allowDrift = policy('apply-once').enable === true;
+  const keep = new Set(
+    app.spec.components
+      .filter(c => c.type === 'kustomize' && c.properties.prune === false)
+      .map(c => c.name),
+  );
+  if (prune === false || keepLegacy) return { prune: false, allowDrift };
+  return {
+    prune: entry => !entry.component || !keep.has(entry.component),
+    allowDrift,
+  };
 }
 
 export interface ReconcileResult {
@@ -112,7 +142,7 @@ export async function reconcileApplication(
     applied = await applyObjects(client, rendered.objects, {
       owner: application.metadata,
       inventory: options.inventory,
-      prune: options.prune,
+      ...deletionPolicy(application, options.prune),
       fieldManager: options.fieldManager,
     });
   } catch (error) {
