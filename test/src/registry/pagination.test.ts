@@ -12,11 +12,10 @@ import {
 } from '@gitops-workflow/plugin-gitops-node';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cacheDir, requireExecutable } from '../infra/process';
+import { startProxy } from './proxy';
 
 const DISTRIBUTION_VERSION = 'v3.0.0';
 
@@ -77,31 +76,8 @@ describe('tag pagination (distribution v3)', () => {
   afterAll(() => registry?.stop());
 
   it('follows Link headers over three pages of 1,000 to all 2,500 tags', async () => {
-    const requests: string[] = [];
-    const target = new URL(registry.url);
-    // Records the requests on their way to the registry, changes nothing.
-    const recorder = http.createServer((req, res) => {
-      requests.push(req.url ?? '');
-      const upstream = http.request(
-        {
-          host: target.hostname,
-          port: target.port,
-          method: req.method,
-          path: req.url,
-          headers: req.headers,
-        },
-        answer => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    await new Promise<void>(resolve =>
-      recorder.listen(0, '127.0.0.1', resolve),
-    );
-    const host = `127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    const proxy = await startProxy(registry);
+    const host = proxy.host;
     try {
       const credentials = {
         username: registry.username,
@@ -114,7 +90,7 @@ describe('tag pagination (distribution v3)', () => {
       });
       expect(listed).toHaveLength(2_500);
       expect(new Set(listed)).toEqual(new Set(tags));
-      const pages = requests.filter(r => r.includes('/tags/list'));
+      const pages = proxy.requests.filter(r => r.includes('/tags/list'));
       // The 401 that taught the client Basic auth, then three pages.
       expect(pages).toHaveLength(4);
       expect(pages.filter(r => r.includes('last='))).toHaveLength(2);
@@ -137,8 +113,7 @@ describe('tag pagination (distribution v3)', () => {
       expect(result.error).toBeUndefined();
       expect(result.tag).toBe(tags[tags.length - 1]);
     } finally {
-      recorder.closeAllConnections();
-      await new Promise(resolve => recorder.close(resolve));
+      await proxy.close();
     }
   });
 });

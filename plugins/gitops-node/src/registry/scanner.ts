@@ -25,8 +25,13 @@ export interface ScanOptions extends RegistryAccess {
 
 interface CacheEntry {
   listing: Promise<{ tags: string[]; scannedAt: Date }>;
+  /** Set when the listing completes; until then callers share it in flight. */
   scannedAt?: number;
+  intervalMs: number;
 }
+
+const isStale = (entry: CacheEntry, intervalMs: number, now: number) =>
+  entry.scannedAt !== undefined && entry.scannedAt + intervalMs <= now;
 
 /**
  * Lists image tags at most once per interval per image and credentials,
@@ -56,12 +61,14 @@ export class ImageScanner {
     ].join('|');
     const interval = options.intervalMs ?? this.intervalMs;
     let entry = this.cache.get(key);
-    if (
-      !entry ||
-      (entry.scannedAt !== undefined &&
-        entry.scannedAt + interval <= Date.now())
-    ) {
+    const now = Date.now();
+    if (!entry || isStale(entry, interval, now)) {
+      // Images nobody scans any more must not keep their tag lists alive.
+      for (const [k, e] of this.cache) {
+        if (isStale(e, e.intervalMs, now)) this.cache.delete(k);
+      }
       const fresh: CacheEntry = {
+        intervalMs: interval,
         listing: this.client.listTags(ref, options).then(tags => {
           fresh.scannedAt = Date.now();
           return { tags, scannedAt: new Date(fresh.scannedAt) };
@@ -164,6 +171,11 @@ export class ImagePolicyEvaluator {
         changed: false,
       };
     }
+  }
+
+  /** Drops what is remembered of a policy that no longer exists. */
+  forget(policyId: string): void {
+    this.states.delete(policyId);
   }
 
   /** The last good result of a policy, if it ever had one. */

@@ -1,0 +1,83 @@
+/*
+ * A forwarding HTTP(S) proxy on 127.0.0.1 in front of a real registry, for
+ * the failures a registry cannot be asked to produce: being down, answering
+ * 429 with Retry-After, serving TLS with a test CA. It records every request
+ * so tests can count listings and pages.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from '../infra/registry';
+
+export interface Proxy {
+  host: string;
+  /** `METHOD path` of every request that reached the proxy. */
+  requests: string[];
+  /** Stop listening: connections are refused, as from a registry that is down. */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** Answer the next `count` requests with 429 and this `Retry-After`. */
+  rateLimit(count: number, retryAfter: string): void;
+  close(): Promise<void>;
+}
+
+/** Starts the proxy on a free port, forwarding to `registry`. */
+export async function startProxy(
+  registry: Registry,
+  tls?: { cert: string; key: string },
+): Promise<Proxy> {
+  const target = new URL(registry.url);
+  const requests: string[] = [];
+  let limited = 0;
+  let retryAfter = '1';
+  const handler: http.RequestListener = (req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    if (limited > 0) {
+      limited--;
+      res.writeHead(429, {
+        'retry-after': retryAfter,
+        'content-type': 'application/json',
+      });
+      res.end('{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}');
+      return;
+    }
+    const upstream = http.request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      answer => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  };
+  const server = tls
+    ? https.createServer(tls, handler)
+    : http.createServer(handler);
+  const listen = (port = 0) =>
+    new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve));
+  const stop = () =>
+    new Promise<void>(resolve => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  await listen();
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    down: stop,
+    up: () => listen(port),
+    rateLimit(count, after) {
+      limited = count;
+      retryAfter = after;
+    },
+    close: () => (server.listening ? stop() : Promise.resolve()),
+  };
+}
