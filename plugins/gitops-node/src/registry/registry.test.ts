@@ -7,19 +7,21 @@ import {
 } from './credentials';
 import { parseImageReference } from './reference';
 
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+
 describe('parseImageReference', () => {
   it.each`
-    reference                                 | registry                      | repository         | tag               | digest
-    ${'nginx'}                                | ${'index.docker.io'}          | ${'library/nginx'} | ${undefined}      | ${undefined}
-    ${'nginx:1.25'}                           | ${'index.docker.io'}          | ${'library/nginx'} | ${'1.25'}         | ${undefined}
-    ${'docker.io/nginx'}                      | ${'index.docker.io'}          | ${'library/nginx'} | ${undefined}      | ${undefined}
-    ${'docker.io/bitnami/redis:7'}            | ${'index.docker.io'}          | ${'bitnami/redis'} | ${'7'}            | ${undefined}
-    ${'bitnami/redis'}                        | ${'index.docker.io'}          | ${'bitnami/redis'} | ${undefined}      | ${undefined}
-    ${'ghcr.io/org/team/app:v1.2.3'}          | ${'ghcr.io'}                  | ${'org/team/app'}  | ${'v1.2.3'}       | ${undefined}
-    ${'127.0.0.1:5000/app:master-abc-1'}      | ${'127.0.0.1:5000'}           | ${'app'}           | ${'master-abc-1'} | ${undefined}
-    ${'localhost/app'}                        | ${'localhost'}                | ${'app'}           | ${undefined}      | ${undefined}
-    ${'Registry.Example.com:443/a/b'}         | ${'registry.example.com:443'} | ${'a/b'}           | ${undefined}      | ${undefined}
-    ${'ghcr.io/app@sha256:' + 'a'.repeat(64)} | ${'ghcr.io'}                  | ${'app'}           | ${undefined}      | ${'sha256:' + 'a'.repeat(64)}
+    reference                            | registry                      | repository         | tag               | digest
+    ${'nginx'}                           | ${'index.docker.io'}          | ${'library/nginx'} | ${undefined}      | ${undefined}
+    ${'nginx:1.25'}                      | ${'index.docker.io'}          | ${'library/nginx'} | ${'1.25'}         | ${undefined}
+    ${'docker.io/nginx'}                 | ${'index.docker.io'}          | ${'library/nginx'} | ${undefined}      | ${undefined}
+    ${'docker.io/bitnami/redis:7'}       | ${'index.docker.io'}          | ${'bitnami/redis'} | ${'7'}            | ${undefined}
+    ${'bitnami/redis'}                   | ${'index.docker.io'}          | ${'bitnami/redis'} | ${undefined}      | ${undefined}
+    ${'ghcr.io/org/team/app:v1.2.3'}     | ${'ghcr.io'}                  | ${'org/team/app'}  | ${'v1.2.3'}       | ${undefined}
+    ${'127.0.0.1:5000/app:master-abc-1'} | ${'127.0.0.1:5000'}           | ${'app'}           | ${'master-abc-1'} | ${undefined}
+    ${'localhost/app'}                   | ${'localhost'}                | ${'app'}           | ${undefined}      | ${undefined}
+    ${'Registry.Example.com:443/a/b'}    | ${'registry.example.com:443'} | ${'a/b'}           | ${undefined}      | ${undefined}
+    ${`ghcr.io/app@${DIGEST}`}           | ${'ghcr.io'}                  | ${'app'}           | ${undefined}      | ${DIGEST}
   `('$reference → $registry / $repository', ({ reference, ...expected }) => {
     expect(parseImageReference(reference)).toMatchObject(expected);
     expect(parseImageReference(reference).name).toBe(
