@@ -5,6 +5,7 @@ import {
   ImagePolicyChoices,
   runImageUpdate,
 } from '@gitops-workflow/plugin-gitops-node';
+import nodeHttp from 'isomorphic-git/http/node';
 import { GitServer, HUMAN_AUTHOR, startGitServer } from '../infra/git-server';
 import { makeTempDir, removeDir } from '../infra/process';
 
@@ -148,6 +149,131 @@ describe('image update automation against a real Git server', () => {
     const content = await server.readFile('apps', 'app.yaml');
     expect(content).toContain(`image: ${IMAGE}:master-d4e5f6-1700000002 #`);
     expect(content).toContain('port: 9090');
+  });
+
+  it('retries when a human wins the race inside the push, and gives up after the bound', async () => {
+    // A human pushes just before each of our pushes reaches the server, so
+    // the server (not our fast-forward check) rejects the stale update.
+    let races = 0;
+    let humanPushes = 0;
+    const racing = new GitSource({
+      cacheDir: path.join(workDir, 'cache-race'),
+      http: {
+        request: async req => {
+          if (
+            req.method === 'POST' &&
+            req.url.endsWith('/git-receive-pack') &&
+            races > 0
+          ) {
+            races--;
+            humanPushes++;
+            await server.pushAsHuman('apps', {
+              files: { [`notes/race-${humanPushes}.txt`]: `${humanPushes}\n` },
+              message: `Race ${humanPushes}`,
+            });
+          }
+          return nodeHttp.request(req);
+        },
+      },
+    });
+    const update = (tag: string, maxAttempts: number) =>
+      racing.withClone(spec(), async clone => {
+        await clone.sync();
+        return runImageUpdate({
+          clone,
+          policies: choice(tag),
+          automationObject: { namespace: 'default', name: 'git-app' },
+          maxAttempts,
+        });
+      });
+
+    races = 1;
+    const won = await update('master-111111-1700000005', 3);
+    expect(won).toMatchObject({ committed: true, attempts: 2 });
+    const [bot, human] = await server.log('apps');
+    expect(bot).toMatchObject({ sha: won.commit, authorName: 'kubevelabot' });
+    expect(human.message).toBe('Race 1');
+
+    races = 3;
+    const error = await update('master-222222-1700000006', 3).then(
+      () => undefined,
+      e => e as Error,
+    );
+    expect(error?.name).toBe('ConflictError');
+    expect(error?.message).toMatch(
+      /^gave up pushing image updates to main after 3 attempts: others kept pushing first; caused by ConflictError: push to main was rejected: the branch moved from [0-9a-f]{12} to [0-9a-f]{12}$/,
+    );
+    const log = await server.log('apps');
+    expect(log.slice(0, 3).map(c => c.message)).toEqual([
+      'Race 4',
+      'Race 3',
+      'Race 2',
+    ]);
+    expect(await server.readFile('apps', 'app.yaml')).toContain(
+      'master-111111-1700000005',
+    );
+  });
+
+  it('refuses to retry a push the server itself rejects, and leaves the clone at the remote head', async () => {
+    const fixture = path.join(workDir, 'guarded-fixture');
+    fs.mkdirSync(fixture);
+    fs.writeFileSync(path.join(fixture, 'app.yaml'), APP_YAML);
+    const head = await server.createRepo('guarded', { fixtureDir: fixture });
+    const hook = path.join(server.root, 'guarded.git', 'hooks', 'pre-receive');
+    fs.writeFileSync(
+      hook,
+      '#!/bin/sh\necho "main is protected" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    const guarded = { ...spec(), url: server.repoUrl('guarded') };
+
+    const error = await source
+      .withClone(guarded, async clone => {
+        await clone.sync();
+        return runImageUpdate({
+          clone,
+          policies: choice('master-0a0a0a-1700000003'),
+          automationObject: { namespace: 'default', name: 'git-app' },
+        });
+      })
+      .then(
+        () => undefined,
+        e => e as Error,
+      );
+    expect(error?.name).toBe('NotAllowedError');
+    expect(error?.message).toContain('the branch did not move');
+    expect(await server.head('guarded')).toBe(head);
+    const dir = source.cloneDir(guarded);
+    expect(fs.readFileSync(path.join(dir, 'app.yaml'), 'utf8')).toBe(APP_YAML);
+    const next = await source.sync(guarded);
+    expect(next).toMatchObject({ sha: head, changed: false, fetched: false });
+  });
+
+  it('reports a broken commit template before touching the tree', async () => {
+    const head = await server.head('apps');
+    const error = await source
+      .withClone(spec(), async clone => {
+        await clone.sync();
+        return runImageUpdate({
+          clone,
+          policies: choice('master-bad-1700000004'),
+          commitMessage: 'Images:\n{{range .Updated.Imgs}}{{.}}{{end}}',
+          automationObject: { namespace: 'default', name: 'git-app' },
+        });
+      })
+      .then(
+        () => undefined,
+        e => e as Error,
+      );
+    expect(error?.name).toBe('InputError');
+    expect(error?.message).toBe(
+      'template: commitMessage:2:9: executing "commitMessage" at <.Updated.Imgs>: can\'t evaluate field Imgs in type UpdateResult',
+    );
+    expect(await server.head('apps')).toBe(head);
+    const dir = source.cloneDir(spec());
+    expect(fs.readFileSync(path.join(dir, 'app.yaml'), 'utf8')).toBe(
+      await server.readFile('apps', 'app.yaml'),
+    );
   });
 
   it('gives a clear error for wrong credentials, without the password', async () => {
