@@ -139,6 +139,11 @@ describe('selectLatestTag', () => {
       ).toBe('a-100');
     });
 
+    it('applies with an empty pattern, which matches every tag', () => {
+      // "$1" names no group of the empty pattern: every value is "v", the last wins.
+      expect(select(['b', 'c', 'a'], alphabetical('asc'), '', 'v$1')).toBe('a');
+    });
+
     it('returns the original tag, not the extracted value', () => {
       expect(
         select(['build-7', 'build-12'], numerical('asc'), '(\\d+)', '$1'),

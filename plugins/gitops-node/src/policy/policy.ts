@@ -56,9 +56,10 @@ export function compileImagePolicy(
     `${pattern ? ` with pattern "${pattern}"` : ''}: ${reason}`;
 
   const latest = compileOrder(spec.policy, describe);
-  const filter = pattern
-    ? compileFilter(pattern, extract, describe)
-    : undefined;
+  // As in Flux, an empty pattern matches every tag, and `extract` still
+  // applies to it.
+  const filter =
+    pattern || extract ? compileFilter(pattern, extract, describe) : undefined;
 
   return {
     select(tags) {
