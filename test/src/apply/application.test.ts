@@ -547,6 +547,67 @@ spec:
     expect(await get('ConfigMap', 'relaxed-config')).toBeDefined();
   });
 
+  it('installs Namespaces and CRDs first, waits for the CRD, then applies what lives in them', async () => {
+    await applyYaml(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: platform, namespace: default}
+spec:
+  components:
+  - name: widgets
+    type: k8s-objects
+    properties:
+      objects:
+      - apiVersion: example.com/v1
+        kind: Widget
+        metadata: {name: first, namespace: widgets}
+        spec: {size: 3}
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: widget-settings, namespace: widgets}
+      - apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {name: widgets.example.com}
+        spec:
+          group: example.com
+          names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+          scope: Namespaced
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema:
+                type: object
+                properties:
+                  spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+      - apiVersion: v1
+        kind: Namespace
+        metadata: {name: widgets}
+`);
+    const result = await reconcile('platform');
+    expect(
+      result.applied!.changes.map(c => `${c.ref.kind}:${c.action}`),
+    ).toEqual([
+      'CustomResourceDefinition:created',
+      'Namespace:created',
+      'Widget:created',
+      'ConfigMap:created',
+    ]);
+    const widget = await client.get({
+      group: 'example.com',
+      version: 'v1',
+      kind: 'Widget',
+      namespace: 'widgets',
+      name: 'first',
+    });
+    expect(widget?.spec).toEqual({ size: 3 });
+    expect((await get('Namespace', 'widgets'))?.metadata.labels).toMatchObject({
+      'app.oam.dev/name': 'platform',
+    });
+    await reconcileUntil('platform', 'running');
+    expect((await reconcile('platform')).applied!.writes).toBe(0);
+  });
+
   it('keeps the Application CRD printer columns like KubeVela', async () => {
     const crd = parse(await fs.readFile(crdFile, 'utf8')) as KubeObject;
     const columns = (crd.spec as any).versions[0].additionalPrinterColumns.map(

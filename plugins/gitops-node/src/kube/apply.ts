@@ -489,7 +489,12 @@ export async function applyObjects(
     }
   }
 
-  const order = new Map(planned.map((p, i) => [p.key, i]));
+  // Report in the order of application: Namespaces and CRDs, then the rest, then prunes.
+  const applyOrder = [
+    ...planned.filter(p => isFirstStage(p.desired)),
+    ...planned.filter(p => !isFirstStage(p.desired)),
+  ];
+  const order = new Map(applyOrder.map((p, i) => [p.key, i]));
   changes.sort(
     (a, b) =>
       (order.get(refKey(a.ref)) ?? Infinity) -
