@@ -1,11 +1,12 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import {
   GitSource,
   ImagePolicyChoices,
   runImageUpdate,
 } from '@gitops-workflow/plugin-gitops-node';
-import nodeHttp from 'isomorphic-git/http/node';
 import { GitServer, HUMAN_AUTHOR, startGitServer } from '../infra/git-server';
 import { makeTempDir, removeDir } from '../infra/process';
 
@@ -152,32 +153,55 @@ describe('image update automation against a real Git server', () => {
   });
 
   it('retries when a human wins the race inside the push, and gives up after the bound', async () => {
-    // A human pushes just before each of our pushes reaches the server, so
-    // the server (not our fast-forward check) rejects the stale update.
+    // A proxy in front of the server lets a human push just before each of
+    // our pushes arrives, so the server (not our fast-forward check) rejects
+    // the stale update.
     let races = 0;
     let humanPushes = 0;
+    const upstream = new URL(server.url);
+    const proxy = http.createServer((req, res) => {
+      const forward = async () => {
+        if (
+          req.method === 'POST' &&
+          req.url?.endsWith('/git-receive-pack') &&
+          races > 0
+        ) {
+          races--;
+          humanPushes++;
+          await server.pushAsHuman('apps', {
+            files: { [`notes/race-${humanPushes}.txt`]: `${humanPushes}\n` },
+            message: `Race ${humanPushes}`,
+          });
+        }
+        const out = http.request(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          upstreamRes => {
+            res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+            upstreamRes.pipe(res);
+          },
+        );
+        req.pipe(out);
+      };
+      forward().catch(e => {
+        res.writeHead(500);
+        res.end(String(e));
+      });
+    });
+    await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${
+      (proxy.address() as AddressInfo).port
+    }/apps.git`;
     const racing = new GitSource({
       cacheDir: path.join(workDir, 'cache-race'),
-      http: {
-        request: async req => {
-          if (
-            req.method === 'POST' &&
-            req.url.endsWith('/git-receive-pack') &&
-            races > 0
-          ) {
-            races--;
-            humanPushes++;
-            await server.pushAsHuman('apps', {
-              files: { [`notes/race-${humanPushes}.txt`]: `${humanPushes}\n` },
-              message: `Race ${humanPushes}`,
-            });
-          }
-          return nodeHttp.request(req);
-        },
-      },
     });
     const update = (tag: string, maxAttempts: number) =>
-      racing.withClone(spec(), async clone => {
+      racing.withClone({ ...spec(), url: proxyUrl }, async clone => {
         await clone.sync();
         return runImageUpdate({
           clone,
