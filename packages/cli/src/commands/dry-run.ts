@@ -20,7 +20,8 @@ function parseSources(values: string[]): Map<string, string> {
   const sources = new Map<string, string>();
   for (const value of values) {
     const eq = value.indexOf('=');
-    if (eq <= 0) throw new Error(`--source expects COMPONENT=DIR, got "${value}"`);
+    if (eq <= 0)
+      throw new Error(`--source expects COMPONENT=DIR, got "${value}"`);
     sources.set(value.slice(0, eq), value.slice(eq + 1));
   }
   return sources;
@@ -33,7 +34,9 @@ export function formatRendered(rendered: RenderedApplication[]): string {
     for (const component of app.components) {
       for (const object of component.objects) {
         docs.push(
-          `# Application(${app.application.metadata.name}) -- Component(${component.name})\n${stringify(object)}`,
+          `# Application(${app.application.metadata.name}) -- Component(${
+            component.name
+          })\n${stringify(object)}`,
         );
       }
     }
@@ -44,20 +47,33 @@ export function formatRendered(rendered: RenderedApplication[]): string {
 export function registerDryRunCommand(program: Command): void {
   program
     .command('dry-run')
-    .description('Render an Application file into the Kubernetes objects it applies, offline')
-    .requiredOption('-f, --file <file>', 'the Application YAML file ("-" for stdin)')
+    .description(
+      'Render an Application file into the Kubernetes objects it applies, offline',
+    )
+    .requiredOption(
+      '-f, --file <file>',
+      'the Application YAML file ("-" for stdin)',
+    )
     .option(
       '--source <component=dir>',
       "a kustomize component's local checkout (its properties.path is read under it)",
       (value: string, all: string[]) => [...all, value],
       [] as string[],
     )
-    .option('--kustomize <path>', 'the kustomize binary (default: GITOPS_KUSTOMIZE, then PATH)')
+    .option(
+      '--kustomize <path>',
+      'the kustomize binary (default: GITOPS_KUSTOMIZE, then PATH)',
+    )
     .action(async (flags: DryRunFlags) => {
       const text =
-        flags.file === '-' ? await readStdin() : await fs.readFile(flags.file, 'utf8');
+        flags.file === '-'
+          ? await readStdin()
+          : await fs.readFile(flags.file, 'utf8');
       const sources = parseSources(flags.source);
-      const apps = parseApplicationsYaml(text, flags.file === '-' ? 'stdin' : flags.file);
+      const apps = parseApplicationsYaml(
+        text,
+        flags.file === '-' ? 'stdin' : flags.file,
+      );
       const rendered: RenderedApplication[] = [];
       for (const app of apps) {
         rendered.push(
@@ -69,8 +85,13 @@ export function registerDryRunCommand(program: Command): void {
                   `component "${component.name}" is of type kustomize: pass --source ${component.name}=DIR with a checkout of ${component.properties.url}`,
                 );
               }
-              const sub = typeof component.properties.path === 'string' ? component.properties.path : '.';
-              const built = await buildManifests(path.resolve(dir, sub), { kustomizePath: flags.kustomize });
+              const sub =
+                typeof component.properties.path === 'string'
+                  ? component.properties.path
+                  : '.';
+              const built = await buildManifests(path.resolve(dir, sub), {
+                kustomizePath: flags.kustomize,
+              });
               return built.objects;
             },
           }),
