@@ -197,45 +197,49 @@ describe('image update automation against a real Git server', () => {
     const proxyUrl = `http://127.0.0.1:${
       (proxy.address() as AddressInfo).port
     }/apps.git`;
-    const racing = new GitSource({
-      cacheDir: path.join(workDir, 'cache-race'),
-    });
-    const update = (tag: string, maxAttempts: number) =>
-      racing.withClone({ ...spec(), url: proxyUrl }, async clone => {
-        await clone.sync();
-        return runImageUpdate({
-          clone,
-          policies: choice(tag),
-          automationObject: { namespace: 'default', name: 'git-app' },
-          maxAttempts,
-        });
+    try {
+      const racing = new GitSource({
+        cacheDir: path.join(workDir, 'cache-race'),
       });
+      const update = (tag: string, maxAttempts: number) =>
+        racing.withClone({ ...spec(), url: proxyUrl }, async clone => {
+          await clone.sync();
+          return runImageUpdate({
+            clone,
+            policies: choice(tag),
+            automationObject: { namespace: 'default', name: 'git-app' },
+            maxAttempts,
+          });
+        });
 
-    races = 1;
-    const won = await update('master-111111-1700000005', 3);
-    expect(won).toMatchObject({ committed: true, attempts: 2 });
-    const [bot, human] = await server.log('apps');
-    expect(bot).toMatchObject({ sha: won.commit, authorName: 'kubevelabot' });
-    expect(human.message).toBe('Race 1');
+      races = 1;
+      const won = await update('master-111111-1700000005', 3);
+      expect(won).toMatchObject({ committed: true, attempts: 2 });
+      const [bot, human] = await server.log('apps');
+      expect(bot).toMatchObject({ sha: won.commit, authorName: 'kubevelabot' });
+      expect(human.message).toBe('Race 1');
 
-    races = 3;
-    const error = await update('master-222222-1700000006', 3).then(
-      () => undefined,
-      e => e as Error,
-    );
-    expect(error?.name).toBe('ConflictError');
-    expect(error?.message).toMatch(
-      /^gave up pushing image updates to main after 3 attempts: others kept pushing first; caused by ConflictError: push to main was rejected: the branch moved from [0-9a-f]{12} to [0-9a-f]{12}$/,
-    );
-    const log = await server.log('apps');
-    expect(log.slice(0, 3).map(c => c.message)).toEqual([
-      'Race 4',
-      'Race 3',
-      'Race 2',
-    ]);
-    expect(await server.readFile('apps', 'app.yaml')).toContain(
-      'master-111111-1700000005',
-    );
+      races = 3;
+      const error = await update('master-222222-1700000006', 3).then(
+        () => undefined,
+        e => e as Error,
+      );
+      expect(error?.name).toBe('ConflictError');
+      expect(error?.message).toMatch(
+        /^gave up pushing image updates to main after 3 attempts: others kept pushing first; caused by ConflictError: push to main was rejected: the branch moved from [0-9a-f]{12} to [0-9a-f]{12}$/,
+      );
+      const log = await server.log('apps');
+      expect(log.slice(0, 3).map(c => c.message)).toEqual([
+        'Race 4',
+        'Race 3',
+        'Race 2',
+      ]);
+      expect(await server.readFile('apps', 'app.yaml')).toContain(
+        'master-111111-1700000005',
+      );
+    } finally {
+      await new Promise(resolve => proxy.close(resolve));
+    }
   });
 
   it('refuses to retry a push the server itself rejects, and leaves the clone at the remote head', async () => {
