@@ -93,9 +93,7 @@ describe('registry with htpasswd Basic auth', () => {
     });
     expect(result.error).toBeUndefined();
     expect(result.tag).toBe(tags[tags.length - 1]);
-    expect(result.imageRef).toBe(
-      `${registry.host}/team/app:${tags[tags.length - 1]}`,
-    );
+    expect(result.image).toBe(`${registry.host}/team/app`);
     expect(result.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 

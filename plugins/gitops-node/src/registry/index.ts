@@ -30,7 +30,8 @@
  *     policy: { numerical: { order: 'asc' } },
  *   },
  * });
- * // result.imageRef === 'registry.example.com/team/app:master-…', result.error if stale
+ * // { image: 'registry.example.com/team/app', tag: 'master-…' }, plus `error`
+ * // (and the last good tag) while the registry or the spec is failing
  * ```
  */
 export { RegistryClient } from './client';

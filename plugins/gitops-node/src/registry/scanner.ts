@@ -91,14 +91,16 @@ export class ImageScanner {
 
 /** What an image policy currently says. */
 export interface ImagePolicyResult {
-  /** `registry/repository`, without tag. */
+  /**
+   * The image as the spec names it, without tag or digest (`nginx` stays
+   * `nginx`): what a marker writes, so `{ image, tag, digest }` is the
+   * setters' `ImagePolicyChoice`.
+   */
   image: string;
   /** The chosen tag: this evaluation's, or the last good one if it failed. */
   tag?: string;
   /** Manifest digest of `tag`, when asked for with `resolveDigest`. */
   digest?: string;
-  /** `image:tag`, the value an image marker gets. */
-  imageRef?: string;
   /** Why this evaluation failed; `tag` then still holds the last good choice. */
   error?: Error;
   /** True when this evaluation chose a tag different from the previous good one. */
@@ -156,16 +158,15 @@ export class ImagePolicyEvaluator {
         : undefined;
       const changed = state.last?.tag !== undefined && state.last.tag !== tag;
       state.last = {
-        image: scan.image.name,
+        image: imageName(options.image),
         tag,
         digest,
-        imageRef: `${imageName(options.image)}:${tag}`,
         lastSuccessAt: new Date(),
       };
       return { ...state.last, changed };
     } catch (error) {
       return {
-        image: state.last?.image ?? imageName(options.image),
+        image: imageName(options.image),
         ...state.last,
         error: error as Error,
         changed: false,
@@ -197,7 +198,7 @@ export class ImagePolicyEvaluator {
   }
 }
 
-/** The image as the user wrote it, without tag or digest (markers keep their spelling). */
+/** The image as written, without tag or digest. */
 function imageName(image: string): string {
   const withoutDigest = image.split('@')[0];
   const colon = withoutDigest.lastIndexOf(':');
