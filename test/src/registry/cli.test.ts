@@ -26,6 +26,21 @@ function gitops(args: string[], stdin: string) {
 
 describe('gitops images scan', () => {
   let registry: Registry;
+  /** `images scan` of the test image, password on stdin, then `extra`. */
+  const scan = (extra: string[], stdin: string) =>
+    gitops(
+      [
+        'images',
+        'scan',
+        `${registry.host}/team/app`,
+        '--insecure',
+        '--username',
+        registry.username,
+        '--password-stdin',
+        ...extra,
+      ],
+      stdin,
+    );
 
   beforeAll(async () => {
     registry = await startRegistry({ auth: 'htpasswd' });
@@ -40,15 +55,8 @@ describe('gitops images scan', () => {
   afterAll(() => registry?.stop());
 
   it('prints the tag count and what each policy picks', async () => {
-    const run = await gitops(
+    const run = await scan(
       [
-        'images',
-        'scan',
-        `${registry.host}/team/app`,
-        '--insecure',
-        '--username',
-        registry.username,
-        '--password-stdin',
         '--pattern',
         '^master-[a-f0-9]+-(?P<ts>[0-9]+)',
         '--extract',
@@ -71,20 +79,8 @@ describe('gitops images scan', () => {
   });
 
   it('reports each policy, and a failing one with exit 1', async () => {
-    const run = await gitops(
-      [
-        'images',
-        'scan',
-        `${registry.host}/team/app`,
-        '--insecure',
-        '--username',
-        registry.username,
-        '--password-stdin',
-        '--semver',
-        '>=1.0',
-        '--numerical',
-        'desc',
-      ],
+    const run = await scan(
+      ['--semver', '>=1.0', '--numerical', 'desc'],
       registry.password,
     );
     expect(run.status).toBe(1);
@@ -94,18 +90,7 @@ describe('gitops images scan', () => {
   });
 
   it('says the credentials were refused, without echoing the password', async () => {
-    const run = await gitops(
-      [
-        'images',
-        'scan',
-        `${registry.host}/team/app`,
-        '--insecure',
-        '--username',
-        registry.username,
-        '--password-stdin',
-      ],
-      'wrong-password-7f3a\n',
-    );
+    const run = await scan([], 'wrong-password-7f3a\n');
     expect(run.status).toBe(1);
     expect(run.stderr).toContain('access denied for user');
     expect(run.stderr).not.toContain('wrong-password-7f3a');

@@ -44,6 +44,15 @@ function seedTags(count: number): string[] {
   });
 }
 
+/** The error listing the registry's tags with the wrong `password` ends in. */
+const listWithPassword = (registry: Registry, password: string) =>
+  fastClient()
+    .listTags(`${registry.host}/team/app`, {
+      credentials: { username: registry.username, password },
+      insecure: true,
+    })
+    .catch(e => e);
+
 const fastClient = () =>
   new RegistryClient({ maxRetries: 2, retryBaseDelayMs: 50, timeoutMs: 5_000 });
 
@@ -203,22 +212,14 @@ describe('registry with htpasswd Basic auth', () => {
   });
 
   it('reports a wrong password as an authentication error without the password', async () => {
-    const wrong = {
-      username: registry.username,
-      password: 'not-the-password-d3adb33f',
-    };
-    const error = await fastClient()
-      .listTags(`${registry.host}/team/app`, {
-        credentials: wrong,
-        insecure: true,
-      })
-      .catch(e => e);
+    const password = 'not-the-password-d3adb33f';
+    const error = await listWithPassword(registry, password);
     expect(error?.name).toBe('AuthenticationError');
     expect(error.message).toContain(registry.host);
     expect(error.message).toContain('access denied');
     expect(
       JSON.stringify({ ...error, message: error.message, stack: error.stack }),
-    ).not.toContain(wrong.password);
+    ).not.toContain(password);
   });
 
   it('keeps the last good choice while the registry is down, and recovers', async () => {
@@ -345,18 +346,10 @@ describe('registry with token auth', () => {
   });
 
   it('reports a wrong password as an authentication error without the password', async () => {
-    const wrong = {
-      username: registry.username,
-      password: 'wrong-token-pass-5ec4e7',
-    };
-    const error = await fastClient()
-      .listTags(`${registry.host}/team/app`, {
-        credentials: wrong,
-        insecure: true,
-      })
-      .catch(e => e);
+    const password = 'wrong-token-pass-5ec4e7';
+    const error = await listWithPassword(registry, password);
     expect(error?.name).toBe('AuthenticationError');
     expect(error.message).toContain('token service refused access for user');
-    expect(`${error.message}\n${error.stack}`).not.toContain(wrong.password);
+    expect(`${error.message}\n${error.stack}`).not.toContain(password);
   });
 });
