@@ -10,6 +10,8 @@ import {
 import { buildCommitTemplateData, renderCommitMessage } from '../template';
 import { readMarkedFiles, writeSetterResult } from './files';
 
+const QUIET_MEMO = 'image-update:quiet';
+
 /** KubeVela's bot identity, which CI filters rely on. */
 export const DEFAULT_COMMIT_AUTHOR: GitAuthor = {
   name: 'kubevelabot',
@@ -83,6 +85,20 @@ export async function runImageUpdate(
   const maxAttempts = options.maxAttempts ?? 5;
   const author = options.author ?? DEFAULT_COMMIT_AUTHOR;
 
+  // Same commit, same inputs: the scan of every YAML file under the path
+  // would find nothing again, so a quiet poll skips it.
+  const inputs = JSON.stringify([
+    await clone.head(),
+    options.path ?? '.',
+    policies,
+    options.commitMessage ?? '',
+    author,
+  ]);
+  const quiet = clone.memo.get(QUIET_MEMO) as
+    | { inputs: string; result: ImageUpdateResult }
+    | undefined;
+  if (quiet?.inputs === inputs) return quiet.result;
+
   for (let attempt = 1; ; attempt++) {
     const setters = applySetters(
       await readMarkedFiles(clone.dir, options.path),
@@ -96,7 +112,11 @@ export async function runImageUpdate(
       skipped: setters.skipped,
       unresolved: setters.unresolved,
     };
-    if (setters.files.length === 0) return { committed: false, ...base };
+    if (setters.files.length === 0) {
+      const result = { committed: false, ...base };
+      if (attempt === 1) clone.memo.set(QUIET_MEMO, { inputs, result });
+      return result;
+    }
 
     // Rendered before touching the tree: a template error leaves the clone clean.
     const message = renderCommitMessage(

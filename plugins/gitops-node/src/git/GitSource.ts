@@ -76,14 +76,37 @@ const ZERO = '0000000000000000000000000000000000000000';
  * on top of it.
  */
 export class WorkingClone {
+  readonly dir: string;
+  /** The remote URL, without credentials. */
+  readonly url: string;
+  readonly branch: string;
+  /**
+   * Memory that outlives one reconcile, for as long as this process keeps
+   * this clone: callers remember here what they already did at a revision.
+   */
+  readonly memo: Map<string, unknown>;
+  private readonly remote: RemoteAccess;
+  private readonly logger?: GitLogger;
+  private justCloned: boolean;
+
   /** @internal */
-  constructor(
-    readonly dir: string,
-    readonly url: string,
-    readonly branch: string,
-    private readonly remote: RemoteAccess,
-    private justCloned: boolean,
-  ) {}
+  constructor(init: {
+    dir: string;
+    url: string;
+    branch: string;
+    remote: RemoteAccess;
+    memo: Map<string, unknown>;
+    justCloned: boolean;
+    logger?: GitLogger;
+  }) {
+    this.dir = init.dir;
+    this.url = init.url;
+    this.branch = init.branch;
+    this.memo = init.memo;
+    this.remote = init.remote;
+    this.justCloned = init.justCloned;
+    this.logger = init.logger;
+  }
 
   /**
    * Brings the clone to the remote branch head: one ref listing, and a fetch
@@ -113,6 +136,13 @@ export class WorkingClone {
     const moved = local !== remoteSha;
     if (await this.isDirty()) await this.resetTo(remoteSha);
     else if (moved) await this.fastForwardTree(local, remoteSha);
+    if (moved) {
+      this.logger?.debug(
+        `${this.url} ${branch} moved to ${remoteSha}${
+          fetched ? ' (fetched)' : ''
+        }`,
+      );
+    }
     const cloned = this.justCloned;
     this.justCloned = false;
     return {
@@ -440,6 +470,7 @@ export class GitSource {
   private readonly timeoutMs: number;
   private readonly lockTimeoutMs: number;
   private readonly http: Http;
+  private readonly memos = new Map<string, Map<string, unknown>>();
 
   constructor(private readonly options: GitSourceOptions) {
     this.timeoutMs = options.timeoutMs ?? 60_000;
@@ -490,8 +521,26 @@ export class GitSource {
     await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
     return withLock(`${dir}.lock`, this.lockTimeoutMs, async () => {
       const cloned = !fs.existsSync(path.join(dir, '.git'));
-      if (cloned) await this.createClone(dir, split.url, spec.branch, remote);
-      return fn(new WorkingClone(dir, split.url, spec.branch, remote, cloned));
+      if (cloned) {
+        await this.createClone(dir, split.url, spec.branch, remote);
+        this.memos.delete(dir);
+      }
+      let memo = this.memos.get(dir);
+      if (!memo) {
+        memo = new Map();
+        this.memos.set(dir, memo);
+      }
+      return fn(
+        new WorkingClone({
+          dir,
+          url: split.url,
+          branch: spec.branch,
+          remote,
+          memo,
+          justCloned: cloned,
+          logger: this.options.logger,
+        }),
+      );
     });
   }
 
