@@ -44,17 +44,17 @@ function seedTags(count: number): string[] {
   });
 }
 
+const fastClient = () =>
+  new RegistryClient({ maxRetries: 2, retryBaseDelayMs: 50, timeoutMs: 5_000 });
+
 /** The error listing the registry's tags with the wrong `password` ends in. */
-const listWithPassword = (registry: Registry, password: string) =>
+const listWithPassword = (target: Registry, password: string) =>
   fastClient()
-    .listTags(`${registry.host}/team/app`, {
-      credentials: { username: registry.username, password },
+    .listTags(`${target.host}/team/app`, {
+      credentials: { username: target.username, password },
       insecure: true,
     })
     .catch(e => e);
-
-const fastClient = () =>
-  new RegistryClient({ maxRetries: 2, retryBaseDelayMs: 50, timeoutMs: 5_000 });
 
 describe('registry with htpasswd Basic auth', () => {
   let registry: Registry;
