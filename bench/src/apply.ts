@@ -4,7 +4,7 @@
  * same cluster in the same run. Reports ratios (ours / kubectl), never a
  * verdict on a bare time.
  *
- *   yarn workspace @gitops-workflow/bench apply [--objects 500] [--rounds 3] [--kubeconfig FILE] [--kubectl PATH]
+ *   yarn workspace @gitops-workflow/bench bench:apply [--objects 500] [--rounds 3] [--kubeconfig FILE] [--kubectl PATH]
  *
  * Without --kubeconfig it starts its own cluster from test/infra and stops it.
  */
@@ -13,13 +13,14 @@ import { existsSync, promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import {
   applyObjects,
   KubeClient,
   type InventoryEntry,
   type KubeObject,
 } from '@gitops-workflow/plugin-gitops-node';
+import { k8sBinaries } from '@gitops-workflow/test/src/infra/binaries';
+import { startCluster } from '@gitops-workflow/test/src/infra/cluster';
 
 const run = promisify(execFile);
 
@@ -28,18 +29,15 @@ function flag(name: string, fallback?: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-async function findKubectl(): Promise<string> {
+function findKubectl(): string {
   const explicit = flag('kubectl') ?? process.env.KUBECTL;
   if (explicit) return explicit;
   try {
-    const { stdout } = await run(path.resolve(__dirname, '../../scripts/build-k8s.sh'), ['--print-dir']);
-    const cached = path.join(stdout.trim(), 'kubectl');
-    if (existsSync(cached)) return cached;
-  } catch {
-    // fall through to the system kubectl
+    return k8sBinaries().kubectl;
+  } catch (error) {
+    if (existsSync('/usr/bin/kubectl')) return '/usr/bin/kubectl';
+    throw error;
   }
-  if (existsSync('/usr/bin/kubectl')) return '/usr/bin/kubectl';
-  throw new Error('No kubectl: run scripts/build-k8s.sh, install kubectl, or pass --kubectl PATH');
 }
 
 function configMaps(namespace: string, count: number): KubeObject[] {
@@ -57,22 +55,16 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   return [Number(process.hrtime.bigint() - start) / 1e6, result];
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-async function startOwnCluster(): Promise<{ kubeconfig: string; stop: () => Promise<void> }> {
-  // Loaded lazily: only needed when no cluster was given.
-  const infra = require('@gitops-workflow/test/src/infra/cluster');
-  const cluster = await infra.startCluster();
-  return { kubeconfig: cluster.kubeconfigPath, stop: () => cluster.stop() };
-}
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
   const count = Number(flag('objects', '500'));
   const rounds = Number(flag('rounds', '3'));
-  const kubectl = await findKubectl();
+  const kubectl = findKubectl();
   const given = flag('kubeconfig') ?? process.env.KUBECONFIG;
-  const own = given ? undefined : await startOwnCluster();
-  const kubeconfig = given ?? own!.kubeconfig;
+  const own = given ? undefined : await startCluster();
+  const kubeconfig = given ?? own!.kubeconfigPath;
   const client = KubeClient.fromKubeconfigFile(kubeconfig);
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitops-bench-apply-'));
   const rows: Array<Record<string, number>> = [];
@@ -81,22 +73,45 @@ async function main() {
       const nsOurs = `bench-ours-${process.pid}-${round}`;
       const nsKubectl = `bench-kubectl-${process.pid}-${round}`;
       for (const ns of [nsOurs, nsKubectl]) {
-        await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, { fieldManager: 'bench' });
+        await client.apply(
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+          { fieldManager: 'bench' },
+        );
       }
       const ours = configMaps(nsOurs, count);
       const file = path.join(dir, `round-${round}.yaml`);
-      await fs.writeFile(file, configMaps(nsKubectl, count).map(o => `---\n${stringify(o)}`).join(''));
+      // JSON is YAML: one document per object, as a Git repository holds them.
+      await fs.writeFile(
+        file,
+        configMaps(nsKubectl, count)
+          .map(o => `---\n${JSON.stringify(o)}\n`)
+          .join(''),
+      );
       const owner = { name: 'bench', namespace: nsOurs };
       const kubectlApply = () =>
-        run(kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager', 'bench-kubectl', '-f', file], {
-          maxBuffer: 64 * 1024 * 1024,
-        });
+        run(
+          kubectl,
+          [
+            '--kubeconfig',
+            kubeconfig,
+            'apply',
+            '--server-side',
+            '--field-manager',
+            'bench-kubectl',
+            '-f',
+            file,
+          ],
+          {
+            maxBuffer: 64 * 1024 * 1024,
+          },
+        );
 
       // Alternate who goes first so neither always meets a warmer server.
       const oursFirst = round % 2 === 0;
       let inventory: InventoryEntry[] | undefined;
       const measure = async () => {
-        const ourApply = () => timed(() => applyObjects(client, ours, { owner, inventory }));
+        const ourApply = () =>
+          timed(() => applyObjects(client, ours, { owner, inventory }));
         const a = oursFirst ? await ourApply() : undefined;
         const k = await timed(kubectlApply);
         const b = oursFirst ? a! : await ourApply();
@@ -107,16 +122,33 @@ async function main() {
       // The second apply gets the first's inventory, as the controller's next reconcile does.
       const second = await measure();
       if (first.result.writes !== count || second.result.writes !== 0) {
-        throw new Error(`expected ${count} writes then 0, got ${first.result.writes} then ${second.result.writes}`);
+        throw new Error(
+          `expected ${count} writes then 0, got ${first.result.writes} then ${second.result.writes}`,
+        );
+      }
+      // Without the inventory (a controller that lost it) every object is dry-run.
+      const [dryRunMs, cold] = await timed(() =>
+        applyObjects(client, ours, { owner }),
+      );
+      if (cold.writes !== 0) {
+        throw new Error(
+          `expected 0 writes without inventory, got ${cold.writes}`,
+        );
       }
       rows.push({
         firstOursMs: first.oursMs,
         firstKubectlMs: first.kubectlMs,
         unchangedOursMs: second.oursMs,
         unchangedKubectlMs: second.kubectlMs,
+        unchangedNoInventoryOursMs: dryRunMs,
       });
       for (const ns of [nsOurs, nsKubectl]) {
-        await client.delete({ group: '', version: 'v1', kind: 'Namespace', name: ns });
+        await client.delete({
+          group: '',
+          version: 'v1',
+          kind: 'Namespace',
+          name: ns,
+        });
       }
     }
   } finally {
@@ -125,20 +157,56 @@ async function main() {
     await own?.stop();
   }
   const firstRatio = median(rows.map(r => r.firstOursMs / r.firstKubectlMs));
-  const unchangedRatio = median(rows.map(r => r.unchangedOursMs / r.unchangedKubectlMs));
+  const unchangedRatio = median(
+    rows.map(r => r.unchangedOursMs / r.unchangedKubectlMs),
+  );
+  const noInventoryRatio = median(
+    rows.map(r => r.unchangedNoInventoryOursMs / r.unchangedKubectlMs),
+  );
   const fmt = (ms: number) => `${ms.toFixed(0)} ms`;
-  process.stdout.write(`apply benchmark: ${count} ConfigMaps, ${rounds} rounds, kubectl ${kubectl}\n`);
+  process.stdout.write(
+    `apply benchmark: ${count} ConfigMaps, ${rounds} rounds, kubectl ${kubectl}\n`,
+  );
   rows.forEach((r, i) =>
     process.stdout.write(
-      `  round ${i + 1}: first ${fmt(r.firstOursMs)} vs kubectl ${fmt(r.firstKubectlMs)}; unchanged ${fmt(r.unchangedOursMs)} vs kubectl ${fmt(r.unchangedKubectlMs)}\n`,
+      `  round ${i + 1}: first ${fmt(r.firstOursMs)} vs kubectl ${fmt(
+        r.firstKubectlMs,
+      )}; unchanged ${fmt(r.unchangedOursMs)} (no inventory ${fmt(
+        r.unchangedNoInventoryOursMs,
+      )}) vs kubectl ${fmt(r.unchangedKubectlMs)}\n`,
     ),
   );
-  process.stdout.write(`  first apply:     ${firstRatio.toFixed(2)}x kubectl apply --server-side (median; <1 is faster)\n`);
-  process.stdout.write(`  unchanged apply: ${unchangedRatio.toFixed(2)}x kubectl apply --server-side (median; 0 writes)\n`);
-  process.stdout.write(`${JSON.stringify({ bench: 'apply', objects: count, rounds, firstRatio, unchangedRatio, rows })}\n`);
+  process.stdout.write(
+    `  first apply:     ${firstRatio.toFixed(
+      2,
+    )}x kubectl apply --server-side (median; <1 is faster)\n`,
+  );
+  process.stdout.write(
+    `  unchanged apply: ${unchangedRatio.toFixed(
+      2,
+    )}x kubectl apply --server-side (median; 0 writes)\n`,
+  );
+  process.stdout.write(
+    `  unchanged, no inventory (dry-run of every object): ${noInventoryRatio.toFixed(
+      2,
+    )}x kubectl apply --server-side (median; 0 writes)\n`,
+  );
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: 'apply',
+      objects: count,
+      rounds,
+      firstRatio,
+      unchangedRatio,
+      noInventoryRatio,
+      rows,
+    })}\n`,
+  );
 }
 
 main().catch(error => {
-  process.stderr.write(`bench apply: ${error instanceof Error ? error.message : error}\n`);
+  process.stderr.write(
+    `bench apply: ${error instanceof Error ? error.message : error}\n`,
+  );
   process.exit(1);
 });
