@@ -279,7 +279,8 @@ export class RegistryClient {
         });
       } catch (error) {
         if (signal?.aborted) throw error;
-        if (attempt < maxRetries) {
+        // An untrusted certificate stays untrusted: no point waiting.
+        if (attempt < maxRetries && !isTlsTrustError(error)) {
           await this.backoff(attempt, undefined, signal);
           continue;
         }
@@ -436,6 +437,11 @@ export function parseRetryAfter(
   if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function isTlsTrustError(error: unknown): boolean {
+  const code = (error as { cause?: { code?: string } })?.cause?.code ?? '';
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
 }
 
 function describeNetworkError(error: unknown): string {
