@@ -1,4 +1,5 @@
 import { ConflictError } from '@backstage/errors';
+import { revisionOf } from '../git';
 import type { GitAuthor, WorkingClone } from '../git';
 import {
   ImagePolicyChoices,
@@ -132,7 +133,7 @@ export async function runImageUpdate(
       return {
         committed: true,
         commit,
-        revision: `${clone.branch}@sha1:${commit}`,
+        revision: revisionOf(clone.branch, commit),
         message,
         ...base,
         attempts: attempt,
