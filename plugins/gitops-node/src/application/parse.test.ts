@@ -10,24 +10,144 @@ const base = (components: unknown) => ({
 describe('parseApplication', () => {
   it.each([
     [
-      [{ name: 'a', type: 'webservice', properties: { image: 'x' } }, { name: 'b', type: 'webservice', properties: { image: 'y' }, traits: [{ type: 'ingress', properties: { domain: 'd', http: ['/'] } }] }],
+      [
+        { name: 'a', type: 'webservice', properties: { image: 'x' } },
+        {
+          name: 'b',
+          type: 'webservice',
+          properties: { image: 'y' },
+          traits: [
+            { type: 'ingress', properties: { domain: 'd', http: ['/'] } },
+          ],
+        },
+      ],
       'spec.components[1].traits[0].properties.http: must be a map, got a list',
     ],
-    [[{ name: 'a', type: 'webservice', properties: { image: 'x' }, traits: [{ type: 'ingress', properties: { domain: 'd', http: { '/': 'eighty' } } }] }], 'spec.components[0].traits[0].properties.http["/"]: must be an integer, got a string'],
-    [[{ name: 'a', type: 'webservice', properties: {} }], 'spec.components[0].properties.image: is required'],
-    [[{ name: 'a', type: 'webservice', properties: { image: 'x', replica: 2 } }], 'spec.components[0].properties.replica: is not a known field'],
-    [[{ name: 'a', type: 'webservice', properties: { image: 'x', ports: [{ port: 70000 }] } }], 'spec.components[0].properties.ports[0].port: must be at most 65535, got 70000'],
-    [[{ name: 'a', type: 'helm' }], 'spec.components[0].type: unknown component type "helm" (known: k8s-objects, kustomize, webservice, worker)'],
-    [[{ name: 'a', type: 'worker', properties: { image: 'x' }, traits: [{ type: 'sidecar' }] }], 'spec.components[0].traits[0].type: unknown trait "sidecar"'],
-    [[{ name: 'a', type: 'worker', properties: { image: 'x' } }, { name: 'a', type: 'worker', properties: { image: 'x' } }], 'spec.components[1].name: another component is already named "a"'],
-    [[{ name: 'a', type: 'worker', properties: { image: 'x' }, dependsOn: ['b'] }], 'spec.components[0].dependsOn[0]: no component is named "b"'],
-    [[{ name: 'Bad_Name', type: 'worker', properties: { image: 'x' } }], 'spec.components[0].name: "Bad_Name" is not a valid name'],
-    [[{ name: 'a', type: 'worker', properties: { image: 'x' }, traits: [{ type: 'scaler', properties: { replicas: -1 } }] }], 'spec.components[0].traits[0].properties.replicas: must be at least 0'],
-    [[{ name: 'a', type: 'k8s-objects', properties: { objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }] } }], 'spec.components[0].properties.objects[0].metadata.name: is required'],
-    [[{ name: 'a', type: 'kustomize', properties: { url: 'ssh://x' } }], 'spec.components[0].properties.url: must be an http(s) URL'],
+    [
+      [
+        {
+          name: 'a',
+          type: 'webservice',
+          properties: { image: 'x' },
+          traits: [
+            {
+              type: 'ingress',
+              properties: { domain: 'd', http: { '/': 'eighty' } },
+            },
+          ],
+        },
+      ],
+      'spec.components[0].traits[0].properties.http["/"]: must be an integer, got a string',
+    ],
+    [
+      [{ name: 'a', type: 'webservice', properties: {} }],
+      'spec.components[0].properties.image: is required',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'webservice',
+          properties: { image: 'x', replica: 2 },
+        },
+      ],
+      'spec.components[0].properties.replica: is not a known field',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'webservice',
+          properties: { image: 'x', ports: [{ port: 70000 }] },
+        },
+      ],
+      'spec.components[0].properties.ports[0].port: must be at most 65535, got 70000',
+    ],
+    [
+      [{ name: 'a', type: 'helm' }],
+      'spec.components[0].type: unknown component type "helm" (known: k8s-objects, kustomize, webservice, worker)',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'worker',
+          properties: { image: 'x' },
+          traits: [{ type: 'sidecar' }],
+        },
+      ],
+      'spec.components[0].traits[0].type: unknown trait "sidecar"',
+    ],
+    [
+      [
+        { name: 'a', type: 'worker', properties: { image: 'x' } },
+        { name: 'a', type: 'worker', properties: { image: 'x' } },
+      ],
+      'spec.components[1].name: another component is already named "a"',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'worker',
+          properties: { image: 'x' },
+          dependsOn: ['b'],
+        },
+      ],
+      'spec.components[0].dependsOn[0]: no component is named "b"',
+    ],
+    [
+      [{ name: 'Bad_Name', type: 'worker', properties: { image: 'x' } }],
+      'spec.components[0].name: "Bad_Name" is not a valid name',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'worker',
+          properties: { image: 'x' },
+          traits: [{ type: 'scaler', properties: { replicas: -1 } }],
+        },
+      ],
+      'spec.components[0].traits[0].properties.replicas: must be at least 0',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'k8s-objects',
+          properties: {
+            objects: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: {} }],
+          },
+        },
+      ],
+      'spec.components[0].properties.objects[0].metadata.name: is required',
+    ],
+    [
+      [{ name: 'a', type: 'kustomize', properties: { url: 'ssh://x' } }],
+      'spec.components[0].properties.url: must be an http(s) URL',
+    ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'worker',
+          properties: {
+            image: 'x',
+            volumeMounts: { secret: [{ name: 's', mountPath: '/s' }] },
+          },
+        },
+      ],
+      'spec.components[0].properties.volumeMounts.secret[0].secretName: is required',
+    ],
     [[], 'spec.components: must list at least one component'],
   ])('rejects %j with the field path and reason', (components, message) => {
-    expect(() => parseApplication(base(components))).toThrow(expect.objectContaining({ name: 'InputError', message: expect.stringContaining(message) }));
+    expect(() => parseApplication(base(components))).toThrow(
+      expect.objectContaining({
+        name: 'InputError',
+        message: expect.stringContaining(message),
+      }),
+    );
   });
 
   it('normalises a valid Application', () => {
@@ -35,13 +155,50 @@ describe('parseApplication', () => {
       ...base([{ name: 'a', type: 'worker', properties: { image: 'x' } }]),
       spec: {
         components: [{ name: 'a', type: 'worker', properties: { image: 'x' } }],
-        policies: [{ name: 'gc', type: 'garbage-collect', properties: { keepLegacyResource: true } }],
-        workflow: { mode: { steps: 'DAG' }, steps: [{ name: 'deploy', type: 'deploy', properties: { policies: ['gc'] } }] },
+        policies: [
+          {
+            name: 'gc',
+            type: 'garbage-collect',
+            properties: { keepLegacyResource: true },
+          },
+        ],
+        workflow: {
+          mode: { steps: 'DAG' },
+          steps: [
+            {
+              name: 'deploy',
+              type: 'deploy',
+              properties: { policies: ['gc'] },
+            },
+          ],
+        },
       },
     });
     expect(app.metadata).toEqual({ name: 'demo', namespace: 'default' });
-    expect(app.spec.components[0]).toEqual({ name: 'a', type: 'worker', properties: { image: 'x' }, traits: [], dependsOn: [] });
-    expect(app.spec.policies).toEqual([{ name: 'gc', type: 'garbage-collect', properties: { keepLegacyResource: true } }]);
-    expect(app.spec.workflow).toEqual({ mode: { steps: 'DAG', subSteps: undefined }, steps: [{ name: 'deploy', type: 'deploy', properties: { policies: ['gc'] }, dependsOn: [] }] });
+    expect(app.spec.components[0]).toEqual({
+      name: 'a',
+      type: 'worker',
+      properties: { image: 'x' },
+      traits: [],
+      dependsOn: [],
+    });
+    expect(app.spec.policies).toEqual([
+      {
+        name: 'gc',
+        type: 'garbage-collect',
+        properties: { keepLegacyResource: true },
+      },
+    ]);
+    expect(app.spec.workflow).toEqual({
+      mode: { steps: 'DAG', subSteps: undefined },
+      steps: [
+        {
+          name: 'deploy',
+          type: 'deploy',
+          properties: { policies: ['gc'] },
+          dependsOn: [],
+        },
+      ],
+    });
   });
 });

@@ -173,6 +173,59 @@ describe('renderApplication', () => {
     ]);
   });
 
+  it('mounts KubeVela-style volumes', async () => {
+    const rendered = await renderApplication(
+      app({
+        components: [
+          {
+            name: 'files',
+            type: 'worker',
+            properties: {
+              image: 'files:1',
+              volumeMounts: {
+                configMap: [
+                  { name: 'cfg', mountPath: '/etc/app', cmName: 'app-config' },
+                ],
+                secret: [
+                  {
+                    name: 'creds',
+                    mountPath: '/secrets',
+                    secretName: 'app-creds',
+                    defaultMode: 256,
+                  },
+                ],
+                pvc: [
+                  {
+                    name: 'data',
+                    mountPath: '/data',
+                    subPath: 'app',
+                    claimName: 'app-data',
+                  },
+                ],
+                emptyDir: [
+                  { name: 'tmp', mountPath: '/tmp', medium: 'Memory' },
+                ],
+              },
+            },
+          },
+        ],
+      }),
+    );
+    const pod = (rendered.objects[0] as any).spec.template.spec;
+    expect(pod.containers[0].volumeMounts).toEqual([
+      { name: 'data', mountPath: '/data', subPath: 'app' },
+      { name: 'cfg', mountPath: '/etc/app' },
+      { name: 'creds', mountPath: '/secrets' },
+      { name: 'tmp', mountPath: '/tmp' },
+    ]);
+    expect(pod.volumes).toEqual([
+      { name: 'data', persistentVolumeClaim: { claimName: 'app-data' } },
+      { name: 'cfg', configMap: { name: 'app-config', defaultMode: 420 } },
+      { name: 'creds', secret: { secretName: 'app-creds', defaultMode: 256 } },
+      { name: 'tmp', emptyDir: { medium: 'Memory' } },
+    ]);
+  });
+
   it('applies scaler, labels, annotations and gateway traits', async () => {
     const rendered = await renderApplication(
       app({

@@ -145,7 +145,8 @@ export class KubeClient {
     options: RequestOptions = {},
     allow: number[] = [],
   ): Promise<Response<T>> {
-    const url = new URL(path, this.server);
+    // Appended, not resolved: a server URL may carry a path prefix (e.g. behind a proxy).
+    const url = new URL(`${this.server.href.replace(/\/$/, '')}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
     }

@@ -1,6 +1,9 @@
 import { InputError } from '@backstage/errors';
 import { childPath, Fields, checkInt, invalid, isRecord } from '../fields';
-import type { ComponentRenderContext, ComponentTypeDefinition } from '../registry';
+import type {
+  ComponentRenderContext,
+  ComponentTypeDefinition,
+} from '../registry';
 import {
   LABEL_APP_NAME,
   LABEL_COMPONENT,
@@ -34,6 +37,85 @@ interface ContainerSpec {
   annotations?: Record<string, string>;
   ports: PortSpec[];
   exposeType: string;
+  volumes: VolumeSpec[];
+}
+
+interface VolumeSpec {
+  mount: Record<string, unknown>;
+  volume: Record<string, unknown>;
+}
+
+/** KubeVela's `volumeMounts` kinds: each reads its own fields and gives the pod volume. */
+const VOLUME_KINDS: Record<
+  string,
+  { keys: string[]; volume: (v: Fields) => Record<string, unknown> }
+> = {
+  pvc: {
+    keys: ['claimName'],
+    volume: v => ({
+      persistentVolumeClaim: { claimName: v.string('claimName') },
+    }),
+  },
+  configMap: {
+    keys: ['cmName', 'defaultMode', 'items'],
+    volume: v => ({
+      configMap: {
+        name: v.string('cmName'),
+        defaultMode: v.optionalInt('defaultMode', { min: 0, max: 511 }) ?? 420,
+        ...(v.has('items') ? { items: v.optionalList('items') } : {}),
+      },
+    }),
+  },
+  secret: {
+    keys: ['secretName', 'defaultMode', 'items'],
+    volume: v => ({
+      secret: {
+        secretName: v.string('secretName'),
+        defaultMode: v.optionalInt('defaultMode', { min: 0, max: 511 }) ?? 420,
+        ...(v.has('items') ? { items: v.optionalList('items') } : {}),
+      },
+    }),
+  },
+  emptyDir: {
+    keys: ['medium'],
+    volume: v => {
+      const medium = v.optionalString('medium') ?? '';
+      if (medium !== '' && medium !== 'Memory') {
+        invalid(v.pathOf('medium'), 'must be "" or "Memory"');
+      }
+      return { emptyDir: medium ? { medium } : {} };
+    },
+  },
+  hostPath: {
+    keys: ['path'],
+    volume: v => ({ hostPath: { path: v.string('path') } }),
+  },
+};
+
+function readVolumes(fields: Fields): VolumeSpec[] {
+  const mounts = fields.optionalMap('volumeMounts');
+  if (!mounts) return [];
+  mounts.onlyKeys(Object.keys(VOLUME_KINDS));
+  const volumes: VolumeSpec[] = [];
+  const names = new Set<string>();
+  for (const [kind, { keys, volume }] of Object.entries(VOLUME_KINDS)) {
+    (mounts.optionalList(kind) ?? []).forEach((item, i) => {
+      const v = Fields.of(item, childPath(mounts.pathOf(kind), i));
+      v.onlyKeys(['name', 'mountPath', 'subPath', ...keys]);
+      const name = v.string('name');
+      if (names.has(name))
+        invalid(v.pathOf('name'), `another volume is already named "${name}"`);
+      names.add(name);
+      const mount: Record<string, unknown> = {
+        name,
+        mountPath: v.string('mountPath'),
+      };
+      const subPath = v.optionalString('subPath');
+      if (subPath) mount.subPath = subPath;
+      volumes.push({ mount, volume: { name, ...volume(v) } });
+    });
+  }
+  return volumes;
 }
 
 const CONTAINER_KEYS = [
@@ -50,6 +132,7 @@ const CONTAINER_KEYS = [
   'replicas',
   'labels',
   'annotations',
+  'volumeMounts',
 ];
 const SERVICE_KEYS = ['port', 'ports', 'exposeType'];
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'];
@@ -75,18 +158,33 @@ function readEnv(fields: Fields): Array<Record<string, unknown>> | undefined {
 function readPorts(fields: Fields): PortSpec[] {
   const list = fields.optionalList('ports');
   if (list) {
-    if (fields.has('port')) invalid(fields.pathOf('port'), 'set either port or ports, not both');
+    if (fields.has('port'))
+      invalid(fields.pathOf('port'), 'set either port or ports, not both');
     const ports = list.map((item, i) => {
       const p = Fields.of(item, childPath(fields.pathOf('ports'), i));
-      p.onlyKeys(['port', 'containerPort', 'name', 'protocol', 'expose', 'nodePort']);
-      const port = checkInt(p.value.port, p.pathOf('port'), { min: 1, max: 65535 });
+      p.onlyKeys([
+        'port',
+        'containerPort',
+        'name',
+        'protocol',
+        'expose',
+        'nodePort',
+      ]);
+      const port = checkInt(p.value.port, p.pathOf('port'), {
+        min: 1,
+        max: 65535,
+      });
       const protocol = p.optionalString('protocol') ?? 'TCP';
       if (!PROTOCOLS.includes(protocol)) {
-        invalid(p.pathOf('protocol'), `must be one of ${PROTOCOLS.join(', ')}, got "${protocol}"`);
+        invalid(
+          p.pathOf('protocol'),
+          `must be one of ${PROTOCOLS.join(', ')}, got "${protocol}"`,
+        );
       }
       return {
         port,
-        containerPort: p.optionalInt('containerPort', { min: 1, max: 65535 }) ?? port,
+        containerPort:
+          p.optionalInt('containerPort', { min: 1, max: 65535 }) ?? port,
         // KubeVela's default name, so Services and probes written for KubeVela keep working.
         name: p.optionalString('name') ?? `port-${port}`,
         protocol,
@@ -98,7 +196,10 @@ function readPorts(fields: Fields): PortSpec[] {
     ports.forEach((p, i) => {
       const key = `${p.containerPort}/${p.protocol}`;
       if (seen.has(key)) {
-        invalid(childPath(fields.pathOf('ports'), i), `port ${key} is listed twice`);
+        invalid(
+          childPath(fields.pathOf('ports'), i),
+          `port ${key} is listed twice`,
+        );
       }
       seen.add(key);
     });
@@ -108,18 +209,38 @@ function readPorts(fields: Fields): PortSpec[] {
   const port = fields.optionalInt('port', { min: 1, max: 65535 });
   return port === undefined
     ? []
-    : [{ port, containerPort: port, name: `port-${port}`, protocol: 'TCP', expose: false }];
+    : [
+        {
+          port,
+          containerPort: port,
+          name: `port-${port}`,
+          protocol: 'TCP',
+          expose: false,
+        },
+      ];
 }
 
 function readContainerSpec(fields: Fields, withPorts: boolean): ContainerSpec {
-  fields.onlyKeys(withPorts ? [...CONTAINER_KEYS, ...SERVICE_KEYS] : CONTAINER_KEYS);
+  fields.onlyKeys(
+    withPorts ? [...CONTAINER_KEYS, ...SERVICE_KEYS] : CONTAINER_KEYS,
+  );
   const imagePullPolicy = fields.optionalString('imagePullPolicy');
-  if (imagePullPolicy !== undefined && !PULL_POLICIES.includes(imagePullPolicy)) {
-    invalid(fields.pathOf('imagePullPolicy'), `must be one of ${PULL_POLICIES.join(', ')}`);
+  if (
+    imagePullPolicy !== undefined &&
+    !PULL_POLICIES.includes(imagePullPolicy)
+  ) {
+    invalid(
+      fields.pathOf('imagePullPolicy'),
+      `must be one of ${PULL_POLICIES.join(', ')}`,
+    );
   }
-  const exposeType = (withPorts && fields.optionalString('exposeType')) || 'ClusterIP';
+  const exposeType =
+    (withPorts && fields.optionalString('exposeType')) || 'ClusterIP';
   if (!EXPOSE_TYPES.includes(exposeType)) {
-    invalid(fields.pathOf('exposeType'), `must be one of ${EXPOSE_TYPES.join(', ')}`);
+    invalid(
+      fields.pathOf('exposeType'),
+      `must be one of ${EXPOSE_TYPES.join(', ')}`,
+    );
   }
   return {
     image: fields.string('image'),
@@ -136,18 +257,31 @@ function readContainerSpec(fields: Fields, withPorts: boolean): ContainerSpec {
     labels: fields.optionalStringMap('labels'),
     annotations: fields.optionalStringMap('annotations'),
     ports: withPorts ? readPorts(fields) : [],
+    volumes: readVolumes(fields),
     exposeType,
   };
 }
 
 /** The labels a component's pods carry and its Deployment and Service select on. */
-export function selectorLabels(app: Application, component: ApplicationComponent) {
-  return { [LABEL_APP_NAME]: app.metadata.name, [LABEL_COMPONENT]: component.name };
+export function selectorLabels(
+  app: Application,
+  component: ApplicationComponent,
+) {
+  return {
+    [LABEL_APP_NAME]: app.metadata.name,
+    [LABEL_COMPONENT]: component.name,
+  };
 }
 
-function renderDeployment(ctx: ComponentRenderContext, spec: ContainerSpec): KubeObject {
+function renderDeployment(
+  ctx: ComponentRenderContext,
+  spec: ContainerSpec,
+): KubeObject {
   const { app, component } = ctx;
-  const container: Record<string, unknown> = { name: component.name, image: spec.image };
+  const container: Record<string, unknown> = {
+    name: component.name,
+    image: spec.image,
+  };
   if (spec.imagePullPolicy) container.imagePullPolicy = spec.imagePullPolicy;
   if (spec.cmd) container.command = spec.cmd;
   if (spec.args) container.args = spec.args;
@@ -168,13 +302,19 @@ function renderDeployment(ctx: ComponentRenderContext, spec: ContainerSpec): Kub
   }
   if (spec.livenessProbe) container.livenessProbe = spec.livenessProbe;
   if (spec.readinessProbe) container.readinessProbe = spec.readinessProbe;
+  if (spec.volumes.length > 0)
+    container.volumeMounts = spec.volumes.map(v => v.mount);
 
   const podSpec: Record<string, unknown> = { containers: [container] };
   if (spec.imagePullSecrets) {
     podSpec.imagePullSecrets = spec.imagePullSecrets.map(name => ({ name }));
   }
+  if (spec.volumes.length > 0)
+    podSpec.volumes = spec.volumes.map(v => v.volume);
   const selector = selectorLabels(app, component);
-  const podMeta: Record<string, unknown> = { labels: { ...spec.labels, ...selector } };
+  const podMeta: Record<string, unknown> = {
+    labels: { ...spec.labels, ...selector },
+  };
   if (spec.annotations) podMeta.annotations = { ...spec.annotations };
   const metadata: KubeObject['metadata'] = { name: component.name };
   if (spec.labels) metadata.labels = { ...spec.labels };
@@ -191,7 +331,10 @@ function renderDeployment(ctx: ComponentRenderContext, spec: ContainerSpec): Kub
   };
 }
 
-function renderService(ctx: ComponentRenderContext, spec: ContainerSpec): KubeObject | undefined {
+function renderService(
+  ctx: ComponentRenderContext,
+  spec: ContainerSpec,
+): KubeObject | undefined {
   const exposed = spec.ports.filter(p => p.expose);
   if (exposed.length === 0) return undefined;
   return {
@@ -208,7 +351,8 @@ function renderService(ctx: ComponentRenderContext, spec: ContainerSpec): KubeOb
           targetPort: p.containerPort,
           protocol: p.protocol,
         };
-        if (p.nodePort !== undefined && spec.exposeType !== 'ClusterIP') port.nodePort = p.nodePort;
+        if (p.nodePort !== undefined && spec.exposeType !== 'ClusterIP')
+          port.nodePort = p.nodePort;
         return port;
       }),
     },
@@ -236,7 +380,10 @@ export const workerComponent: ComponentTypeDefinition = {
   type: 'worker',
   validate: fields => void readContainerSpec(fields, false),
   render(ctx) {
-    const workload = renderDeployment(ctx, readContainerSpec(componentFields(ctx), false));
+    const workload = renderDeployment(
+      ctx,
+      readContainerSpec(componentFields(ctx), false),
+    );
     return { workload, objects: [workload] };
   },
 };
@@ -244,13 +391,16 @@ export const workerComponent: ComponentTypeDefinition = {
 function readObjects(fields: Fields): KubeObject[] {
   fields.onlyKeys(['objects']);
   const list = fields.optionalList('objects');
-  if (!list || list.length === 0) invalid(fields.pathOf('objects'), 'must list at least one object');
+  if (!list || list.length === 0)
+    invalid(fields.pathOf('objects'), 'must list at least one object');
   return list.map((item, i) => {
     const path = childPath(fields.pathOf('objects'), i);
     const object = Fields.of(item, path);
     object.string('apiVersion');
     object.string('kind');
-    const metadata = object.optionalMap('metadata') ?? invalid(object.pathOf('metadata'), 'is required');
+    const metadata =
+      object.optionalMap('metadata') ??
+      invalid(object.pathOf('metadata'), 'is required');
     metadata.string('name');
     metadata.optionalString('namespace');
     metadata.optionalStringMap('labels');
@@ -284,9 +434,14 @@ const KUSTOMIZE_KEYS = [
 function validateKustomize(fields: Fields): void {
   fields.onlyKeys(KUSTOMIZE_KEYS);
   const repoType = fields.optionalString('repoType') ?? 'git';
-  if (repoType !== 'git') invalid(fields.pathOf('repoType'), `only "git" is supported, got "${repoType}"`);
+  if (repoType !== 'git')
+    invalid(
+      fields.pathOf('repoType'),
+      `only "git" is supported, got "${repoType}"`,
+    );
   const url = fields.string('url');
-  if (!/^https?:\/\//.test(url)) invalid(fields.pathOf('url'), 'must be an http(s) URL');
+  if (!/^https?:\/\//.test(url))
+    invalid(fields.pathOf('url'), 'must be an http(s) URL');
   fields.optionalString('secretRef');
   fields.optionalString('pullInterval');
   fields.optionalString('path');
@@ -324,8 +479,14 @@ export const kustomizeComponent: ComponentTypeDefinition = {
     }
     const objects = await source(ctx.component, ctx.app);
     objects.forEach((object, i) => {
-      if (!isRecord(object) || typeof object.kind !== 'string' || !isRecord(object.metadata)) {
-        throw new InputError(`${ctx.path}: the source of component "${ctx.component.name}" returned a malformed object at index ${i}`);
+      if (
+        !isRecord(object) ||
+        typeof object.kind !== 'string' ||
+        !isRecord(object.metadata)
+      ) {
+        throw new InputError(
+          `${ctx.path}: the source of component "${ctx.component.name}" returned a malformed object at index ${i}`,
+        );
       }
     });
     return { objects: objects.map(o => structuredClone(o)) };
