@@ -360,6 +360,45 @@ describe('renderApplication', () => {
     });
   });
 
+  it('rejects a nested Application that would not parse, before anything is applied', async () => {
+    const application = app({
+      components: [
+        {
+          name: 'gitops',
+          type: 'kustomize',
+          properties: { url: 'http://127.0.0.1/repo.git' },
+        },
+      ],
+    });
+    const nested = (trait: string) => async () =>
+      [
+        {
+          apiVersion: 'core.oam.dev/v1beta1',
+          kind: 'Application',
+          metadata: { name: 'first-vela-workflow' },
+          spec: {
+            components: [
+              {
+                name: 'test-server',
+                type: 'webservice',
+                properties: { image: 'x' },
+                traits: [{ type: trait }],
+              },
+            ],
+          },
+        },
+      ];
+    await expect(
+      renderApplication(application, { kustomizeSource: nested('ingres') }),
+    ).rejects.toThrow(
+      'spec.components[0]: component "gitops" renders Application first-vela-workflow, which is invalid: spec.components[0].traits[0].type: unknown trait "ingres"',
+    );
+    const rendered = await renderApplication(application, {
+      kustomizeSource: nested('scaler'),
+    });
+    expect(rendered.objects[0].metadata.namespace).toBe('team-a');
+  });
+
   it('lets other modules register their own component types and traits', async () => {
     const registry = createDefaultRegistry().addComponentType({
       type: 'cron-task',

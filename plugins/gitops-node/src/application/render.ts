@@ -1,7 +1,11 @@
 import { InputError } from '@backstage/errors';
 import { isRecord } from './fields';
 import { CLUSTER_SCOPED_KINDS, describeObject, objectKey } from './objects';
-import { builtinRegistry } from './parse';
+import {
+  APPLICATION_API_VERSION,
+  builtinRegistry,
+  parseApplication,
+} from './parse';
 import type { RenderOptions, TraitContext } from './registry';
 import {
   LABEL_APP_NAME,
@@ -73,6 +77,27 @@ export async function renderApplication(
     }
     const output = await definition.render({ app, component, path, options });
     const objects = output.objects;
+    // A nested Application (the seed's git-app applying first-vela-workflow) is
+    // checked now: a broken one is a bad document, and nothing gets applied.
+    for (const object of objects) {
+      if (
+        object.apiVersion === APPLICATION_API_VERSION &&
+        object.kind === 'Application'
+      ) {
+        try {
+          parseApplication(object, {
+            registry,
+            defaultNamespace: app.metadata.namespace,
+          });
+        } catch (error) {
+          throw new InputError(
+            `${path}: component "${component.name}" renders ${describeObject(
+              object,
+            )}, which is invalid: ${(error as Error).message}`,
+          );
+        }
+      }
+    }
     const keyOf = (object: KubeObject) =>
       objectKey({
         ...object,
