@@ -433,7 +433,7 @@ class State {
       throw new ExecFailure(
         node.pos,
         node.text,
-        `${name} is not a method but has arguments`,
+        `${name} has arguments but cannot be invoked as function`,
       );
     return found.value;
   }
@@ -466,9 +466,11 @@ class State {
       return FUNCTIONS[fn.name](...withFinal(rest.map(a => this.arg(dot, a))));
     } catch (e) {
       if (e instanceof ExecFailure) throw e;
+      // Like Go, name the whole call: `<index .List 7>`.
+      const last = args[args.length - 1];
       throw new ExecFailure(
         fn.pos,
-        fn.text,
+        this.t.source.slice(fn.pos, last.pos + last.text.length),
         `error calling ${fn.name}: ${(e as Error).message}`,
       );
     }

@@ -128,11 +128,11 @@ describe('Go text/template', () => {
     ],
     [
       '{{index .List 7}}',
-      'template: t:1:3: executing "t" at <index>: error calling index: index out of range: 7',
+      'template: t:1:3: executing "t" at <index .List 7>: error calling index: index out of range: 7',
     ],
     [
       '{{eq 1 "a"}}',
-      'template: t:1:3: executing "t" at <eq>: error calling eq: incompatible types for comparison: int and string',
+      'template: t:1:3: executing "t" at <eq 1 "a">: error calling eq: incompatible types for comparison: int and string',
     ],
     ['{{break}}', 'template: t:1:3: {{break}} outside {{range}}'],
     [
@@ -141,7 +141,7 @@ describe('Go text/template', () => {
     ],
     [
       '{{.Name 1}}',
-      'template: t:1:3: executing "t" at <.Name>: Name is not a method but has arguments',
+      'template: t:1:3: executing "t" at <.Name>: Name has arguments but cannot be invoked as function',
     ],
     ['{{"unterminated}}', 'template: t:1:3: unterminated quoted string'],
   ])('reports %j with its position', (source, message) => {
