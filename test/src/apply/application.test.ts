@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import {
   buildManifests,
+  installApplicationCrd,
   KubeClient,
   reconcileApplication,
   type InventoryEntry,
@@ -157,13 +158,7 @@ describe('Applications on a real cluster', () => {
   beforeAll(async () => {
     cluster = await startCluster();
     client = KubeClient.fromKubeconfigFile(cluster.kubeconfigPath);
-    await cluster.kubectl(['apply', '-f', crdFile]);
-    await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/applications.core.oam.dev',
-      '--timeout=60s',
-    ]);
+    await installApplicationCrd(client);
     workdir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitops-apply-test-'));
   });
 

@@ -224,7 +224,8 @@ const isFirstStageRef = (ref: ObjectRef) =>
     ref.group === 'apiextensions.k8s.io');
 const isFirstStage = (object: KubeObject) => isFirstStageRef(refOf(object));
 
-async function waitForCrd(
+/** Waits until the API server serves a CRD just applied, then forgets stale discovery. */
+export async function waitForCrd(
   client: KubeClient,
   crd: KubeObject,
   timeoutMs: number,
@@ -235,8 +236,16 @@ async function waitForCrd(
     const conditions =
       (live?.status as { conditions?: Array<{ type: string; status: string }> })
         ?.conditions ?? [];
-    if (conditions.some(c => c.type === 'Established' && c.status === 'True'))
+    if (conditions.some(c => c.type === 'Established' && c.status === 'True')) {
+      const spec = crd.spec as {
+        group: string;
+        versions?: Array<{ name: string }>;
+      };
+      for (const version of spec.versions ?? []) {
+        client.invalidateDiscovery(`${spec.group}/${version.name}`);
+      }
       return;
+    }
     if (Date.now() > deadline) {
       throw new ServiceUnavailableError(
         `CustomResourceDefinition ${
@@ -448,12 +457,6 @@ export async function applyObjects(
         i => i.desired.kind === 'CustomResourceDefinition',
       )) {
         await waitForCrd(client, item.desired, options.crdTimeoutMs ?? 60_000);
-        const spec = item.desired.spec as {
-          group: string;
-          versions?: Array<{ name: string }>;
-        };
-        for (const version of spec.versions ?? [])
-          client.invalidateDiscovery(`${spec.group}/${version.name}`);
       }
     }
   }

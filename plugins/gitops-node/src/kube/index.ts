@@ -2,3 +2,4 @@ export * from './client';
 export * from './apply';
 export * from './status';
 export * from './reconcile';
+export * from './crd';
