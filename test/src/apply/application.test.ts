@@ -603,6 +603,41 @@ spec:
     expect((await reconcile('platform')).applied!.writes).toBe(0);
   });
 
+  it('connects with URL + token + CA, and a wrong token is a clear error without the token in it', async () => {
+    const good = KubeClient.fromCluster({
+      name: 'direct',
+      url: cluster.server,
+      token: cluster.token,
+      caData: Buffer.from(cluster.caData).toString('base64'),
+    });
+    const bad = KubeClient.fromCluster({
+      name: 'direct',
+      url: cluster.server,
+      token: 'not-the-token',
+      caData: Buffer.from(cluster.caData).toString('base64'),
+    });
+    try {
+      expect(
+        (
+          await good.get({
+            group: '',
+            version: 'v1',
+            kind: 'Namespace',
+            name: 'default',
+          })
+        )?.metadata.name,
+      ).toBe('default');
+      const error = await bad
+        .get({ group: '', version: 'v1', kind: 'Namespace', name: 'default' })
+        .catch(e => e);
+      expect(error.name).toBe('AuthenticationError');
+      expect(error.message).not.toContain('not-the-token');
+    } finally {
+      good.close();
+      bad.close();
+    }
+  });
+
   it('keeps the Application CRD printer columns like KubeVela', async () => {
     const crd = parse(await fs.readFile(crdFile, 'utf8')) as KubeObject;
     const columns = (crd.spec as any).versions[0].additionalPrinterColumns.map(
