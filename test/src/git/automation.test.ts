@@ -238,6 +238,7 @@ describe('image update automation against a real Git server', () => {
         'master-111111-1700000005',
       );
     } finally {
+      proxy.closeAllConnections();
       await new Promise(resolve => proxy.close(resolve));
     }
   });
