@@ -43,6 +43,7 @@ interface KubeStatus {
 type Resolvable = Pick<ObjectRef, 'group' | 'version' | 'kind'>;
 
 const AUTH_REFRESH_MS = 60_000;
+const MAX_THROTTLE_RETRIES = 5;
 
 /**
  * A thin Kubernetes API client: JSON over one keep-alive connection pool,
@@ -163,36 +164,55 @@ export class KubeClient {
       requestHeaders['content-length'] = Buffer.byteLength(payload);
     }
     const transport = url.protocol === 'https:' ? https : http;
-    const { status, text } = await new Promise<{
-      status: number;
-      text: string;
-    }>((resolve, reject) => {
-      const req = transport.request(
-        url,
-        { method, agent, headers: requestHeaders, auth: basic },
-        res => {
-          const chunks: Buffer[] = [];
-          res.on('data', chunk => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              text: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', error =>
-        reject(
-          new ServiceUnavailableError(
-            `Kubernetes API server ${this.server.origin}: ${describeKubeError(
-              error,
-            )}`,
+    const send = () =>
+      new Promise<{
+        status: number;
+        text: string;
+        retryAfter?: string;
+      }>((resolve, reject) => {
+        const req = transport.request(
+          url,
+          { method, agent, headers: requestHeaders, auth: basic },
+          res => {
+            const chunks: Buffer[] = [];
+            res.on('data', chunk => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                text: Buffer.concat(chunks).toString('utf8'),
+                retryAfter: res.headers['retry-after'],
+              }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', error =>
+          reject(
+            new ServiceUnavailableError(
+              `Kubernetes API server ${this.server.origin}: ${describeKubeError(
+                error,
+              )}`,
+            ),
           ),
-        ),
-      );
-      req.end(payload);
-    });
+        );
+        req.end(payload);
+      });
+    let response = await send();
+    // API Priority and Fairness sheds load with 429 + Retry-After: wait and retry a few times.
+    for (
+      let attempt = 1;
+      response.status === 429 && attempt <= MAX_THROTTLE_RETRIES;
+      attempt++
+    ) {
+      const seconds = Number(response.retryAfter);
+      const waitMs =
+        Number.isFinite(seconds) && seconds > 0
+          ? Math.min(seconds, 10) * 1000
+          : 250 * attempt;
+      await new Promise(resolve => setTimeout(resolve, waitMs));
+      response = await send();
+    }
+    const { status, text } = response;
     let body: unknown = undefined;
     if (text) {
       try {
