@@ -179,7 +179,8 @@ function parseWorkflow(spec: Fields): ApplicationWorkflow | undefined {
  */
 export function parseApplication(input: unknown, options: ApplicationParseOptions = {}): Application {
   const registry = options.registry ?? builtinRegistry();
-  const root = Fields.of(input, '');
+  if (!isRecord(input)) throw new InputError('An Application must be a YAML map');
+  const root = Fields.of(input, 'Application');
   const apiVersion = root.optionalString('apiVersion');
   const kind = root.optionalString('kind');
   if (apiVersion !== APPLICATION_API_VERSION || kind !== 'Application') {
