@@ -15,20 +15,20 @@ export type GitCredentialsProvider = (
 /**
  * The part of Backstage's `ScmIntegrationRegistry` this needs, typed
  * structurally so the engine does not depend on `@backstage/integration`:
- * pass `ScmIntegrations.fromConfig(config)`.
+ * pass `ScmIntegrations.fromConfig(config)`. Its `ScmIntegration` type does
+ * not declare `config`, but every concrete integration (GitHub, GitLab,
+ * Bitbucket, Gitea, Azure…) carries one, which is read at run time.
  */
 export interface ScmIntegrationsLike {
-  byUrl(url: string):
-    | {
-        type: string;
-        config: {
-          token?: string;
-          username?: string;
-          password?: string;
-          appPassword?: string;
-        };
-      }
-    | undefined;
+  byUrl(url: string): { type: string } | undefined;
+}
+
+/** The credential fields the integrations' configs use. */
+interface IntegrationCredentialsConfig {
+  token?: string;
+  username?: string;
+  password?: string;
+  appPassword?: string;
 }
 
 /**
@@ -41,7 +41,9 @@ export function credentialsFromIntegrations(
   return url => {
     const integration = integrations.byUrl(url);
     if (!integration) return undefined;
-    const { type, config } = integration;
+    const { type } = integration;
+    const config: IntegrationCredentialsConfig =
+      (integration as { config?: IntegrationCredentialsConfig }).config ?? {};
     if (config.username && (config.appPassword || config.password)) {
       return {
         username: config.username,
