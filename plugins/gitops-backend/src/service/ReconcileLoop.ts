@@ -134,6 +134,7 @@ export class ReconcileLoop {
         automationSuspended: await store.isSuspended(key),
         author: this.options.author,
         kustomizePath: this.options.kustomizePath,
+        refresh: trigger === 'manual' || trigger === 'webhook',
       });
       const result = await reconcileApplication(cluster.client, app, {
         kustomizeSource: source,

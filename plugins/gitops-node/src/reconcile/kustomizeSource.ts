@@ -10,6 +10,7 @@ import {
 import { runImageUpdate } from '../automation';
 import { revisionOf, type GitAuthor, type GitSource, type WorkingClone } from '../git';
 import type { KubeClient } from '../kube';
+import { parseGoDuration } from './schedule';
 import type { ImagePolicySpec } from '../policy';
 import {
   credentialsForRegistry,
@@ -27,6 +28,11 @@ export interface GitKustomizeContext {
   automationSuspended?: boolean;
   author?: GitAuthor;
   kustomizePath?: string;
+  /**
+   * A person or a webhook asked for this reconcile: list the image's tags
+   * afresh instead of reusing this interval's listing.
+   */
+  refresh?: boolean;
 }
 
 /** One image update the automation committed and pushed. */
@@ -54,11 +60,13 @@ export interface GitKustomizeReport {
 interface KustomizeProperties {
   url: string;
   secretRef?: string;
+  pullInterval?: string;
   git?: { branch?: string };
   path?: string;
   imageRepository?: {
     image: string;
     secretRef?: string;
+    interval?: string;
     insecure?: boolean;
     filterTags?: ImagePolicySpec['filterTags'];
     policy?: ImagePolicySpec['policy'];
@@ -120,6 +128,9 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
       spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
       credentials: credentialsForRegistry(docker, repo.image),
       insecure: repo.insecure,
+      intervalMs: context.refresh
+        ? 0
+        : parseGoDuration(repo.interval ?? props.pullInterval ?? '1m', `component ${component.name} interval`),
     });
     if (choice.error) report.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
     if (!choice.tag) return;

@@ -1,0 +1,249 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
+import request from 'supertest';
+import {
+  Cluster,
+  GitServer,
+  pushImage,
+  Registry,
+  startCluster,
+  startGitServer,
+  startRegistry,
+} from '../infra';
+import { repoRoot } from '../infra/process';
+
+/*
+ * The seed's story through the real backend plugin: git-app (a kustomize
+ * component with image automation) applies first-vela-workflow from Git; a
+ * new image tag becomes a kubevelabot commit, the nested Application rolls
+ * out the new image, and image history records every milestone.
+ */
+
+const IMAGE_REPO = 'gitops';
+const MARKER = '# {"$imagepolicy": "default:gitops"}';
+
+function firstVelaWorkflow(image: string): string {
+  return `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: first-vela-workflow
+  namespace: default
+spec:
+  components:
+    - name: test-server
+      type: webservice
+      properties:
+        image: ${image} ${MARKER}
+        port: 8088
+      traits:
+        - type: ingress
+          properties:
+            domain: testsvc.example.com
+            http:
+              /: 8088
+`;
+}
+
+function gitApp(gitUrl: string, image: string) {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'git-app', namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'gitops',
+          type: 'kustomize',
+          properties: {
+            repoType: 'git',
+            url: gitUrl,
+            secretRef: 'my-secret',
+            pullInterval: '1m',
+            git: { branch: 'master' },
+            path: '.',
+            imageRepository: {
+              image,
+              secretRef: 'imagesecret',
+              insecure: true,
+              filterTags: {
+                pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)',
+                extract: '$ts',
+              },
+              policy: { numerical: { order: 'asc' } },
+              commitMessage: 'Image: {{range .Updated.Images}}{{println .}}{{end}}',
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  context: () => Promise<string>,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ''}\n${await context()}`);
+    }
+    await new Promise(r => setTimeout(r, 500));
+  }
+}
+
+describe('the seed story through the backend plugin', () => {
+  let cluster: Cluster;
+  let registry: Registry;
+  let git: GitServer;
+  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
+  let cacheDir: string;
+
+  beforeAll(async () => {
+    [cluster, registry, git] = await Promise.all([startCluster(), startRegistry(), startGitServer()]);
+    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
+  }, 180_000);
+
+  afterAll(async () => {
+    await backend?.stop();
+    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('commits the new tag as kubevelabot, rolls it out, and records the history', async () => {
+    const image = `${registry.host}/${IMAGE_REPO}`;
+    await pushImage(registry, IMAGE_REPO, 'master-1a2b3c4-1700000000');
+    await pushImage(registry, IMAGE_REPO, 'latest');
+
+    const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'seed-fixture-'));
+    fs.writeFileSync(path.join(fixture, 'app.yaml'), firstVelaWorkflow(`${image}:master-1a2b3c4-1700000000`));
+    await git.createRepo('demo', { fixtureDir: fixture, branch: 'master' });
+    fs.rmSync(fixture, { recursive: true });
+
+    await cluster.kubectl(['apply', '-f', path.join(repoRoot(), 'plugins/gitops-node/crds/application.yaml')]);
+    await cluster.kubectl(['wait', '--for=condition=Established', 'crd/applications.core.oam.dev', '--timeout=60s']);
+    await cluster.kubectl([
+      'create', 'secret', 'generic', 'my-secret',
+      `--from-literal=username=${git.username}`, `--from-literal=password=${git.password}`,
+    ]);
+    await cluster.kubectl(['create', 'secret', 'generic', 'imagesecret', '--type=kubernetes.io/dockerconfigjson',
+      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`]);
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(gitApp(git.repoUrl('demo'), image)) });
+
+    backend = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        // The real scheduler: the test backend's default one runs tasks only once.
+        schedulerServiceFactory,
+        mockServices.rootConfig.factory({
+          data: {
+            gitops: {
+              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+              cacheDir,
+              tickSeconds: 1,
+            },
+          },
+        }),
+      ],
+    });
+    // What a person would look at when a wait times out.
+    const applications = async () => {
+      const runs = await Promise.all(
+        ['git-app', 'first-vela-workflow'].map(async name =>
+          JSON.stringify((await api('get', `/applications/default/${name}/runs`)).body),
+        ),
+      );
+      return `${runs.join('\n')}\n${await cluster.kubectl(['get', 'applications,deployments', '-o', 'yaml'])}`;
+    };
+    const api = (method: 'get' | 'post', url: string) =>
+      request(backend!.server)[method](`/api/gitops${url}`).set('Authorization', mockCredentials.user.header());
+
+    // First sync: nothing to update, first-vela-workflow is applied from Git and rolls out.
+    const deployment = async () =>
+      JSON.parse(await cluster.kubectl(['get', 'deployment', 'test-server', '-o', 'json']));
+    // git-app is healthy once the Application it applied runs; its next poll is then a minute away.
+    for (const name of ['first-vela-workflow', 'git-app']) {
+      await waitUntil(`${name} to run`, async () => {
+        const res = await api('get', `/applications/default/${name}`);
+        return res.body.phase === 'running' ? res.body : undefined;
+      }, applications);
+    }
+    expect((await deployment()).spec.template.spec.containers[0].image).toBe(`${image}:master-1a2b3c4-1700000000`);
+    expect(JSON.parse(await cluster.kubectl(['get', 'ingress', 'test-server', '-o', 'json'])).spec.rules[0].host).toBe(
+      'testsvc.example.com',
+    );
+    expect((await git.log('demo', 'master')).length).toBe(1);
+
+    // The seed's CI pushes an image for the new commit; a sync picks it up.
+    await pushImage(registry, IMAGE_REPO, 'master-5d6e7f8-1700000100');
+    const sync = await api('post', '/applications/default/git-app/sync');
+    expect(sync.status).toBe(202);
+
+    const newImage = `${image}:master-5d6e7f8-1700000100`;
+    await waitUntil('the new image to be available', async () => {
+      const d = await deployment();
+      const rolledOut =
+        d.spec.template.spec.containers[0].image === newImage &&
+        d.status?.updatedReplicas === 1 &&
+        d.status?.availableReplicas === 1 &&
+        d.status?.observedGeneration === d.metadata.generation;
+      return rolledOut ? d : undefined;
+    }, applications);
+
+    const log = await git.log('demo', 'master');
+    expect(log).toHaveLength(2);
+    expect(log[0]).toMatchObject({
+      authorName: 'kubevelabot',
+      authorEmail: 'kubevelabot@users.noreply.github.com',
+      message: `Update image automatically.\nImage: ${newImage}`,
+    });
+    expect(await git.readFile('demo', 'app.yaml', 'master')).toBe(firstVelaWorkflow(newImage));
+
+    const history = await waitUntil('image history to record healthy', async () => {
+      const res = await api('get', '/applications/default/git-app/image-history');
+      return res.body.items?.[0]?.healthyAt ? res.body : undefined;
+    }, applications);
+    expect(history.totalCount).toBe(1);
+    expect(history.items[0]).toMatchObject({
+      component: 'gitops',
+      image,
+      oldTag: 'master-1a2b3c4-1700000000',
+      newTag: 'master-5d6e7f8-1700000100',
+      policy: 'numerical asc',
+      commitSha: log[0].sha,
+      trigger: 'manual',
+    });
+    for (const milestone of ['detectedAt', 'pushedAt', 'appliedAt', 'healthyAt']) {
+      expect(Date.parse(history.items[0][milestone])).not.toBeNaN();
+    }
+
+    // Further polls make no further commits and no writes.
+    const before = JSON.parse(await cluster.kubectl(['get', 'deployment,service,ingress', '-o', 'json'])).items.map(
+      (o: any) => o.metadata.resourceVersion,
+    );
+    await api('post', '/applications/default/git-app/sync');
+    await new Promise(r => setTimeout(r, 4000));
+    expect(await git.log('demo', 'master')).toHaveLength(2);
+    const after = JSON.parse(await cluster.kubectl(['get', 'deployment,service,ingress', '-o', 'json'])).items.map(
+      (o: any) => o.metadata.resourceVersion,
+    );
+    expect(after).toEqual(before);
+  }, 300_000);
+});
