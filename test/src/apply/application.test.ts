@@ -415,6 +415,20 @@ metadata:
     ).toEqual(['test-server-settings']);
     expect(await get('ConfigMap', 'test-server-settings')).toBeUndefined();
     expect(await get('ConfigMap', 'hand-made')).toBeDefined();
+
+    // With the store's inventory lost, the copy in status.appliedResources still prunes.
+    await applyYaml(firstVelaWorkflow('', withExtra));
+    await reconcile('first-vela-workflow');
+    expect(await get('ConfigMap', 'test-server-settings')).toBeDefined();
+    inventories.delete('default/first-vela-workflow');
+    await applyYaml(firstVelaWorkflow());
+    const fromStatus = await reconcile('first-vela-workflow');
+    expect(
+      fromStatus
+        .applied!.changes.filter(c => c.action === 'pruned')
+        .map(c => c.ref.name),
+    ).toEqual(['test-server-settings']);
+    expect(await get('ConfigMap', 'test-server-settings')).toBeUndefined();
     // The scaler left too: back to one replica.
     await reconcileUntil('first-vela-workflow', 'running');
     expect(

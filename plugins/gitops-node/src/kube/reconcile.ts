@@ -31,7 +31,10 @@ import { writeStatus } from './status';
 export interface ReconcileOptions {
   registry?: DefinitionRegistry;
   kustomizeSource?: KustomizeSource;
-  /** The inventory the previous reconcile returned (persisted by the caller). */
+  /**
+   * The inventory the previous reconcile returned (persisted by the caller);
+   * without one, the copy in the Application's `status.appliedResources`.
+   */
   inventory?: InventoryEntry[];
   prune?: boolean;
   cluster?: string;
@@ -65,6 +68,31 @@ function deletionPolicy(
   };
 }
 
+/**
+ * The inventory mirrored in `status.appliedResources`, for when the caller has
+ * none (a new store, a lost database): pruning still knows what was applied.
+ * Without hashes, drift is corrected but not told apart from Git changes.
+ */
+function inventoryFromStatus(
+  status: ApplicationStatus | undefined,
+  cluster = 'local',
+): InventoryEntry[] {
+  return (status?.appliedResources ?? [])
+    .filter(r => (r.cluster ?? 'local') === cluster)
+    .map(r => {
+      const slash = r.apiVersion.indexOf('/');
+      const entry: InventoryEntry = {
+        group: slash < 0 ? '' : r.apiVersion.slice(0, slash),
+        version: r.apiVersion.slice(slash + 1),
+        kind: r.kind,
+        name: r.name,
+        hash: '',
+      };
+      if (r.namespace) entry.namespace = r.namespace;
+      return entry;
+    });
+}
+
 export interface ReconcileResult {
   status: ApplicationStatus;
   /** What to persist for the next reconcile: the new inventory, or the old one when nothing was applied. */
@@ -92,6 +120,8 @@ export async function reconcileApplication(
     generation: object.metadata.generation as number | undefined,
   };
   const previous = object.status as ApplicationStatus | undefined;
+  const inventory =
+    options.inventory ?? inventoryFromStatus(previous, options.cluster);
   const finish = async (
     result: Omit<ReconcileResult, 'status'>,
     statusInput: Parameters<typeof computeStatus>[0],
@@ -117,7 +147,7 @@ export async function reconcileApplication(
     };
     if (error instanceof ConflictError) failure.reason = 'Conflict';
     return finish(
-      { ...extra, inventory: options.inventory ?? [], failure },
+      { ...extra, inventory, failure },
       { app: { metadata: meta }, failure, previous, cluster: options.cluster },
     );
   };
@@ -141,7 +171,7 @@ export async function reconcileApplication(
   try {
     applied = await applyObjects(client, rendered.objects, {
       owner: application.metadata,
-      inventory: options.inventory,
+      inventory,
       ...deletionPolicy(application, options.prune),
       fieldManager: options.fieldManager,
     });
