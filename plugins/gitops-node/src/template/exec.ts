@@ -94,6 +94,38 @@ function len(v: unknown): number {
   return fnError(`len of type ${goTypeName(v)}`);
 }
 
+/** Go's `slice x i j`: strings by bytes, slices by element; 3-index form for slices only. */
+function slice(item: unknown, ...idx: unknown[]): unknown {
+  if (item === undefined || item === null) fnError('slice of untyped nil');
+  const isString = typeof item === 'string';
+  if (!isString && !Array.isArray(item)) {
+    return fnError(`can't slice item of type ${goTypeName(item)}`);
+  }
+  if (idx.length > 3 || (isString && idx.length > 2)) {
+    fnError(`too many slice indexes: ${idx.length}`);
+  }
+  const bytes = isString ? Buffer.from(item as string) : undefined;
+  const size = bytes ? bytes.length : (item as unknown[]).length;
+  const cap = size;
+  const ints = idx.map(i =>
+    typeof i === 'number' && Number.isInteger(i)
+      ? i
+      : fnError(`cannot index slice/array with type ${goTypeName(i)}`),
+  );
+  const [lo = 0, hi = size] = ints;
+  for (const i of ints) {
+    if (i < 0 || i > cap) fnError(`index out of range: ${i}`);
+  }
+  for (let k = 1; k < ints.length; k++) {
+    if (ints[k - 1] > ints[k]) {
+      fnError(`invalid slice index: ${ints[k - 1]} > ${ints[k]}`);
+    }
+  }
+  return bytes
+    ? bytes.subarray(lo, hi).toString('utf8')
+    : (item as unknown[]).slice(lo, hi);
+}
+
 function index(item: unknown, ...keys: unknown[]): unknown {
   let v = item;
   for (const k of keys) {
@@ -125,6 +157,7 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
       ? len(a[0])
       : fnError(`wrong number of args for len: want 1 got ${a.length}`),
   index: (item, ...keys) => index(item, ...keys),
+  slice: (item, ...idx) => slice(item, ...idx),
   print: (...a) => sprint(a),
   println: (...a) => sprintln(a),
   printf: (format, ...a) =>

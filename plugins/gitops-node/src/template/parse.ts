@@ -57,6 +57,7 @@ export const BUILTIN_FUNCTIONS = new Set([
   'not',
   'len',
   'index',
+  'slice',
   'print',
   'printf',
   'println',

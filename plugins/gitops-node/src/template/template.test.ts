@@ -80,6 +80,11 @@ describe('Go text/template', () => {
       '3 b shop 6',
     ],
     [
+      'slice',
+      '{{slice "abcdef" 1 3}} {{slice .List 1}} {{slice .List}} {{slice .List 0 1 2}}',
+      'bc [b c] [a b c] [a]',
+    ],
+    [
       'and/or/not',
       '{{and 1 0 2}} {{or 0 "" "x"}} {{not .Flag}} {{and .Flag .Name}}',
       '0 x false app',
@@ -133,6 +138,10 @@ describe('Go text/template', () => {
     [
       '{{eq 1 "a"}}',
       'template: t:1:3: executing "t" at <eq 1 "a">: error calling eq: incompatible types for comparison: int and string',
+    ],
+    [
+      '{{slice .List 2 1}}',
+      'template: t:1:3: executing "t" at <slice .List 2 1>: error calling slice: invalid slice index: 2 > 1',
     ],
     ['{{break}}', 'template: t:1:3: {{break}} outside {{range}}'],
     [
