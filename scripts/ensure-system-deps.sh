@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the real test servers need are installed:
 # the CNCF distribution registry, PostgreSQL, htpasswd (bcrypt for the
-# registry's Basic auth), openssl (the token-auth certificate) and git
-# (http-backend). Idempotent: a machine that has everything is left untouched.
+# registry's Basic auth), openssl (the token-auth certificate), git
+# (http-backend) and Chromium (browser tests). Idempotent: a machine that has everything is left untouched.
 # As root on a Debian-like system the missing packages are installed with
 # apt-get; otherwise one line says what to install.
 set -euo pipefail
@@ -14,6 +14,7 @@ deps=(
   "apache2-utils:htpasswd"
   "openssl:openssl"
   "git:git"
+  "chromium:/usr/bin/chromium"
 )
 
 present() {

@@ -60,6 +60,10 @@ export interface ApplicationDetails {
   phase?: ApplicationPhase;
   services: ComponentStatus[];
   conditions: ApplicationCondition[];
+  /** Live objects per component name, with health. */
+  resources?: Record<string, ResourceStatus[]>;
+  /** What the backend knows beside the cluster's status. */
+  sync?: SyncState;
 }
 
 /** What started a reconcile or an image update. */
@@ -97,4 +101,75 @@ export interface ImageHistoryEntry {
 export interface Page<T> {
   items: T[];
   totalCount: number;
+}
+
+/** One live object an Application applied, with its kstatus health. */
+export interface ResourceStatus {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  cluster?: string;
+  /** kstatus: Current, InProgress, Failed, Unknown or NotFound. */
+  health: string;
+  message?: string;
+}
+
+/** GET /applications: one row per Application, like `vela ls`. */
+export interface ApplicationSummary {
+  cluster: string;
+  namespace: string;
+  name: string;
+  createdAt?: string;
+  phase?: ApplicationPhase;
+  /** True when every component reports healthy. */
+  healthy: boolean;
+  components: Array<{ name: string; type: string; traits: string[]; healthy?: boolean; message?: string }>;
+  /** The catalog entity annotated with this Application, e.g. `component:default/git-app`. */
+  entityRef?: string;
+}
+
+export interface ApplicationListResponse {
+  items: ApplicationSummary[];
+}
+
+/**
+ * GET /applications/:namespace/:name/sync-config: how the Application is
+ * synced, per kustomize component. Secrets appear by name only.
+ */
+export interface SyncConfiguration {
+  components: Array<{
+    name: string;
+    git: {
+      url: string;
+      branch: string;
+      path: string;
+      pullInterval: string;
+      prune: boolean;
+      secretRef?: string;
+    };
+    image?: {
+      image: string;
+      interval: string;
+      pattern?: string;
+      extract?: string;
+      /** The policy in words, e.g. `numerical asc` or `semver >=1.0.0`. */
+      policy: string;
+      commitMessage?: string;
+      secretRef?: string;
+    };
+  }>;
+  commitAuthor: { name: string; email: string };
+}
+
+/** The sync state the backend keeps beside the cluster's status. */
+export interface SyncState {
+  /** `branch@sha1:<sha>` of the last reconcile, if it synced Git. */
+  revision?: string;
+  lastSyncAt?: string;
+  lastSyncResult?: 'succeeded' | 'failed';
+  lastSyncError?: string;
+  nextSyncAt?: string;
+  /** Image update automation suspended by a person. */
+  suspended: boolean;
 }
