@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError, ServiceUnavailableError } from '@backstage/errors';
 import { parseAllDocuments } from 'yaml';
 import { isRecord } from './fields';
-import { compareBytes } from './objects';
+import { compareBytes } from '../policy/policy';
 import type { KubeObject } from './types';
 
 /**

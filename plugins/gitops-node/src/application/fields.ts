@@ -66,11 +66,15 @@ export class Fields {
   /** Kubernetes quantities (`cpu: 0.5`, `memory: "512Mi"`) may be written as numbers or strings. */
   optionalQuantity(key: string): string | undefined {
     const value = this.value[key];
-    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'number' && Number.isFinite(value))
+      return String(value);
     return this.optionalString(key);
   }
 
-  optionalInt(key: string, range: { min?: number; max?: number } = {}): number | undefined {
+  optionalInt(
+    key: string,
+    range: { min?: number; max?: number } = {},
+  ): number | undefined {
     const value = this.value[key];
     if (value === undefined || value === null) return undefined;
     return checkInt(value, this.pathOf(key), range);
@@ -89,7 +93,10 @@ export class Fields {
     const list = this.optionalList(key);
     return list?.map((item, i) => {
       if (typeof item !== 'string') {
-        invalid(childPath(this.pathOf(key), i), `must be a string, got ${kindOf(item)}`);
+        invalid(
+          childPath(this.pathOf(key), i),
+          `must be a string, got ${kindOf(item)}`,
+        );
       }
       return item;
     });
@@ -127,7 +134,10 @@ export class Fields {
   onlyKeys(allowed: readonly string[]): void {
     for (const key of Object.keys(this.value)) {
       if (!allowed.includes(key)) {
-        invalid(this.pathOf(key), `is not a known field (known: ${allowed.join(', ')})`);
+        invalid(
+          this.pathOf(key),
+          `is not a known field (known: ${allowed.join(', ')})`,
+        );
       }
     }
   }
@@ -141,7 +151,9 @@ export function checkInt(
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     invalid(path, `must be an integer, got ${kindOf(value)}`);
   }
-  if (min !== undefined && value < min) invalid(path, `must be at least ${min}, got ${value}`);
-  if (max !== undefined && value > max) invalid(path, `must be at most ${max}, got ${value}`);
+  if (min !== undefined && value < min)
+    invalid(path, `must be at least ${min}, got ${value}`);
+  if (max !== undefined && value > max)
+    invalid(path, `must be at most ${max}, got ${value}`);
   return value;
 }

@@ -84,9 +84,3 @@ export function refKey(ref: ObjectRef): string {
 export function describeRef(ref: ObjectRef): string {
   return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
 }
-
-/** Orders strings by UTF-16 code units, not locale, so every machine agrees. */
-export function compareBytes(a: string, b: string): number {
-  if (a === b) return 0;
-  return a < b ? -1 : 1;
-}

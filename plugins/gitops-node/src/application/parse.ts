@@ -15,7 +15,8 @@ import type {
 export const APPLICATION_API_VERSION = 'core.oam.dev/v1beta1';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_SUBDOMAIN =
+  /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 export interface ApplicationParseOptions {
   registry?: DefinitionRegistry;
@@ -30,7 +31,12 @@ export function builtinRegistry(): DefinitionRegistry {
   return defaultRegistry;
 }
 
-function name(fields: Fields, key: string, pattern: RegExp, max: number): string {
+function name(
+  fields: Fields,
+  key: string,
+  pattern: RegExp,
+  max: number,
+): string {
   const value = fields.string(key);
   if (value.length > max || !pattern.test(value)) {
     invalid(
@@ -56,32 +62,57 @@ function parseTraits(
     const type = trait.string('type');
     const definition = registry.getTrait(type);
     if (!definition) {
-      invalid(trait.pathOf('type'), `unknown trait "${type}" (known: ${registry.listTraits().join(', ')})`);
+      invalid(
+        trait.pathOf('type'),
+        `unknown trait "${type}" (known: ${registry.listTraits().join(', ')})`,
+      );
     }
-    if (seen.has(type)) invalid(trait.pathOf('type'), `trait "${type}" is attached twice`);
+    if (seen.has(type))
+      invalid(trait.pathOf('type'), `trait "${type}" is attached twice`);
     seen.add(type);
-    const properties = Fields.of(trait.value.properties, trait.pathOf('properties'));
+    const properties = Fields.of(
+      trait.value.properties,
+      trait.pathOf('properties'),
+    );
     definition.validate(properties);
     return { type, properties: properties.value };
   });
 }
 
-function parseComponents(spec: Fields, registry: DefinitionRegistry): ApplicationComponent[] {
+function parseComponents(
+  spec: Fields,
+  registry: DefinitionRegistry,
+): ApplicationComponent[] {
   const list = spec.optionalList('components');
-  if (!list || list.length === 0) invalid(spec.pathOf('components'), 'must list at least one component');
+  if (!list || list.length === 0)
+    invalid(spec.pathOf('components'), 'must list at least one component');
   const components = list.map((item, i) => {
     const component = Fields.of(item, childPath(spec.pathOf('components'), i));
-    component.onlyKeys(['name', 'type', 'properties', 'traits', 'dependsOn', 'inputs', 'outputs', 'externalRevision']);
+    component.onlyKeys([
+      'name',
+      'type',
+      'properties',
+      'traits',
+      'dependsOn',
+      'inputs',
+      'outputs',
+      'externalRevision',
+    ]);
     const componentName = name(component, 'name', DNS_LABEL, 63);
     const type = component.string('type');
     const definition = registry.getComponentType(type);
     if (!definition) {
       invalid(
         component.pathOf('type'),
-        `unknown component type "${type}" (known: ${registry.listComponentTypes().join(', ')})`,
+        `unknown component type "${type}" (known: ${registry
+          .listComponentTypes()
+          .join(', ')})`,
       );
     }
-    const properties = Fields.of(component.value.properties, component.pathOf('properties'));
+    const properties = Fields.of(
+      component.value.properties,
+      component.pathOf('properties'),
+    );
     definition.validate(properties);
     return {
       name: componentName,
@@ -95,7 +126,10 @@ function parseComponents(spec: Fields, registry: DefinitionRegistry): Applicatio
   components.forEach((component, i) => {
     const path = childPath(spec.pathOf('components'), i);
     if (names.indexOf(component.name) !== i) {
-      invalid(`${path}.name`, `another component is already named "${component.name}"`);
+      invalid(
+        `${path}.name`,
+        `another component is already named "${component.name}"`,
+      );
     }
     component.dependsOn.forEach((dependency, j) => {
       if (dependency === component.name || !names.includes(dependency)) {
@@ -117,28 +151,55 @@ function parsePolicies(spec: Fields): ApplicationPolicy[] {
     const policy = Fields.of(item, childPath(spec.pathOf('policies'), i));
     policy.onlyKeys(['name', 'type', 'properties']);
     const policyName = name(policy, 'name', DNS_LABEL, 63);
-    if (seen.has(policyName)) invalid(policy.pathOf('name'), `another policy is already named "${policyName}"`);
+    if (seen.has(policyName))
+      invalid(
+        policy.pathOf('name'),
+        `another policy is already named "${policyName}"`,
+      );
     seen.add(policyName);
     return {
       name: policyName,
       type: policy.string('type'),
-      properties: Fields.of(policy.value.properties, policy.pathOf('properties')).value,
+      properties: Fields.of(
+        policy.value.properties,
+        policy.pathOf('properties'),
+      ).value,
     };
   });
 }
 
-function parseSteps(parent: Fields, key: string, nested: boolean): WorkflowStep[] {
+function parseSteps(
+  parent: Fields,
+  key: string,
+  nested: boolean,
+): WorkflowStep[] {
   const seen = new Set<string>();
   return (parent.optionalList(key) ?? []).map((item, i) => {
     const step = Fields.of(item, childPath(parent.pathOf(key), i));
-    step.onlyKeys(['name', 'type', 'properties', 'dependsOn', 'if', 'timeout', 'subSteps', 'inputs', 'outputs', 'meta']);
+    step.onlyKeys([
+      'name',
+      'type',
+      'properties',
+      'dependsOn',
+      'if',
+      'timeout',
+      'subSteps',
+      'inputs',
+      'outputs',
+      'meta',
+    ]);
     const stepName = step.string('name');
-    if (seen.has(stepName)) invalid(step.pathOf('name'), `another step is already named "${stepName}"`);
+    if (seen.has(stepName))
+      invalid(
+        step.pathOf('name'),
+        `another step is already named "${stepName}"`,
+      );
     seen.add(stepName);
     const parsed: WorkflowStep = {
       name: stepName,
       type: step.string('type'),
-      properties: Fields.of(step.value.properties, step.pathOf('properties')).value,
+      properties: Fields.of(step.value.properties, step.pathOf('properties'))
+        .value,
       dependsOn: stringList(step, 'dependsOn'),
     };
     const condition = step.optionalString('if');
@@ -146,7 +207,8 @@ function parseSteps(parent: Fields, key: string, nested: boolean): WorkflowStep[
     const timeout = step.optionalString('timeout');
     if (timeout !== undefined) parsed.timeout = timeout;
     if (step.has('subSteps')) {
-      if (nested) invalid(step.pathOf('subSteps'), 'sub-steps cannot have sub-steps');
+      if (nested)
+        invalid(step.pathOf('subSteps'), 'sub-steps cannot have sub-steps');
       parsed.subSteps = parseSteps(step, 'subSteps', true);
     }
     return parsed;
@@ -157,7 +219,9 @@ function parseWorkflow(spec: Fields): ApplicationWorkflow | undefined {
   const workflow = spec.optionalMap('workflow');
   if (!workflow) return undefined;
   workflow.onlyKeys(['steps', 'mode', 'ref']);
-  const result: ApplicationWorkflow = { steps: parseSteps(workflow, 'steps', false) };
+  const result: ApplicationWorkflow = {
+    steps: parseSteps(workflow, 'steps', false),
+  };
   const mode = workflow.optionalMap('mode');
   if (mode) {
     const modes = ['StepByStep', 'DAG'] as const;
@@ -177,15 +241,21 @@ function parseWorkflow(spec: Fields): ApplicationWorkflow | undefined {
  * Validates an Application (from YAML or from the API server) and returns it
  * in a normalised shape. Errors are InputErrors naming the field path.
  */
-export function parseApplication(input: unknown, options: ApplicationParseOptions = {}): Application {
+export function parseApplication(
+  input: unknown,
+  options: ApplicationParseOptions = {},
+): Application {
   const registry = options.registry ?? builtinRegistry();
-  if (!isRecord(input)) throw new InputError('An Application must be a YAML map');
+  if (!isRecord(input))
+    throw new InputError('An Application must be a YAML map');
   const root = Fields.of(input, 'Application');
   const apiVersion = root.optionalString('apiVersion');
   const kind = root.optionalString('kind');
   if (apiVersion !== APPLICATION_API_VERSION || kind !== 'Application') {
     throw new InputError(
-      `expected apiVersion ${APPLICATION_API_VERSION} and kind Application, got ${apiVersion ?? '(none)'} ${kind ?? '(none)'}`,
+      `expected apiVersion ${APPLICATION_API_VERSION} and kind Application, got ${
+        apiVersion ?? '(none)'
+      } ${kind ?? '(none)'}`,
     );
   }
   const metadata = Fields.of(root.value.metadata, 'metadata');
@@ -246,6 +316,7 @@ export function parseApplicationsYaml(
       throw new InputError(`${where}: ${(error as Error).message}`);
     }
   });
-  if (apps.length === 0) throw new InputError(`${source}: no Application in it`);
+  if (apps.length === 0)
+    throw new InputError(`${source}: no Application in it`);
   return apps;
 }

@@ -36,7 +36,9 @@ export interface ComponentTypeDefinition {
   type: string;
   /** Throws an InputError naming the field path when the properties are wrong. */
   validate(properties: Fields): void;
-  render(ctx: ComponentRenderContext): ComponentOutput | Promise<ComponentOutput>;
+  render(
+    ctx: ComponentRenderContext,
+  ): ComponentOutput | Promise<ComponentOutput>;
 }
 
 export interface TraitContext {
@@ -69,7 +71,9 @@ export class DefinitionRegistry {
 
   addComponentType(definition: ComponentTypeDefinition): this {
     if (this.componentTypes.has(definition.type)) {
-      throw new ConflictError(`Component type "${definition.type}" is already registered`);
+      throw new ConflictError(
+        `Component type "${definition.type}" is already registered`,
+      );
     }
     this.componentTypes.set(definition.type, definition);
     return this;
@@ -77,7 +81,9 @@ export class DefinitionRegistry {
 
   addTrait(definition: TraitDefinition): this {
     if (this.traits.has(definition.type)) {
-      throw new ConflictError(`Trait "${definition.type}" is already registered`);
+      throw new ConflictError(
+        `Trait "${definition.type}" is already registered`,
+      );
     }
     this.traits.set(definition.type, definition);
     return this;

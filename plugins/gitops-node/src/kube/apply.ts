@@ -6,7 +6,6 @@ import {
   ServiceUnavailableError,
 } from '@backstage/errors';
 import {
-  compareBytes,
   describeRef,
   objectKey,
   refKey,
@@ -19,6 +18,7 @@ import {
   LABEL_APP_NAMESPACE,
   type KubeObject,
 } from '../application/types';
+import { compareBytes } from '../policy/policy';
 import type { KubeClient } from './client';
 
 export const DEFAULT_FIELD_MANAGER = 'gitops-backstage';

@@ -1,6 +1,4 @@
-import { NotFoundError } from '@backstage/errors';
 import type { ApplicationStatus, KubeObject } from '../application/types';
-import { objectKey, refOf } from '../application/objects';
 import { APPLICATION_API_VERSION } from '../application/parse';
 import type { KubeClient } from './client';
 import { DEFAULT_FIELD_MANAGER } from './apply';
@@ -39,23 +37,4 @@ export function listApplications(
   namespace?: string,
 ): Promise<KubeObject[]> {
   return client.list(APPLICATION_REF, { namespace });
-}
-
-/** The current state of objects (e.g. a rendered set, for health), by `objectKey`; missing ones are absent. */
-export async function fetchLive(
-  client: KubeClient,
-  objects: KubeObject[],
-): Promise<Map<string, KubeObject>> {
-  const live = new Map<string, KubeObject>();
-  await Promise.all(
-    objects.map(async object => {
-      // A kind the cluster no longer serves (its CRD was removed) means the object is gone too.
-      const current = await client.get(refOf(object)).catch(error => {
-        if (error instanceof NotFoundError) return undefined;
-        throw error;
-      });
-      if (current) live.set(objectKey(object), current);
-    }),
-  );
-  return live;
 }
