@@ -264,6 +264,11 @@ export async function waitForCrd(
  * result differs from the live object written, then what left the set pruned.
  * An unchanged set makes zero writes; an object applied unchanged last time
  * whose live state still holds every desired value skips the dry-run too.
+ *
+ * Applies are forced: Git is the source of truth, so a field someone changed
+ * with kubectl is taken back (that is drift correction). Objects of another
+ * Application are not forced over: its ownership labels stop us before any
+ * write, with a ConflictError naming both.
  */
 export async function applyObjects(
   client: KubeClient,
