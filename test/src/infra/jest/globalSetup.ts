@@ -6,7 +6,11 @@
  * afterAll.
  */
 import { buildK8sBinaries } from '../binaries';
+import { startPostgres } from '../postgres';
 import { reapOrphans } from '../process';
+
+/** Where the teardown finds the PostgreSQL server this setup started. */
+export const POSTGRES_HANDLE = Symbol.for('gitops.test.postgres');
 
 export default async function globalSetup(): Promise<void> {
   const cleaned = reapOrphans();
@@ -21,6 +25,18 @@ export default async function globalSetup(): Promise<void> {
     } catch (e) {
       // Suites without a cluster still run; startCluster repeats this error.
       process.stderr.write(`test/infra: ${(e as Error).message}\n`);
+    }
+  }
+  // Store tests (TestDatabases) run against SQLite and, through this
+  // variable, a real throw-away PostgreSQL; workers inherit it.
+  const postgresVar = 'BACKSTAGE_TEST_DATABASE_POSTGRES17_CONNECTION_STRING';
+  if (!process.env[postgresVar]) {
+    try {
+      const postgres = await startPostgres();
+      (globalThis as Record<symbol, unknown>)[POSTGRES_HANDLE] = postgres;
+      process.env[postgresVar] = postgres.url;
+    } catch (e) {
+      process.stderr.write(`test/infra: store tests run on SQLite only: ${(e as Error).message}\n`);
     }
   }
 }
