@@ -78,7 +78,8 @@ function gitApp(gitUrl: string, image: string) {
                 extract: '$ts',
               },
               policy: { numerical: { order: 'asc' } },
-              commitMessage: 'Image: {{range .Updated.Images}}{{println .}}{{end}}',
+              commitMessage:
+                'Image: {{range .Updated.Images}}{{println .}}{{end}}',
             },
           },
         },
@@ -103,7 +104,11 @@ async function waitUntil<T>(
       last = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}${last ? `: ${last}` : ''}\n${await context()}`);
+      throw new Error(
+        `Timed out waiting for ${what}${
+          last ? `: ${last}` : ''
+        }\n${await context()}`,
+      );
     }
     await new Promise(r => setTimeout(r, 500));
   }
@@ -117,7 +122,11 @@ describe('the seed story through the backend plugin', () => {
   let cacheDir: string;
 
   beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([startCluster(), startRegistry(), startGitServer()]);
+    [cluster, registry, git] = await Promise.all([
+      startCluster(),
+      startRegistry(),
+      startGitServer(),
+    ]);
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
   }, 180_000);
 
@@ -133,19 +142,43 @@ describe('the seed story through the backend plugin', () => {
     await pushImage(registry, IMAGE_REPO, 'latest');
 
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'seed-fixture-'));
-    fs.writeFileSync(path.join(fixture, 'app.yaml'), firstVelaWorkflow(`${image}:master-1a2b3c4-1700000000`));
+    fs.writeFileSync(
+      path.join(fixture, 'app.yaml'),
+      firstVelaWorkflow(`${image}:master-1a2b3c4-1700000000`),
+    );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'master' });
     fs.rmSync(fixture, { recursive: true });
 
-    await cluster.kubectl(['apply', '-f', path.join(repoRoot(), 'plugins/gitops-node/crds/application.yaml')]);
-    await cluster.kubectl(['wait', '--for=condition=Established', 'crd/applications.core.oam.dev', '--timeout=60s']);
     await cluster.kubectl([
-      'create', 'secret', 'generic', 'my-secret',
-      `--from-literal=username=${git.username}`, `--from-literal=password=${git.password}`,
+      'apply',
+      '-f',
+      path.join(repoRoot(), 'plugins/gitops-node/crds/application.yaml'),
     ]);
-    await cluster.kubectl(['create', 'secret', 'generic', 'imagesecret', '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`]);
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(gitApp(git.repoUrl('demo'), image)) });
+    await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      'crd/applications.core.oam.dev',
+      '--timeout=60s',
+    ]);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'my-secret',
+      `--from-literal=username=${git.username}`,
+      `--from-literal=password=${git.password}`,
+    ]);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'imagesecret',
+      '--type=kubernetes.io/dockerconfigjson',
+      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
+    ]);
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(gitApp(git.repoUrl('demo'), image)),
+    });
 
     backend = await startTestBackend({
       features: [
@@ -163,32 +196,59 @@ describe('the seed story through the backend plugin', () => {
         }),
       ],
     });
+    const api = (method: 'get' | 'post', url: string) =>
+      request(backend!.server)
+        [method](`/api/gitops${url}`)
+        .set('Authorization', mockCredentials.user.header());
     // What a person would look at when a wait times out.
     const applications = async () => {
       const runs = await Promise.all(
         ['git-app', 'first-vela-workflow'].map(async name =>
-          JSON.stringify((await api('get', `/applications/default/${name}/runs`)).body),
+          JSON.stringify(
+            (
+              await api('get', `/applications/default/${name}/runs`)
+            ).body,
+          ),
         ),
       );
-      return `${runs.join('\n')}\n${await cluster.kubectl(['get', 'applications,deployments', '-o', 'yaml'])}`;
+      return `${runs.join('\n')}\n${await cluster.kubectl([
+        'get',
+        'applications,deployments',
+        '-o',
+        'yaml',
+      ])}`;
     };
-    const api = (method: 'get' | 'post', url: string) =>
-      request(backend!.server)[method](`/api/gitops${url}`).set('Authorization', mockCredentials.user.header());
 
     // First sync: nothing to update, first-vela-workflow is applied from Git and rolls out.
     const deployment = async () =>
-      JSON.parse(await cluster.kubectl(['get', 'deployment', 'test-server', '-o', 'json']));
+      JSON.parse(
+        await cluster.kubectl([
+          'get',
+          'deployment',
+          'test-server',
+          '-o',
+          'json',
+        ]),
+      );
     // git-app is healthy once the Application it applied runs; its next poll is then a minute away.
     for (const name of ['first-vela-workflow', 'git-app']) {
-      await waitUntil(`${name} to run`, async () => {
-        const res = await api('get', `/applications/default/${name}`);
-        return res.body.phase === 'running' ? res.body : undefined;
-      }, applications);
+      await waitUntil(
+        `${name} to run`,
+        async () => {
+          const res = await api('get', `/applications/default/${name}`);
+          return res.body.phase === 'running' ? res.body : undefined;
+        },
+        applications,
+      );
     }
-    expect((await deployment()).spec.template.spec.containers[0].image).toBe(`${image}:master-1a2b3c4-1700000000`);
-    expect(JSON.parse(await cluster.kubectl(['get', 'ingress', 'test-server', '-o', 'json'])).spec.rules[0].host).toBe(
-      'testsvc.example.com',
+    expect((await deployment()).spec.template.spec.containers[0].image).toBe(
+      `${image}:master-1a2b3c4-1700000000`,
     );
+    expect(
+      JSON.parse(
+        await cluster.kubectl(['get', 'ingress', 'test-server', '-o', 'json']),
+      ).spec.rules[0].host,
+    ).toBe('testsvc.example.com');
     expect((await git.log('demo', 'master')).length).toBe(1);
 
     // The seed's CI pushes an image for the new commit; a sync picks it up.
@@ -197,15 +257,19 @@ describe('the seed story through the backend plugin', () => {
     expect(sync.status).toBe(202);
 
     const newImage = `${image}:master-5d6e7f8-1700000100`;
-    await waitUntil('the new image to be available', async () => {
-      const d = await deployment();
-      const rolledOut =
-        d.spec.template.spec.containers[0].image === newImage &&
-        d.status?.updatedReplicas === 1 &&
-        d.status?.availableReplicas === 1 &&
-        d.status?.observedGeneration === d.metadata.generation;
-      return rolledOut ? d : undefined;
-    }, applications);
+    await waitUntil(
+      'the new image to be available',
+      async () => {
+        const d = await deployment();
+        const rolledOut =
+          d.spec.template.spec.containers[0].image === newImage &&
+          d.status?.updatedReplicas === 1 &&
+          d.status?.availableReplicas === 1 &&
+          d.status?.observedGeneration === d.metadata.generation;
+        return rolledOut ? d : undefined;
+      },
+      applications,
+    );
 
     const log = await git.log('demo', 'master');
     expect(log).toHaveLength(2);
@@ -214,12 +278,21 @@ describe('the seed story through the backend plugin', () => {
       authorEmail: 'kubevelabot@users.noreply.github.com',
       message: `Update image automatically.\nImage: ${newImage}`,
     });
-    expect(await git.readFile('demo', 'app.yaml', 'master')).toBe(firstVelaWorkflow(newImage));
+    expect(await git.readFile('demo', 'app.yaml', 'master')).toBe(
+      firstVelaWorkflow(newImage),
+    );
 
-    const history = await waitUntil('image history to record healthy', async () => {
-      const res = await api('get', '/applications/default/git-app/image-history');
-      return res.body.items?.[0]?.healthyAt ? res.body : undefined;
-    }, applications);
+    const history = await waitUntil(
+      'image history to record healthy',
+      async () => {
+        const res = await api(
+          'get',
+          '/applications/default/git-app/image-history',
+        );
+        return res.body.items?.[0]?.healthyAt ? res.body : undefined;
+      },
+      applications,
+    );
     expect(history.totalCount).toBe(1);
     expect(history.items[0]).toMatchObject({
       component: 'gitops',
@@ -230,20 +303,35 @@ describe('the seed story through the backend plugin', () => {
       commitSha: log[0].sha,
       trigger: 'manual',
     });
-    for (const milestone of ['detectedAt', 'pushedAt', 'appliedAt', 'healthyAt']) {
+    for (const milestone of [
+      'detectedAt',
+      'pushedAt',
+      'appliedAt',
+      'healthyAt',
+    ]) {
       expect(Date.parse(history.items[0][milestone])).not.toBeNaN();
     }
 
     // Further polls make no further commits and no writes.
-    const before = JSON.parse(await cluster.kubectl(['get', 'deployment,service,ingress', '-o', 'json'])).items.map(
-      (o: any) => o.metadata.resourceVersion,
-    );
+    const before = JSON.parse(
+      await cluster.kubectl([
+        'get',
+        'deployment,service,ingress',
+        '-o',
+        'json',
+      ]),
+    ).items.map((o: any) => o.metadata.resourceVersion);
     await api('post', '/applications/default/git-app/sync');
     await new Promise(r => setTimeout(r, 4000));
     expect(await git.log('demo', 'master')).toHaveLength(2);
-    const after = JSON.parse(await cluster.kubectl(['get', 'deployment,service,ingress', '-o', 'json'])).items.map(
-      (o: any) => o.metadata.resourceVersion,
-    );
+    const after = JSON.parse(
+      await cluster.kubectl([
+        'get',
+        'deployment,service,ingress',
+        '-o',
+        'json',
+      ]),
+    ).items.map((o: any) => o.metadata.resourceVersion);
     expect(after).toEqual(before);
   }, 300_000);
 });
