@@ -2,8 +2,14 @@ import { parseApplicationRef, stringifyApplicationRef } from './annotations';
 
 describe('parseApplicationRef', () => {
   it.each([
-    ['default/first-vela-workflow', { namespace: 'default', name: 'first-vela-workflow' }],
-    ['prod/default/git-app', { cluster: 'prod', namespace: 'default', name: 'git-app' }],
+    [
+      'default/first-vela-workflow',
+      { namespace: 'default', name: 'first-vela-workflow' },
+    ],
+    [
+      'prod/default/git-app',
+      { cluster: 'prod', namespace: 'default', name: 'git-app' },
+    ],
   ])('parses %s', (value, ref) => {
     expect(parseApplicationRef(value)).toEqual({
       ref: { cluster: undefined, ...ref },

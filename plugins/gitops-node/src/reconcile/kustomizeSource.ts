@@ -8,7 +8,12 @@ import {
   type KustomizeSource,
 } from '../application';
 import { runImageUpdate } from '../automation';
-import { revisionOf, type GitAuthor, type GitSource, type WorkingClone } from '../git';
+import {
+  revisionOf,
+  type GitAuthor,
+  type GitSource,
+  type WorkingClone,
+} from '../git';
 import type { KubeClient } from '../kube';
 import { parseGoDuration } from './schedule';
 import type { ImagePolicySpec } from '../policy';
@@ -77,20 +82,28 @@ interface KustomizeProperties {
 const SECRET = { group: '', version: 'v1', kind: 'Secret' };
 
 function decode(value: string | undefined): string {
-  return value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8');
+  return value === undefined
+    ? ''
+    : Buffer.from(value, 'base64').toString('utf8');
 }
 
 /** The tag of a marker's previous value (`image:tag`, or a bare tag). */
 function tagOf(value: string): string {
   const withoutDigest = value.split('@')[0];
   const colon = withoutDigest.lastIndexOf(':');
-  return colon > withoutDigest.lastIndexOf('/') ? withoutDigest.slice(colon + 1) : withoutDigest;
+  return colon > withoutDigest.lastIndexOf('/')
+    ? withoutDigest.slice(colon + 1)
+    : withoutDigest;
 }
 
-function describePolicy(policy: ImagePolicySpec['policy'] | undefined, fallback: string): string {
+function describePolicy(
+  policy: ImagePolicySpec['policy'] | undefined,
+  fallback: string,
+): string {
   if (policy?.semver) return `semver ${policy.semver.range}`;
   if (policy?.numerical) return `numerical ${policy.numerical.order ?? 'asc'}`;
-  if (policy?.alphabetical) return `alphabetical ${policy.alphabetical.order ?? 'asc'}`;
+  if (policy?.alphabetical)
+    return `alphabetical ${policy.alphabetical.order ?? 'asc'}`;
   return fallback;
 }
 
@@ -105,11 +118,25 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
   source: KustomizeSource;
   report: GitKustomizeReport;
 } {
-  const report: GitKustomizeReport = { revisions: [], imageUpdates: [], warnings: [] };
+  const report: GitKustomizeReport = {
+    revisions: [],
+    imageUpdates: [],
+    warnings: [],
+  };
 
-  const readSecret = async (app: Application, name: string): Promise<KubeObject> => {
-    const secret = await context.client.get({ ...SECRET, namespace: app.metadata.namespace, name });
-    if (!secret) throw new InputError(`Secret ${app.metadata.namespace}/${name} does not exist`);
+  const readSecret = async (
+    app: Application,
+    name: string,
+  ): Promise<KubeObject> => {
+    const secret = await context.client.get({
+      ...SECRET,
+      namespace: app.metadata.namespace,
+      name,
+    });
+    if (!secret)
+      throw new InputError(
+        `Secret ${app.metadata.namespace}/${name} does not exist`,
+      );
     return secret;
   };
 
@@ -122,7 +149,9 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
     const repo = props.imageRepository;
     if (!repo || context.automationSuspended) return;
     const policyId = `${app.metadata.namespace}:${component.name}`;
-    const docker = repo.secretRef ? credentialsFromSecret(await readSecret(app, repo.secretRef)) : undefined;
+    const docker = repo.secretRef
+      ? credentialsFromSecret(await readSecret(app, repo.secretRef))
+      : undefined;
     const choice = await context.images.evaluate(policyId, {
       image: repo.image,
       spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
@@ -130,14 +159,24 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
       insecure: repo.insecure,
       intervalMs: context.refresh
         ? 0
-        : parseGoDuration(repo.interval ?? props.pullInterval ?? '1m', `component ${component.name} interval`),
+        : parseGoDuration(
+            repo.interval ?? props.pullInterval ?? '1m',
+            `component ${component.name} interval`,
+          ),
     });
-    if (choice.error) report.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
+    if (choice.error)
+      report.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
     if (!choice.tag) return;
     const result = await runImageUpdate({
       clone,
       path: props.path,
-      policies: { [policyId]: { image: choice.image, tag: choice.tag, digest: choice.digest } },
+      policies: {
+        [policyId]: {
+          image: choice.image,
+          tag: choice.tag,
+          digest: choice.digest,
+        },
+      },
       commitMessage: repo.commitMessage,
       author: context.author,
       automationObject: app.metadata,
@@ -161,21 +200,31 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
 
   const source: KustomizeSource = async (component, app) => {
     const props = component.properties as unknown as KustomizeProperties;
-    const secret = props.secretRef ? await readSecret(app, props.secretRef) : undefined;
+    const secret = props.secretRef
+      ? await readSecret(app, props.secretRef)
+      : undefined;
     const data = (secret?.data ?? {}) as Record<string, string>;
-    const credentials = secret && { username: decode(data.username), password: decode(data.password) };
+    const credentials = secret && {
+      username: decode(data.username),
+      password: decode(data.password),
+    };
     const branch = props.git?.branch ?? 'master';
-    return context.git.withClone({ url: props.url, branch, credentials }, async clone => {
-      await clone.sync();
-      await updateImages(app, clone, component, props);
-      report.revisions.push(revisionOf(branch, await clone.head()));
-      const root = path.resolve(clone.dir);
-      const dir = path.resolve(root, props.path ?? '.');
-      if (dir !== root && !dir.startsWith(`${root}${path.sep}`)) {
-        throw new InputError(`path "${props.path}" leaves the repository`);
-      }
-      return (await buildManifests(dir, { kustomizePath: context.kustomizePath })).objects;
-    });
+    return context.git.withClone(
+      { url: props.url, branch, credentials },
+      async clone => {
+        await clone.sync();
+        await updateImages(app, clone, component, props);
+        report.revisions.push(revisionOf(branch, await clone.head()));
+        const root = path.resolve(clone.dir);
+        const dir = path.resolve(root, props.path ?? '.');
+        if (dir !== root && !dir.startsWith(`${root}${path.sep}`)) {
+          throw new InputError(`path "${props.path}" leaves the repository`);
+        }
+        return (
+          await buildManifests(dir, { kustomizePath: context.kustomizePath })
+        ).objects;
+      },
+    );
   };
 
   return { source, report };

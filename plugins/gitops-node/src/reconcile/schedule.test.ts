@@ -10,18 +10,32 @@ describe('parseGoDuration', () => {
   ])('%s is %d ms', (text, ms) => expect(parseGoDuration(text)).toBe(ms));
 
   it.each(['', '1', 'm', '1d', '1m 30s', '-1m'])('rejects %j', text =>
-    expect(() => parseGoDuration(text, 'pullInterval')).toThrow(/pullInterval: .* is not a duration/),
+    expect(() => parseGoDuration(text, 'pullInterval')).toThrow(
+      /pullInterval: .* is not a duration/,
+    ),
   );
 });
 
 describe('pollIntervalOf', () => {
-  const app = (components: unknown[]) => ({ apiVersion: 'core.oam.dev/v1beta1', kind: 'Application', metadata: { name: 'a' }, spec: { components } });
+  const app = (components: unknown[]) => ({
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'a' },
+    spec: { components },
+  });
 
   it('takes the shortest Git or image interval of the kustomize components', () => {
     expect(
       pollIntervalOf(
         app([
-          { name: 'a', type: 'kustomize', properties: { pullInterval: '1m', imageRepository: { interval: '20s' } } },
+          {
+            name: 'a',
+            type: 'kustomize',
+            properties: {
+              pullInterval: '1m',
+              imageRepository: { interval: '20s' },
+            },
+          },
           { name: 'b', type: 'kustomize', properties: { pullInterval: '30s' } },
         ]),
       ),
@@ -29,13 +43,29 @@ describe('pollIntervalOf', () => {
   });
 
   it('polls Git every minute by default and resyncs other Applications every five', () => {
-    expect(pollIntervalOf(app([{ name: 'a', type: 'kustomize', properties: {} }]))).toBe(60_000);
-    expect(pollIntervalOf(app([{ name: 'web', type: 'webservice', properties: {} }]))).toBe(300_000);
+    expect(
+      pollIntervalOf(app([{ name: 'a', type: 'kustomize', properties: {} }])),
+    ).toBe(60_000);
+    expect(
+      pollIntervalOf(
+        app([{ name: 'web', type: 'webservice', properties: {} }]),
+      ),
+    ).toBe(300_000);
   });
 
   it('names the component whose interval is malformed', () => {
     expect(() =>
-      pollIntervalOf(app([{ name: 'a', type: 'kustomize', properties: { pullInterval: 'soon' } }])),
-    ).toThrow('spec.components[0].properties.pullInterval: "soon" is not a duration');
+      pollIntervalOf(
+        app([
+          {
+            name: 'a',
+            type: 'kustomize',
+            properties: { pullInterval: 'soon' },
+          },
+        ]),
+      ),
+    ).toThrow(
+      'spec.components[0].properties.pullInterval: "soon" is not a duration',
+    );
   });
 });

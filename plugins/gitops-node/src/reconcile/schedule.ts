@@ -16,9 +16,14 @@ export function parseGoDuration(value: string, where = 'duration'): number {
   const text = value.trim();
   const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
   if (!text || parts.map(p => p[0]).join('') !== text) {
-    throw new InputError(`${where}: "${value}" is not a duration like 30s, 1m or 1h30m`);
+    throw new InputError(
+      `${where}: "${value}" is not a duration like 30s, 1m or 1h30m`,
+    );
   }
-  return parts.reduce((sum, [, amount, unit]) => sum + Number(amount) * UNITS[unit], 0);
+  return parts.reduce(
+    (sum, [, amount, unit]) => sum + Number(amount) * UNITS[unit],
+    0,
+  );
 }
 
 /** How often an Application's sources are polled when nothing asks sooner. */
@@ -35,10 +40,14 @@ export const PROGRESS_INTERVAL_MS = 5_000;
  * names the component.
  */
 export function pollIntervalOf(app: KubeObject): number {
-  const components = ((app.spec as { components?: unknown[] })?.components ?? []) as Array<{
+  const components = ((app.spec as { components?: unknown[] })?.components ??
+    []) as Array<{
     name?: string;
     type?: string;
-    properties?: { pullInterval?: string; imageRepository?: { interval?: string } };
+    properties?: {
+      pullInterval?: string;
+      imageRepository?: { interval?: string };
+    };
   }>;
   const intervals: number[] = [];
   components.forEach((c, i) => {
@@ -50,7 +59,10 @@ export function pollIntervalOf(app: KubeObject): number {
         : DEFAULT_POLL_INTERVAL_MS,
     );
     const images = c.properties?.imageRepository?.interval;
-    if (images) intervals.push(parseGoDuration(images, `${where}.imageRepository.interval`));
+    if (images)
+      intervals.push(
+        parseGoDuration(images, `${where}.imageRepository.interval`),
+      );
   });
   return intervals.length ? Math.min(...intervals) : DEFAULT_RESYNC_INTERVAL_MS;
 }
