@@ -1,23 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { runGitops } from '../__testUtils__/runGitops';
 
 // Each case starts the real CLI (TypeScript transpiled on load): seconds, not ms.
 jest.setTimeout(60_000);
 
-const bin = path.resolve(__dirname, '../../bin/gitops');
-
-function gitops(args: string[], stdin: string) {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    input: stdin,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return {
-    status: result.status,
-    stdout: result.stdout,
-    stderr: result.stderr,
-  };
-}
+const gitops = (args: string[], input: string) => runGitops(args, { input });
 
 describe('gitops policy select', () => {
   const seedTags = [

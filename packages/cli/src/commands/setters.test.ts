@@ -1,13 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { runGitops } from '../__testUtils__/runGitops';
 import { parseSetFlag } from './setters';
 
 // Starts the real CLI (TypeScript transpiled on load): seconds, not ms.
 jest.setTimeout(60_000);
-
-const bin = path.resolve(__dirname, '../../bin/gitops');
 
 describe('gitops setters apply', () => {
   let dir: string;
@@ -29,19 +27,14 @@ describe('gitops setters apply', () => {
     fs.writeFileSync(path.join(dir, 'apps', 'app.yaml'), app);
     fs.writeFileSync(path.join(dir, 'other.yaml'), 'a: 1\n');
 
-    const run = spawnSync(
-      process.execPath,
-      [
-        bin,
-        'setters',
-        'apply',
-        '--path',
-        dir,
-        '--set',
-        'default:gitops=localhost:5000/team/app:0.2.0',
-      ],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const run = runGitops([
+      'setters',
+      'apply',
+      '--path',
+      dir,
+      '--set',
+      'default:gitops=localhost:5000/team/app:0.2.0',
+    ]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.stdout).toBe(
@@ -65,11 +58,14 @@ describe('gitops setters apply', () => {
   it('reports a file that does not parse and leaves it alone', () => {
     const bad = 'a: [unclosed # {"$imagepolicy": "default:gitops"}\n';
     fs.writeFileSync(path.join(dir, 'bad.yml'), bad);
-    const run = spawnSync(
-      process.execPath,
-      [bin, 'setters', 'apply', '--path', dir, '--set', 'default:gitops=app:1'],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
+    const run = runGitops([
+      'setters',
+      'apply',
+      '--path',
+      dir,
+      '--set',
+      'default:gitops=app:1',
+    ]);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(
       /^skipped bad\.yml: YAML does not parse at \d+:\d+: /,
