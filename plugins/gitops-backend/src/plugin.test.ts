@@ -26,7 +26,10 @@ const config = {
 describe('gitops backend plugin', () => {
   it('reports each configured cluster and why it cannot be reached, without secrets', async () => {
     const { server } = await startTestBackend({
-      features: [gitopsPlugin, mockServices.rootConfig.factory({ data: config })],
+      features: [
+        gitopsPlugin,
+        mockServices.rootConfig.factory({ data: config }),
+      ],
     });
 
     const res = await request(server)

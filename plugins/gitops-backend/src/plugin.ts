@@ -1,17 +1,17 @@
-import os from 'node:os';
-import path from 'node:path';
 import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { gitopsPermissions } from '@gitops-workflow/plugin-gitops-common';
 import {
   GitSource,
   ImagePolicyEvaluator,
-  KubeClient,
 } from '@gitops-workflow/plugin-gitops-node';
+import { readGitopsConfig } from './config';
 import { createRouter } from './router';
-import { ClusterService, readClusterConfigs } from './service/ClusterService';
+import { ApplicationService } from './service/ApplicationService';
+import { ClusterService } from './service/ClusterService';
 import { ReconcileLoop } from './service/ReconcileLoop';
 import { GitopsStore } from './store/GitopsStore';
 
@@ -29,44 +29,48 @@ export const gitopsPlugin = createBackendPlugin({
         logger: coreServices.logger,
         database: coreServices.database,
         scheduler: coreServices.scheduler,
+        auth: coreServices.auth,
         httpAuth: coreServices.httpAuth,
         httpRouter: coreServices.httpRouter,
         permissions: coreServices.permissions,
         permissionsRegistry: coreServices.permissionsRegistry,
+        lifecycle: coreServices.lifecycle,
+        catalog: catalogServiceRef,
       },
       async init(deps) {
-        const { config, logger } = deps;
-        const clusterConfigs = readClusterConfigs(config);
+        const { logger } = deps;
+        const config = readGitopsConfig(deps.config);
         logger.info(
-          `Configured clusters: ${clusterConfigs.map(c => c.name).join(', ') || 'none'}`,
+          `Configured clusters: ${
+            config.clusters.map(c => c.name).join(', ') || 'none'
+          }`,
         );
         deps.permissionsRegistry.addPermissions(gitopsPermissions);
         const store = await GitopsStore.create(deps.database);
+        const clusters = new ClusterService(config.clusters);
+        deps.lifecycle.addShutdownHook(() => clusters.close());
 
         let loop: ReconcileLoop | undefined;
-        if (clusterConfigs.length > 0) {
-          const home = clusterConfigs[0];
+        const home = clusters.home;
+        if (home) {
           loop = new ReconcileLoop({
             logger,
             scheduler: deps.scheduler,
             store,
-            cluster: { name: home.name, client: KubeClient.fromCluster(home) },
+            cluster: home,
             git: new GitSource({
-              cacheDir:
-                config.getOptionalString('gitops.cacheDir') ??
-                path.join(os.tmpdir(), 'backstage-gitops', 'clones'),
+              cacheDir: config.cacheDir,
               logger: {
                 info: message => logger.info(message),
                 debug: message => logger.debug(message),
               },
             }),
             images: new ImagePolicyEvaluator(),
-            matchLabels:
-              config.getOptional<Record<string, string>>('gitops.selector.matchLabels') ?? {},
-            concurrency: config.getOptionalNumber('gitops.concurrency') ?? 4,
-            author: config.getOptional('gitops.commitAuthor'),
-            kustomizePath: config.getOptionalString('gitops.kustomizePath'),
-            tickSeconds: config.getOptionalNumber('gitops.tickSeconds'),
+            matchLabels: config.matchLabels,
+            concurrency: config.concurrency,
+            author: config.commitAuthor,
+            kustomizePath: config.kustomizePath,
+            tickSeconds: config.tickSeconds,
           });
           await loop.start();
         }
@@ -75,7 +79,17 @@ export const gitopsPlugin = createBackendPlugin({
           await createRouter({
             httpAuth: deps.httpAuth,
             permissions: deps.permissions,
-            clusters: new ClusterService(clusterConfigs),
+            clusters,
+            applications: new ApplicationService({
+              clusters,
+              store,
+              loop,
+              catalog: deps.catalog,
+              auth: deps.auth,
+              logger,
+              matchLabels: config.matchLabels,
+              commitAuthor: config.commitAuthor,
+            }),
             store,
             loop,
           }),

@@ -2,12 +2,21 @@ import {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError, ServiceUnavailableError } from '@backstage/errors';
-import { AuthorizeResult, BasicPermission } from '@backstage/plugin-permission-common';
+import {
+  InputError,
+  NotAllowedError,
+  ServiceUnavailableError,
+} from '@backstage/errors';
+import {
+  AuthorizeResult,
+  BasicPermission,
+} from '@backstage/plugin-permission-common';
 import {
   ApplicationDetails,
+  ApplicationListResponse,
   ApplicationRef,
   ClusterListResponse,
+  SyncConfiguration,
   gitopsReadPermission,
   gitopsSuspendPermission,
   gitopsSyncPermission,
@@ -15,6 +24,7 @@ import {
 } from '@gitops-workflow/plugin-gitops-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
+import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { ReconcileLoop } from './service/ReconcileLoop';
 import { GitopsStore } from './store/GitopsStore';
@@ -23,6 +33,7 @@ export interface RouterOptions {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   clusters: ClusterService;
+  applications: ApplicationService;
   store: GitopsStore;
   /** Absent when no cluster is configured. */
   loop?: ReconcileLoop;
@@ -43,7 +54,8 @@ function pageOf(req: Request): { limit: number; offset: number } {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, clusters, store, loop } = options;
+  const { httpAuth, permissions, clusters, applications, store, loop } =
+    options;
   const router = Router();
   router.use(express.json());
 
@@ -69,9 +81,7 @@ export async function createRouter(
     return parsed.ref;
   }
 
-  function keyOf(ref: ApplicationRef): string {
-    return ReconcileLoop.keyOf(clusters.clusterName(ref.cluster), ref.namespace, ref.name);
-  }
+  const keyOf = (ref: ApplicationRef) => applications.keyOf(ref);
 
   router.get('/clusters', async (req, res) => {
     await authorize(req, gitopsReadPermission);
@@ -79,16 +89,31 @@ export async function createRouter(
     res.json(body);
   });
 
-  router.get('/applications/:namespace/:name', async (req, res) => {
+  router.get('/applications', async (req, res) => {
     await authorize(req, gitopsReadPermission);
-    const body: ApplicationDetails = await clusters.getApplication(refOf(req));
+    const body: ApplicationListResponse = await applications.list();
     res.json(body);
   });
 
-  router.get('/applications/:namespace/:name/image-history', async (req, res) => {
+  router.get('/applications/:namespace/:name', async (req, res) => {
     await authorize(req, gitopsReadPermission);
-    res.json(await store.listImageHistory(keyOf(refOf(req)), pageOf(req)));
+    const body: ApplicationDetails = await applications.get(refOf(req));
+    res.json(body);
   });
+
+  router.get('/applications/:namespace/:name/sync-config', async (req, res) => {
+    await authorize(req, gitopsReadPermission);
+    const body: SyncConfiguration = await applications.syncConfig(refOf(req));
+    res.json(body);
+  });
+
+  router.get(
+    '/applications/:namespace/:name/image-history',
+    async (req, res) => {
+      await authorize(req, gitopsReadPermission);
+      res.json(await store.listImageHistory(keyOf(refOf(req)), pageOf(req)));
+    },
+  );
 
   router.get('/applications/:namespace/:name/runs', async (req, res) => {
     await authorize(req, gitopsReadPermission);
@@ -98,23 +123,34 @@ export async function createRouter(
   router.post('/applications/:namespace/:name/sync', async (req, res) => {
     await authorize(req, gitopsSyncPermission);
     const ref = refOf(req);
-    if (!loop) throw new ServiceUnavailableError('No clusters are configured: add gitops.clusters to app-config.yaml');
+    if (!loop)
+      throw new ServiceUnavailableError(
+        'No clusters are configured: add gitops.clusters to app-config.yaml',
+      );
     await clusters.getApplication(ref);
     await loop.requestSync(keyOf(ref), 'manual');
-    res.status(202).json({ message: `Sync of ${ref.namespace}/${ref.name} started` });
+    res
+      .status(202)
+      .json({ message: `Sync of ${ref.namespace}/${ref.name} started` });
   });
 
-  for (const [action, suspended] of [['suspend', true], ['resume', false]] as const) {
-    router.post(`/applications/:namespace/:name/${action}`, async (req, res) => {
-      const credentials = await authorize(req, gitopsSuspendPermission);
-      const ref = refOf(req);
-      await clusters.getApplication(ref);
-      const who =
-        (credentials.principal as { userEntityRef?: string }).userEntityRef ??
-        'a service';
-      await store.setSuspended(keyOf(ref), suspended, who);
-      res.json({ suspended });
-    });
+  for (const [action, suspended] of [
+    ['suspend', true],
+    ['resume', false],
+  ] as const) {
+    router.post(
+      `/applications/:namespace/:name/${action}`,
+      async (req, res) => {
+        const credentials = await authorize(req, gitopsSuspendPermission);
+        const ref = refOf(req);
+        await clusters.getApplication(ref);
+        const who =
+          (credentials.principal as { userEntityRef?: string }).userEntityRef ??
+          'a service';
+        await store.setSuspended(keyOf(ref), suspended, who);
+        res.json({ suspended });
+      },
+    );
   }
 
   return router;

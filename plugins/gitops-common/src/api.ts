@@ -124,13 +124,21 @@ export interface ApplicationSummary {
   phase?: ApplicationPhase;
   /** True when every component reports healthy. */
   healthy: boolean;
-  components: Array<{ name: string; type: string; traits: string[]; healthy?: boolean; message?: string }>;
+  components: Array<{
+    name: string;
+    type: string;
+    traits: string[];
+    healthy?: boolean;
+    message?: string;
+  }>;
   /** The catalog entity annotated with this Application, e.g. `component:default/git-app`. */
   entityRef?: string;
 }
 
 export interface ApplicationListResponse {
   items: ApplicationSummary[];
+  /** Clusters whose Applications could not be listed; the others' still are. */
+  errors?: Array<{ cluster: string; error: string }>;
 }
 
 /**

@@ -1,24 +1,35 @@
 import { Config } from '@backstage/config';
-import { InputError, NotFoundError } from '@backstage/errors';
+import {
+  InputError,
+  NotFoundError,
+  ServiceUnavailableError,
+  stringifyError,
+} from '@backstage/errors';
 import {
   ClusterConnectionConfig,
   clusterServer,
-  describeKubeError,
   kubeConfigFor,
+  KubeClient,
+  KubeObject,
   probeCluster,
 } from '@gitops-workflow/plugin-gitops-node';
 import {
-  ApplicationDetails,
   ApplicationRef,
   ClusterStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { ServiceUnavailableError } from '@backstage/errors';
+import { KubeConfig } from '@kubernetes/client-node';
 
 interface Cluster {
   config: ClusterConnectionConfig;
   kubeConfig: KubeConfig;
+  client: KubeClient;
 }
+
+const APPLICATION = {
+  group: 'core.oam.dev',
+  version: 'v1beta1',
+  kind: 'Application',
+};
 
 /** Reads `gitops.clusters`, failing start-up with the offending key. */
 export function readClusterConfigs(config: Config): ClusterConnectionConfig[] {
@@ -52,15 +63,34 @@ export function readClusterConfigs(config: Config): ClusterConnectionConfig[] {
   });
 }
 
-/** The configured clusters, and live reads from them. */
+/** An Application object and the configured cluster it was read from. */
+export interface ClusterApplication {
+  cluster: string;
+  object: KubeObject;
+}
+
+/**
+ * The configured clusters, each with one `KubeClient` that every read and
+ * the reconcile loop share (one connection pool, one discovery cache).
+ */
 export class ClusterService {
   private readonly clusters: Cluster[];
 
   constructor(configs: ClusterConnectionConfig[]) {
-    this.clusters = configs.map(config => ({
-      config,
-      kubeConfig: kubeConfigFor(config),
-    }));
+    this.clusters = configs.map(config => {
+      const kubeConfig = kubeConfigFor(config);
+      return {
+        config,
+        kubeConfig,
+        client: KubeClient.fromKubeConfig(kubeConfig),
+      };
+    });
+  }
+
+  /** The default cluster (where Applications live), or undefined when none is configured. */
+  get home(): { name: string; client: KubeClient } | undefined {
+    const home = this.clusters[0];
+    return home && { name: home.config.name, client: home.client };
   }
 
   /** Every configured cluster, each probed for reachability in parallel. */
@@ -75,49 +105,86 @@ export class ClusterService {
     );
   }
 
-  /** The live Application object, summarised in the API's shape. */
-  async getApplication(ref: ApplicationRef): Promise<ApplicationDetails> {
+  /**
+   * The Applications carrying the selector's labels, in every cluster. A
+   * cluster that can't be read is reported beside the others, not in place
+   * of them.
+   */
+  async listApplications(matchLabels: Record<string, string>): Promise<{
+    items: ClusterApplication[];
+    errors: Array<{ cluster: string; error: string }>;
+  }> {
+    const labelSelector =
+      Object.entries(matchLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',') || undefined;
+    const results = await Promise.all(
+      this.clusters.map(async ({ config, client }) => {
+        try {
+          const objects = await client.list(APPLICATION, { labelSelector });
+          return {
+            items: objects.map(object => ({ cluster: config.name, object })),
+          };
+        } catch (error) {
+          return {
+            error: { cluster: config.name, error: describeReadError(error) },
+          };
+        }
+      }),
+    );
+    return {
+      items: results.flatMap(r => r.items ?? []),
+      errors: results.flatMap(r => (r.error ? [r.error] : [])),
+    };
+  }
+
+  /** The live Application object; NotFoundError when it does not exist. */
+  async getApplication(ref: ApplicationRef): Promise<ClusterApplication> {
     const cluster = this.cluster(ref.cluster);
-    const api = cluster.kubeConfig.makeApiClient(CustomObjectsApi);
-    let app: any;
+    let object: KubeObject | undefined;
     try {
-      app = await api.getNamespacedCustomObject({
-        group: 'core.oam.dev',
-        version: 'v1beta1',
+      object = await cluster.client.get({
+        ...APPLICATION,
         namespace: ref.namespace,
-        plural: 'applications',
         name: ref.name,
       });
     } catch (error) {
-      if ((error as { code?: number }).code === 404) {
-        throw new NotFoundError(
-          `No Application ${ref.namespace}/${ref.name} in cluster "${cluster.config.name}"`,
+      // The CRD is not installed: there is no such Application either.
+      if (error instanceof NotFoundError) object = undefined;
+      else {
+        throw new ServiceUnavailableError(
+          `Could not read Application ${ref.namespace}/${
+            ref.name
+          } from cluster "${cluster.config.name}": ${describeReadError(error)}`,
         );
       }
-      throw new ServiceUnavailableError(
-        `Could not read Application ${ref.namespace}/${ref.name} from cluster "${cluster.config.name}": ${describeKubeError(error)}`,
+    }
+    if (!object) {
+      throw new NotFoundError(
+        `No Application ${ref.namespace}/${ref.name} in cluster "${cluster.config.name}"`,
       );
     }
-    const status = app.status ?? {};
-    return {
-      cluster: cluster.config.name,
-      namespace: ref.namespace,
-      name: ref.name,
-      createdAt: app.metadata?.creationTimestamp,
-      components: (app.spec?.components ?? []).map((c: any) => ({
-        name: c.name,
-        type: c.type,
-        traits: (c.traits ?? []).map((t: any) => t.type),
-      })),
-      phase: status.status,
-      services: status.services ?? [],
-      conditions: status.conditions ?? [],
-    };
+    return { cluster: cluster.config.name, object };
+  }
+
+  /** The client of a configured cluster; the default cluster when the name is absent. */
+  client(name: string | undefined): KubeClient {
+    return this.cluster(name).client;
+  }
+
+  /** Whether a cluster of that name is configured. */
+  has(name: string): boolean {
+    return this.clusters.some(c => c.config.name === name);
   }
 
   /** The configured name of a cluster; the default cluster when absent. */
   clusterName(name: string | undefined): string {
     return this.cluster(name).config.name;
+  }
+
+  /** Closes pooled connections, at plugin shutdown. */
+  close(): void {
+    for (const cluster of this.clusters) cluster.client.close();
   }
 
   private cluster(name: string | undefined): Cluster {
@@ -137,4 +204,9 @@ export class ClusterService {
     }
     return cluster;
   }
+}
+
+/** KubeClient errors carry the API server's message, never the request's credentials. */
+function describeReadError(error: unknown): string {
+  return error instanceof Error ? error.message : stringifyError(error);
 }

@@ -1,7 +1,4 @@
-import {
-  LoggerService,
-  SchedulerService,
-} from '@backstage/backend-plugin-api';
+import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
   createGitKustomizeSource,
@@ -18,6 +15,7 @@ import {
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
+import { mapLimited } from './limit';
 
 export const RECONCILE_TASK_ID = 'gitops-reconcile';
 
@@ -77,8 +75,22 @@ export class ReconcileLoop {
       await this.options.scheduler.triggerTask(RECONCILE_TASK_ID);
     } catch (error) {
       // A tick is running: the request waits for the next one, seconds away.
-      if (!(error instanceof ConflictError) && (error as Error).name !== 'ConflictError') throw error;
+      if (
+        !(error instanceof ConflictError) &&
+        (error as Error).name !== 'ConflictError'
+      )
+        throw error;
     }
+  }
+
+  /**
+   * When this replica will next reconcile an Application: now when a sync
+   * was asked for, undefined before its first reconcile here.
+   */
+  nextSyncAt(key: string): Date | undefined {
+    if (this.requested.has(key)) return new Date();
+    const nextAt = this.state.get(key)?.nextAt;
+    return nextAt ? new Date(nextAt) : undefined;
   }
 
   /** One pass over the cluster's Applications; exported for tests. */
@@ -88,40 +100,57 @@ export class ReconcileLoop {
     try {
       apps = await listApplications(cluster.client);
     } catch (error) {
-      logger.warn(`Could not list Applications in cluster "${cluster.name}": ${stringifyError(error)}`);
+      logger.warn(
+        `Could not list Applications in cluster "${
+          cluster.name
+        }": ${stringifyError(error)}`,
+      );
       return;
     }
     const ours = apps.filter(app => this.selected(app));
-    const due: Array<{ app: KubeObject; key: string; trigger: ReconcileTrigger }> = [];
+    const due: Array<{
+      app: KubeObject;
+      key: string;
+      trigger: ReconcileTrigger;
+    }> = [];
     for (const app of ours) {
-      const key = ReconcileLoop.keyOf(cluster.name, app.metadata.namespace!, app.metadata.name);
+      const key = ReconcileLoop.keyOf(
+        cluster.name,
+        app.metadata.namespace!,
+        app.metadata.name,
+      );
       const state = this.state.get(key) ?? { nextAt: 0 };
       this.state.set(key, state);
       const requested = this.requested.get(key);
       const status = app.status as { observedGeneration?: number } | undefined;
-      const specChanged = (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1);
+      const specChanged =
+        (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1);
       if (requested || specChanged || now >= state.nextAt) {
         this.requested.delete(key);
-        due.push({ app, key, trigger: requested ?? (specChanged ? 'watch' : 'poll') });
+        due.push({
+          app,
+          key,
+          trigger: requested ?? (specChanged ? 'watch' : 'poll'),
+        });
       }
     }
-    await this.runLimited(due, ({ app, key, trigger }) => this.reconcile(app, key, trigger));
+    await mapLimited(due, this.options.concurrency, ({ app, key, trigger }) =>
+      this.reconcile(app, key, trigger),
+    );
   }
 
   private selected(app: KubeObject): boolean {
     const labels = app.metadata.labels ?? {};
-    return Object.entries(this.options.matchLabels).every(([k, v]) => labels[k] === v);
+    return Object.entries(this.options.matchLabels).every(
+      ([k, v]) => labels[k] === v,
+    );
   }
 
-  private async runLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-    const queue = [...items];
-    const workers = Array.from({ length: Math.min(this.options.concurrency, queue.length) }, async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) await fn(item);
-    });
-    await Promise.all(workers);
-  }
-
-  private async reconcile(app: KubeObject, key: string, trigger: ReconcileTrigger): Promise<void> {
+  private async reconcile(
+    app: KubeObject,
+    key: string,
+    trigger: ReconcileTrigger,
+  ): Promise<void> {
     const { store, cluster, logger } = this.options;
     const state = this.state.get(key)!;
     const runId = await store.startRun(key, trigger);
@@ -154,7 +183,11 @@ export class ReconcileLoop {
           detectedAt: now,
           pushedAt: now,
         });
-        log.info(`Committed ${update.image}:${update.newTag} (was ${update.oldTag ?? 'unset'}) as ${update.revision}`);
+        log.info(
+          `Committed ${update.image}:${update.newTag} (was ${
+            update.oldTag ?? 'unset'
+          }) as ${update.revision}`,
+        );
       }
       const healthy = !result.failure && result.status.status === 'running';
       if (result.applied) {
@@ -163,18 +196,25 @@ export class ReconcileLoop {
       }
       if (healthy) await store.markRollout(key, 'healthy');
       for (const warning of report.warnings) log.warn(warning);
-      if (result.failure) log.warn(`Reconcile failed at ${result.failure.stage}: ${result.failure.message}`);
+      if (result.failure)
+        log.warn(
+          `Reconcile failed at ${result.failure.stage}: ${result.failure.message}`,
+        );
       await store.finishRun(runId, {
         result: result.failure ? 'failed' : 'succeeded',
         revision: report.revisions[0],
         error: result.failure?.message,
         objectsChanged: result.applied?.writes ?? 0,
       });
-      state.nextAt = Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS);
+      state.nextAt =
+        Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS);
     } catch (error) {
       // The cluster or the database failed, not the Application: retry soon.
       log.error(`Reconcile could not complete: ${stringifyError(error)}`);
-      await store.finishRun(runId, { result: 'failed', error: stringifyError(error) });
+      await store.finishRun(runId, {
+        result: 'failed',
+        error: stringifyError(error),
+      });
       state.nextAt = Date.now() + PROGRESS_INTERVAL_MS;
     }
   }

@@ -23,7 +23,11 @@ describe('GitopsStore', () => {
     'records image updates newest first, paged, and stamps their rollout once, %p',
     async databaseId => {
       const store = await createStore(databaseId);
-      for (const [i, tag] of ['master-a-1', 'master-b-2', 'master-c-3'].entries()) {
+      for (const [i, tag] of [
+        'master-a-1',
+        'master-b-2',
+        'master-c-3',
+      ].entries()) {
         await store.addImageUpdate(APP, {
           component: 'git-app',
           image: 'registry.local/gitops',
@@ -39,7 +43,10 @@ describe('GitopsStore', () => {
 
       const page = await store.listImageHistory(APP, { limit: 2, offset: 0 });
       expect(page.totalCount).toBe(3);
-      expect(page.items.map(i => i.newTag)).toEqual(['master-c-3', 'master-b-2']);
+      expect(page.items.map(i => i.newTag)).toEqual([
+        'master-c-3',
+        'master-b-2',
+      ]);
       expect(page.items[0]).toMatchObject({
         oldTag: 'old-2',
         commitSha: 'sha2',
@@ -49,10 +56,24 @@ describe('GitopsStore', () => {
 
       // Healthy needs applied first; each milestone is stamped once.
       expect(await store.markRollout(APP, 'healthy')).toBe(0);
-      expect(await store.markRollout(APP, 'applied', new Date('2026-11-23T11:00:00Z'))).toBe(3);
+      expect(
+        await store.markRollout(
+          APP,
+          'applied',
+          new Date('2026-11-23T11:00:00Z'),
+        ),
+      ).toBe(3);
       expect(await store.markRollout(APP, 'applied')).toBe(0);
-      expect(await store.markRollout(APP, 'healthy', new Date('2026-11-23T11:01:00Z'))).toBe(3);
-      const [latest] = (await store.listImageHistory(APP, { limit: 1, offset: 0 })).items;
+      expect(
+        await store.markRollout(
+          APP,
+          'healthy',
+          new Date('2026-11-23T11:01:00Z'),
+        ),
+      ).toBe(3);
+      const [latest] = (
+        await store.listImageHistory(APP, { limit: 1, offset: 0 })
+      ).items;
       expect(latest).toMatchObject({
         appliedAt: '2026-11-23T11:00:00.000Z',
         healthyAt: '2026-11-23T11:01:00.000Z',
@@ -64,16 +85,36 @@ describe('GitopsStore', () => {
     'keeps runs, inventory and the automation switch, and drops history past retention, %p',
     async databaseId => {
       const store = await createStore(databaseId);
-      const old = await store.startRun(APP, 'poll', new Date('2026-01-01T00:00:00Z'));
+      const old = await store.startRun(
+        APP,
+        'poll',
+        new Date('2026-01-01T00:00:00Z'),
+      );
       await store.finishRun(old, { result: 'failed', error: 'push rejected' });
       const recent = await store.startRun(APP, 'manual');
-      await store.finishRun(recent, { result: 'succeeded', revision: 'master@sha1:abc', objectsChanged: 2 });
+      await store.finishRun(recent, {
+        result: 'succeeded',
+        revision: 'master@sha1:abc',
+        objectsChanged: 2,
+      });
 
       const runs = await store.listRuns(APP, { limit: 10, offset: 0 });
       expect(runs.items.map(r => r.result)).toEqual(['succeeded', 'failed']);
-      expect(runs.items[0]).toMatchObject({ trigger: 'manual', revision: 'master@sha1:abc', objectsChanged: 2 });
+      expect(runs.items[0]).toMatchObject({
+        trigger: 'manual',
+        revision: 'master@sha1:abc',
+        objectsChanged: 2,
+      });
 
-      const inventory = [{ group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name: 'web' }];
+      const inventory = [
+        {
+          group: 'apps',
+          version: 'v1',
+          kind: 'Deployment',
+          namespace: 'default',
+          name: 'web',
+        },
+      ];
       await store.setInventory(APP, inventory);
       await store.setInventory(APP, inventory);
       expect(await store.getInventory(APP)).toEqual(inventory);
@@ -85,8 +126,12 @@ describe('GitopsStore', () => {
       await store.setSuspended(APP, false, 'user:default/guest');
       expect(await store.isSuspended(APP)).toBe(false);
 
-      expect(await store.deleteHistoryBefore(new Date('2026-06-01T00:00:00Z'))).toEqual({ runs: 1, images: 0 });
-      expect((await store.listRuns(APP, { limit: 10, offset: 0 })).totalCount).toBe(1);
+      expect(
+        await store.deleteHistoryBefore(new Date('2026-06-01T00:00:00Z')),
+      ).toEqual({ runs: 1, images: 0 });
+      expect(
+        (await store.listRuns(APP, { limit: 10, offset: 0 })).totalCount,
+      ).toBe(1);
     },
   );
 });

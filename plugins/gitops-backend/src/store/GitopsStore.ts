@@ -32,10 +32,22 @@ export type NewImageUpdate = Omit<
 
 const toIso = (value: unknown): string | undefined => {
   if (value === null || value === undefined) return undefined;
-  const date = value instanceof Date ? value : new Date(value as string | number);
+  const date =
+    value instanceof Date ? value : new Date(value as string | number);
   return date.toISOString();
 };
 const orUndefined = <T>(value: T | null): T | undefined => value ?? undefined;
+
+const runOf = (r: any): ReconcileRun => ({
+  id: Number(r.id),
+  trigger: r.trigger,
+  startedAt: toIso(r.started_at)!,
+  finishedAt: toIso(r.finished_at),
+  revision: orUndefined(r.revision),
+  result: orUndefined(r.result),
+  error: orUndefined(r.error),
+  objectsChanged: orUndefined(r.objects_changed),
+});
 
 /**
  * The plugin's persistent state, in the Backstage database (SQLite or
@@ -53,7 +65,11 @@ export class GitopsStore {
 
   constructor(private readonly db: Knex) {}
 
-  async startRun(appKey: string, trigger: ReconcileTrigger, startedAt = new Date()): Promise<number> {
+  async startRun(
+    appKey: string,
+    trigger: ReconcileTrigger,
+    startedAt = new Date(),
+  ): Promise<number> {
     const [row] = await this.db('gitops_reconcile_runs')
       .insert({ app_key: appKey, trigger, started_at: startedAt })
       .returning('id');
@@ -62,41 +78,78 @@ export class GitopsStore {
 
   async finishRun(
     id: number,
-    outcome: { result: 'succeeded' | 'failed'; revision?: string; error?: string; objectsChanged?: number },
+    outcome: {
+      result: 'succeeded' | 'failed';
+      revision?: string;
+      error?: string;
+      objectsChanged?: number;
+    },
     finishedAt = new Date(),
   ): Promise<void> {
-    await this.db('gitops_reconcile_runs').where({ id }).update({
-      finished_at: finishedAt,
-      result: outcome.result,
-      revision: outcome.revision ?? null,
-      error: outcome.error ?? null,
-      objects_changed: outcome.objectsChanged ?? null,
-    });
+    await this.db('gitops_reconcile_runs')
+      .where({ id })
+      .update({
+        finished_at: finishedAt,
+        result: outcome.result,
+        revision: outcome.revision ?? null,
+        error: outcome.error ?? null,
+        objects_changed: outcome.objectsChanged ?? null,
+      });
   }
 
-  async listRuns(appKey: string, options: { limit: number; offset: number }): Promise<Page<ReconcileRun>> {
+  async listRuns(
+    appKey: string,
+    options: { limit: number; offset: number },
+  ): Promise<Page<ReconcileRun>> {
     const query = this.db('gitops_reconcile_runs').where({ app_key: appKey });
     const [{ count }] = await query.clone().count({ count: '*' });
     const rows = await query
-      .orderBy([{ column: 'started_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .orderBy([
+        { column: 'started_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
       .limit(options.limit)
       .offset(options.offset);
     return {
       totalCount: Number(count),
-      items: rows.map(r => ({
-        id: Number(r.id),
-        trigger: r.trigger,
-        startedAt: toIso(r.started_at)!,
-        finishedAt: toIso(r.finished_at),
-        revision: orUndefined(r.revision),
-        result: orUndefined(r.result),
-        error: orUndefined(r.error),
-        objectsChanged: orUndefined(r.objects_changed),
-      })),
+      items: rows.map(runOf),
     };
   }
 
-  async addImageUpdate(appKey: string, update: NewImageUpdate): Promise<number> {
+  /**
+   * The last finished reconcile, and the last Git revision any reconcile
+   * synced (a failed render has none, but the cluster still runs the one
+   * before).
+   */
+  async lastSync(
+    appKey: string,
+  ): Promise<{ run?: ReconcileRun; revision?: string }> {
+    const finished = await this.db('gitops_reconcile_runs')
+      .where({ app_key: appKey })
+      .whereNotNull('finished_at')
+      .orderBy([
+        { column: 'finished_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .first();
+    const withRevision = await this.db('gitops_reconcile_runs')
+      .where({ app_key: appKey })
+      .whereNotNull('revision')
+      .orderBy([
+        { column: 'finished_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .first('revision');
+    return {
+      run: finished && runOf(finished),
+      revision: orUndefined(withRevision?.revision ?? null),
+    };
+  }
+
+  async addImageUpdate(
+    appKey: string,
+    update: NewImageUpdate,
+  ): Promise<number> {
     const [row] = await this.db('gitops_image_history')
       .insert({
         app_key: appKey,
@@ -119,18 +172,30 @@ export class GitopsStore {
    * yet: an update is applied once a reconcile applied its commit, and
    * healthy once the Application was healthy after that.
    */
-  async markRollout(appKey: string, milestone: 'applied' | 'healthy', at = new Date()): Promise<number> {
+  async markRollout(
+    appKey: string,
+    milestone: 'applied' | 'healthy',
+    at = new Date(),
+  ): Promise<number> {
     const column = milestone === 'applied' ? 'applied_at' : 'healthy_at';
-    const query = this.db('gitops_image_history').where({ app_key: appKey }).whereNull(column);
+    const query = this.db('gitops_image_history')
+      .where({ app_key: appKey })
+      .whereNull(column);
     if (milestone === 'healthy') query.whereNotNull('applied_at');
     return query.update({ [column]: at });
   }
 
-  async listImageHistory(appKey: string, options: { limit: number; offset: number }): Promise<Page<ImageHistoryEntry>> {
+  async listImageHistory(
+    appKey: string,
+    options: { limit: number; offset: number },
+  ): Promise<Page<ImageHistoryEntry>> {
     const query = this.db('gitops_image_history').where({ app_key: appKey });
     const [{ count }] = await query.clone().count({ count: '*' });
     const rows = await query
-      .orderBy([{ column: 'detected_at', order: 'desc' }, { column: 'id', order: 'desc' }])
+      .orderBy([
+        { column: 'detected_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
       .limit(options.limit)
       .offset(options.offset);
     return {
@@ -153,33 +218,56 @@ export class GitopsStore {
   }
 
   async getInventory(appKey: string): Promise<InventoryRef[]> {
-    const row = await this.db('gitops_inventory').where({ app_key: appKey }).first();
+    const row = await this.db('gitops_inventory')
+      .where({ app_key: appKey })
+      .first();
     return row ? JSON.parse(row.entries) : [];
   }
 
   async setInventory(appKey: string, entries: InventoryRef[]): Promise<void> {
     await this.db('gitops_inventory')
-      .insert({ app_key: appKey, entries: JSON.stringify(entries), updated_at: new Date() })
+      .insert({
+        app_key: appKey,
+        entries: JSON.stringify(entries),
+        updated_at: new Date(),
+      })
       .onConflict('app_key')
       .merge();
   }
 
   async isSuspended(appKey: string): Promise<boolean> {
-    const row = await this.db('gitops_automation').where({ app_key: appKey }).first();
+    const row = await this.db('gitops_automation')
+      .where({ app_key: appKey })
+      .first();
     return Boolean(row?.suspended);
   }
 
-  async setSuspended(appKey: string, suspended: boolean, changedBy: string): Promise<void> {
+  async setSuspended(
+    appKey: string,
+    suspended: boolean,
+    changedBy: string,
+  ): Promise<void> {
     await this.db('gitops_automation')
-      .insert({ app_key: appKey, suspended, changed_by: changedBy, updated_at: new Date() })
+      .insert({
+        app_key: appKey,
+        suspended,
+        changed_by: changedBy,
+        updated_at: new Date(),
+      })
       .onConflict('app_key')
       .merge();
   }
 
   /** Drops runs and image history older than the retention window. */
-  async deleteHistoryBefore(cutoff: Date): Promise<{ runs: number; images: number }> {
-    const runs = await this.db('gitops_reconcile_runs').where('started_at', '<', cutoff).delete();
-    const images = await this.db('gitops_image_history').where('detected_at', '<', cutoff).delete();
+  async deleteHistoryBefore(
+    cutoff: Date,
+  ): Promise<{ runs: number; images: number }> {
+    const runs = await this.db('gitops_reconcile_runs')
+      .where('started_at', '<', cutoff)
+      .delete();
+    const images = await this.db('gitops_image_history')
+      .where('detected_at', '<', cutoff)
+      .delete();
     return { runs, images };
   }
 }

@@ -1,0 +1,108 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Config } from '@backstage/config';
+import { InputError } from '@backstage/errors';
+import {
+  ClusterConnectionConfig,
+  DEFAULT_COMMIT_AUTHOR,
+  GitAuthor,
+} from '@gitops-workflow/plugin-gitops-node';
+import { readClusterConfigs } from './service/ClusterService';
+
+/** `gitops.*` from app-config, checked and with defaults filled in. */
+export interface GitopsConfig {
+  clusters: ClusterConnectionConfig[];
+  matchLabels: Record<string, string>;
+  cacheDir: string;
+  concurrency: number;
+  commitAuthor: GitAuthor;
+  kustomizePath?: string;
+  tickSeconds: number;
+  retentionDays: number;
+  webhooks: { registrySecret?: string; gitSecret?: string };
+}
+
+function positiveInteger(
+  config: Config,
+  key: string,
+  fallback: number,
+  max: number,
+): number {
+  const value = config.getOptional(key);
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > max
+  ) {
+    throw new InputError(
+      `${key} must be a whole number from 1 to ${max}, got ${JSON.stringify(
+        value,
+      )}`,
+    );
+  }
+  return value;
+}
+
+function stringMap(config: Config, key: string): Record<string, string> {
+  const value = config.getOptional(key);
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InputError(`${key} must be a map of label names to values`);
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') {
+      throw new InputError(
+        `${key}.${k} must be a string, got ${JSON.stringify(v)}`,
+      );
+    }
+  }
+  return value as Record<string, string>;
+}
+
+function secret(config: Config, key: string): string | undefined {
+  const value = config.getOptionalString(key);
+  if (value !== undefined && value.length < 16) {
+    // A short shared secret is guessable; say so at start-up, not after an attack.
+    throw new InputError(`${key} must be at least 16 characters long`);
+  }
+  return value;
+}
+
+/**
+ * Reads and checks the plugin's configuration. Bad config fails start-up
+ * with an error that names the key, so a typo never becomes a silent default.
+ */
+export function readGitopsConfig(config: Config): GitopsConfig {
+  const author = config.getOptionalConfig('gitops.commitAuthor');
+  const commitAuthor = author
+    ? { name: author.getString('name'), email: author.getString('email') }
+    : DEFAULT_COMMIT_AUTHOR;
+  if (!commitAuthor.email.includes('@')) {
+    throw new InputError(
+      `gitops.commitAuthor.email must be an e-mail address, got "${commitAuthor.email}"`,
+    );
+  }
+  return {
+    clusters: readClusterConfigs(config),
+    matchLabels: stringMap(config, 'gitops.selector.matchLabels'),
+    cacheDir:
+      config.getOptionalString('gitops.cacheDir') ??
+      path.join(os.tmpdir(), 'backstage-gitops', 'clones'),
+    concurrency: positiveInteger(config, 'gitops.concurrency', 4, 64),
+    commitAuthor,
+    kustomizePath: config.getOptionalString('gitops.kustomizePath'),
+    tickSeconds: positiveInteger(config, 'gitops.tickSeconds', 5, 3600),
+    retentionDays: positiveInteger(
+      config,
+      'gitops.history.retentionDays',
+      90,
+      36500,
+    ),
+    webhooks: {
+      registrySecret: secret(config, 'gitops.webhooks.registrySecret'),
+      gitSecret: secret(config, 'gitops.webhooks.gitSecret'),
+    },
+  };
+}

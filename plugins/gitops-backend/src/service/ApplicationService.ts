@@ -1,0 +1,350 @@
+import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
+import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
+import { stringifyEntityRef } from '@backstage/catalog-model';
+import { NotFoundError, stringifyError } from '@backstage/errors';
+import { CatalogService } from '@backstage/plugin-catalog-node';
+import {
+  ApplicationDetails,
+  ApplicationListResponse,
+  ApplicationRef,
+  ApplicationSummary,
+  GITOPS_APPLICATION_ANNOTATION,
+  parseApplicationRef,
+  ResourceStatus,
+  SyncConfiguration,
+  SyncState,
+} from '@gitops-workflow/plugin-gitops-common';
+import {
+  ApplicationStatus,
+  assessHealth,
+  DEFAULT_POLL_INTERVAL_MS,
+  GitAuthor,
+  InventoryEntry,
+  KubeObject,
+  LABEL_COMPONENT,
+  ObjectHealth,
+} from '@gitops-workflow/plugin-gitops-node';
+import { GitopsStore } from '../store/GitopsStore';
+import { ClusterService } from './ClusterService';
+import { mapLimited } from './limit';
+import { ReconcileLoop } from './ReconcileLoop';
+
+export interface ApplicationServiceOptions {
+  clusters: ClusterService;
+  store: GitopsStore;
+  /** Absent when no cluster is configured. */
+  loop?: ReconcileLoop;
+  catalog: CatalogService;
+  auth: AuthService;
+  logger: LoggerService;
+  matchLabels: Record<string, string>;
+  commitAuthor: GitAuthor;
+}
+
+/** Live reads of one object at a time, in parallel up to this many. */
+const READ_CONCURRENCY = 8;
+
+interface SpecComponent {
+  name: string;
+  type: string;
+  properties?: Record<string, any>;
+  traits?: Array<{ type: string }>;
+}
+
+function componentsOf(object: KubeObject): SpecComponent[] {
+  return (
+    (object.spec as { components?: SpecComponent[] } | undefined)?.components ??
+    []
+  );
+}
+
+function statusOf(object: KubeObject): ApplicationStatus {
+  return (object.status ?? {}) as ApplicationStatus;
+}
+
+/** `https://user:token@host/repo` → `https://host/repo`: credentials never leave the backend. */
+function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+function describePolicy(policy: Record<string, any> | undefined): string {
+  if (policy?.semver) return `semver ${policy.semver.range}`;
+  if (policy?.numerical) return `numerical ${policy.numerical.order ?? 'asc'}`;
+  if (policy?.alphabetical)
+    return `alphabetical ${policy.alphabetical.order ?? 'asc'}`;
+  return 'none (the component needs one)';
+}
+
+/**
+ * What the HTTP API says about Applications: the cluster's objects and
+ * status, the store's history, the loop's schedule and the catalog's links,
+ * put together in the shapes of `@gitops-workflow/plugin-gitops-common`.
+ */
+export class ApplicationService {
+  constructor(private readonly options: ApplicationServiceOptions) {}
+
+  /** The store and loop key of an Application. */
+  keyOf(ref: ApplicationRef): string {
+    const { clusters } = this.options;
+    return ReconcileLoop.keyOf(
+      clusters.clusterName(ref.cluster),
+      ref.namespace,
+      ref.name,
+    );
+  }
+
+  /** The Applications this backend manages, like `vela ls`, with their catalog entities. */
+  async list(): Promise<ApplicationListResponse> {
+    const { clusters, matchLabels } = this.options;
+    const [{ items, errors }, entities] = await Promise.all([
+      clusters.listApplications(matchLabels),
+      this.entityRefs(),
+    ]);
+    const summaries = items.map(({ cluster, object }): ApplicationSummary => {
+      const summary = summaryOf(cluster, object);
+      const entityRef = entities.get(
+        ReconcileLoop.keyOf(cluster, summary.namespace, summary.name),
+      );
+      return entityRef ? { ...summary, entityRef } : summary;
+    });
+    summaries.sort((a, b) =>
+      `${a.cluster}/${a.namespace}/${a.name}`.localeCompare(
+        `${b.cluster}/${b.namespace}/${b.name}`,
+      ),
+    );
+    return errors.length ? { items: summaries, errors } : { items: summaries };
+  }
+
+  /** One Application: status, components, live resources with health, and sync state. */
+  async get(ref: ApplicationRef): Promise<ApplicationDetails> {
+    const { cluster, object } = await this.options.clusters.getApplication(ref);
+    const key = ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
+    const [resources, sync] = await Promise.all([
+      this.resources(cluster, object, key),
+      this.syncState(key),
+    ]);
+    const status = statusOf(object);
+    return {
+      cluster,
+      namespace: ref.namespace,
+      name: ref.name,
+      createdAt: object.metadata.creationTimestamp as string | undefined,
+      components: componentsOf(object).map(c => ({
+        name: c.name,
+        type: c.type,
+        traits: (c.traits ?? []).map(t => t.type),
+      })),
+      phase: status.status,
+      services: status.services ?? [],
+      conditions: status.conditions ?? [],
+      resources,
+      sync,
+    };
+  }
+
+  /** How each kustomize component syncs; Secrets by name only, URLs without credentials. */
+  async syncConfig(ref: ApplicationRef): Promise<SyncConfiguration> {
+    const { object } = await this.options.clusters.getApplication(ref);
+    const defaultInterval = `${DEFAULT_POLL_INTERVAL_MS / 60_000}m`;
+    return {
+      components: componentsOf(object)
+        .filter(c => c.type === 'kustomize')
+        .map(c => {
+          const p = c.properties ?? {};
+          const repo = p.imageRepository;
+          const pullInterval = p.pullInterval ?? defaultInterval;
+          const entry: SyncConfiguration['components'][number] = {
+            name: c.name,
+            git: {
+              url: withoutCredentials(String(p.url ?? '')),
+              branch: p.git?.branch ?? 'master',
+              path: p.path ?? '.',
+              pullInterval,
+              prune: p.prune ?? true,
+              secretRef: p.secretRef,
+            },
+          };
+          if (repo) {
+            entry.image = {
+              image: repo.image,
+              interval: repo.interval ?? pullInterval,
+              pattern: repo.filterTags?.pattern,
+              extract: repo.filterTags?.extract,
+              policy: describePolicy(repo.policy),
+              commitMessage: repo.commitMessage,
+              secretRef: repo.secretRef,
+            };
+          }
+          return entry;
+        }),
+      commitAuthor: { ...this.options.commitAuthor },
+    };
+  }
+
+  private async syncState(key: string): Promise<SyncState> {
+    const { store, loop } = this.options;
+    const [{ run, revision }, suspended] = await Promise.all([
+      store.lastSync(key),
+      store.isSuspended(key),
+    ]);
+    return {
+      revision,
+      lastSyncAt: run?.finishedAt,
+      lastSyncResult: run?.result,
+      lastSyncError: run?.error,
+      nextSyncAt: loop?.nextSyncAt(key)?.toISOString(),
+      suspended,
+    };
+  }
+
+  /**
+   * The objects the Application applied, read live and assessed with kstatus,
+   * per component. The store's inventory knows each object's component; when
+   * the store has none (a new database), `status.appliedResources` does the
+   * job and the live object's component label says where it belongs.
+   */
+  private async resources(
+    cluster: string,
+    object: KubeObject,
+    key: string,
+  ): Promise<Record<string, ResourceStatus[]>> {
+    const { clusters, store } = this.options;
+    const inventory = (await store.getInventory(key)) as InventoryEntry[];
+    const refs = inventory.length
+      ? inventory.map(e => ({
+          apiVersion: e.group ? `${e.group}/${e.version}` : e.version,
+          kind: e.kind,
+          namespace: e.namespace,
+          name: e.name,
+          cluster,
+          component: e.component,
+        }))
+      : (statusOf(object).appliedResources ?? []).map(r => ({
+          ...r,
+          cluster: r.cluster && clusters.has(r.cluster) ? r.cluster : cluster,
+          component: undefined as string | undefined,
+        }));
+    const components = componentsOf(object);
+    const lone = components.length === 1 ? components[0].name : '';
+    const read = await mapLimited(refs, READ_CONCURRENCY, async ref => {
+      const slash = ref.apiVersion.indexOf('/');
+      let live: KubeObject | undefined;
+      let health: ObjectHealth;
+      try {
+        live = await clusters.client(ref.cluster).get({
+          group: slash < 0 ? '' : ref.apiVersion.slice(0, slash),
+          version: ref.apiVersion.slice(slash + 1),
+          kind: ref.kind,
+          namespace: ref.namespace,
+          name: ref.name,
+        });
+        health = assessHealth(live);
+      } catch (error) {
+        // A kind the cluster no longer serves has no objects either.
+        health =
+          error instanceof NotFoundError
+            ? assessHealth(undefined)
+            : {
+                status: 'Unknown',
+                message: `Could not read it: ${(error as Error).message}`,
+              };
+      }
+      const component =
+        ref.component ?? live?.metadata.labels?.[LABEL_COMPONENT] ?? lone;
+      const status: ResourceStatus = {
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        namespace: ref.namespace,
+        name: ref.name,
+        cluster: ref.cluster,
+        health: health.status,
+        message: health.message,
+      };
+      return { component, status };
+    });
+    const byComponent: Record<string, ResourceStatus[]> = {};
+    for (const c of components) byComponent[c.name] = [];
+    for (const { component, status } of read)
+      (byComponent[component] ??= []).push(status);
+    return byComponent;
+  }
+
+  /**
+   * Application key → the catalog entity annotated with it. The catalog
+   * being down costs the links, not the list.
+   */
+  private async entityRefs(): Promise<Map<string, string>> {
+    const { catalog, auth, clusters, logger } = this.options;
+    const links = new Map<string, string>();
+    try {
+      const { items } = await catalog.getEntities(
+        {
+          filter: {
+            [`metadata.annotations.${GITOPS_APPLICATION_ANNOTATION}`]:
+              CATALOG_FILTER_EXISTS,
+          },
+          fields: ['kind', 'metadata'],
+        },
+        { credentials: await auth.getOwnServiceCredentials() },
+      );
+      const refs = items
+        .map(entity => ({
+          entityRef: stringifyEntityRef(entity),
+          parsed: parseApplicationRef(
+            entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION] ?? '',
+          ),
+        }))
+        // One Application named by several entities links to the first by ref, every time.
+        .sort((a, b) => a.entityRef.localeCompare(b.entityRef));
+      for (const { entityRef, parsed } of refs) {
+        if ('error' in parsed) continue;
+        const { cluster, namespace, name } = parsed.ref;
+        if (cluster && !clusters.has(cluster)) continue;
+        const key = ReconcileLoop.keyOf(
+          clusters.clusterName(cluster),
+          namespace,
+          name,
+        );
+        if (!links.has(key)) links.set(key, entityRef);
+      }
+    } catch (error) {
+      logger.warn(
+        `Could not read catalog links for Applications: ${stringifyError(
+          error,
+        )}`,
+      );
+    }
+    return links;
+  }
+}
+
+function summaryOf(cluster: string, object: KubeObject): ApplicationSummary {
+  const status = statusOf(object);
+  const services = new Map((status.services ?? []).map(s => [s.name, s]));
+  const components = componentsOf(object).map(c => {
+    const service = services.get(c.name);
+    return {
+      name: c.name,
+      type: c.type,
+      traits: (c.traits ?? []).map(t => t.type),
+      healthy: service?.healthy,
+      message: service?.message,
+    };
+  });
+  return {
+    cluster,
+    namespace: object.metadata.namespace ?? 'default',
+    name: object.metadata.name,
+    createdAt: object.metadata.creationTimestamp as string | undefined,
+    phase: status.status,
+    healthy: components.length > 0 && components.every(c => c.healthy === true),
+    components,
+  };
+}

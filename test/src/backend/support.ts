@@ -1,0 +1,75 @@
+import path from 'node:path';
+import type { Cluster } from '../infra';
+import { repoRoot } from '../infra/process';
+
+/** Polls `fn` until it returns a value; on timeout the error carries `context()`, what a person would look at. */
+export async function waitUntil<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  context: () => Promise<string> = async () => '',
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `Timed out waiting for ${what}${
+          last ? `: ${last}` : ''
+        }\n${await context()}`,
+      );
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+}
+
+/** Installs the shipped Application CRD, as a platform team would. */
+export async function installCrd(cluster: Cluster): Promise<void> {
+  await cluster.kubectl([
+    'apply',
+    '-f',
+    path.join(repoRoot(), 'plugins/gitops-node/crds/application.yaml'),
+  ]);
+  await cluster.kubectl([
+    'wait',
+    '--for=condition=Established',
+    'crd/applications.core.oam.dev',
+    '--timeout=60s',
+  ]);
+}
+
+/** A `core.oam.dev/v1beta1` Application with a single webservice component and an ingress trait. */
+export function webserviceApp(
+  name: string,
+  labels: Record<string, string> = {},
+) {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name, namespace: 'default', labels },
+    spec: {
+      components: [
+        {
+          name: `${name}-server`,
+          type: 'webservice',
+          properties: { image: 'registry.local/hello:1.0.0', port: 8080 },
+          traits: [
+            {
+              type: 'ingress',
+              properties: {
+                domain: `${name}.example.com`,
+                http: { '/': 8080 },
+              },
+            },
+          ],
+        },
+      ],
+    },
+  };
+}
