@@ -44,5 +44,28 @@ export interface Config {
     kustomizePath?: string;
     /** Seconds between passes over the Applications. Default 5. */
     tickSeconds?: number;
+    /** Reconcile runs and image history. */
+    history?: {
+      /** Days runs and image history are kept; older rows are deleted daily. Default 90. */
+      retentionDays?: number;
+    };
+    /**
+     * Shared secrets of the webhooks under /api/gitops/webhooks (each at
+     * least 16 characters). A webhook whose secret is not set answers 404.
+     */
+    webhooks?: {
+      /**
+       * What the registry sends as `Authorization: Bearer <secret>` (the
+       * `headers` of its `notifications.endpoints` entry).
+       * @visibility secret
+       */
+      registrySecret?: string;
+      /**
+       * The HMAC-SHA256 key of Git push hooks: GitHub's webhook secret
+       * (`X-Hub-Signature-256`), or a generic sender's (`X-Signature`).
+       * @visibility secret
+       */
+      gitSecret?: string;
+    };
   };
 }

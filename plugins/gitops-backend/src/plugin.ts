@@ -10,6 +10,7 @@ import {
 } from '@gitops-workflow/plugin-gitops-node';
 import { readGitopsConfig } from './config';
 import { createRouter } from './router';
+import { createWebhookRouter } from './webhookRouter';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { ReconcileLoop } from './service/ReconcileLoop';
@@ -75,6 +76,20 @@ export const gitopsPlugin = createBackendPlugin({
           await loop.start();
         }
 
+        // Registries and Git hosts have no Backstage credentials; the webhooks check shared secrets instead.
+        deps.httpRouter.addAuthPolicy({
+          path: '/webhooks',
+          allow: 'unauthenticated',
+        });
+        deps.httpRouter.use(
+          createWebhookRouter({
+            webhooks: config.webhooks,
+            matchLabels: config.matchLabels,
+            clusters,
+            loop,
+            logger,
+          }),
+        );
         deps.httpRouter.use(
           await createRouter({
             httpAuth: deps.httpAuth,

@@ -1,0 +1,277 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
+import request from 'supertest';
+import {
+  Cluster,
+  GitServer,
+  pushImage,
+  Registry,
+  startCluster,
+  startGitServer,
+  startRegistry,
+} from '../infra';
+import { installCrd, waitUntil } from './support';
+
+/*
+ * Webhooks on the real servers: the registry's own notifications and a
+ * signed Git push event make the backend sync within seconds, not at the
+ * next one-minute poll.
+ */
+
+const REGISTRY_SECRET = 'registry-notification-secret-42';
+const GIT_SECRET = 'git-push-hook-secret-0123456789';
+const IMAGE_REPO = 'web';
+const MARKER = '# {"$imagepolicy": "default:deploy"}';
+
+function deployment(image: string): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: ${image} ${MARKER}
+`;
+}
+
+function application(gitUrl: string, image: string) {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'web-app', namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'deploy',
+          type: 'kustomize',
+          properties: {
+            repoType: 'git',
+            url: gitUrl,
+            secretRef: 'git-creds',
+            pullInterval: '1m',
+            git: { branch: 'main' },
+            path: '.',
+            imageRepository: {
+              image,
+              secretRef: 'registry-creds',
+              interval: '1m',
+              insecure: true,
+              filterTags: { pattern: '^build-(?P<n>[0-9]+)$', extract: '$n' },
+              policy: { numerical: { order: 'asc' } },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+describe('webhooks on the real registry and Git server', () => {
+  let cluster: Cluster;
+  let registry: Registry;
+  let git: GitServer;
+  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
+  let cacheDir: string;
+
+  beforeAll(async () => {
+    [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
+    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
+    await installCrd(cluster);
+    backend = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        schedulerServiceFactory,
+        mockServices.rootConfig.factory({
+          data: {
+            gitops: {
+              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+              cacheDir,
+              tickSeconds: 1,
+              webhooks: {
+                registrySecret: REGISTRY_SECRET,
+                gitSecret: GIT_SECRET,
+              },
+            },
+          },
+        }),
+      ],
+    });
+    const { port } = backend.server.address() as AddressInfo;
+    registry = await startRegistry({
+      notifications: {
+        url: `http://127.0.0.1:${port}/api/gitops/webhooks/registry`,
+        headers: { Authorization: `Bearer ${REGISTRY_SECRET}` },
+      },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await backend?.stop();
+    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const api = (url: string) =>
+    request(backend!.server)
+      .get(`/api/gitops${url}`)
+      .set('Authorization', mockCredentials.user.header());
+  const state = async () =>
+    `${JSON.stringify(
+      (await api('/applications/default/web-app/runs')).body,
+    )}\n${await cluster.kubectl([
+      'get',
+      'applications,deployments,configmaps',
+      '-o',
+      'yaml',
+    ])}`;
+
+  it('a pushed tag becomes a bot commit within seconds of the registry notification', async () => {
+    const image = `${registry.host}/${IMAGE_REPO}`;
+    await pushImage(registry, IMAGE_REPO, 'build-1');
+    const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'webhook-fixture-'));
+    fs.writeFileSync(
+      path.join(fixture, 'deployment.yaml'),
+      deployment(`${image}:build-1`),
+    );
+    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    fs.rmSync(fixture, { recursive: true });
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'git-creds',
+      `--from-literal=username=${git.username}`,
+      `--from-literal=password=${git.password}`,
+    ]);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'registry-creds',
+      '--type=kubernetes.io/dockerconfigjson',
+      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
+    ]);
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(application(git.repoUrl('demo'), image)),
+    });
+
+    await waitUntil(
+      'web-app to run',
+      async () => {
+        const res = await api('/applications/default/web-app');
+        return res.body.phase === 'running' ? true : undefined;
+      },
+      state,
+      90_000,
+    );
+    expect(await git.log('demo', 'main')).toHaveLength(1);
+
+    // The next poll is a minute away; only the notification can make this quick.
+    const pushedAt = Date.now();
+    await pushImage(registry, IMAGE_REPO, 'build-2');
+    const [commit] = await waitUntil(
+      'the bot commit',
+      async () => {
+        const log = await git.log('demo', 'main');
+        return log.length === 2 ? log : undefined;
+      },
+      state,
+      20_000,
+    );
+    const seconds = (Date.now() - pushedAt) / 1000;
+    process.stdout.write(
+      `registry push → bot commit: ${seconds.toFixed(1)} s\n`,
+    );
+    expect(seconds).toBeLessThan(10);
+    expect(commit.authorName).toBe('kubevelabot');
+    expect(await git.readFile('demo', 'deployment.yaml', 'main')).toBe(
+      deployment(`${image}:build-2`),
+    );
+
+    const history = await waitUntil(
+      'the update in image history',
+      async () => {
+        const res = await api('/applications/default/web-app/image-history');
+        return res.body.items?.[0]?.newTag === 'build-2'
+          ? res.body.items[0]
+          : undefined;
+      },
+      state,
+    );
+    expect(history).toMatchObject({
+      oldTag: 'build-1',
+      trigger: 'webhook',
+      commitSha: commit.sha,
+    });
+  });
+
+  it('a signed Git push event applies a human commit within seconds', async () => {
+    await git.pushAsHuman('demo', {
+      branch: 'main',
+      files: {
+        'config.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\ndata:\n  level: debug\n',
+      },
+      message: 'Add settings',
+    });
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      repository: { clone_url: git.repoUrl('demo') },
+    });
+    const sentAt = Date.now();
+    const res = await request(backend!.server)
+      .post('/api/gitops/webhooks/git')
+      .set('content-type', 'application/json')
+      .set('x-github-event', 'push')
+      .set(
+        'x-hub-signature-256',
+        `sha256=${crypto
+          .createHmac('sha256', GIT_SECRET)
+          .update(body)
+          .digest('hex')}`,
+      )
+      .send(body);
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ applications: ['local/default/web-app'] });
+
+    await waitUntil(
+      'the ConfigMap from the human commit',
+      async () => {
+        const out = await cluster
+          .kubectl(['get', 'configmap', 'settings', '-o', 'json'])
+          .catch(() => undefined);
+        return out ? JSON.parse(out) : undefined;
+      },
+      state,
+      20_000,
+    );
+    const seconds = (Date.now() - sentAt) / 1000;
+    process.stdout.write(`Git push event → applied: ${seconds.toFixed(1)} s\n`);
+    expect(seconds).toBeLessThan(10);
+    const runs = (await api('/applications/default/web-app/runs')).body.items;
+    expect(
+      runs.some(
+        (r: any) => r.trigger === 'webhook' && r.result === 'succeeded',
+      ),
+    ).toBe(true);
+  });
+});
