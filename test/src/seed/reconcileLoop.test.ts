@@ -18,7 +18,7 @@ import {
   startGitServer,
   startRegistry,
 } from '../infra';
-import { repoRoot } from '../infra/process';
+import { installCrd, waitUntil } from '../backend/support';
 
 /*
  * The seed's story through the real backend plugin: git-app (a kustomize
@@ -88,32 +88,6 @@ function gitApp(gitUrl: string, image: string) {
   };
 }
 
-async function waitUntil<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  context: () => Promise<string>,
-  timeoutMs = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `Timed out waiting for ${what}${
-          last ? `: ${last}` : ''
-        }\n${await context()}`,
-      );
-    }
-    await new Promise(r => setTimeout(r, 500));
-  }
-}
-
 describe('the seed story through the backend plugin', () => {
   let cluster: Cluster;
   let registry: Registry;
@@ -149,17 +123,7 @@ describe('the seed story through the backend plugin', () => {
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'master' });
     fs.rmSync(fixture, { recursive: true });
 
-    await cluster.kubectl([
-      'apply',
-      '-f',
-      path.join(repoRoot(), 'plugins/gitops-node/crds/application.yaml'),
-    ]);
-    await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd/applications.core.oam.dev',
-      '--timeout=60s',
-    ]);
+    await installCrd(cluster);
     await cluster.kubectl([
       'create',
       'secret',
