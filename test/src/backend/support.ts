@@ -73,3 +73,68 @@ export function webserviceApp(
     },
   };
 }
+
+/** The marker of the image policy of {@link kustomizeApp}'s component `deploy` in `default`. */
+const MARKER = '# {"$imagepolicy": "default:deploy"}';
+
+/** A Deployment file whose image the automation rewrites. */
+export function markedDeployment(image: string): string {
+  return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: ${image} ${MARKER}
+`;
+}
+
+/**
+ * An Application with one kustomize component, `deploy`, synced from Git on
+ * `main` every minute, with image automation on `build-<n>` tags.
+ */
+export function kustomizeApp(
+  name: string,
+  gitUrl: string,
+  image: string,
+  secrets = { git: 'git-creds', registry: 'registry-creds' },
+) {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'deploy',
+          type: 'kustomize',
+          properties: {
+            repoType: 'git',
+            url: gitUrl,
+            secretRef: secrets.git,
+            pullInterval: '1m',
+            git: { branch: 'main' },
+            path: '.',
+            imageRepository: {
+              image,
+              secretRef: secrets.registry,
+              interval: '1m',
+              insecure: true,
+              filterTags: { pattern: '^build-(?P<n>[0-9]+)$', extract: '$n' },
+              policy: { numerical: { order: 'asc' } },
+            },
+          },
+        },
+      ],
+    },
+  };
+}

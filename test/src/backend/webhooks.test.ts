@@ -20,7 +20,12 @@ import {
   startGitServer,
   startRegistry,
 } from '../infra';
-import { installCrd, waitUntil } from './support';
+import {
+  installCrd,
+  kustomizeApp,
+  markedDeployment,
+  waitUntil,
+} from './support';
 
 /*
  * Webhooks on the real servers: the registry's own notifications and a
@@ -31,60 +36,6 @@ import { installCrd, waitUntil } from './support';
 const REGISTRY_SECRET = 'registry-notification-secret-42';
 const GIT_SECRET = 'git-push-hook-secret-0123456789';
 const IMAGE_REPO = 'web';
-const MARKER = '# {"$imagepolicy": "default:deploy"}';
-
-function deployment(image: string): string {
-  return `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-spec:
-  replicas: 1
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: ${image} ${MARKER}
-`;
-}
-
-function application(gitUrl: string, image: string) {
-  return {
-    apiVersion: 'core.oam.dev/v1beta1',
-    kind: 'Application',
-    metadata: { name: 'web-app', namespace: 'default' },
-    spec: {
-      components: [
-        {
-          name: 'deploy',
-          type: 'kustomize',
-          properties: {
-            repoType: 'git',
-            url: gitUrl,
-            secretRef: 'git-creds',
-            pullInterval: '1m',
-            git: { branch: 'main' },
-            path: '.',
-            imageRepository: {
-              image,
-              secretRef: 'registry-creds',
-              interval: '1m',
-              insecure: true,
-              filterTags: { pattern: '^build-(?P<n>[0-9]+)$', extract: '$n' },
-              policy: { numerical: { order: 'asc' } },
-            },
-          },
-        },
-      ],
-    },
-  };
-}
-
 describe('webhooks on the real registry and Git server', () => {
   let cluster: Cluster;
   let registry: Registry;
@@ -150,7 +101,7 @@ describe('webhooks on the real registry and Git server', () => {
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'webhook-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
-      deployment(`${image}:build-1`),
+      markedDeployment(`${image}:build-1`),
     );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
@@ -171,7 +122,9 @@ describe('webhooks on the real registry and Git server', () => {
       `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
     ]);
     await cluster.kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(application(git.repoUrl('demo'), image)),
+      input: JSON.stringify(
+        kustomizeApp('web-app', git.repoUrl('demo'), image),
+      ),
     });
 
     await waitUntil(
@@ -204,7 +157,7 @@ describe('webhooks on the real registry and Git server', () => {
     expect(seconds).toBeLessThan(10);
     expect(commit.authorName).toBe('kubevelabot');
     expect(await git.readFile('demo', 'deployment.yaml', 'main')).toBe(
-      deployment(`${image}:build-2`),
+      markedDeployment(`${image}:build-2`),
     );
 
     const history = await waitUntil(
