@@ -34,15 +34,15 @@ export interface Config {
      * Default: every Application.
      */
     selector?: { matchLabels?: { [key: string]: string } };
-    /** Where working clones of Git repositories are kept between polls. */
+    /** Where working clones of Git repositories are kept between polls. Default: a directory under the OS temp dir. */
     cacheDir?: string;
-    /** Reconciles running at once. Default 4. */
+    /** Reconciles running at once, 1 to 64. Default 4. */
     concurrency?: number;
-    /** Author of the automation's commits. Default kubevelabot. */
+    /** Author of the automation's commits. Default kubevelabot <kubevelabot@users.noreply.github.com>. */
     commitAuthor?: { name: string; email: string };
     /** Path of the kustomize binary; default: kustomize on PATH. */
     kustomizePath?: string;
-    /** Seconds between passes over the Applications. Default 5. */
+    /** Seconds between passes over the Applications, 1 to 3600. Default 5. */
     tickSeconds?: number;
     /** Reconcile runs and image history. */
     history?: {

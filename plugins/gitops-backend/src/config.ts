@@ -28,14 +28,10 @@ function positiveInteger(
   fallback: number,
   max: number,
 ): number {
-  const value = config.getOptional(key);
+  // getOptionalNumber also takes "8" from an environment substitution, and names the key when it can't.
+  const value = config.getOptionalNumber(key);
   if (value === undefined) return fallback;
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < 1 ||
-    value > max
-  ) {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
     throw new InputError(
       `${key} must be a whole number from 1 to ${max}, got ${JSON.stringify(
         value,

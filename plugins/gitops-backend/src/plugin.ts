@@ -13,6 +13,7 @@ import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
+import { scheduleHousekeeping } from './service/housekeeping';
 import { ReconcileLoop } from './service/ReconcileLoop';
 import { GitopsStore } from './store/GitopsStore';
 
@@ -48,6 +49,12 @@ export const gitopsPlugin = createBackendPlugin({
         );
         deps.permissionsRegistry.addPermissions(gitopsPermissions);
         const store = await GitopsStore.create(deps.database);
+        await scheduleHousekeeping({
+          scheduler: deps.scheduler,
+          store,
+          logger,
+          retentionDays: config.retentionDays,
+        });
         const clusters = new ClusterService(config.clusters);
         deps.lifecycle.addShutdownHook(() => clusters.close());
 

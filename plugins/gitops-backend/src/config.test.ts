@@ -1,0 +1,111 @@
+import { ConfigReader } from '@backstage/config';
+import { readGitopsConfig } from './config';
+
+const read = (gitops: unknown) =>
+  readGitopsConfig(new ConfigReader({ gitops } as any));
+
+describe('readGitopsConfig', () => {
+  it('fills in the defaults', () => {
+    const config = read(undefined);
+    expect(config).toMatchObject({
+      clusters: [],
+      matchLabels: {},
+      concurrency: 4,
+      tickSeconds: 5,
+      retentionDays: 90,
+      commitAuthor: {
+        name: 'kubevelabot',
+        email: 'kubevelabot@users.noreply.github.com',
+      },
+      webhooks: {},
+    });
+    expect(config.cacheDir).toContain('backstage-gitops');
+  });
+
+  it('takes numbers given as strings, as environment substitutions give them', () => {
+    expect(read({ concurrency: '8' }).concurrency).toBe(8);
+  });
+
+  it('reads every key', () => {
+    expect(
+      read({
+        clusters: [{ name: 'prod', url: 'https://10.0.0.1:6443', token: 't' }],
+        selector: { matchLabels: { team: 'a' } },
+        cacheDir: '/var/cache/gitops',
+        concurrency: 8,
+        commitAuthor: { name: 'Bot', email: 'bot@example.com' },
+        kustomizePath: '/usr/local/bin/kustomize',
+        tickSeconds: 2,
+        history: { retentionDays: 30 },
+        webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
+      }),
+    ).toEqual({
+      clusters: [
+        expect.objectContaining({
+          name: 'prod',
+          url: 'https://10.0.0.1:6443',
+          token: 't',
+        }),
+      ],
+      matchLabels: { team: 'a' },
+      cacheDir: '/var/cache/gitops',
+      concurrency: 8,
+      commitAuthor: { name: 'Bot', email: 'bot@example.com' },
+      kustomizePath: '/usr/local/bin/kustomize',
+      tickSeconds: 2,
+      retentionDays: 30,
+      webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
+    });
+  });
+
+  it.each([
+    [
+      { concurrency: 0 },
+      'gitops.concurrency must be a whole number from 1 to 64, got 0',
+    ],
+    [
+      { concurrency: 'four' },
+      "Unable to convert config value for key 'gitops.concurrency'",
+    ],
+    [
+      { tickSeconds: 0.5 },
+      'gitops.tickSeconds must be a whole number from 1 to 3600, got 0.5',
+    ],
+    [
+      { history: { retentionDays: -1 } },
+      'gitops.history.retentionDays must be a whole number',
+    ],
+    [
+      { selector: { matchLabels: ['a'] } },
+      'gitops.selector.matchLabels must be a map',
+    ],
+    [
+      { selector: { matchLabels: { team: 1 } } },
+      'gitops.selector.matchLabels.team must be a string, got 1',
+    ],
+    [{ commitAuthor: { name: 'Bot' } }, 'gitops.commitAuthor.email'],
+    [
+      { commitAuthor: { name: 'Bot', email: 'bot' } },
+      'gitops.commitAuthor.email must be an e-mail address, got "bot"',
+    ],
+    [
+      { webhooks: { registrySecret: 'short' } },
+      'gitops.webhooks.registrySecret must be at least 16 characters long',
+    ],
+    [
+      {
+        clusters: [
+          { name: 'a', url: 'https://x' },
+          { name: 'a', url: 'https://y' },
+        ],
+      },
+      'gitops.clusters[1].name: the cluster name "a" is used twice',
+    ],
+    [
+      { clusters: [{ name: 'prod' }] },
+      'gitops.clusters[0]: cluster "prod" needs "kubeconfig" or "url"',
+    ],
+  ])('refuses %j, naming the key', (gitops, message) => {
+    expect(() => read(gitops)).toThrow(message);
+  });
+});
