@@ -16,6 +16,7 @@ import {
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
 import { mapLimited } from './limit';
+import { ReconcileMetrics } from './metrics';
 
 export const RECONCILE_TASK_ID = 'gitops-reconcile';
 
@@ -51,6 +52,7 @@ interface AppState {
 export class ReconcileLoop {
   private readonly state = new Map<string, AppState>();
   private readonly requested = new Map<string, ReconcileTrigger>();
+  private readonly metrics = new ReconcileMetrics();
 
   constructor(private readonly options: ReconcileLoopOptions) {}
 
@@ -155,6 +157,14 @@ export class ReconcileLoop {
     const state = this.state.get(key)!;
     const runId = await store.startRun(key, trigger);
     const log = logger.child({ application: key });
+    const started = performance.now();
+    const finished = (result: 'succeeded' | 'failed') =>
+      this.metrics.reconciled(
+        key,
+        trigger,
+        result,
+        (performance.now() - started) / 1000,
+      );
     try {
       const { source, report } = createGitKustomizeSource({
         client: cluster.client,
@@ -183,6 +193,7 @@ export class ReconcileLoop {
           detectedAt: now,
           pushedAt: now,
         });
+        this.metrics.committed(key, update.component);
         log.info(
           `Committed ${update.image}:${update.newTag} (was ${
             update.oldTag ?? 'unset'
@@ -196,16 +207,19 @@ export class ReconcileLoop {
       }
       if (healthy) await store.markRollout(key, 'healthy');
       for (const warning of report.warnings) log.warn(warning);
-      if (result.failure)
+      if (result.failure) {
         log.warn(
           `Reconcile failed at ${result.failure.stage}: ${result.failure.message}`,
         );
+        this.metrics.failed(key, result.failure.stage);
+      }
       await store.finishRun(runId, {
         result: result.failure ? 'failed' : 'succeeded',
         revision: report.revisions[0],
         error: result.failure?.message,
         objectsChanged: result.applied?.writes ?? 0,
       });
+      finished(result.failure ? 'failed' : 'succeeded');
       state.nextAt =
         Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS);
     } catch (error) {
@@ -215,6 +229,8 @@ export class ReconcileLoop {
         result: 'failed',
         error: stringifyError(error),
       });
+      this.metrics.failed(key, 'internal');
+      finished('failed');
       state.nextAt = Date.now() + PROGRESS_INTERVAL_MS;
     }
   }
