@@ -113,7 +113,6 @@ export const gitopsPlugin = createBackendPlugin({
               commitAuthor: config.commitAuthor,
             }),
             store,
-            loop,
           }),
         );
       },

@@ -2,11 +2,7 @@ import {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import {
-  InputError,
-  NotAllowedError,
-  ServiceUnavailableError,
-} from '@backstage/errors';
+import { InputError, NotAllowedError } from '@backstage/errors';
 import {
   AuthorizeResult,
   BasicPermission,
@@ -26,7 +22,6 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
-import { ReconcileLoop } from './service/ReconcileLoop';
 import { GitopsStore } from './store/GitopsStore';
 
 export interface RouterOptions {
@@ -35,8 +30,6 @@ export interface RouterOptions {
   clusters: ClusterService;
   applications: ApplicationService;
   store: GitopsStore;
-  /** Absent when no cluster is configured. */
-  loop?: ReconcileLoop;
 }
 
 function pageOf(req: Request): { limit: number; offset: number } {
@@ -54,8 +47,7 @@ function pageOf(req: Request): { limit: number; offset: number } {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, clusters, applications, store, loop } =
-    options;
+  const { httpAuth, permissions, clusters, applications, store } = options;
   const router = Router();
   router.use(express.json());
 
@@ -123,12 +115,7 @@ export async function createRouter(
   router.post('/applications/:namespace/:name/sync', async (req, res) => {
     await authorize(req, gitopsSyncPermission);
     const ref = refOf(req);
-    if (!loop)
-      throw new ServiceUnavailableError(
-        'No clusters are configured: add gitops.clusters to app-config.yaml',
-      );
-    await clusters.getApplication(ref);
-    await loop.requestSync(keyOf(ref), 'manual');
+    await applications.requestSync(ref, 'manual');
     res
       .status(202)
       .json({ message: `Sync of ${ref.namespace}/${ref.name} started` });

@@ -77,7 +77,11 @@ describe('the gitops HTTP API', () => {
   let denied: Awaited<ReturnType<typeof startTestBackend>>;
 
   const gitopsConfig = () => ({
-    clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+    clusters: [
+      { name: 'local', kubeconfig: cluster.kubeconfigPath },
+      // A cluster that is down costs its own Applications, not the list.
+      { name: 'down', url: 'https://127.0.0.1:9', token: 'down-token' },
+    ],
     selector: { matchLabels: MANAGED },
     cacheDir: path.join(dir, 'clones'),
     commitAuthor: { name: 'Release Bot', email: 'release-bot@example.com' },
@@ -191,7 +195,9 @@ spec:
       90_000,
     );
     expect(list.items.map((a: any) => a.name)).toEqual(['synced', 'web']);
-    expect(list.errors).toBeUndefined();
+    expect(list.errors).toEqual([
+      { cluster: 'down', error: expect.stringContaining('Connection refused') },
+    ]);
     const web = list.items.find((a: any) => a.name === 'web');
     expect(web).toEqual({
       cluster: 'local',
@@ -326,6 +332,17 @@ spec:
     expect(
       (await api('get', '/applications/default/web/runs?limit=0')).status,
     ).toBe(400);
+  });
+
+  it('refuses to sync an Application the selector leaves to another controller', async () => {
+    const res = await api('post', '/applications/default/not-ours/sync');
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toBe(
+      'Application default/not-ours in cluster "local" is not reconciled by this backend: it reconciles the Applications of cluster "local" labelled gitops.backstage.io/managed=true',
+    );
+    expect(
+      (await api('post', '/applications/default/web/sync?cluster=down')).status,
+    ).toBe(503);
   });
 
   it('pages runs and image history', async () => {

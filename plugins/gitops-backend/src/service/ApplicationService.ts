@@ -1,7 +1,12 @@
 import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { stringifyEntityRef } from '@backstage/catalog-model';
-import { NotFoundError, stringifyError } from '@backstage/errors';
+import {
+  ConflictError,
+  NotFoundError,
+  ServiceUnavailableError,
+  stringifyError,
+} from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
   ApplicationDetails,
@@ -10,6 +15,7 @@ import {
   ApplicationSummary,
   GITOPS_APPLICATION_ANNOTATION,
   parseApplicationRef,
+  ReconcileTrigger,
   ResourceStatus,
   SyncConfiguration,
   SyncState,
@@ -120,6 +126,39 @@ export class ApplicationService {
       ),
     );
     return errors.length ? { items: summaries, errors } : { items: summaries };
+  }
+
+  /**
+   * Asks the loop to reconcile an Application now. Only the default
+   * cluster's Applications that the selector picks are reconciled here; a
+   * request for another would wait forever, so it is refused.
+   */
+  async requestSync(
+    ref: ApplicationRef,
+    trigger: ReconcileTrigger,
+  ): Promise<void> {
+    const { clusters, loop, matchLabels } = this.options;
+    if (!loop) {
+      throw new ServiceUnavailableError(
+        'No clusters are configured: add gitops.clusters to app-config.yaml',
+      );
+    }
+    const { cluster, object } = await clusters.getApplication(ref);
+    if (cluster !== clusters.home?.name || !loop.manages(object)) {
+      const selector = Object.entries(matchLabels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      throw new ConflictError(
+        `Application ${ref.namespace}/${ref.name} in cluster "${cluster}" is not reconciled by this backend: ` +
+          `it reconciles the Applications of cluster "${clusters.home?.name}"${
+            selector ? ` labelled ${selector}` : ''
+          }`,
+      );
+    }
+    await loop.requestSync(
+      ReconcileLoop.keyOf(cluster, ref.namespace, ref.name),
+      trigger,
+    );
   }
 
   /** One Application: status, components, live resources with health, and sync state. */

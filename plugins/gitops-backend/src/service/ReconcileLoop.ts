@@ -109,7 +109,7 @@ export class ReconcileLoop {
       );
       return;
     }
-    const ours = apps.filter(app => this.selected(app));
+    const ours = apps.filter(app => this.manages(app));
     const due: Array<{
       app: KubeObject;
       key: string;
@@ -141,7 +141,8 @@ export class ReconcileLoop {
     );
   }
 
-  private selected(app: KubeObject): boolean {
+  /** Whether the selector picks this Application, so this loop reconciles it. */
+  manages(app: KubeObject): boolean {
     const labels = app.metadata.labels ?? {};
     return Object.entries(this.options.matchLabels).every(
       ([k, v]) => labels[k] === v,
