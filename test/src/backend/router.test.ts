@@ -72,6 +72,7 @@ const ROUTES: Array<['get' | 'post', string]> = [
 
 describe('the gitops HTTP API', () => {
   let cluster: Cluster;
+  let target: Cluster;
   let dir: string;
   let backend: Awaited<ReturnType<typeof startTestBackend>>;
   let denied: Awaited<ReturnType<typeof startTestBackend>>;
@@ -79,6 +80,8 @@ describe('the gitops HTTP API', () => {
   const gitopsConfig = () => ({
     clusters: [
       { name: 'local', kubeconfig: cluster.kubeconfigPath },
+      // A deploy target without the Application CRD: no Applications, no error.
+      { name: 'target', kubeconfig: target.kubeconfigPath },
       // A cluster that is down costs its own Applications, not the list.
       { name: 'down', url: 'https://127.0.0.1:9', token: 'down-token' },
     ],
@@ -100,7 +103,10 @@ describe('the gitops HTTP API', () => {
     cluster.kubectl(['get', 'applications,deployments', '-o', 'yaml']);
 
   beforeAll(async () => {
-    cluster = await startCluster();
+    [cluster, target] = await Promise.all([
+      startCluster(),
+      startCluster({ name: 'target' }),
+    ]);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-router-'));
     await installCrd(cluster);
     for (const app of [
@@ -176,7 +182,7 @@ spec:
   afterAll(async () => {
     await denied?.stop();
     await backend?.stop();
-    await cluster?.stop();
+    await Promise.all([cluster?.stop(), target?.stop()]);
     fs.rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

@@ -126,6 +126,8 @@ export class ClusterService {
             items: objects.map(object => ({ cluster: config.name, object })),
           };
         } catch (error) {
+          // A deploy-target cluster without the Application CRD simply has none.
+          if (error instanceof NotFoundError) return { items: [] };
           return {
             error: { cluster: config.name, error: describeReadError(error) },
           };
