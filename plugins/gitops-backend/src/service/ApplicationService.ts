@@ -23,6 +23,7 @@ import {
 import {
   ApplicationStatus,
   assessHealth,
+  describeImagePolicy,
   DEFAULT_POLL_INTERVAL_MS,
   GitAuthor,
   InventoryEntry,
@@ -78,14 +79,6 @@ function withoutCredentials(url: string): string {
   } catch {
     return url;
   }
-}
-
-function describePolicy(policy: Record<string, any> | undefined): string {
-  if (policy?.semver) return `semver ${policy.semver.range}`;
-  if (policy?.numerical) return `numerical ${policy.numerical.order ?? 'asc'}`;
-  if (policy?.alphabetical)
-    return `alphabetical ${policy.alphabetical.order ?? 'asc'}`;
-  return 'none (the component needs one)';
 }
 
 /**
@@ -216,7 +209,9 @@ export class ApplicationService {
               interval: repo.interval ?? pullInterval,
               pattern: repo.filterTags?.pattern,
               extract: repo.filterTags?.extract,
-              policy: describePolicy(repo.policy),
+              policy:
+                describeImagePolicy(repo.policy) ??
+                'none (the component needs one)',
               commitMessage: repo.commitMessage,
               secretRef: repo.secretRef,
             };

@@ -31,3 +31,4 @@ export {
   DEFAULT_TAG_EXCLUSIONS,
 } from './policy';
 export type { ImagePolicySpec, CompiledImagePolicy, TagOrder } from './policy';
+export { describeImagePolicy } from './describe';

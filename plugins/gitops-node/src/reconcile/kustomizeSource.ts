@@ -16,7 +16,7 @@ import {
 } from '../git';
 import type { KubeClient } from '../kube';
 import { parseGoDuration } from './schedule';
-import type { ImagePolicySpec } from '../policy';
+import { describeImagePolicy, type ImagePolicySpec } from '../policy';
 import {
   credentialsForRegistry,
   credentialsFromSecret,
@@ -94,17 +94,6 @@ function tagOf(value: string): string {
   return colon > withoutDigest.lastIndexOf('/')
     ? withoutDigest.slice(colon + 1)
     : withoutDigest;
-}
-
-function describePolicy(
-  policy: ImagePolicySpec['policy'] | undefined,
-  fallback: string,
-): string {
-  if (policy?.semver) return `semver ${policy.semver.range}`;
-  if (policy?.numerical) return `numerical ${policy.numerical.order ?? 'asc'}`;
-  if (policy?.alphabetical)
-    return `alphabetical ${policy.alphabetical.order ?? 'asc'}`;
-  return fallback;
 }
 
 /**
@@ -191,7 +180,7 @@ export function createGitKustomizeSource(context: GitKustomizeContext): {
         image: update.image,
         oldTag: update.previous[0] ? tagOf(update.previous[0]) : undefined,
         newTag: update.tag,
-        policy: describePolicy(repo.policy, policyId),
+        policy: describeImagePolicy(repo.policy) ?? policyId,
         commit: result.commit!,
         revision: result.revision!,
       });
