@@ -2,9 +2,11 @@ import {
   coreServices,
   createBackendPlugin,
 } from '@backstage/backend-plugin-api';
+import { ScmIntegrations } from '@backstage/integration';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { gitopsPermissions } from '@gitops-workflow/plugin-gitops-common';
 import {
+  credentialsFromIntegrations,
   GitSource,
   ImagePolicyEvaluator,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -68,6 +70,10 @@ export const gitopsPlugin = createBackendPlugin({
             cluster: home,
             git: new GitSource({
               cacheDir: config.cacheDir,
+              // Repositories without a secretRef use the token Backstage has for their host.
+              credentialsProvider: credentialsFromIntegrations(
+                ScmIntegrations.fromConfig(deps.config),
+              ),
               logger: {
                 info: message => logger.info(message),
                 debug: message => logger.debug(message),
