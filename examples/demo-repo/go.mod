@@ -1,0 +1,3 @@
+module example.com/first-vela-workflow
+
+go 1.22

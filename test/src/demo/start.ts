@@ -1,0 +1,209 @@
+/*
+ * `./run start`: the seed's story on this machine. Starts and seeds the demo
+ * stack (./stack.ts), points Backstage at it through app-config.local.yaml,
+ * runs `yarn start`, and prints where to look and what to try. Ctrl-C stops
+ * Backstage, then every server. `yarn demo:release` finds this process
+ * through the state file written here.
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { k8sBinaries, MissingToolError, reapOrphans } from '../infra';
+import { repoRoot, sleep, waitFor } from '../infra/process';
+import {
+  DemoState,
+  demoStateFile,
+  isDemoRunning,
+  readDemoState,
+} from './state';
+import { BRANCH, REPO, startDemoStack } from './stack';
+
+const BACKEND = 'http://localhost:7007';
+const FRONTEND = 'http://localhost:3000';
+const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
+let stopEverything: (() => Promise<void>) | undefined;
+
+async function main() {
+  const running = readDemoState();
+  if (running && isDemoRunning(running)) {
+    throw new Error(
+      `a demo is already running (pid ${running.pid}); stop it with Ctrl-C in its terminal first`,
+    );
+  }
+  for (const what of reapOrphans()) say(`cleaned up ${what} of an earlier run`);
+
+  const startedAt = Date.now();
+  // Registry notifications make a pushed tag a bot commit within seconds instead of at the next minute's poll.
+  const webhookSecret = crypto.randomBytes(24).toString('hex');
+  say('starting a cluster, a registry and a Git server, and seeding them');
+  const stack = await startDemoStack({
+    notifications: {
+      url: `${BACKEND.replace(
+        'localhost',
+        '127.0.0.1',
+      )}/api/gitops/webhooks/registry`,
+      secret: webhookSecret,
+    },
+    log: say,
+  });
+
+  let backstage: ReturnType<typeof spawn> | undefined;
+  let stopping: Promise<void> | undefined;
+  const token = crypto.randomBytes(24).toString('hex');
+  const control = http.createServer((req, res) => {
+    const version = new URL(req.url ?? '/', 'http://x').searchParams.get(
+      'version',
+    );
+    if (
+      req.method !== 'POST' ||
+      !req.url?.startsWith('/release') ||
+      req.headers.authorization !== `Bearer ${token}` ||
+      !version
+    ) {
+      res.writeHead(404).end();
+      return;
+    }
+    say(`release ${version} asked for`);
+    stack.release(version).then(
+      build => res.writeHead(200).end(JSON.stringify(build)),
+      e => res.writeHead(500).end((e as Error).message),
+    );
+  });
+  await new Promise<void>(r => control.listen(0, '127.0.0.1', r));
+
+  const stopAll = () => {
+    stopping ??= (async () => {
+      say('stopping Backstage and the servers');
+      if (backstage?.pid && backstage.exitCode === null) {
+        const exited = new Promise(r => backstage!.once('exit', r));
+        process.kill(-backstage.pid, 'SIGINT');
+        await Promise.race([exited, sleep(15_000)]);
+        if (backstage.exitCode === null && backstage.signalCode === null) {
+          process.kill(-backstage.pid, 'SIGKILL');
+        }
+      }
+      control.close();
+      await stack.stop();
+      fs.rmSync(demoStateFile(), { force: true });
+      say('stopped');
+    })();
+    return stopping;
+  };
+  stopEverything = stopAll;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      stopAll().then(() => process.exit(0));
+    });
+  }
+
+  const root = repoRoot();
+  const localConfig = path.join(root, 'app-config.local.yaml');
+  const config = {
+    gitops: {
+      clusters: [{ name: 'local', kubeconfig: stack.cluster.kubeconfigPath }],
+      kustomizePath: k8sBinaries().kustomize,
+      webhooks: { registrySecret: webhookSecret },
+    },
+  };
+  // Written by every `./run start` for the servers it just started (git-ignored).
+  fs.writeFileSync(
+    localConfig,
+    `# Written by ./run start for the demo it runs; rewritten on every start.\n${JSON.stringify(
+      config,
+      null,
+      2,
+    )}\n`,
+    { mode: 0o600 },
+  );
+  const state: DemoState = {
+    pid: process.pid,
+    controlUrl: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
+    token,
+    kubeconfig: stack.cluster.kubeconfigPath,
+    kubectl: k8sBinaries().kubectl,
+    gitUrl: stack.git.repoUrl(REPO),
+    gitRoot: stack.git.root,
+    image: stack.image,
+  };
+  fs.mkdirSync(path.dirname(demoStateFile()), { recursive: true });
+  fs.writeFileSync(demoStateFile(), JSON.stringify(state, null, 2), {
+    mode: 0o600,
+  });
+  say(
+    `servers seeded in ${((Date.now() - startedAt) / 1000).toFixed(
+      1,
+    )} s; starting Backstage`,
+  );
+
+  // Its own process group, so Ctrl-C reaches it only through stopAll, in order.
+  backstage = spawn(
+    'yarn',
+    [
+      'start',
+      '--config',
+      path.join(root, 'app-config.yaml'),
+      '--config',
+      localConfig,
+    ],
+    { cwd: root, stdio: 'inherit', detached: true },
+  );
+  backstage.once('exit', code => {
+    if (stopping) return;
+    say(`Backstage exited (${code})`);
+    stopAll().then(() => process.exit(code ?? 1));
+  });
+
+  await waitFor(
+    'Backstage to answer',
+    async () => {
+      const [backend, frontend] = await Promise.all([
+        fetch(`${BACKEND}/.backstage/health/v1/readiness`),
+        fetch(FRONTEND),
+      ]);
+      return backend.ok && frontend.ok;
+    },
+    {
+      timeoutMs: 10 * 60_000,
+      intervalMs: 1000,
+      abort: () => (stopping ? new Error('stopping') : undefined),
+    },
+  );
+  const entity = (name: string) =>
+    `${FRONTEND}/catalog/default/component/${name}/gitops`;
+  process.stderr.write(`
+================================================================
+ The seed's GitOps demo is up (${((Date.now() - startedAt) / 1000).toFixed(
+   0,
+ )} s)
+
+   git-app              ${entity('git-app')}
+   first-vela-workflow  ${entity('first-vela-workflow')}
+
+ Git repository  ${state.gitUrl} (branch ${BRANCH})
+ Image           ${stack.image}:${stack.initial.tag} (Version 0.1.5)
+
+ Try next, in another terminal:
+   ./run yarn demo:release 0.1.6     commit Version 0.1.6; the CI pushes its image,
+                                     the bot commits it and the Deployment rolls out
+   ./run yarn gitops ls --kubeconfig ${state.kubeconfig}
+   ${state.kubectl} --kubeconfig ${
+    state.kubeconfig
+  } get deployment test-server -o wide
+
+ Ctrl-C stops Backstage and every server.
+================================================================
+`);
+}
+
+main().catch(async e => {
+  process.stderr.write(
+    e instanceof MissingToolError
+      ? `demo: ${e.message}\n`
+      : `demo: ${(e as Error).stack ?? e}\n`,
+  );
+  await stopEverything?.();
+  process.exit(1);
+});
