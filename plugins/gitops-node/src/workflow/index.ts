@@ -1,0 +1,6 @@
+export * from './types';
+export { parseCondition } from './condition';
+export type { Condition, StepFacts } from './condition';
+export * from './plan';
+export * from './policies';
+export * from './execute';

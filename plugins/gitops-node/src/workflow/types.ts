@@ -1,0 +1,71 @@
+import type { ApplicationPhase } from '@gitops-workflow/plugin-gitops-common';
+import type { Application } from '../application/types';
+import type { InventoryEntry } from '../kube/apply';
+
+/** A step's phase, in KubeVela's words. */
+export type StepPhase =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'suspending';
+
+/** What the workflow knows about one step; persisted between reconciles. */
+export interface StepState {
+  name: string;
+  type: string;
+  phase: StepPhase;
+  /** When the step first ran (KubeVela's `firstExecuteTime`), ISO 8601. */
+  startedAt?: string;
+  /** When it last ran (KubeVela's `lastExecuteTime`). */
+  lastExecuteTime?: string;
+  finishedAt?: string;
+  message?: string;
+  /** Why it ended as it did: `Timeout`, `Skip`, `ApplyFailed`, `Terminate`… */
+  reason?: string;
+  subSteps?: StepState[];
+}
+
+/** One numbered revision: a distinct Application spec, kept so it can be deployed again. */
+export interface WorkflowRevision {
+  revision: number;
+  hash: string;
+  createdAt: string;
+  spec: Application['spec'];
+}
+
+/**
+ * Everything a workflow needs to go on after a restart: the revision it
+ * runs, each step's phase, what is applied on each cluster, and the
+ * revisions it can roll back to. Plain JSON: the caller stores it as it is.
+ */
+export interface WorkflowState {
+  /** The revision this run deploys. */
+  revision: number;
+  /** `revisionOf` of the spec that started this run. */
+  hash: string;
+  startedAt: string;
+  finishedAt?: string;
+  terminated?: boolean;
+  steps: StepState[];
+  /** The applied objects on each cluster, by cluster name: what the next apply prunes against. */
+  inventories: Record<string, InventoryEntry[]>;
+  /** Newest last; the oldest are dropped past a limit. */
+  revisions: WorkflowRevision[];
+  /**
+   * Set by `rollbackTo`: run this revision instead of the Application's
+   * spec, for as long as that spec is still the one rolled back from.
+   */
+  rollback?: { revision: number; from: string };
+}
+
+/** The phase a workflow gives its Application; `running` once every step is done. */
+export type WorkflowPhase = Extract<
+  ApplicationPhase,
+  | 'runningWorkflow'
+  | 'workflowSuspending'
+  | 'workflowFailed'
+  | 'workflowTerminated'
+  | 'running'
+>;
