@@ -16,3 +16,4 @@ export * from './application';
 export * from './health';
 export * from './kube';
 export * from './reconcile';
+export * from './workflow';
