@@ -64,6 +64,34 @@ export interface ApplicationDetails {
   resources?: Record<string, ResourceStatus[]>;
   /** What the backend knows beside the cluster's status. */
   sync?: SyncState;
+  /** KubeVela's `status.workflow`, when the Application runs a workflow. */
+  workflow?: WorkflowStatus;
+}
+
+/** One step of a KubeVela workflow, as in `status.workflow.steps[]`. */
+export interface WorkflowStepStatus {
+  id?: string;
+  name: string;
+  type: string;
+  /** succeeded, failed, skipped, running or pending. */
+  phase?: string;
+  message?: string;
+  reason?: string;
+  firstExecuteTime?: string;
+  lastExecuteTime?: string;
+}
+
+/** KubeVela's `status.workflow`: the run of the Application's workflow. */
+export interface WorkflowStatus {
+  mode?: string;
+  message?: string;
+  /** True while a step waits in `suspend` for someone to resume it. */
+  suspend: boolean;
+  terminated: boolean;
+  finished: boolean;
+  startTime?: string;
+  endTime?: string;
+  steps: WorkflowStepStatus[];
 }
 
 /** What started a reconcile or an image update. */

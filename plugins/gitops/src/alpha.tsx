@@ -3,12 +3,15 @@ import {
   createFrontendPlugin,
   discoveryApiRef,
   fetchApiRef,
+  PageBlueprint,
 } from '@backstage/frontend-plugin-api';
+import { convertLegacyRouteRef } from '@backstage/core-compat-api';
 import {
   EntityCardBlueprint,
   EntityContentBlueprint,
 } from '@backstage/plugin-catalog-react/alpha';
 import { gitopsApiRef, GitopsClient } from './api';
+import { applicationsRouteRef } from './plugin';
 import { isGitopsAvailable } from './components/common/useApplication';
 
 const gitopsApi = ApiBlueprint.make({
@@ -42,6 +45,17 @@ export const entityGitopsCard = EntityCardBlueprint.make({
   },
 });
 
+/** The page listing every Application, like `vela ls` (new frontend system). */
+export const gitopsApplicationsPage = PageBlueprint.make({
+  params: {
+    path: '/gitops',
+    title: 'GitOps',
+    routeRef: convertLegacyRouteRef(applicationsRouteRef),
+    loader: () =>
+      import('./components/ApplicationsPage').then(m => <m.ApplicationsPage />),
+  },
+});
+
 /**
  * The GitOps plugin for apps on the new frontend system.
  *
@@ -49,5 +63,11 @@ export const entityGitopsCard = EntityCardBlueprint.make({
  */
 export default createFrontendPlugin({
   pluginId: 'gitops',
-  extensions: [gitopsApi, entityGitopsContent, entityGitopsCard],
+  extensions: [
+    gitopsApi,
+    entityGitopsContent,
+    entityGitopsCard,
+    gitopsApplicationsPage,
+  ],
+  routes: { applications: convertLegacyRouteRef(applicationsRouteRef) },
 });

@@ -5,7 +5,12 @@
  * @packageDocumentation
  */
 
-export { gitopsPlugin, EntityGitopsContent, EntityGitopsCard } from './plugin';
+export {
+  gitopsPlugin,
+  EntityGitopsContent,
+  EntityGitopsCard,
+  GitopsApplicationsPage,
+} from './plugin';
 export { isGitopsAvailable } from './components/common/useApplication';
 export { gitopsApiRef, GitopsClient } from './api';
-export type { GitopsApi } from './api';
+export type { GitopsApi, PageRequest } from './api';

@@ -11,6 +11,11 @@ import { gitopsApiRef, GitopsClient } from './api';
 
 export const rootRouteRef = createRouteRef({ id: 'gitops' });
 
+/** The page listing every Application. */
+export const applicationsRouteRef = createRouteRef({
+  id: 'gitops-applications',
+});
+
 /** The GitOps plugin for apps on the legacy frontend system. */
 export const gitopsPlugin = createPlugin({
   id: 'gitops',
@@ -21,7 +26,7 @@ export const gitopsPlugin = createPlugin({
       factory: deps => new GitopsClient(deps),
     }),
   ],
-  routes: { root: rootRouteRef },
+  routes: { root: rootRouteRef, applications: applicationsRouteRef },
 });
 
 /** The entity page tab (legacy frontend system). */
@@ -29,7 +34,9 @@ export const EntityGitopsContent = gitopsPlugin.provide(
   createRoutableExtension({
     name: 'EntityGitopsContent',
     component: () =>
-      import('./components/EntityGitopsContent').then(m => m.EntityGitopsContent),
+      import('./components/EntityGitopsContent').then(
+        m => m.EntityGitopsContent,
+      ),
     mountPoint: rootRouteRef,
   }),
 );
@@ -42,5 +49,15 @@ export const EntityGitopsCard = gitopsPlugin.provide(
       lazy: () =>
         import('./components/EntityGitopsCard').then(m => m.EntityGitopsCard),
     },
+  }),
+);
+
+/** The page listing every Application, like `vela ls` (legacy frontend system). */
+export const GitopsApplicationsPage = gitopsPlugin.provide(
+  createRoutableExtension({
+    name: 'GitopsApplicationsPage',
+    component: () =>
+      import('./components/ApplicationsPage').then(m => m.ApplicationsPage),
+    mountPoint: applicationsRouteRef,
   }),
 );

@@ -6,14 +6,37 @@ import {
 import { ResponseError } from '@backstage/errors';
 import {
   ApplicationDetails,
+  ApplicationListResponse,
   ApplicationRef,
   ClusterListResponse,
+  ImageHistoryEntry,
+  Page,
+  ReconcileRun,
+  SyncConfiguration,
 } from '@gitops-workflow/plugin-gitops-common';
+
+/** Paging for the history endpoints. */
+export interface PageRequest {
+  limit?: number;
+  offset?: number;
+}
 
 /** The frontend's view of the gitops backend (`/api/gitops`). */
 export interface GitopsApi {
   getClusters(): Promise<ClusterListResponse>;
+  listApplications(): Promise<ApplicationListResponse>;
   getApplication(ref: ApplicationRef): Promise<ApplicationDetails>;
+  getImageHistory(
+    ref: ApplicationRef,
+    page?: PageRequest,
+  ): Promise<Page<ImageHistoryEntry>>;
+  getRuns(ref: ApplicationRef, page?: PageRequest): Promise<Page<ReconcileRun>>;
+  getSyncConfig(ref: ApplicationRef): Promise<SyncConfiguration>;
+  /** Starts a reconcile now (the backend answers 202 before it finishes). */
+  sync(ref: ApplicationRef): Promise<void>;
+  setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void>;
+  /** Resumes a workflow step that waits in `suspend`. */
+  resumeWorkflow(ref: ApplicationRef): Promise<void>;
 }
 
 export const gitopsApiRef = createApiRef<GitopsApi>({ id: 'plugin.gitops' });
@@ -25,20 +48,71 @@ export class GitopsClient implements GitopsApi {
   ) {}
 
   getClusters(): Promise<ClusterListResponse> {
-    return this.get('/clusters');
+    return this.request('GET', '/clusters');
+  }
+
+  listApplications(): Promise<ApplicationListResponse> {
+    return this.request('GET', '/applications');
   }
 
   getApplication(ref: ApplicationRef): Promise<ApplicationDetails> {
-    const query = ref.cluster ? `?cluster=${encodeURIComponent(ref.cluster)}` : '';
-    return this.get(
-      `/applications/${encodeURIComponent(ref.namespace)}/${encodeURIComponent(ref.name)}${query}`,
+    return this.request('GET', applicationPath(ref));
+  }
+
+  getImageHistory(
+    ref: ApplicationRef,
+    page: PageRequest = {},
+  ): Promise<Page<ImageHistoryEntry>> {
+    return this.request('GET', applicationPath(ref, '/image-history', page));
+  }
+
+  getRuns(
+    ref: ApplicationRef,
+    page: PageRequest = {},
+  ): Promise<Page<ReconcileRun>> {
+    return this.request('GET', applicationPath(ref, '/runs', page));
+  }
+
+  getSyncConfig(ref: ApplicationRef): Promise<SyncConfiguration> {
+    return this.request('GET', applicationPath(ref, '/sync-config'));
+  }
+
+  async sync(ref: ApplicationRef): Promise<void> {
+    await this.request('POST', applicationPath(ref, '/sync'));
+  }
+
+  async setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void> {
+    await this.request(
+      'POST',
+      applicationPath(ref, suspended ? '/suspend' : '/resume'),
     );
   }
 
-  private async get<T>(path: string): Promise<T> {
+  async resumeWorkflow(ref: ApplicationRef): Promise<void> {
+    await this.request('POST', applicationPath(ref, '/workflow/resume'));
+  }
+
+  private async request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
     const base = await this.deps.discoveryApi.getBaseUrl('gitops');
-    const response = await this.deps.fetchApi.fetch(`${base}${path}`);
+    const response = await this.deps.fetchApi.fetch(`${base}${path}`, {
+      method,
+    });
     if (!response.ok) throw await ResponseError.fromResponse(response);
     return response.json();
   }
+}
+
+function applicationPath(
+  ref: ApplicationRef,
+  suffix = '',
+  page: PageRequest = {},
+): string {
+  const query = new URLSearchParams();
+  if (ref.cluster) query.set('cluster', ref.cluster);
+  if (page.limit !== undefined) query.set('limit', String(page.limit));
+  if (page.offset !== undefined) query.set('offset', String(page.offset));
+  const search = query.toString();
+  return `/applications/${encodeURIComponent(
+    ref.namespace,
+  )}/${encodeURIComponent(ref.name)}${suffix}${search ? `?${search}` : ''}`;
 }

@@ -1,2 +1,2 @@
 export { gitopsApiRef, GitopsClient } from './GitopsApi';
-export type { GitopsApi } from './GitopsApi';
+export type { GitopsApi, PageRequest } from './GitopsApi';

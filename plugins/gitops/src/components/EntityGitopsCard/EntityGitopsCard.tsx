@@ -18,18 +18,27 @@ export function EntityGitopsCard() {
   const { value, loading, error } = useApplication(entity);
 
   if (!isGitopsAvailable(entity)) {
-    return <MissingAnnotationEmptyState annotation={GITOPS_APPLICATION_ANNOTATION} />;
+    return (
+      <MissingAnnotationEmptyState annotation={GITOPS_APPLICATION_ANNOTATION} />
+    );
   }
   return (
     <InfoCard title="GitOps">
       {loading && <Progress />}
-      {error && <ResponseErrorPanel error={error} title="Could not load the Application" />}
+      {error && (
+        <ResponseErrorPanel
+          error={error}
+          title="Could not load the Application"
+        />
+      )}
       {value && (
         <StructuredMetadataTable
           metadata={{
             application: `${value.namespace}/${value.name}`,
             phase: <PhaseStatus phase={value.phase} />,
-            healthy: `${value.services.filter(s => s.healthy).length}/${value.components.length} components`,
+            healthy: `${value.services.filter(s => s.healthy).length}/${
+              value.components.length
+            } components`,
           }}
         />
       )}

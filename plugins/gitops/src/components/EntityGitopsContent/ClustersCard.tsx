@@ -39,7 +39,8 @@ export function ClustersCard() {
   const api = useApi(gitopsApiRef);
   const { value, loading, error } = useAsync(() => api.getClusters(), [api]);
   if (loading) return <Progress />;
-  if (error) return <ResponseErrorPanel error={error} title="Could not list clusters" />;
+  if (error)
+    return <ResponseErrorPanel error={error} title="Could not list clusters" />;
   if (!value?.items.length) {
     return (
       <InfoCard title="Clusters">

@@ -4,76 +4,178 @@ import {
   Progress,
   ResponseErrorPanel,
   StructuredMetadataTable,
-  Table,
-  TableColumn,
+  WarningPanel,
 } from '@backstage/core-components';
+import { useApi } from '@backstage/core-plugin-api';
 import {
   MissingAnnotationEmptyState,
   useEntity,
 } from '@backstage/plugin-catalog-react';
 import {
   ApplicationDetails,
+  ApplicationRef,
   GITOPS_APPLICATION_ANNOTATION,
   stringifyApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import Grid from '@material-ui/core/Grid';
+import { gitopsApiRef } from '../../api';
+import { CommitLink } from '../common/CommitLink';
 import { backendMessage, isNotFound } from '../common/errors';
+import { formatTime, parseRevision } from '../common/format';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
 import { isGitopsAvailable, useApplication } from '../common/useApplication';
+import { usePolling } from '../common/usePolling';
+import { ApplicationActions } from './ApplicationActions';
 import { ClustersCard } from './ClustersCard';
+import { ComponentsTable } from './ComponentsTable';
+import { ImageHistoryTable } from './ImageHistoryTable';
+import { SyncConfigCard } from './SyncConfigCard';
+import { WorkflowCard } from './WorkflowCard';
 
-type ComponentRow = ApplicationDetails['components'][number] & {
-  status?: ApplicationDetails['services'][number];
-};
+const HISTORY_ROWS = 20;
 
-const componentColumns: TableColumn<ComponentRow>[] = [
-  { title: 'Component', field: 'name' },
-  { title: 'Type', field: 'type' },
-  { title: 'Traits', render: c => c.traits.join(', ') },
-  { title: 'Cluster', render: c => c.status?.cluster ?? 'local' },
-  {
-    title: 'Healthy',
-    render: c =>
-      c.status ? (
-        <HealthyStatus healthy={c.status.healthy} message={c.status.message} />
-      ) : (
-        'not reported yet'
-      ),
-  },
-];
+function Revision(props: { revision?: string; gitUrl?: string }) {
+  if (!props.revision) return <>not synced from Git yet</>;
+  const parsed = parseRevision(props.revision);
+  if (!parsed) return <>{props.revision}</>;
+  return (
+    <>
+      {parsed.branch}@sha1:
+      <CommitLink sha={parsed.sha} gitUrl={props.gitUrl} />
+    </>
+  );
+}
 
-function ApplicationOverview({ app }: { app: ApplicationDetails }) {
-  const rows: ComponentRow[] = app.components.map(c => ({
-    ...c,
-    status: app.services.find(s => s.name === c.name),
-  }));
+function Header(props: {
+  app: ApplicationDetails;
+  appRef: ApplicationRef;
+  gitUrl?: string;
+  refresh: () => void;
+}) {
+  const { app, appRef, gitUrl, refresh } = props;
+  const sync = app.sync;
+  const healthy =
+    app.services.length > 0 &&
+    app.components.every(
+      c => app.services.find(s => s.name === c.name)?.healthy,
+    );
+  return (
+    <InfoCard title={`Application ${app.namespace}/${app.name}`}>
+      <StructuredMetadataTable
+        metadata={{
+          phase: <PhaseStatus phase={app.phase} />,
+          health: (
+            <HealthyStatus
+              healthy={healthy}
+              message={
+                healthy
+                  ? 'all components healthy'
+                  : `${app.services.filter(s => s.healthy).length}/${
+                      app.components.length
+                    } components healthy`
+              }
+            />
+          ),
+          revision: <Revision revision={sync?.revision} gitUrl={gitUrl} />,
+          'last sync': sync?.lastSyncAt
+            ? `${formatTime(sync.lastSyncAt)}${
+                sync.lastSyncResult ? ` (${sync.lastSyncResult})` : ''
+              }`
+            : 'never',
+          ...(sync?.lastSyncError ? { 'last error': sync.lastSyncError } : {}),
+          'next sync': sync?.nextSyncAt
+            ? formatTime(sync.nextSyncAt)
+            : 'not scheduled by this backend',
+          automation: sync?.suspended
+            ? 'suspended: new image tags are not committed'
+            : 'active',
+          cluster: app.cluster,
+          conditions:
+            app.conditions
+              .map(
+                c => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`,
+              )
+              .join(', ') || 'none',
+        }}
+      />
+      <ApplicationActions
+        appRef={appRef}
+        suspended={Boolean(sync?.suspended)}
+        onDone={refresh}
+      />
+    </InfoCard>
+  );
+}
+
+function ApplicationView(props: {
+  app: ApplicationDetails;
+  appRef: ApplicationRef;
+  refresh: () => void;
+  staleError?: Error;
+}) {
+  const { app, appRef, refresh, staleError } = props;
+  const api = useApi(gitopsApiRef);
+  const key = stringifyApplicationRef(appRef);
+  const history = usePolling(
+    () => api.getImageHistory(appRef, { limit: HISTORY_ROWS }),
+    [api, key],
+  );
+  const config = usePolling(() => api.getSyncConfig(appRef), [api, key]);
+  const gitUrl = config.value?.components[0]?.git.url;
+  const refreshAll = () => {
+    refresh();
+    history.refresh();
+  };
   return (
     <Grid container spacing={3}>
-      <Grid item xs={12} md={6}>
-        <InfoCard title={`Application ${app.namespace}/${app.name}`}>
-          <StructuredMetadataTable
-            metadata={{
-              phase: <PhaseStatus phase={app.phase} />,
-              cluster: app.cluster,
-              created: app.createdAt ?? 'unknown',
-              conditions:
-                app.conditions
-                  .map(c => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`)
-                  .join(', ') || 'none',
-            }}
+      {staleError && (
+        <Grid item xs={12}>
+          <WarningPanel
+            title="Showing the last known state: refreshing failed"
+            message={backendMessage(staleError)}
           />
-        </InfoCard>
+        </Grid>
+      )}
+      <Grid item xs={12} md={6}>
+        <Header
+          app={app}
+          appRef={appRef}
+          gitUrl={gitUrl}
+          refresh={refreshAll}
+        />
       </Grid>
       <Grid item xs={12} md={6}>
         <ClustersCard />
       </Grid>
       <Grid item xs={12}>
-        <Table
-          title="Components"
-          options={{ paging: false, search: false, padding: 'dense' }}
-          columns={componentColumns}
-          data={rows}
+        <ComponentsTable app={app} history={history.value?.items ?? []} />
+      </Grid>
+      <Grid item xs={12}>
+        <WorkflowCard
+          appRef={appRef}
+          workflow={app.workflow}
+          onDone={refresh}
         />
+      </Grid>
+      <Grid item xs={12}>
+        {history.value && (
+          <ImageHistoryTable history={history.value} gitUrl={gitUrl} />
+        )}
+        {!history.value && history.error && (
+          <ResponseErrorPanel
+            error={history.error}
+            title="Could not load the image history"
+          />
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        {config.value && <SyncConfigCard config={config.value} />}
+        {!config.value && config.error && (
+          <ResponseErrorPanel
+            error={config.error}
+            title="Could not load the sync configuration"
+          />
+        )}
       </Grid>
     </Grid>
   );
@@ -83,10 +185,13 @@ function ApplicationOverview({ app }: { app: ApplicationDetails }) {
 export function EntityGitopsContent() {
   const { entity } = useEntity();
   const available = isGitopsAvailable(entity);
-  const { value, loading, error, ref, annotationError } = useApplication(entity);
+  const { value, loading, error, ref, annotationError, refresh } =
+    useApplication(entity);
 
   if (!available) {
-    return <MissingAnnotationEmptyState annotation={GITOPS_APPLICATION_ANNOTATION} />;
+    return (
+      <MissingAnnotationEmptyState annotation={GITOPS_APPLICATION_ANNOTATION} />
+    );
   }
   if (annotationError) {
     return (
@@ -98,17 +203,34 @@ export function EntityGitopsContent() {
     );
   }
   if (loading) return <Progress />;
-  if (error) {
-    if (isNotFound(error) && ref) {
-      return (
-        <EmptyState
-          missing="data"
-          title={`Application ${stringifyApplicationRef(ref)} not found`}
-          description={`${backendMessage(error)}. Apply the Application to the cluster, or fix the ${GITOPS_APPLICATION_ANNOTATION} annotation of this entity.`}
-        />
-      );
-    }
-    return <ResponseErrorPanel error={error} title="Could not load the Application" />;
+  if (value && ref) {
+    return (
+      <ApplicationView
+        app={value}
+        appRef={ref}
+        refresh={refresh}
+        staleError={error}
+      />
+    );
   }
-  return value ? <ApplicationOverview app={value} /> : null;
+  if (error && isNotFound(error) && ref) {
+    return (
+      <EmptyState
+        missing="data"
+        title={`Application ${stringifyApplicationRef(ref)} not found`}
+        description={`${backendMessage(
+          error,
+        )}. Apply the Application to the cluster, or fix the ${GITOPS_APPLICATION_ANNOTATION} annotation of this entity.`}
+      />
+    );
+  }
+  if (error) {
+    return (
+      <ResponseErrorPanel
+        error={error}
+        title="Could not load the Application"
+      />
+    );
+  }
+  return null;
 }

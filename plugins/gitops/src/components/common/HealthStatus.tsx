@@ -33,5 +33,9 @@ export function HealthyStatus({
   message?: string;
 }) {
   const text = message || (healthy ? 'healthy' : 'unhealthy');
-  return healthy ? <StatusOK>{text}</StatusOK> : <StatusError>{text}</StatusError>;
+  return healthy ? (
+    <StatusOK>{text}</StatusOK>
+  ) : (
+    <StatusError>{text}</StatusError>
+  );
 }

@@ -11,5 +11,7 @@ export function isNotFound(error: Error): boolean {
  * generic "Request failed with 404 Not Found".
  */
 export function backendMessage(error: Error): string {
-  return (error as Partial<ResponseError>).body?.error?.message ?? error.message;
+  return (
+    (error as Partial<ResponseError>).body?.error?.message ?? error.message
+  );
 }

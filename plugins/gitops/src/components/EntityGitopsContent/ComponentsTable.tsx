@@ -1,0 +1,119 @@
+import {
+  StatusError,
+  StatusOK,
+  StatusPending,
+  StatusWarning,
+  Table,
+  TableColumn,
+} from '@backstage/core-components';
+import {
+  ApplicationDetails,
+  ImageHistoryEntry,
+  ResourceStatus,
+} from '@gitops-workflow/plugin-gitops-common';
+import Button from '@material-ui/core/Button';
+import { useState } from 'react';
+import { HealthyStatus } from '../common/HealthStatus';
+
+type ComponentRow = ApplicationDetails['components'][number] & {
+  status?: ApplicationDetails['services'][number];
+  resources: ResourceStatus[];
+  image?: string;
+};
+
+/** kstatus health as a status light. */
+function ResourceHealth({ health }: { health: string }) {
+  switch (health) {
+    case 'Current':
+      return <StatusOK>{health}</StatusOK>;
+    case 'InProgress':
+      return <StatusPending>{health}</StatusPending>;
+    case 'Failed':
+    case 'NotFound':
+      return <StatusError>{health}</StatusError>;
+    default:
+      return <StatusWarning>{health}</StatusWarning>;
+  }
+}
+
+function Resources(props: { row: ComponentRow }) {
+  const { row } = props;
+  const [open, setOpen] = useState(false);
+  if (row.resources.length === 0) return <>none reported</>;
+  return (
+    <>
+      <Button
+        size="small"
+        aria-expanded={open}
+        aria-label={`${open ? 'Hide' : 'Show'} resources of ${row.name}`}
+        onClick={() => setOpen(!open)}
+      >
+        {open ? 'Hide' : 'Show'} {row.resources.length}
+      </Button>
+      {open && (
+        <ul
+          aria-label={`Resources of ${row.name}`}
+          style={{ margin: 0, paddingLeft: 16 }}
+        >
+          {row.resources.map(r => (
+            <li key={`${r.apiVersion}/${r.kind}/${r.namespace}/${r.name}`}>
+              {r.kind} {r.namespace ? `${r.namespace}/` : ''}
+              {r.name} <ResourceHealth health={r.health} />
+              {r.message ? ` ${r.message}` : ''}
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
+/**
+ * The Application's components like `vela status` lists them; the image is
+ * the newest tag the image automation committed for that component.
+ */
+export function ComponentsTable(props: {
+  app: ApplicationDetails;
+  history: ImageHistoryEntry[];
+}) {
+  const { app, history } = props;
+  const rows: ComponentRow[] = app.components.map(c => {
+    const latest = history.find(h => h.component === c.name);
+    return {
+      ...c,
+      status: app.services.find(s => s.name === c.name),
+      resources: app.resources?.[c.name] ?? [],
+      image: latest ? `${latest.image}:${latest.newTag}` : undefined,
+    };
+  });
+  const columns: TableColumn<ComponentRow>[] = [
+    { title: 'Component', field: 'name' },
+    { title: 'Type', field: 'type' },
+    { title: 'Traits', render: c => c.traits.join(', ') || 'none' },
+    { title: 'Phase', render: () => app.phase ?? 'not reconciled yet' },
+    {
+      title: 'Healthy',
+      render: c =>
+        c.status ? (
+          <HealthyStatus healthy={c.status.healthy} />
+        ) : (
+          'not reported yet'
+        ),
+    },
+    { title: 'Message', render: c => c.status?.message ?? '' },
+    { title: 'Cluster', render: c => c.status?.cluster || app.cluster },
+    { title: 'Image', render: c => c.image ?? '—' },
+    { title: 'Resources', render: c => <Resources row={c} /> },
+  ];
+  return (
+    <Table
+      title="Components"
+      options={{ paging: false, search: false, padding: 'dense' }}
+      columns={columns}
+      data={rows}
+      emptyContent={
+        <div style={{ padding: 16 }}>This Application has no components.</div>
+      }
+    />
+  );
+}

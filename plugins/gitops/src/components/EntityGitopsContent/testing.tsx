@@ -1,0 +1,187 @@
+import { Entity } from '@backstage/catalog-model';
+import { ResponseError } from '@backstage/errors';
+import { EntityProvider } from '@backstage/plugin-catalog-react';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import { permissionApiRef } from '@backstage/plugin-permission-react';
+import {
+  MockPermissionApi,
+  renderInTestApp,
+  TestApiProvider,
+} from '@backstage/test-utils';
+import {
+  ApplicationDetails,
+  ImageHistoryEntry,
+  SyncConfiguration,
+} from '@gitops-workflow/plugin-gitops-common';
+import { GitopsApi, gitopsApiRef } from '../../api';
+import { EntityGitopsContent } from './EntityGitopsContent';
+
+/* Fixtures and a render helper for the GitOps tab's component tests. */
+
+export const SHA = '3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a';
+
+export const entity = (annotations: Record<string, string> = {}): Entity => ({
+  apiVersion: 'backstage.io/v1alpha1',
+  kind: 'Component',
+  metadata: { name: 'first-vela-workflow', annotations },
+  spec: {},
+});
+export const annotated = entity({
+  'gitops.backstage.io/application': 'default/first-vela-workflow',
+});
+
+export const app: ApplicationDetails = {
+  cluster: 'local',
+  namespace: 'default',
+  name: 'first-vela-workflow',
+  createdAt: '2026-11-23T10:00:00Z',
+  components: [
+    { name: 'test-server', type: 'webservice', traits: ['ingress'] },
+    { name: 'deploy', type: 'kustomize', traits: [] },
+  ],
+  phase: 'running',
+  services: [
+    {
+      name: 'test-server',
+      namespace: 'default',
+      healthy: true,
+      message: 'Ready:1/1',
+    },
+    { name: 'deploy', namespace: 'default', healthy: true },
+  ],
+  conditions: [],
+  resources: {
+    'test-server': [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: 'default',
+        name: 'test-server',
+        health: 'Current',
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        namespace: 'default',
+        name: 'test-server',
+        health: 'InProgress',
+      },
+    ],
+  },
+  sync: {
+    revision: `main@sha1:${SHA}`,
+    lastSyncAt: '2026-11-23T10:05:00Z',
+    lastSyncResult: 'succeeded',
+    nextSyncAt: '2026-11-23T10:06:00Z',
+    suspended: false,
+  },
+};
+
+export const history: ImageHistoryEntry[] = [
+  {
+    id: 2,
+    component: 'test-server',
+    image: 'registry.local/test-server',
+    oldTag: '1.0.0',
+    newTag: '1.0.1',
+    policy: 'semver',
+    commitSha: SHA,
+    trigger: 'webhook',
+    detectedAt: '2026-11-23T10:04:00Z',
+    pushedAt: '2026-11-23T10:04:01Z',
+    appliedAt: '2026-11-23T10:04:05Z',
+    healthyAt: '2026-11-23T10:04:13Z',
+  },
+];
+
+export const config: SyncConfiguration = {
+  components: [
+    {
+      name: 'deploy',
+      git: {
+        url: 'https://github.com/example/deploy.git',
+        branch: 'main',
+        path: 'overlays/prod',
+        pullInterval: '1m',
+        prune: true,
+        secretRef: 'git-credentials',
+      },
+      image: {
+        image: 'registry.local/test-server',
+        interval: '30s',
+        pattern: '^1\\.',
+        policy: 'semver >=1.0.0',
+        secretRef: 'registry-credentials',
+      },
+    },
+  ],
+  commitAuthor: { name: 'kubevelabot', email: 'bot@example.com' },
+};
+
+// Only our own backend's HTTP API is stubbed here, as the handbook allows.
+export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
+  [K in keyof GitopsApi]: jest.Mock;
+} {
+  const base: GitopsApi = {
+    getClusters: async () => ({
+      items: [
+        {
+          name: 'local',
+          labels: {},
+          server: 'https://127.0.0.1:6443',
+          reachable: true,
+          version: 'v1.34.1',
+        },
+      ],
+    }),
+    listApplications: async () => ({ items: [] }),
+    getApplication: async () => app,
+    getImageHistory: async () => ({ items: history, totalCount: 1 }),
+    getRuns: async () => ({ items: [], totalCount: 0 }),
+    getSyncConfig: async () => config,
+    sync: async () => undefined,
+    setSuspended: async () => undefined,
+    resumeWorkflow: async () => undefined,
+    ...overrides,
+  };
+  return Object.fromEntries(
+    Object.entries(base).map(([k, fn]) => [k, jest.fn(fn)]),
+  ) as any;
+}
+
+export async function render(
+  e: Entity,
+  gitopsApi: GitopsApi,
+  allow: (name: string) => boolean = () => true,
+) {
+  const permissionApi = new MockPermissionApi(request =>
+    allow(request.permission.name)
+      ? AuthorizeResult.ALLOW
+      : AuthorizeResult.DENY,
+  );
+  return renderInTestApp(
+    <TestApiProvider
+      apis={[
+        [gitopsApiRef, gitopsApi],
+        [permissionApiRef, permissionApi],
+      ]}
+    >
+      <EntityProvider entity={e}>
+        <EntityGitopsContent />
+      </EntityProvider>
+    </TestApiProvider>,
+  );
+}
+
+export async function responseError(status: number, message: string) {
+  return ResponseError.fromResponse(
+    new Response(
+      JSON.stringify({
+        error: { name: 'Error', message },
+        request: { method: 'GET', url: '/applications/default/x' },
+        response: { statusCode: status },
+      }),
+      { status, headers: { 'Content-Type': 'application/json' } },
+    ),
+  );
+}
