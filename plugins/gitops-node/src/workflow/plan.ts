@@ -176,10 +176,10 @@ function compile(level: Level): Map<string, Compiled> {
   });
   // Upstream = transitive dependencies; a cycle shows up as a step reaching itself.
   const visiting = new Set<string>();
+  const resolved = new Set<string>();
   const resolve = (name: string): Set<string> => {
     const entry = compiled.get(name)!;
-    if (entry.upstream.size > 0 || entry.deps.length === 0)
-      return entry.upstream;
+    if (resolved.has(name)) return entry.upstream;
     if (visiting.has(name))
       throw new InputError(
         `${level.where}: the dependencies of step "${name}" form a cycle`,
@@ -190,6 +190,7 @@ function compile(level: Level): Map<string, Compiled> {
       for (const up of resolve(dep)) entry.upstream.add(up);
     }
     visiting.delete(name);
+    resolved.add(name);
     return entry.upstream;
   };
   for (const name of compiled.keys()) resolve(name);
@@ -347,9 +348,10 @@ export function workflowPhase(
 ): WorkflowPhase {
   if (terminated) return 'workflowTerminated';
   const all = collect(steps);
-  if (all.some(s => s.phase === 'running' || s.phase === 'pending'))
-    return 'runningWorkflow';
+  if (all.some(s => s.phase === 'running')) return 'runningWorkflow';
+  // Steps still pending behind a suspended one wait for it: the workflow is suspended.
   if (all.some(s => s.phase === 'suspending')) return 'workflowSuspending';
+  if (all.some(s => s.phase === 'pending')) return 'runningWorkflow';
   if (steps.some(s => s.phase === 'failed')) return 'workflowFailed';
   return 'running';
 }

@@ -1,0 +1,299 @@
+/*
+ * The delivery workflow on two real clusters: staging first, a manual
+ * suspend that survives a restart, then prod with an override; a failing DAG
+ * step whose `if: always` notification reaches a real HTTP listener; a
+ * timeout; a rollback that restores an earlier revision's objects.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse } from 'yaml';
+import {
+  KubeClient,
+  parseApplication,
+  resumeWorkflow,
+  rollbackTo,
+  WorkflowExecutor,
+  type Application,
+  type ClusterConnectionConfig,
+  type WorkflowPassResult,
+  type WorkflowState,
+} from '@gitops-workflow/plugin-gitops-node';
+import { startCluster, type Cluster } from '../infra';
+
+const app = (yaml: string): Application => parseApplication(parse(yaml));
+
+const deliveryApp = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: shop, namespace: default }
+spec:
+  components:
+  - name: web
+    type: webservice
+    properties:
+      image: 127.0.0.1:5000/shop:1.0.0
+      port: 8080
+      replicas: 1
+      env: [{ name: STAGE, value: staging }]
+  policies:
+  - name: staging
+    type: topology
+    properties: { clusters: [staging] }
+  - name: prod
+    type: topology
+    properties: { clusters: [prod] }
+  - name: prod-override
+    type: override
+    properties:
+      components:
+      - name: web
+        properties:
+          replicas: 3
+          env: [{ name: STAGE, value: production }]
+  workflow:
+    steps:
+    - name: deploy-staging
+      type: deploy
+      properties: { policies: [staging] }
+    - name: manual-approval
+      type: suspend
+    - name: deploy-prod
+      type: deploy
+      properties: { policies: [prod, prod-override] }
+`);
+
+describe('delivery workflow on two clusters', () => {
+  let staging: Cluster;
+  let prod: Cluster;
+  let clusters: ClusterConnectionConfig[];
+  const clients: KubeClient[] = [];
+
+  beforeAll(async () => {
+    [staging, prod] = await Promise.all([
+      startCluster({ name: 'staging' }),
+      startCluster({ name: 'prod' }),
+    ]);
+    clusters = [
+      { name: 'staging', kubeconfig: staging.kubeconfigPath, labels: { env: 'staging' } },
+      { name: 'prod', kubeconfig: prod.kubeconfigPath, labels: { env: 'prod' } },
+    ];
+    clients.push(
+      KubeClient.fromKubeconfigFile(staging.kubeconfigPath),
+      KubeClient.fromKubeconfigFile(prod.kubeconfigPath),
+    );
+  });
+
+  afterAll(async () => {
+    clients.forEach(c => c.close());
+    await Promise.all([staging?.stop(), prod?.stop()]);
+  });
+
+  const deployment = (client: KubeClient, name: string) =>
+    client.get({ group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name });
+  const configMap = (client: KubeClient, name: string) =>
+    client.get({ group: '', version: 'v1', kind: 'ConfigMap', namespace: 'default', name });
+
+  /** Runs passes, as the backend's schedule does, until the phase is reached. */
+  async function runUntil(
+    executor: WorkflowExecutor,
+    application: Application,
+    state: WorkflowState | undefined,
+    phase: string,
+    timeoutMs = 60_000,
+  ): Promise<WorkflowPassResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await executor.run(application, state);
+      if (result.phase === phase) return result;
+      state = result.state;
+      if (Date.now() > deadline)
+        throw new Error(`not ${phase}: ${JSON.stringify(result.status.workflow)}`);
+      await new Promise(r => setTimeout(r, 300));
+    }
+  }
+
+  it('deploys to staging, waits for a resume that survives a restart, then deploys prod with its override', async () => {
+    const first = new WorkflowExecutor({ clusters });
+    const suspended = await runUntil(first, deliveryApp, undefined, 'workflowSuspending');
+    first.close();
+
+    expect(suspended.status.workflow.steps.map(s => [s.name, s.phase])).toEqual([
+      ['deploy-staging', 'succeeded'],
+      ['manual-approval', 'suspending'],
+      ['deploy-prod', 'pending'],
+    ]);
+    const onStaging = await deployment(clients[0], 'web');
+    expect((onStaging!.spec as any).replicas).toBe(1);
+    expect(await deployment(clients[1], 'web')).toBeUndefined();
+
+    // A restart: a new executor from the persisted state, through JSON.
+    const persisted = JSON.parse(JSON.stringify(suspended.state)) as WorkflowState;
+    const restarted = new WorkflowExecutor({ clusters });
+    const still = await restarted.run(deliveryApp, persisted);
+    expect(still.phase).toBe('workflowSuspending');
+    expect(await deployment(clients[1], 'web')).toBeUndefined();
+
+    expect(() => resumeWorkflow(still.state, 'deploy-prod')).toThrow(/not a suspended step/);
+    const resumed = resumeWorkflow(still.state, 'manual-approval');
+    const done = await runUntil(restarted, deliveryApp, resumed, 'running');
+    restarted.close();
+
+    const onProd = (await deployment(clients[1], 'web'))!.spec as any;
+    expect(onProd.replicas).toBe(3);
+    expect(onProd.template.spec.containers[0].env).toEqual([
+      { name: 'STAGE', value: 'production' },
+    ]);
+    const stagingAfter = (await deployment(clients[0], 'web'))!.spec as any;
+    expect(stagingAfter.template.spec.containers[0].env).toEqual([
+      { name: 'STAGE', value: 'staging' },
+    ]);
+    expect(done.status.workflow.steps.map(s => s.phase)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+    ]);
+    expect(done.status.services).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'web', cluster: 'prod', healthy: true, message: 'Ready:3/3' }),
+      ]),
+    );
+    expect(Object.keys(done.state.inventories).sort()).toEqual(['prod', 'staging']);
+  });
+
+  it('runs the if: always notification of a DAG whose step fails, and a real listener receives it', async () => {
+    const received: unknown[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', chunk => (body += chunk));
+      req.on('end', () => {
+        received.push({ type: req.headers['content-type'], body: JSON.parse(body) });
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    try {
+      const dag = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: dag, namespace: default }
+spec:
+  components:
+  - name: good
+    type: k8s-objects
+    properties:
+      objects:
+      - { apiVersion: v1, kind: ConfigMap, metadata: { name: dag-good }, data: { a: "1" } }
+  - name: bad
+    type: k8s-objects
+    properties:
+      objects:
+      # The API server refuses it (422): a Service port above 65535.
+      - { apiVersion: v1, kind: Service, metadata: { name: dag-bad }, spec: { ports: [{ port: 99999999 }] } }
+  workflow:
+    mode: { steps: DAG }
+    steps:
+    - { name: apply-good, type: apply-component, properties: { component: good } }
+    - { name: apply-bad, type: apply-component, properties: { component: bad } }
+    - name: after-bad
+      type: apply-component
+      dependsOn: [apply-bad]
+      properties: { component: good }
+    - name: tell-the-team
+      type: notification
+      if: always
+      dependsOn: [apply-good, apply-bad]
+      properties:
+        webhook: { url: "${url}" }
+`);
+      const result = await runUntil(executor, dag, undefined, 'workflowFailed');
+      const phases = Object.fromEntries(
+        result.status.workflow.steps.map(s => [s.name, [s.phase, s.reason]]),
+      );
+      expect(phases).toEqual({
+        'apply-good': ['succeeded', undefined],
+        'apply-bad': ['failed', 'ApplyFailed'],
+        'after-bad': ['skipped', 'Skip'],
+        'tell-the-team': ['succeeded', undefined],
+      });
+      expect(received).toEqual([
+        {
+          type: 'application/json',
+          body: {
+            text: expect.stringMatching(/default\/dag .*apply-bad: failed \(ApplyFailed\)/),
+          },
+        },
+      ]);
+      expect(await configMap(clients[0], 'dag-good')).toBeDefined();
+      expect(
+        await clients[0].get({ group: '', version: 'v1', kind: 'Service', namespace: 'default', name: 'dag-bad' }),
+      ).toBeUndefined();
+    } finally {
+      executor.close();
+      await new Promise(resolve => server.close(resolve));
+    }
+  });
+
+  it('fails a step that outlives its timeout with reason Timeout and skips what follows', async () => {
+    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    const timed = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: timed, namespace: default }
+spec:
+  components:
+  - name: cfg
+    type: k8s-objects
+    properties:
+      objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: timed-cfg }, data: { a: "1" } }]
+  workflow:
+    steps:
+    - { name: wait-for-approval, type: suspend, timeout: 2s }
+    - { name: deploy, type: deploy }
+`);
+    const started = Date.now();
+    const result = await runUntil(executor, timed, undefined, 'workflowFailed', 20_000);
+    executor.close();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(result.status.workflow.steps).toEqual([
+      expect.objectContaining({ name: 'wait-for-approval', phase: 'failed', reason: 'Timeout' }),
+      expect.objectContaining({ name: 'deploy', phase: 'skipped' }),
+    ]);
+    expect(await configMap(clients[0], 'timed-cfg')).toBeUndefined();
+  });
+
+  it('rolls back to an earlier revision and restores its objects', async () => {
+    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    const version = (value: string) =>
+      app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: settings, namespace: default }
+spec:
+  components:
+  - name: cfg
+    type: k8s-objects
+    properties:
+      objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: settings }, data: { greeting: "${value}" } }]
+`);
+    const one = await runUntil(executor, version('hello'), undefined, 'running');
+    expect(one.state.revision).toBe(1);
+    const two = await runUntil(executor, version('bonjour'), one.state, 'running');
+    expect(two.state.revision).toBe(2);
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'bonjour' });
+
+    const back = await runUntil(executor, version('bonjour'), rollbackTo(two.state, 1), 'running');
+    expect(back.state.revision).toBe(1);
+    expect(back.status.workflow.appRevision).toBe('settings-v1');
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'hello' });
+
+    // The rollback holds while the spec is unchanged; a new spec is a new revision.
+    const again = await executor.run(version('bonjour'), back.state);
+    expect(again.state.revision).toBe(1);
+    const three = await runUntil(executor, version('hallo'), again.state, 'running');
+    executor.close();
+    expect(three.state.revision).toBe(3);
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'hallo' });
+  });
+});
