@@ -5,14 +5,19 @@
  * Backstage, then every server. `yarn demo:release` finds this process
  * through the state file written here.
  */
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { k8sBinaries, MissingToolError, reapOrphans } from '../infra';
-import { repoRoot, sleep, waitFor } from '../infra/process';
+import { repoRoot } from '../infra/process';
+import {
+  Backstage,
+  demoGitopsConfig,
+  startBackstage,
+  writeConfigFile,
+} from './backstage';
 import {
   DemoState,
   demoStateFile,
@@ -41,16 +46,13 @@ async function main() {
   say('starting a cluster, a registry and a Git server, and seeding them');
   const stack = await startDemoStack({
     notifications: {
-      url: `${BACKEND.replace(
-        'localhost',
-        '127.0.0.1',
-      )}/api/gitops/webhooks/registry`,
+      url: 'http://127.0.0.1:7007/api/gitops/webhooks/registry',
       secret: webhookSecret,
     },
     log: say,
   });
 
-  let backstage: ReturnType<typeof spawn> | undefined;
+  let backstage: Backstage | undefined;
   let stopping: Promise<void> | undefined;
   const token = crypto.randomBytes(24).toString('hex');
   const control = http.createServer((req, res) => {
@@ -77,14 +79,7 @@ async function main() {
   const stopAll = () => {
     stopping ??= (async () => {
       say('stopping Backstage and the servers');
-      if (backstage?.pid && backstage.exitCode === null) {
-        const exited = new Promise(r => backstage!.once('exit', r));
-        process.kill(-backstage.pid, 'SIGINT');
-        await Promise.race([exited, sleep(15_000)]);
-        if (backstage.exitCode === null && backstage.signalCode === null) {
-          process.kill(-backstage.pid, 'SIGKILL');
-        }
-      }
+      await backstage?.stop();
       control.close();
       await stack.stop();
       fs.rmSync(demoStateFile(), { force: true });
@@ -99,24 +94,11 @@ async function main() {
     });
   }
 
-  const root = repoRoot();
-  const localConfig = path.join(root, 'app-config.local.yaml');
-  const config = {
-    gitops: {
-      clusters: [{ name: 'local', kubeconfig: stack.cluster.kubeconfigPath }],
-      kustomizePath: k8sBinaries().kustomize,
-      webhooks: { registrySecret: webhookSecret },
-    },
-  };
-  // Written by every `./run start` for the servers it just started (git-ignored).
-  fs.writeFileSync(
+  const localConfig = path.join(repoRoot(), 'app-config.local.yaml');
+  writeConfigFile(
     localConfig,
-    `# Written by ./run start for the demo it runs; rewritten on every start.\n${JSON.stringify(
-      config,
-      null,
-      2,
-    )}\n`,
-    { mode: 0o600 },
+    'Written by ./run start for the servers it runs; rewritten on every start.',
+    { gitops: demoGitopsConfig(stack, webhookSecret) },
   );
   const state: DemoState = {
     pid: process.pid,
@@ -138,39 +120,20 @@ async function main() {
     )} s; starting Backstage`,
   );
 
-  // Its own process group, so Ctrl-C reaches it only through stopAll, in order.
-  backstage = spawn(
-    'yarn',
-    [
-      'start',
-      '--config',
-      path.join(root, 'app-config.yaml'),
-      '--config',
-      localConfig,
-    ],
-    { cwd: root, stdio: 'inherit', detached: true },
-  );
-  backstage.once('exit', code => {
+  backstage = startBackstage({
+    configFiles: ['app-config.yaml', localConfig],
+    frontendUrl: FRONTEND,
+    backendUrl: BACKEND,
+    stdio: 'inherit',
+  });
+  backstage.process.once('exit', code => {
     if (stopping) return;
     say(`Backstage exited (${code})`);
     stopAll().then(() => process.exit(code ?? 1));
   });
-
-  await waitFor(
-    'Backstage to answer',
-    async () => {
-      const [backend, frontend] = await Promise.all([
-        fetch(`${BACKEND}/.backstage/health/v1/readiness`),
-        fetch(FRONTEND),
-      ]);
-      return backend.ok && frontend.ok;
-    },
-    {
-      timeoutMs: 10 * 60_000,
-      intervalMs: 1000,
-      abort: () => (stopping ? new Error('stopping') : undefined),
-    },
-  );
+  await backstage.ready({
+    abort: () => (stopping ? new Error('stopping') : undefined),
+  });
   const entity = (name: string) =>
     `${FRONTEND}/catalog/default/component/${name}/gitops`;
   process.stderr.write(`
