@@ -44,6 +44,16 @@ export interface Config {
     kustomizePath?: string;
     /** Seconds between passes over the Applications, 1 to 3600. Default 5. */
     tickSeconds?: number;
+    /**
+     * Scheduler tasks the Applications are split over, 1 to 64. Replicas
+     * sharing the database share them out. Default 4.
+     */
+    shards?: number;
+    /**
+     * How long a replica may hold a shard before another may take it over:
+     * the wait after a replica dies. Longer than the slowest pass. Default 600.
+     */
+    shardLeaseSeconds?: number;
     /** Reconcile runs and image history. */
     history?: {
       /** Days runs and image history are kept; older rows are deleted daily. Default 90. */

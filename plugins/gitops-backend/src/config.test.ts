@@ -36,6 +36,7 @@ describe('readGitopsConfig', () => {
         commitAuthor: { name: 'Bot', email: 'bot@example.com' },
         kustomizePath: '/usr/local/bin/kustomize',
         tickSeconds: 2,
+        shards: 8,
         history: { retentionDays: 30 },
         webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
       }),
@@ -53,6 +54,8 @@ describe('readGitopsConfig', () => {
       commitAuthor: { name: 'Bot', email: 'bot@example.com' },
       kustomizePath: '/usr/local/bin/kustomize',
       tickSeconds: 2,
+      shards: 8,
+      shardLeaseSeconds: 600,
       retentionDays: 30,
       webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
     });

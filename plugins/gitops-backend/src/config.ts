@@ -18,6 +18,8 @@ export interface GitopsConfig {
   commitAuthor: GitAuthor;
   kustomizePath?: string;
   tickSeconds: number;
+  shards: number;
+  shardLeaseSeconds: number;
   retentionDays: number;
   webhooks: { registrySecret?: string; gitSecret?: string };
 }
@@ -90,6 +92,13 @@ export function readGitopsConfig(config: Config): GitopsConfig {
     commitAuthor,
     kustomizePath: config.getOptionalString('gitops.kustomizePath'),
     tickSeconds: positiveInteger(config, 'gitops.tickSeconds', 5, 3600),
+    shards: positiveInteger(config, 'gitops.shards', 4, 64),
+    shardLeaseSeconds: positiveInteger(
+      config,
+      'gitops.shardLeaseSeconds',
+      600,
+      86400,
+    ),
     retentionDays: positiveInteger(
       config,
       'gitops.history.retentionDays',

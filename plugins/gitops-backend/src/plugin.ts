@@ -85,6 +85,8 @@ export const gitopsPlugin = createBackendPlugin({
             author: config.commitAuthor,
             kustomizePath: config.kustomizePath,
             tickSeconds: config.tickSeconds,
+            shards: config.shards,
+            shardLeaseSeconds: config.shardLeaseSeconds,
           });
           await loop.start();
         }

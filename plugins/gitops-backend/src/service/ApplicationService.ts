@@ -224,16 +224,17 @@ export class ApplicationService {
 
   private async syncState(key: string): Promise<SyncState> {
     const { store, loop } = this.options;
-    const [{ run, revision }, suspended] = await Promise.all([
+    const [{ run, revision }, suspended, nextSyncAt] = await Promise.all([
       store.lastSync(key),
       store.isSuspended(key),
+      loop?.nextSyncAt(key),
     ]);
     return {
       revision,
       lastSyncAt: run?.finishedAt,
       lastSyncResult: run?.result,
       lastSyncError: run?.error,
-      nextSyncAt: loop?.nextSyncAt(key)?.toISOString(),
+      nextSyncAt: nextSyncAt?.toISOString(),
       suspended,
     };
   }

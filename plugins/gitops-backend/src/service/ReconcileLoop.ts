@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
@@ -18,7 +19,13 @@ import { GitopsStore } from '../store/GitopsStore';
 import { mapLimited } from './limit';
 import { ReconcileMetrics } from './metrics';
 
-export const RECONCILE_TASK_ID = 'gitops-reconcile';
+/** One scheduler task per shard: `gitops-reconcile-0`, `gitops-reconcile-1`, … */
+export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
+
+/** Which shard an Application belongs to: stable across replicas and restarts. */
+export function shardOf(key: string, shards: number): number {
+  return createHash('sha256').update(key).digest().readUInt32BE(0) % shards;
+}
 
 export interface ReconcileLoopOptions {
   logger: LoggerService;
@@ -34,47 +41,57 @@ export interface ReconcileLoopOptions {
   author?: GitAuthor;
   kustomizePath?: string;
   tickSeconds?: number;
-}
-
-interface AppState {
-  nextAt: number;
-  running?: Promise<void>;
+  /** Global tasks the Applications are split over; replicas share them out. */
+  shards?: number;
+  /** How long a shard's lease lasts: the takeover delay when a replica dies. */
+  shardLeaseSeconds?: number;
 }
 
 /**
- * Runs reconciles on Backstage's scheduler. One tick lists the Applications
- * (one cheap request) and reconciles those that are due: their poll interval
- * passed, their spec changed since the last reconcile (generation), someone
- * asked ("Sync now"), or they are still rolling out. The task has global
- * scope, so across replicas one tick runs at a time and an Application is
- * never reconciled twice at once.
+ * Runs reconciles on Backstage's scheduler. The Applications are split over
+ * a few global-scope shard tasks: replicas sharing the database share the
+ * shards out, each shard runs on one replica at a time (so an Application is
+ * never reconciled twice at once), and a shard whose replica died is picked
+ * up by another once its lease times out. The schedule and "Sync now"
+ * requests live in the database, so they move with the shard.
+ *
+ * One tick of a shard lists the Applications (one cheap request) and
+ * reconciles its due ones: their poll interval passed, their spec changed
+ * since the last reconcile (generation), someone asked, or they are still
+ * rolling out.
  */
 export class ReconcileLoop {
-  private readonly state = new Map<string, AppState>();
-  private readonly requested = new Map<string, ReconcileTrigger>();
   private readonly metrics = new ReconcileMetrics();
+  private readonly shards: number;
 
-  constructor(private readonly options: ReconcileLoopOptions) {}
+  constructor(private readonly options: ReconcileLoopOptions) {
+    this.shards = options.shards ?? 4;
+  }
 
   static keyOf(cluster: string, namespace: string, name: string): string {
     return `${cluster}/${namespace}/${name}`;
   }
 
   async start(): Promise<void> {
-    await this.options.scheduler.scheduleTask({
-      id: RECONCILE_TASK_ID,
-      frequency: { seconds: this.options.tickSeconds ?? 5 },
-      timeout: { minutes: 30 },
-      scope: 'global',
-      fn: () => this.tick(),
-    });
+    for (let shard = 0; shard < this.shards; shard++) {
+      await this.options.scheduler.scheduleTask({
+        id: reconcileTaskId(shard),
+        frequency: { seconds: this.options.tickSeconds ?? 5 },
+        // The lease: a shard whose replica died is run elsewhere after this.
+        timeout: { seconds: this.options.shardLeaseSeconds ?? 600 },
+        scope: 'global',
+        fn: () => this.tick(shard),
+      });
+    }
   }
 
-  /** Reconciles an Application at the next tick, which starts now. */
+  /** Reconciles an Application at its shard's next tick, which starts now. */
   async requestSync(key: string, trigger: ReconcileTrigger): Promise<void> {
-    this.requested.set(key, trigger);
+    await this.options.store.requestSync(key, trigger);
     try {
-      await this.options.scheduler.triggerTask(RECONCILE_TASK_ID);
+      await this.options.scheduler.triggerTask(
+        reconcileTaskId(shardOf(key, this.shards)),
+      );
     } catch (error) {
       // A tick is running: the request waits for the next one, seconds away.
       if (
@@ -86,17 +103,16 @@ export class ReconcileLoop {
   }
 
   /**
-   * When this replica will next reconcile an Application: now when a sync
-   * was asked for, undefined before its first reconcile here.
+   * When an Application is next reconciled: now when a sync was asked for,
+   * undefined before its first reconcile.
    */
-  nextSyncAt(key: string): Date | undefined {
-    if (this.requested.has(key)) return new Date();
-    const nextAt = this.state.get(key)?.nextAt;
-    return nextAt ? new Date(nextAt) : undefined;
+  async nextSyncAt(key: string): Promise<Date | undefined> {
+    const schedule = (await this.options.store.schedules([key])).get(key);
+    return schedule?.requested ? new Date() : schedule?.nextAt;
   }
 
-  /** One pass over the cluster's Applications; exported for tests. */
-  async tick(now = Date.now()): Promise<void> {
+  /** One pass over a shard's Applications. */
+  async tick(shard: number, now = Date.now()): Promise<void> {
     const { cluster, logger } = this.options;
     let apps: KubeObject[];
     try {
@@ -109,26 +125,30 @@ export class ReconcileLoop {
       );
       return;
     }
-    const ours = apps.filter(app => this.manages(app));
+    const ours = apps
+      .filter(app => this.manages(app))
+      .map(app => ({
+        app,
+        key: ReconcileLoop.keyOf(
+          cluster.name,
+          app.metadata.namespace!,
+          app.metadata.name,
+        ),
+      }))
+      .filter(({ key }) => shardOf(key, this.shards) === shard);
+    const schedules = await this.options.store.schedules(ours.map(o => o.key));
     const due: Array<{
       app: KubeObject;
       key: string;
       trigger: ReconcileTrigger;
     }> = [];
-    for (const app of ours) {
-      const key = ReconcileLoop.keyOf(
-        cluster.name,
-        app.metadata.namespace!,
-        app.metadata.name,
-      );
-      const state = this.state.get(key) ?? { nextAt: 0 };
-      this.state.set(key, state);
-      const requested = this.requested.get(key);
+    for (const { app, key } of ours) {
+      const { nextAt, requested } = schedules.get(key) ?? {};
       const status = app.status as { observedGeneration?: number } | undefined;
       const specChanged =
         (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1);
-      if (requested || specChanged || now >= state.nextAt) {
-        this.requested.delete(key);
+      if (requested || specChanged || !nextAt || now >= nextAt.getTime()) {
+        if (requested) await this.options.store.clearSyncRequest(key);
         due.push({
           app,
           key,
@@ -155,7 +175,6 @@ export class ReconcileLoop {
     trigger: ReconcileTrigger,
   ): Promise<void> {
     const { store, cluster, logger } = this.options;
-    const state = this.state.get(key)!;
     const runId = await store.startRun(key, trigger);
     const log = logger.child({ application: key });
     const started = performance.now();
@@ -221,8 +240,12 @@ export class ReconcileLoop {
         objectsChanged: result.applied?.writes ?? 0,
       });
       finished(result.failure ? 'failed' : 'succeeded');
-      state.nextAt =
-        Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS);
+      await store.setNextSyncAt(
+        key,
+        new Date(
+          Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS),
+        ),
+      );
     } catch (error) {
       // The cluster or the database failed, not the Application: retry soon.
       log.error(`Reconcile could not complete: ${stringifyError(error)}`);
@@ -232,7 +255,10 @@ export class ReconcileLoop {
       });
       this.metrics.failed(key, 'internal');
       finished('failed');
-      state.nextAt = Date.now() + PROGRESS_INTERVAL_MS;
+      await store.setNextSyncAt(
+        key,
+        new Date(Date.now() + PROGRESS_INTERVAL_MS),
+      );
     }
   }
 

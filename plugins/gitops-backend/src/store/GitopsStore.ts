@@ -258,6 +258,50 @@ export class GitopsStore {
       .merge();
   }
 
+  /** When each Application is next due, and which have a pending sync request. */
+  async schedules(
+    appKeys: string[],
+  ): Promise<Map<string, { nextAt?: Date; requested?: ReconcileTrigger }>> {
+    const rows = appKeys.length
+      ? await this.db('gitops_schedule').whereIn('app_key', appKeys)
+      : [];
+    return new Map(
+      rows.map(r => [
+        r.app_key,
+        {
+          nextAt: r.next_at ? new Date(toIso(r.next_at)!) : undefined,
+          requested: orUndefined(r.requested_trigger),
+        },
+      ]),
+    );
+  }
+
+  /** Asks for a reconcile of an Application at its shard's next tick. */
+  async requestSync(appKey: string, trigger: ReconcileTrigger): Promise<void> {
+    await this.db('gitops_schedule')
+      .insert({
+        app_key: appKey,
+        requested_trigger: trigger,
+        requested_at: new Date(),
+      })
+      .onConflict('app_key')
+      .merge(['requested_trigger', 'requested_at']);
+  }
+
+  /** The reconcile started: the request is served; `nextAt` is set when it ends. */
+  async clearSyncRequest(appKey: string): Promise<void> {
+    await this.db('gitops_schedule')
+      .where({ app_key: appKey })
+      .update({ requested_trigger: null, requested_at: null });
+  }
+
+  async setNextSyncAt(appKey: string, nextAt: Date): Promise<void> {
+    await this.db('gitops_schedule')
+      .insert({ app_key: appKey, next_at: nextAt })
+      .onConflict('app_key')
+      .merge(['next_at']);
+  }
+
   /** Drops runs and image history older than the retention window. */
   async deleteHistoryBefore(
     cutoff: Date,
