@@ -74,8 +74,16 @@ describe('delivery workflow on two clusters', () => {
       startCluster({ name: 'prod' }),
     ]);
     clusters = [
-      { name: 'staging', kubeconfig: staging.kubeconfigPath, labels: { env: 'staging' } },
-      { name: 'prod', kubeconfig: prod.kubeconfigPath, labels: { env: 'prod' } },
+      {
+        name: 'staging',
+        kubeconfig: staging.kubeconfigPath,
+        labels: { env: 'staging', region: 'eu' },
+      },
+      {
+        name: 'prod',
+        kubeconfig: prod.kubeconfigPath,
+        labels: { env: 'prod', region: 'eu' },
+      },
     ];
     clients.push(
       KubeClient.fromKubeconfigFile(staging.kubeconfigPath),
@@ -89,9 +97,21 @@ describe('delivery workflow on two clusters', () => {
   });
 
   const deployment = (client: KubeClient, name: string) =>
-    client.get({ group: 'apps', version: 'v1', kind: 'Deployment', namespace: 'default', name });
+    client.get({
+      group: 'apps',
+      version: 'v1',
+      kind: 'Deployment',
+      namespace: 'default',
+      name,
+    });
   const configMap = (client: KubeClient, name: string) =>
-    client.get({ group: '', version: 'v1', kind: 'ConfigMap', namespace: 'default', name });
+    client.get({
+      group: '',
+      version: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'default',
+      name,
+    });
 
   /** Runs passes, as the backend's schedule does, until the phase is reached. */
   async function runUntil(
@@ -102,38 +122,52 @@ describe('delivery workflow on two clusters', () => {
     timeoutMs = 60_000,
   ): Promise<WorkflowPassResult> {
     const deadline = Date.now() + timeoutMs;
+    let current = state;
     for (;;) {
-      const result = await executor.run(application, state);
+      const result = await executor.run(application, current);
       if (result.phase === phase) return result;
-      state = result.state;
+      current = result.state;
       if (Date.now() > deadline)
-        throw new Error(`not ${phase}: ${JSON.stringify(result.status.workflow)}`);
+        throw new Error(
+          `not ${phase}: ${JSON.stringify(result.status.workflow)}`,
+        );
       await new Promise(r => setTimeout(r, 300));
     }
   }
 
   it('deploys to staging, waits for a resume that survives a restart, then deploys prod with its override', async () => {
     const first = new WorkflowExecutor({ clusters });
-    const suspended = await runUntil(first, deliveryApp, undefined, 'workflowSuspending');
+    const suspended = await runUntil(
+      first,
+      deliveryApp,
+      undefined,
+      'workflowSuspending',
+    );
     first.close();
 
-    expect(suspended.status.workflow.steps.map(s => [s.name, s.phase])).toEqual([
-      ['deploy-staging', 'succeeded'],
-      ['manual-approval', 'suspending'],
-      ['deploy-prod', 'pending'],
-    ]);
+    expect(suspended.status.workflow.steps.map(s => [s.name, s.phase])).toEqual(
+      [
+        ['deploy-staging', 'succeeded'],
+        ['manual-approval', 'suspending'],
+        ['deploy-prod', 'pending'],
+      ],
+    );
     const onStaging = await deployment(clients[0], 'web');
     expect((onStaging!.spec as any).replicas).toBe(1);
     expect(await deployment(clients[1], 'web')).toBeUndefined();
 
     // A restart: a new executor from the persisted state, through JSON.
-    const persisted = JSON.parse(JSON.stringify(suspended.state)) as WorkflowState;
+    const persisted = JSON.parse(
+      JSON.stringify(suspended.state),
+    ) as WorkflowState;
     const restarted = new WorkflowExecutor({ clusters });
     const still = await restarted.run(deliveryApp, persisted);
     expect(still.phase).toBe('workflowSuspending');
     expect(await deployment(clients[1], 'web')).toBeUndefined();
 
-    expect(() => resumeWorkflow(still.state, 'deploy-prod')).toThrow(/not a suspended step/);
+    expect(() => resumeWorkflow(still.state, 'deploy-prod')).toThrow(
+      /not a suspended step/,
+    );
     const resumed = resumeWorkflow(still.state, 'manual-approval');
     const done = await runUntil(restarted, deliveryApp, resumed, 'running');
     restarted.close();
@@ -154,10 +188,18 @@ describe('delivery workflow on two clusters', () => {
     ]);
     expect(done.status.services).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: 'web', cluster: 'prod', healthy: true, message: 'Ready:3/3' }),
+        expect.objectContaining({
+          name: 'web',
+          cluster: 'prod',
+          healthy: true,
+          message: 'Ready:3/3',
+        }),
       ]),
     );
-    expect(Object.keys(done.state.inventories).sort()).toEqual(['prod', 'staging']);
+    expect(Object.keys(done.state.inventories).sort()).toEqual([
+      'prod',
+      'staging',
+    ]);
   });
 
   it('runs the if: always notification of a DAG whose step fails, and a real listener receives it', async () => {
@@ -166,13 +208,21 @@ describe('delivery workflow on two clusters', () => {
       let body = '';
       req.on('data', chunk => (body += chunk));
       req.on('end', () => {
-        received.push({ type: req.headers['content-type'], body: JSON.parse(body) });
+        received.push({
+          type: req.headers['content-type'],
+          body: JSON.parse(body),
+        });
         res.writeHead(200).end('ok');
       });
     });
     await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
-    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    const url = `http://127.0.0.1:${
+      (server.address() as AddressInfo).port
+    }/hook`;
+    const executor = new WorkflowExecutor({
+      clusters,
+      localCluster: 'staging',
+    });
     try {
       const dag = app(`
 apiVersion: core.oam.dev/v1beta1
@@ -221,13 +271,21 @@ spec:
         {
           type: 'application/json',
           body: {
-            text: expect.stringMatching(/default\/dag .*apply-bad: failed \(ApplyFailed\)/),
+            text: expect.stringMatching(
+              /default\/dag .*apply-bad: failed \(ApplyFailed\)/,
+            ),
           },
         },
       ]);
       expect(await configMap(clients[0], 'dag-good')).toBeDefined();
       expect(
-        await clients[0].get({ group: '', version: 'v1', kind: 'Service', namespace: 'default', name: 'dag-bad' }),
+        await clients[0].get({
+          group: '',
+          version: 'v1',
+          kind: 'Service',
+          namespace: 'default',
+          name: 'dag-bad',
+        }),
       ).toBeUndefined();
     } finally {
       executor.close();
@@ -236,7 +294,10 @@ spec:
   });
 
   it('fails a step that outlives its timeout with reason Timeout and skips what follows', async () => {
-    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    const executor = new WorkflowExecutor({
+      clusters,
+      localCluster: 'staging',
+    });
     const timed = app(`
 apiVersion: core.oam.dev/v1beta1
 kind: Application
@@ -253,18 +314,31 @@ spec:
     - { name: deploy, type: deploy }
 `);
     const started = Date.now();
-    const result = await runUntil(executor, timed, undefined, 'workflowFailed', 20_000);
+    const result = await runUntil(
+      executor,
+      timed,
+      undefined,
+      'workflowFailed',
+      20_000,
+    );
     executor.close();
     expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
     expect(result.status.workflow.steps).toEqual([
-      expect.objectContaining({ name: 'wait-for-approval', phase: 'failed', reason: 'Timeout' }),
+      expect.objectContaining({
+        name: 'wait-for-approval',
+        phase: 'failed',
+        reason: 'Timeout',
+      }),
       expect.objectContaining({ name: 'deploy', phase: 'skipped' }),
     ]);
     expect(await configMap(clients[0], 'timed-cfg')).toBeUndefined();
   });
 
   it('rolls back to an earlier revision and restores its objects', async () => {
-    const executor = new WorkflowExecutor({ clusters, localCluster: 'staging' });
+    const executor = new WorkflowExecutor({
+      clusters,
+      localCluster: 'staging',
+    });
     const version = (value: string) =>
       app(`
 apiVersion: core.oam.dev/v1beta1
@@ -277,23 +351,125 @@ spec:
     properties:
       objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: settings }, data: { greeting: "${value}" } }]
 `);
-    const one = await runUntil(executor, version('hello'), undefined, 'running');
+    const one = await runUntil(
+      executor,
+      version('hello'),
+      undefined,
+      'running',
+    );
     expect(one.state.revision).toBe(1);
-    const two = await runUntil(executor, version('bonjour'), one.state, 'running');
+    const two = await runUntil(
+      executor,
+      version('bonjour'),
+      one.state,
+      'running',
+    );
     expect(two.state.revision).toBe(2);
-    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'bonjour' });
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({
+      greeting: 'bonjour',
+    });
 
-    const back = await runUntil(executor, version('bonjour'), rollbackTo(two.state, 1), 'running');
+    const back = await runUntil(
+      executor,
+      version('bonjour'),
+      rollbackTo(two.state, 1),
+      'running',
+    );
     expect(back.state.revision).toBe(1);
     expect(back.status.workflow.appRevision).toBe('settings-v1');
-    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'hello' });
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({
+      greeting: 'hello',
+    });
 
     // The rollback holds while the spec is unchanged; a new spec is a new revision.
     const again = await executor.run(version('bonjour'), back.state);
     expect(again.state.revision).toBe(1);
-    const three = await runUntil(executor, version('hallo'), again.state, 'running');
+    const three = await runUntil(
+      executor,
+      version('hallo'),
+      again.state,
+      'running',
+    );
     executor.close();
     expect(three.state.revision).toBe(3);
-    expect((await configMap(clients[0], 'settings'))!.data).toEqual({ greeting: 'hallo' });
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({
+      greeting: 'hallo',
+    });
+  });
+
+  it('without a workflow deploys every component to the selected clusters, a dependsOn level at a time', async () => {
+    const executor = new WorkflowExecutor({ clusters });
+    const ordered = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: ordered, namespace: default }
+spec:
+  components:
+  - name: api
+    type: webservice
+    dependsOn: [db]
+    properties: { image: 127.0.0.1:5000/api:1, port: 80 }
+  - name: db
+    type: webservice
+    properties: { image: 127.0.0.1:5000/db:1, port: 5432 }
+  policies:
+  - name: eu
+    type: topology
+    properties: { clusterLabelSelector: { region: eu } }
+`);
+    const first = await executor.run(ordered);
+    // db was just created and is not Available yet, so api waits.
+    expect(first.status.workflow.steps[0]).toMatchObject({
+      name: 'deploy',
+      phase: 'running',
+      message: expect.stringContaining('db on staging'),
+    });
+    for (const client of clients) {
+      expect(await deployment(client, 'db')).toBeDefined();
+      expect(await deployment(client, 'api')).toBeUndefined();
+    }
+    const done = await runUntil(executor, ordered, first.state, 'running');
+    executor.close();
+    for (const client of clients)
+      expect(await deployment(client, 'api')).toBeDefined();
+    expect(
+      done.status.services!.map(s => `${s.cluster}/${s.name}`).sort(),
+    ).toEqual(['prod/api', 'prod/db', 'staging/api', 'staging/db']);
+  });
+
+  it('runs a step-group whose sub-steps apply to both clusters', async () => {
+    const executor = new WorkflowExecutor({ clusters });
+    const grouped = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: grouped, namespace: default }
+spec:
+  components:
+  - name: cfg
+    type: k8s-objects
+    properties:
+      objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: grouped-cfg }, data: { a: "1" } }]
+  workflow:
+    steps:
+    - name: everywhere
+      type: step-group
+      subSteps:
+      - { name: to-staging, type: apply-component, properties: { component: cfg, cluster: staging } }
+      - { name: to-prod, type: apply-component, properties: { component: cfg, cluster: prod } }
+`);
+    const done = await runUntil(executor, grouped, undefined, 'running');
+    executor.close();
+    expect(done.status.workflow.steps).toEqual([
+      expect.objectContaining({
+        name: 'everywhere',
+        phase: 'succeeded',
+        subSteps: [
+          expect.objectContaining({ name: 'to-staging', phase: 'succeeded' }),
+          expect.objectContaining({ name: 'to-prod', phase: 'succeeded' }),
+        ],
+      }),
+    ]);
+    for (const client of clients)
+      expect(await configMap(client, 'grouped-cfg')).toBeDefined();
   });
 });

@@ -104,7 +104,10 @@ export function parseCondition(text: string, where: string): Condition {
       return inner;
     }
     if (token.type === 'string') return { kind: 'literal', value: token.text };
-    if (token.type === 'name' && (token.text === 'true' || token.text === 'false'))
+    if (
+      token.type === 'name' &&
+      (token.text === 'true' || token.text === 'false')
+    )
       return { kind: 'literal', value: token.text === 'true' };
     if (token.type === 'name' && token.text === 'status') {
       take('.');
@@ -148,19 +151,27 @@ export function parseCondition(text: string, where: string): Condition {
     }
     return left;
   };
-  const or = (): Node => {
+  function or(): Node {
     let left = and();
     while (isOp('||')) {
       take();
       left = { kind: 'or', left, right: and() };
     }
     return left;
-  };
+  }
 
   const root = or();
   if (pos < tokens.length) fail(`unexpected "${tokens[pos].text}"`);
 
-  const value = (node: Node, facts: (step: string) => StepFacts): Value => {
+  function truth(node: Node, facts: (step: string) => StepFacts): boolean {
+    const result = value(node, facts);
+    if (typeof result !== 'boolean')
+      throw new InputError(
+        `${where}: "${text}" uses the string "${result}" as a condition; compare it with == or !=`,
+      );
+    return result;
+  }
+  function value(node: Node, facts: (step: string) => StepFacts): Value {
     switch (node.kind) {
       case 'literal':
         return node.value;
@@ -177,14 +188,6 @@ export function parseCondition(text: string, where: string): Condition {
       default:
         return value(node.left, facts) !== value(node.right, facts);
     }
-  };
-  const truth = (node: Node, facts: (step: string) => StepFacts): boolean => {
-    const result = value(node, facts);
-    if (typeof result !== 'boolean')
-      throw new InputError(
-        `${where}: "${text}" uses the string "${result}" as a condition; compare it with == or !=`,
-      );
-    return result;
-  };
+  }
   return { text, steps: [...steps], evaluate: facts => truth(root, facts) };
 }

@@ -26,6 +26,7 @@ import type {
 import type { ClusterConnectionConfig } from '../clusters';
 import { applyObjects, type InventoryEntry } from '../kube/apply';
 import { KubeClient } from '../kube/client';
+import { compareBytes } from '../policy/policy';
 import {
   initialSteps,
   modeOf,
@@ -52,7 +53,7 @@ export function applicationRevision(app: Pick<Application, 'spec'>): string {
   const canonical = JSON.stringify(app.spec, (_key, value) =>
     isRecord(value)
       ? Object.fromEntries(
-          Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+          Object.entries(value).sort(([a], [b]) => compareBytes(a, b)),
         )
       : value,
   );
@@ -145,7 +146,10 @@ export interface WorkflowPassResult {
   state: WorkflowState;
   phase: ApplicationPhase;
   /** To write into the Application's status (with the caller's conditions). */
-  status: Pick<ApplicationStatus, 'status' | 'services' | 'appliedResources'> & {
+  status: Pick<
+    ApplicationStatus,
+    'status' | 'services' | 'appliedResources'
+  > & {
     workflow: WorkflowRunStatus;
   };
 }
@@ -252,7 +256,8 @@ export class WorkflowExecutor {
       return { state: previous, app };
     let record = revisions.find(r => r.hash === hash);
     if (!record) {
-      const latest: WorkflowRevision | undefined = revisions[revisions.length - 1];
+      const latest: WorkflowRevision | undefined =
+        revisions[revisions.length - 1];
       record = {
         revision: (latest?.revision ?? 0) + 1,
         hash,
@@ -285,7 +290,7 @@ export class WorkflowExecutor {
   ): Promise<WorkflowPassResult> {
     const prepared = this.prepare(live, previous);
     const app = prepared.app;
-    let state: WorkflowState = structuredClone(prepared.state);
+    const state: WorkflowState = structuredClone(prepared.state);
     const workflow = workflowOf(app);
     const services = new Map<string, ComponentStatus>();
 
@@ -387,7 +392,9 @@ export class WorkflowExecutor {
     const where = `step "${step.name}"`;
     const names = step.properties.policies ?? [];
     if (!Array.isArray(names) || names.some(n => typeof n !== 'string'))
-      throw new InputError(`${where}: properties.policies must list policy names`);
+      throw new InputError(
+        `${where}: properties.policies must list policy names`,
+      );
     const policies = deployPolicies(app, names as string[], where);
     const targets = resolveTopology(
       policies.topology,
@@ -401,7 +408,9 @@ export class WorkflowExecutor {
     );
     const parallelism = Number(step.properties.parallelism ?? 5);
     if (!Number.isInteger(parallelism) || parallelism < 1)
-      throw new InputError(`${where}: properties.parallelism must be a positive integer`);
+      throw new InputError(
+        `${where}: properties.parallelism must be a positive integer`,
+      );
     const byCluster = new Map<string, DeployTarget[]>();
     for (const target of targets) {
       byCluster.set(target.cluster.name, [
@@ -433,17 +442,27 @@ export class WorkflowExecutor {
     state: WorkflowState,
     services: Map<string, ComponentStatus>,
   ): Promise<StepOutcome> {
-    const { component: name, cluster: clusterName, namespace } =
-      step.properties;
+    const {
+      component: name,
+      cluster: clusterName,
+      namespace,
+    } = step.properties;
     const component = app.spec.components.find(c => c.name === name);
     if (!component)
       throw new InputError(
-        `step "${step.name}": properties.component names no component of the Application ("${String(name)}")`,
+        `step "${
+          step.name
+        }": properties.component names no component of the Application ("${String(
+          name,
+        )}")`,
       );
-    const wanted = typeof clusterName === 'string' ? clusterName : this.localCluster;
+    const wanted =
+      typeof clusterName === 'string' ? clusterName : this.localCluster;
     const cluster = this.options.clusters.find(c => c.name === wanted);
     if (!cluster)
-      throw new InputError(`step "${step.name}": cluster "${wanted}" is not configured`);
+      throw new InputError(
+        `step "${step.name}": cluster "${wanted}" is not configured`,
+      );
     const target: DeployTarget = { cluster };
     if (typeof namespace === 'string') target.namespace = namespace;
     const waiting = await this.applyToCluster(
@@ -553,7 +572,9 @@ export class WorkflowExecutor {
             traits: health.traits,
           });
           if (!health.healthy)
-            waiting.push(`${health.name} on ${cluster.name}: ${health.message}`);
+            waiting.push(
+              `${health.name} on ${cluster.name}: ${health.message}`,
+            );
         }
       }
       if (waiting.length > 0) break;
@@ -568,13 +589,19 @@ export class WorkflowExecutor {
   ): Promise<StepOutcome> {
     const where = `step "${step.name}"`;
     const props = step.properties;
-    const channel = (isRecord(props.webhook) && props.webhook) ||
-      (isRecord(props.slack) && props.slack) || undefined;
+    const channel =
+      (isRecord(props.webhook) && props.webhook) ||
+      (isRecord(props.slack) && props.slack) ||
+      undefined;
     if (!channel)
-      throw new InputError(`${where}: properties.webhook.url (or slack.url) is required`);
+      throw new InputError(
+        `${where}: properties.webhook.url (or slack.url) is required`,
+      );
     const rawUrl = isRecord(channel.url) ? channel.url.value : channel.url;
     if (typeof rawUrl !== 'string')
-      throw new InputError(`${where}: the webhook url must be a string or { value: string }`);
+      throw new InputError(
+        `${where}: the webhook url must be a string or { value: string }`,
+      );
     let url: URL;
     try {
       url = new URL(rawUrl);
@@ -607,15 +634,22 @@ export class WorkflowExecutor {
         `${where}: the webhook could not be reached (${
           (error as Error).name === 'TimeoutError'
             ? 'timed out'
-            : (error as { cause?: { code?: string } }).cause?.code ?? 'network error'
+            : (error as { cause?: { code?: string } }).cause?.code ??
+              'network error'
         })`,
       );
     });
     await response.body?.cancel();
     if (response.status >= 200 && response.status < 300)
-      return { phase: 'succeeded', message: `delivered (HTTP ${response.status})` };
+      return {
+        phase: 'succeeded',
+        message: `delivered (HTTP ${response.status})`,
+      };
     const outcome: StepOutcome = {
-      phase: response.status >= 500 || response.status === 429 ? 'running' : 'failed',
+      phase:
+        response.status >= 500 || response.status === 429
+          ? 'running'
+          : 'failed',
       reason: 'NotificationFailed',
       message: `the webhook answered HTTP ${response.status}`,
     };

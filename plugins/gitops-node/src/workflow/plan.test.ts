@@ -45,16 +45,30 @@ function drive(
     plan = planWorkflow(workflow, steps, now);
   }
   plan = planWorkflow(workflow, plan.steps, now);
-  const phases = Object.fromEntries(
-    plan.steps.map(s => [s.name, s.phase]),
-  );
+  const phases = Object.fromEntries(plan.steps.map(s => [s.name, s.phase]));
   return { plan, phases };
 }
 
 describe('parseCondition', () => {
   const facts: Record<string, StepFacts> = {
-    a: { phase: 'failed', succeeded: false, failed: true, skipped: false, timeout: true, message: '', reason: 'Timeout' },
-    'deploy-staging': { phase: 'succeeded', succeeded: true, failed: false, skipped: false, timeout: false, message: '', reason: '' },
+    a: {
+      phase: 'failed',
+      succeeded: false,
+      failed: true,
+      skipped: false,
+      timeout: true,
+      message: '',
+      reason: 'Timeout',
+    },
+    'deploy-staging': {
+      phase: 'succeeded',
+      succeeded: true,
+      failed: false,
+      skipped: false,
+      timeout: false,
+      message: '',
+      reason: '',
+    },
   };
   it.each([
     ['status.a.failed', true],
@@ -71,7 +85,9 @@ describe('parseCondition', () => {
   });
 
   it('names the steps it reads', () => {
-    expect(parseCondition('status.a.failed || status.b.phase == "x"', 'if').steps).toEqual(['a', 'b']);
+    expect(
+      parseCondition('status.a.failed || status.b.phase == "x"', 'if').steps,
+    ).toEqual(['a', 'b']);
   });
 
   it.each([
@@ -85,7 +101,9 @@ describe('parseCondition', () => {
   });
 
   it('refuses a string used as a truth value', () => {
-    expect(() => parseCondition('status.a.phase', 'if').evaluate(n => facts[n])).toThrow(/compare it with == or !=/);
+    expect(() =>
+      parseCondition('status.a.phase', 'if').evaluate(n => facts[n]),
+    ).toThrow(/compare it with == or !=/);
   });
 });
 
@@ -116,7 +134,11 @@ describe('planWorkflow', () => {
   it('DAG starts every step without dependencies at once and honours dependsOn', () => {
     const workflow: ApplicationWorkflow = {
       mode: { steps: 'DAG' },
-      steps: [step('a'), step('b'), step('c', 'deploy', { dependsOn: ['a', 'b'] })],
+      steps: [
+        step('a'),
+        step('b'),
+        step('c', 'deploy', { dependsOn: ['a', 'b'] }),
+      ],
     };
     const first = planWorkflow(workflow, initialSteps(workflow.steps), T0);
     expect(first.run.map(r => r.step.name)).toEqual(['a', 'b']);
@@ -129,8 +151,12 @@ describe('planWorkflow', () => {
       steps: [
         step('deploy-staging'),
         step('deploy-prod'),
-        step('rollback-note', 'notification', { if: 'status.deploy-staging.failed' }),
-        step('cleanup', 'notification', { if: 'status.deploy-staging.succeeded' }),
+        step('rollback-note', 'notification', {
+          if: 'status.deploy-staging.failed',
+        }),
+        step('cleanup', 'notification', {
+          if: 'status.deploy-staging.succeeded',
+        }),
         step('always', 'notification', { if: 'always' }),
         step('after', 'notification'),
       ],
@@ -144,37 +170,67 @@ describe('planWorkflow', () => {
       always: 'succeeded',
       after: 'skipped',
     });
-    expect(plan.steps[1]).toMatchObject({ reason: 'Skip', message: 'an earlier step failed' });
-    expect(plan.steps[3]).toMatchObject({ reason: 'Skip', message: 'if: status.deploy-staging.succeeded is false' });
+    expect(plan.steps[1]).toMatchObject({
+      reason: 'Skip',
+      message: 'an earlier step failed',
+    });
+    expect(plan.steps[3]).toMatchObject({
+      reason: 'Skip',
+      message: 'if: status.deploy-staging.succeeded is false',
+    });
     expect(plan.phase).toBe('workflowFailed');
   });
 
   it('a step skipped by its own if does not skip the ones after it', () => {
     const workflow = {
-      steps: [step('a'), step('only-on-failure', 'notification', { if: 'status.a.failed' }), step('b')],
+      steps: [
+        step('a'),
+        step('only-on-failure', 'notification', { if: 'status.a.failed' }),
+        step('b'),
+      ],
     };
-    expect(drive(workflow).phases).toEqual({ a: 'succeeded', 'only-on-failure': 'skipped', b: 'succeeded' });
+    expect(drive(workflow).phases).toEqual({
+      a: 'succeeded',
+      'only-on-failure': 'skipped',
+      b: 'succeeded',
+    });
   });
 
   it('in a DAG a step waits for the steps its if reads', () => {
     const workflow: ApplicationWorkflow = {
       mode: { steps: 'DAG' },
-      steps: [step('a'), step('tell', 'notification', { if: 'status.a.failed' })],
+      steps: [
+        step('a'),
+        step('tell', 'notification', { if: 'status.a.failed' }),
+      ],
     };
     const first = planWorkflow(workflow, initialSteps(workflow.steps), T0);
     expect(first.run.map(r => r.step.name)).toEqual(['a']);
-    expect(drive(workflow, { a: 'failed' }).phases).toEqual({ a: 'failed', tell: 'succeeded' });
+    expect(drive(workflow, { a: 'failed' }).phases).toEqual({
+      a: 'failed',
+      tell: 'succeeded',
+    });
   });
 
   it('a suspend without duration waits for resumeStep; the steps after it wait too', () => {
-    const workflow = { steps: [step('a'), step('approve', 'suspend'), step('b')] };
+    const workflow = {
+      steps: [step('a'), step('approve', 'suspend'), step('b')],
+    };
     const { plan } = drive(workflow);
     expect(plan.phase).toBe('workflowSuspending');
-    expect(plan.steps[1]).toMatchObject({ phase: 'suspending', message: 'waiting to be resumed' });
+    expect(plan.steps[1]).toMatchObject({
+      phase: 'suspending',
+      message: 'waiting to be resumed',
+    });
     // Hours later it still waits: only a resume moves it.
-    expect(planWorkflow(workflow, plan.steps, at(36_000)).phase).toBe('workflowSuspending');
+    expect(planWorkflow(workflow, plan.steps, at(36_000)).phase).toBe(
+      'workflowSuspending',
+    );
     const resumed = resumeStep(plan.steps, 'approve', at(60));
-    expect(resumed[1]).toMatchObject({ phase: 'succeeded', finishedAt: at(60).toISOString() });
+    expect(resumed[1]).toMatchObject({
+      phase: 'succeeded',
+      finishedAt: at(60).toISOString(),
+    });
     const after = planWorkflow(workflow, resumed, at(61));
     expect(after.run.map(r => r.step.name)).toEqual(['b']);
     expect(after.phase).toBe('runningWorkflow');
@@ -183,27 +239,50 @@ describe('planWorkflow', () => {
   it('resumeStep refuses an unknown step and one that is not suspended', () => {
     const workflow = { steps: [step('a'), step('approve', 'suspend')] };
     const { plan } = drive(workflow);
-    expect(() => resumeStep(plan.steps, 'nope', T0)).toThrow(expect.objectContaining({ name: 'NotFoundError' }));
-    expect(() => resumeStep(plan.steps, 'a', T0)).toThrow(expect.objectContaining({ name: 'ConflictError' }));
+    expect(() => resumeStep(plan.steps, 'nope', T0)).toThrow(
+      expect.objectContaining({ name: 'NotFoundError' }),
+    );
+    expect(() => resumeStep(plan.steps, 'a', T0)).toThrow(
+      expect.objectContaining({ name: 'ConflictError' }),
+    );
   });
 
   it('a suspend with duration resumes by itself at startedAt + duration', () => {
-    const workflow = { steps: [step('pause', 'suspend', { properties: { duration: '30s' } }), step('b')] };
+    const workflow = {
+      steps: [
+        step('pause', 'suspend', { properties: { duration: '30s' } }),
+        step('b'),
+      ],
+    };
     const started = planWorkflow(workflow, initialSteps(workflow.steps), T0);
-    expect(started.steps[0]).toMatchObject({ phase: 'suspending', startedAt: T0.toISOString() });
-    expect(planWorkflow(workflow, started.steps, at(29)).steps[0].phase).toBe('suspending');
+    expect(started.steps[0]).toMatchObject({
+      phase: 'suspending',
+      startedAt: T0.toISOString(),
+    });
+    expect(planWorkflow(workflow, started.steps, at(29)).steps[0].phase).toBe(
+      'suspending',
+    );
     const later = planWorkflow(workflow, started.steps, at(30));
-    expect(later.steps[0]).toMatchObject({ phase: 'succeeded', message: 'resumed after 30s' });
+    expect(later.steps[0]).toMatchObject({
+      phase: 'succeeded',
+      message: 'resumed after 30s',
+    });
     expect(later.run.map(r => r.step.name)).toEqual(['b']);
   });
 
   it('a step past its timeout fails with reason Timeout and later steps are skipped', () => {
     const workflow = {
-      steps: [step('slow', 'deploy', { timeout: '1m' }), step('next'), step('tell', 'notification', { if: 'status.slow.timeout' })],
+      steps: [
+        step('slow', 'deploy', { timeout: '1m' }),
+        step('next'),
+        step('tell', 'notification', { if: 'status.slow.timeout' }),
+      ],
     };
     const { plan } = drive(workflow, { slow: 'running' });
     expect(plan.steps[0].phase).toBe('running');
-    expect(planWorkflow(workflow, plan.steps, at(59)).steps[0].phase).toBe('running');
+    expect(planWorkflow(workflow, plan.steps, at(59)).steps[0].phase).toBe(
+      'running',
+    );
     const late = planWorkflow(workflow, plan.steps, at(60));
     expect(late.steps.map(s => [s.name, s.phase, s.reason])).toEqual([
       ['slow', 'failed', 'Timeout'],
@@ -216,17 +295,32 @@ describe('planWorkflow', () => {
     const workflow: ApplicationWorkflow = {
       steps: [
         step('group', 'step-group', {
-          subSteps: [step('x'), step('y'), step('z', 'deploy', { dependsOn: ['x'] })],
+          subSteps: [
+            step('x'),
+            step('y'),
+            step('z', 'deploy', { dependsOn: ['x'] }),
+          ],
         }),
         step('after'),
       ],
     };
     const first = planWorkflow(workflow, initialSteps(workflow.steps), T0);
-    expect(first.run.map(r => r.path)).toEqual([['group', 'x'], ['group', 'y']]);
+    expect(first.run.map(r => r.path)).toEqual([
+      ['group', 'x'],
+      ['group', 'y'],
+    ]);
     expect(first.steps[0].phase).toBe('running');
     const failed = drive(workflow, { y: 'failed' });
-    expect(failed.plan.steps[0]).toMatchObject({ phase: 'failed', reason: 'SubStepFailed', message: 'failed: y' });
-    expect(failed.plan.steps[0].subSteps!.map(s => s.phase)).toEqual(['succeeded', 'failed', 'succeeded']);
+    expect(failed.plan.steps[0]).toMatchObject({
+      phase: 'failed',
+      reason: 'SubStepFailed',
+      message: 'failed: y',
+    });
+    expect(failed.plan.steps[0].subSteps!.map(s => s.phase)).toEqual([
+      'succeeded',
+      'failed',
+      'succeeded',
+    ]);
     expect(failed.phases.after).toBe('skipped');
 
     const stepwise = planWorkflow(
@@ -239,7 +333,12 @@ describe('planWorkflow', () => {
 
   it('a step-group past its timeout fails what runs inside it and skips the rest', () => {
     const workflow: ApplicationWorkflow = {
-      steps: [step('group', 'step-group', { timeout: '10s', subSteps: [step('x'), step('y', 'deploy', { dependsOn: ['x'] })] })],
+      steps: [
+        step('group', 'step-group', {
+          timeout: '10s',
+          subSteps: [step('x'), step('y', 'deploy', { dependsOn: ['x'] })],
+        }),
+      ],
     };
     const { plan } = drive(workflow, { x: 'running' });
     const late = planWorkflow(workflow, plan.steps, at(10));
@@ -252,7 +351,9 @@ describe('planWorkflow', () => {
   });
 
   it('terminateSteps stops the run: workflowTerminated, nothing more runs', () => {
-    const workflow = { steps: [step('a'), step('approve', 'suspend'), step('b')] };
+    const workflow = {
+      steps: [step('a'), step('approve', 'suspend'), step('b')],
+    };
     const { plan } = drive(workflow);
     const steps = terminateSteps(plan.steps, at(5));
     expect(steps.map(s => [s.phase, s.reason])).toEqual([
@@ -267,13 +368,36 @@ describe('planWorkflow', () => {
   });
 
   it.each([
-    [{ steps: [step('a', 'deploy', { dependsOn: ['nope'] })] }, /dependsOn: no step is named "nope"/],
-    [{ mode: { steps: 'DAG' as const }, steps: [step('a', 'deploy', { dependsOn: ['b'] }), step('b', 'deploy', { dependsOn: ['a'] })] }, /form a cycle/],
-    [{ steps: [step('a', 'deploy', { if: 'status.ghost.failed' })] }, /steps\[0\]\.if: no step is named "ghost"/],
-    [{ steps: [step('a', 'deploy', { timeout: 'soon' })] }, /steps\[0\]\.timeout: "soon" is not a duration/],
-    [{ steps: [step('a', 'suspend', { properties: { duration: 'later' } })] }, /properties\.duration/],
+    [
+      { steps: [step('a', 'deploy', { dependsOn: ['nope'] })] },
+      /dependsOn: no step is named "nope"/,
+    ],
+    [
+      {
+        mode: { steps: 'DAG' as const },
+        steps: [
+          step('a', 'deploy', { dependsOn: ['b'] }),
+          step('b', 'deploy', { dependsOn: ['a'] }),
+        ],
+      },
+      /form a cycle/,
+    ],
+    [
+      { steps: [step('a', 'deploy', { if: 'status.ghost.failed' })] },
+      /steps\[0\]\.if: no step is named "ghost"/,
+    ],
+    [
+      { steps: [step('a', 'deploy', { timeout: 'soon' })] },
+      /steps\[0\]\.timeout: "soon" is not a duration/,
+    ],
+    [
+      { steps: [step('a', 'suspend', { properties: { duration: 'later' } })] },
+      /properties\.duration/,
+    ],
   ])('rejects a bad workflow with the field path (%#)', (workflow, error) => {
-    expect(() => planWorkflow(workflow, initialSteps(workflow.steps), T0)).toThrow(error);
+    expect(() =>
+      planWorkflow(workflow, initialSteps(workflow.steps), T0),
+    ).toThrow(error);
   });
 
   it('does not modify the state it is given', () => {
@@ -286,7 +410,10 @@ describe('planWorkflow', () => {
 });
 
 describe('workflowOf', () => {
-  const app = (policies: Array<{ name: string; type: string }>, workflow?: ApplicationWorkflow) => ({
+  const app = (
+    policies: Array<{ name: string; type: string }>,
+    workflow?: ApplicationWorkflow,
+  ) => ({
     spec: {
       components: [],
       policies: policies.map(p => ({ ...p, properties: {} })),
@@ -294,12 +421,21 @@ describe('workflowOf', () => {
     },
   });
   it('without a workflow, one deploy through the topology and override policies', () => {
-    expect(workflowOf(app([
-      { name: 'gc', type: 'garbage-collect' },
-      { name: 'where', type: 'topology' },
-      { name: 'patch', type: 'override' },
-    ])).steps).toEqual([
-      { name: 'deploy', type: 'deploy', properties: { policies: ['where', 'patch'] }, dependsOn: [] },
+    expect(
+      workflowOf(
+        app([
+          { name: 'gc', type: 'garbage-collect' },
+          { name: 'where', type: 'topology' },
+          { name: 'patch', type: 'override' },
+        ]),
+      ).steps,
+    ).toEqual([
+      {
+        name: 'deploy',
+        type: 'deploy',
+        properties: { policies: ['where', 'patch'] },
+        dependsOn: [],
+      },
     ]);
     expect(workflowOf(app([])).steps[0].properties).toEqual({});
   });

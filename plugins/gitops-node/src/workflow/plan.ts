@@ -142,8 +142,7 @@ function compile(level: Level): Map<string, Compiled> {
           }`,
         );
     }
-    if (level.mode === 'StepByStep' && i > 0)
-      deps.add(level.steps[i - 1].name);
+    if (level.mode === 'StepByStep' && i > 0) deps.add(level.steps[i - 1].name);
     let condition: Condition | undefined;
     if (step.if !== undefined && step.if.trim() !== 'always') {
       condition = parseCondition(step.if, `${where}.if`);
@@ -250,7 +249,8 @@ function planLevel(
         if (!deps.every(d => isFinished(byName.get(d)!.phase))) return;
         let go: boolean;
         if (step.if?.trim() === 'always') go = true;
-        else if (condition) go = condition.evaluate(n => factsOf(byName.get(n)));
+        else if (condition)
+          go = condition.evaluate(n => factsOf(byName.get(n)));
         else go = [...upstream].every(u => byName.get(u)!.phase !== 'failed');
         changed = true;
         if (!go) {

@@ -104,7 +104,9 @@ export function resolveTopology(
       const cluster = clusters.find(c => c.name === name);
       if (!cluster) {
         throw new InputError(
-          `topology policy "${policy.name}" names cluster "${name}", which is not configured (clusters: ${
+          `topology policy "${
+            policy.name
+          }" names cluster "${name}", which is not configured (clusters: ${
             clusters.map(c => c.name).join(', ') || 'none'
           })`,
         );
@@ -120,9 +122,9 @@ export function resolveTopology(
     }
     if (chosen.length === 0 && policy.properties.allowEmpty !== true) {
       throw new InputError(
-        `topology policy "${policy.name}" selects no cluster (labels ${JSON.stringify(
-          selector,
-        )})`,
+        `topology policy "${
+          policy.name
+        }" selects no cluster (labels ${JSON.stringify(selector)})`,
       );
     }
     for (const cluster of chosen) {
