@@ -170,7 +170,6 @@ describe('delivery workflow on two clusters', () => {
     );
     const resumed = resumeWorkflow(still.state, 'manual-approval');
     const done = await runUntil(restarted, deliveryApp, resumed, 'running');
-    restarted.close();
 
     const onProd = (await deployment(clients[1], 'web'))!.spec as any;
     expect(onProd.replicas).toBe(3);
@@ -200,6 +199,20 @@ describe('delivery workflow on two clusters', () => {
       'prod',
       'staging',
     ]);
+
+    // Done, the workflow keeps its state: a hand edit on prod is taken back on the next pass.
+    await prod.kubectl(['scale', 'deployment/web', '--replicas=1']);
+    const kept = await restarted.run(deliveryApp, done.state);
+    expect(((await deployment(clients[1], 'web'))!.spec as any).replicas).toBe(
+      3,
+    );
+    expect(kept.phase).toBe('running');
+    expect(kept.state.steps).toEqual(done.state.steps);
+    expect(kept.status.services!.map(s => s.cluster).sort()).toEqual([
+      'prod',
+      'staging',
+    ]);
+    restarted.close();
   });
 
   it('runs the if: always notification of a DAG whose step fails, and a real listener receives it', async () => {

@@ -175,6 +175,9 @@ function stepStatus(state: StepState): WorkflowStepStatusWithSubSteps {
   return out;
 }
 
+const serviceKey = (s: ComponentStatus) =>
+  `${s.cluster}/${s.namespace}/${s.name}`;
+
 /** Levels of components by `dependsOn`: each level depends only on earlier ones. */
 function componentLevels(components: ApplicationComponent[]): string[][] {
   const names = new Set(components.map(c => c.name));
@@ -292,8 +295,14 @@ export class WorkflowExecutor {
     const app = prepared.app;
     const state: WorkflowState = structuredClone(prepared.state);
     const workflow = workflowOf(app);
-    const services = new Map<string, ComponentStatus>();
+    const components = new Set(app.spec.components.map(c => c.name));
+    const services = new Map<string, ComponentStatus>(
+      (state.services ?? [])
+        .filter(s => components.has(s.name))
+        .map(s => [serviceKey(s), s]),
+    );
 
+    const ran = new Set<WorkflowStep>();
     // Each round runs what is due; a round where nothing finishes ends the pass.
     for (let round = 0; round <= 2 * workflow.steps.length + 8; round++) {
       const now = this.now();
@@ -304,6 +313,7 @@ export class WorkflowExecutor {
       if (plan.run.length === 0) break;
       let finished = 0;
       for (const due of plan.run) {
+        ran.add(due.step);
         const outcome = await this.runStep(app, due.step, state, services);
         state.steps = recordOutcome(state.steps, due.path, outcome, this.now());
         if (outcome.phase !== 'running') finished++;
@@ -315,6 +325,9 @@ export class WorkflowExecutor {
       terminated: state.terminated,
     });
     state.steps = plan.steps;
+    if (plan.finished && !state.terminated)
+      await this.keepState(app, workflow.steps, state, services, ran);
+    state.services = [...services.values()];
     if (plan.finished && !state.finishedAt)
       state.finishedAt = this.now().toISOString();
     const mode = modeOf(workflow);
@@ -334,7 +347,7 @@ export class WorkflowExecutor {
       status: {
         status: plan.phase,
         workflow: workflowStatus,
-        services: [...services.values()],
+        services: state.services,
         appliedResources: Object.entries(state.inventories).flatMap(
           ([cluster, entries]) =>
             entries.map(entry => {
@@ -352,6 +365,38 @@ export class WorkflowExecutor {
         ),
       },
     };
+  }
+
+  /**
+   * Once the run is over, what its deploy and apply-component steps applied
+   * is applied again each pass (zero writes when nothing changed), as
+   * KubeVela keeps state: drift is taken back and health stays current. The
+   * steps' phases no longer change.
+   */
+  private async keepState(
+    app: Application,
+    steps: WorkflowStep[],
+    state: WorkflowState,
+    services: Map<string, ComponentStatus>,
+    ran: ReadonlySet<WorkflowStep>,
+  ): Promise<void> {
+    const states = new Map(state.steps.map(s => [s.name, s]));
+    for (const step of steps) {
+      const current = states.get(step.name);
+      // A step that ran in this pass has just applied its objects.
+      if (current?.phase !== 'succeeded' || ran.has(step)) continue;
+      if (step.type === 'step-group') {
+        await this.keepState(
+          app,
+          step.subSteps ?? [],
+          { ...state, steps: current.subSteps ?? [] },
+          services,
+          ran,
+        );
+      } else if (step.type === 'deploy' || step.type === 'apply-component') {
+        await this.runStep(app, step, state, services);
+      }
+    }
   }
 
   private async runStep(
@@ -395,17 +440,28 @@ export class WorkflowExecutor {
       throw new InputError(
         `${where}: properties.policies must list policy names`,
       );
-    const policies = deployPolicies(app, names as string[], where);
-    const targets = resolveTopology(
-      policies.topology,
-      this.options.clusters,
-      this.localCluster,
-    );
-    const components = applyOverrides(
-      app.spec.components,
-      policies.override,
-      this.options.registry,
-    );
+    let targets: DeployTarget[];
+    let components: ApplicationComponent[];
+    try {
+      const policies = deployPolicies(app, names as string[], where);
+      targets = resolveTopology(
+        policies.topology,
+        this.options.clusters,
+        this.localCluster,
+      );
+      components = applyOverrides(
+        app.spec.components,
+        policies.override,
+        this.options.registry,
+      );
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      return {
+        phase: 'failed',
+        reason: 'PolicyFailed',
+        message: error.message,
+      };
+    }
     const parallelism = Number(step.properties.parallelism ?? 5);
     if (!Number.isInteger(parallelism) || parallelism < 1)
       throw new InputError(
@@ -563,14 +619,15 @@ export class WorkflowExecutor {
       for (const [index, r] of rendered.entries()) {
         const namespace = targets[index].namespace ?? app.metadata.namespace;
         for (const health of assessComponents(r, result.live)) {
-          services.set(`${cluster.name}/${namespace}/${health.name}`, {
+          const service: ComponentStatus = {
             name: health.name,
             namespace,
             cluster: cluster.name,
             healthy: health.healthy,
             message: health.message,
             traits: health.traits,
-          });
+          };
+          services.set(serviceKey(service), service);
           if (!health.healthy)
             waiting.push(
               `${health.name} on ${cluster.name}: ${health.message}`,

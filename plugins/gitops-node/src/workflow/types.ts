@@ -1,4 +1,7 @@
-import type { ApplicationPhase } from '@gitops-workflow/plugin-gitops-common';
+import type {
+  ApplicationPhase,
+  ComponentStatus,
+} from '@gitops-workflow/plugin-gitops-common';
 import type { Application } from '../application/types';
 import type { InventoryEntry } from '../kube/apply';
 
@@ -51,6 +54,8 @@ export interface WorkflowState {
   steps: StepState[];
   /** The applied objects on each cluster, by cluster name: what the next apply prunes against. */
   inventories: Record<string, InventoryEntry[]>;
+  /** Each component's health on each cluster, as last seen. */
+  services?: ComponentStatus[];
   /** Newest last; the oldest are dropped past a limit. */
   revisions: WorkflowRevision[];
   /**
