@@ -485,4 +485,60 @@ spec:
     for (const client of clients)
       expect(await configMap(client, 'grouped-cfg')).toBeDefined();
   });
+
+  it('fails a deploy to an unknown cluster naming its policy, and a notification the webhook refuses', async () => {
+    const server = http.createServer((_req, res) => res.writeHead(400).end());
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const executor = new WorkflowExecutor({ clusters });
+    try {
+      const broken = app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: broken, namespace: default }
+spec:
+  components:
+  - name: cfg
+    type: k8s-objects
+    properties:
+      objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: broken-cfg } }]
+  policies:
+  - name: moon
+    type: topology
+    properties: { clusters: [moon-base] }
+  workflow:
+    steps:
+    - { name: to-the-moon, type: deploy, properties: { policies: [moon] } }
+    - name: page-someone
+      type: notification
+      if: status.to-the-moon.failed
+      properties: { webhook: { url: { value: "http://127.0.0.1:${port}/secret-token-path" } } }
+`);
+      const result = await runUntil(
+        executor,
+        broken,
+        undefined,
+        'workflowFailed',
+      );
+      expect(result.status.workflow.steps).toEqual([
+        expect.objectContaining({
+          phase: 'failed',
+          reason: 'PolicyFailed',
+          message: expect.stringContaining(
+            'topology policy "moon" names cluster "moon-base", which is not configured (clusters: staging, prod)',
+          ),
+        }),
+        expect.objectContaining({
+          phase: 'failed',
+          reason: 'NotificationFailed',
+          message: 'the webhook answered HTTP 400',
+        }),
+      ]);
+      // Webhook URLs carry tokens: none of it shows in the status.
+      expect(JSON.stringify(result.status)).not.toContain('secret-token-path');
+    } finally {
+      executor.close();
+      await new Promise(resolve => server.close(resolve));
+    }
+  });
 });

@@ -281,6 +281,7 @@ export class WorkflowExecutor {
         startedAt: now,
         steps: initialSteps(workflowOf(app).steps),
         inventories: previous?.inventories ?? {},
+        services: previous?.services,
         revisions,
       },
     };
