@@ -89,6 +89,9 @@ export const gitopsPlugin = createBackendPlugin({
             shardLeaseSeconds: config.shardLeaseSeconds,
           });
           await loop.start();
+          const watching = new AbortController();
+          deps.lifecycle.addShutdownHook(() => watching.abort());
+          loop.watch(watching.signal);
         }
 
         // Registries and Git hosts have no Backstage credentials; the webhooks check shared secrets instead.

@@ -9,6 +9,7 @@ import {
   KubeClient,
   KubeObject,
   listApplications,
+  watchApplications,
   PROGRESS_INTERVAL_MS,
   pollIntervalOf,
   reconcileApplication,
@@ -109,6 +110,62 @@ export class ReconcileLoop {
   async nextSyncAt(key: string): Promise<Date | undefined> {
     const schedule = (await this.options.store.schedules([key])).get(key);
     return schedule?.requested ? new Date() : schedule?.nextAt;
+  }
+
+  /**
+   * Reconciles an Application whose spec changed at once, instead of at its
+   * shard's next tick: a watch on Applications turns each such change into a
+   * sync request. Runs until the signal aborts; reconnects by itself.
+   */
+  async watch(signal: AbortSignal): Promise<void> {
+    const { cluster, logger } = this.options;
+    let resourceVersion: string | undefined;
+    while (!signal.aborted) {
+      try {
+        resourceVersion = await watchApplications(
+          cluster.client,
+          { resourceVersion, signal },
+          (type, app) => {
+            const status = app.status as
+              | { observedGeneration?: number }
+              | undefined;
+            const changed =
+              (app.metadata.generation ?? 0) !==
+              (status?.observedGeneration ?? -1);
+            if (type === 'DELETED' || !changed || !this.manages(app)) return;
+            const key = ReconcileLoop.keyOf(
+              cluster.name,
+              app.metadata.namespace!,
+              app.metadata.name,
+            );
+            this.requestSync(key, 'watch').catch(error =>
+              logger.warn(
+                `Could not request a sync of ${key}: ${stringifyError(error)}`,
+              ),
+            );
+          },
+        );
+      } catch (error) {
+        if (error instanceof ConflictError) {
+          resourceVersion = undefined;
+          continue;
+        }
+        logger.warn(
+          `Watching Applications in cluster "${
+            cluster.name
+          }" failed, the ticks still find changes; retrying in 5 s: ${stringifyError(
+            error,
+          )}`,
+        );
+        await new Promise(resolve => {
+          const timer = setTimeout(resolve, 5000);
+          signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            resolve(undefined);
+          });
+        });
+      }
+    }
   }
 
   /** One pass over a shard's Applications. */

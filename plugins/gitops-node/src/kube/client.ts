@@ -231,6 +231,103 @@ export class KubeClient {
     return { status, body: body as T };
   }
 
+  /**
+   * Streams changes to a kind, calling `onEvent` for each, until the server
+   * ends the watch (after `timeoutSeconds`), the signal aborts, or the
+   * connection fails. From resourceVersion `0` the server first replays
+   * every existing object as ADDED. Resolves with the last resourceVersion
+   * seen, to continue from; a 410 Gone (history compacted) rejects with a
+   * ConflictError: start again from `0`.
+   */
+  async watch(
+    ref: Resolvable,
+    options: {
+      namespace?: string;
+      resourceVersion?: string;
+      timeoutSeconds?: number;
+      signal?: AbortSignal;
+    },
+    onEvent: (type: string, object: KubeObject) => void,
+  ): Promise<string | undefined> {
+    const path = await this.path({ ...ref, namespace: options.namespace });
+    const url = new URL(`${this.server.href.replace(/\/$/, '')}${path}`);
+    url.searchParams.set('watch', 'true');
+    url.searchParams.set('allowWatchBookmarks', 'true');
+    url.searchParams.set('resourceVersion', options.resourceVersion ?? '0');
+    url.searchParams.set(
+      'timeoutSeconds',
+      String(options.timeoutSeconds ?? 300),
+    );
+    const { agent, headers, basic } = await this.connection();
+    const transport = url.protocol === 'https:' ? https : http;
+    let resourceVersion = options.resourceVersion;
+    return new Promise((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          method: 'GET',
+          agent,
+          headers: { ...headers, accept: 'application/json' },
+          auth: basic,
+          signal: options.signal,
+        },
+        res => {
+          if ((res.statusCode ?? 0) >= 400) {
+            res.resume();
+            reject(
+              statusError(res.statusCode ?? 0, `WATCH ${url.pathname}`, {}),
+            );
+            return;
+          }
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let newline = buffered.indexOf('\n');
+            while (newline >= 0) {
+              const line = buffered.slice(0, newline).trim();
+              buffered = buffered.slice(newline + 1);
+              newline = buffered.indexOf('\n');
+              if (!line) continue;
+              const event = JSON.parse(line) as {
+                type: string;
+                object: KubeObject & KubeStatus & { code?: number };
+              };
+              if (event.type === 'ERROR') {
+                req.destroy();
+                reject(
+                  statusError(
+                    event.object.code ?? 500,
+                    `WATCH ${url.pathname}`,
+                    event.object,
+                  ),
+                );
+                return;
+              }
+              const version = event.object.metadata?.resourceVersion;
+              if (typeof version === 'string') resourceVersion = version;
+              if (event.type !== 'BOOKMARK') onEvent(event.type, event.object);
+            }
+          });
+          res.on('end', () => resolve(resourceVersion));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', error =>
+        options.signal?.aborted
+          ? resolve(resourceVersion)
+          : reject(
+              new ServiceUnavailableError(
+                `Kubernetes API server ${
+                  this.server.origin
+                }: ${describeKubeError(error)}`,
+              ),
+            ),
+      );
+      req.end();
+    });
+  }
+
   /** Plural and scope of a kind, from the API server's discovery documents (cached per group/version). */
   async resource(ref: Resolvable): Promise<ResourceInfo> {
     const groupVersion = apiVersionOf({ ...ref, name: '' });
@@ -405,7 +502,8 @@ function statusError(
   if (status === 401) return new AuthenticationError(message);
   if (status === 403) return new NotAllowedError(message);
   if (status === 404) return new NotFoundError(message);
-  if (status === 409) return new ConflictError(message);
+  // 410 Gone: a watch's resourceVersion was compacted away; list again.
+  if (status === 409 || status === 410) return new ConflictError(message);
   if (status === 400 || status === 422 || status === 415)
     return new InputError(message);
   return new ServiceUnavailableError(message);

@@ -31,6 +31,15 @@ export async function writeStatus(
   );
 }
 
+/** Streams changes to Applications in all namespaces; see `KubeClient.watch`. */
+export function watchApplications(
+  client: KubeClient,
+  options: { resourceVersion?: string; signal?: AbortSignal },
+  onEvent: (type: string, app: KubeObject) => void,
+): Promise<string | undefined> {
+  return client.watch(APPLICATION_REF, options, onEvent);
+}
+
 /** Applications in one namespace, or in all when `namespace` is undefined. */
 export function listApplications(
   client: KubeClient,
