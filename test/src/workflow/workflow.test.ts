@@ -200,13 +200,13 @@ describe('delivery workflow on two clusters', () => {
       'staging',
     ]);
 
-    // Done, the workflow keeps its state: a hand edit on prod is taken back on the next pass.
+    // Done, the workflow keeps its state: a hand edit on prod is taken back, and
+    // the Application is unhealthy until the replicas are Available again.
     await prod.kubectl(['scale', 'deployment/web', '--replicas=1']);
-    const kept = await restarted.run(deliveryApp, done.state);
+    const kept = await runUntil(restarted, deliveryApp, done.state, 'running');
     expect(((await deployment(clients[1], 'web'))!.spec as any).replicas).toBe(
       3,
     );
-    expect(kept.phase).toBe('running');
     expect(kept.state.steps).toEqual(done.state.steps);
     expect(kept.status.services!.map(s => s.cluster).sort()).toEqual([
       'prod',
@@ -540,5 +540,61 @@ spec:
       executor.close();
       await new Promise(resolve => server.close(resolve));
     }
+  });
+
+  it("puts objects in the topology's namespace and keeps legacy objects under garbage-collect", async () => {
+    await staging.kubectl(['create', 'namespace', 'team-a']);
+    const executor = new WorkflowExecutor({ clusters });
+    const spec = (components: string[]) =>
+      app(`
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: { name: placed, namespace: default }
+spec:
+  components:
+${components
+  .map(
+    name => `  - name: ${name}
+    type: k8s-objects
+    properties:
+      objects: [{ apiVersion: v1, kind: ConfigMap, metadata: { name: placed-${name} } }]`,
+  )
+  .join('\n')}
+  policies:
+  - name: team-a
+    type: topology
+    properties: { clusters: [staging], namespace: team-a }
+  - name: keep
+    type: garbage-collect
+    properties: { keepLegacyResource: true }
+`);
+    const inTeamA = (name: string) =>
+      clients[0].get({
+        group: '',
+        version: 'v1',
+        kind: 'ConfigMap',
+        namespace: 'team-a',
+        name,
+      });
+    const first = await runUntil(
+      executor,
+      spec(['one', 'two']),
+      undefined,
+      'running',
+    );
+    expect(await inTeamA('placed-one')).toBeDefined();
+    expect(await configMap(clients[0], 'placed-one')).toBeUndefined();
+    expect(
+      first.status.services!.map(s => `${s.cluster}/${s.namespace}/${s.name}`),
+    ).toEqual(['staging/team-a/one', 'staging/team-a/two']);
+    // Ownership stays with the Application in its own namespace.
+    expect((await inTeamA('placed-one'))!.metadata.labels).toMatchObject({
+      'app.oam.dev/name': 'placed',
+      'app.oam.dev/namespace': 'default',
+    });
+
+    await runUntil(executor, spec(['one']), first.state, 'running');
+    executor.close();
+    expect(await inTeamA('placed-two')).toBeDefined();
   });
 });

@@ -342,11 +342,16 @@ export class WorkflowExecutor {
       steps: state.steps.map(stepStatus),
     };
     if (state.finishedAt) workflowStatus.endTime = state.finishedAt;
+    // Past its workflow, an Application is as healthy as its components (KubeVela's phases).
+    const phase: ApplicationPhase =
+      plan.phase === 'running' && state.services.some(s => !s.healthy)
+        ? 'unhealthy'
+        : plan.phase;
     return {
       state,
-      phase: plan.phase,
+      phase,
       status: {
-        status: plan.phase,
+        status: phase,
         workflow: workflowStatus,
         services: state.services,
         appliedResources: Object.entries(state.inventories).flatMap(
