@@ -23,6 +23,14 @@ import { ReconcileMetrics } from './metrics';
 /** One scheduler task per shard: `gitops-reconcile-0`, `gitops-reconcile-1`, … */
 export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
 
+/**
+ * Up to 10% more than the interval, so Applications created together do not
+ * poll their Git hosts and registries in lockstep forever.
+ */
+export function withJitter(intervalMs: number, random = Math.random()): number {
+  return Math.round(intervalMs * (1 + 0.1 * random));
+}
+
 /** Which shard an Application belongs to: stable across replicas and restarts. */
 export function shardOf(key: string, shards: number): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % shards;
@@ -300,7 +308,8 @@ export class ReconcileLoop {
       await store.setNextSyncAt(
         key,
         new Date(
-          Date.now() + (healthy ? this.interval(app) : PROGRESS_INTERVAL_MS),
+          Date.now() +
+            (healthy ? withJitter(this.interval(app)) : PROGRESS_INTERVAL_MS),
         ),
       );
     } catch (error) {
