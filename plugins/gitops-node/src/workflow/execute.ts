@@ -121,8 +121,6 @@ export interface WorkflowExecutorOptions {
   registry?: DefinitionRegistry;
   kustomizeSource?: KustomizeSource;
   fieldManager?: string;
-  /** For `notification` steps (default the global fetch). */
-  fetch?: typeof fetch;
   now?: () => Date;
   /** Revisions kept for rollback (default 10). */
   revisionLimit?: number;
@@ -663,7 +661,7 @@ export class WorkflowExecutor {
     const rawUrl = isRecord(channel.url) ? channel.url.value : channel.url;
     if (typeof rawUrl !== 'string')
       throw new InputError(
-        `${where}: the webhook url must be a string or { value: string }`,
+        `${where}: the webhook url must be a string or { value: string } (secretRef is not supported yet)`,
       );
     let url: URL;
     try {
@@ -687,7 +685,7 @@ export class WorkflowExecutor {
               ? message
               : `Application ${app.metadata.namespace}/${app.metadata.name} revision ${state.revision}: ${summary}`,
         };
-    const response = await (this.options.fetch ?? fetch)(url, {
+    const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -708,7 +706,8 @@ export class WorkflowExecutor {
         phase: 'succeeded',
         message: `delivered (HTTP ${response.status})`,
       };
-    const outcome: StepOutcome = {
+    // A busy or broken receiver may recover: retried until the step's timeout.
+    return {
       phase:
         response.status >= 500 || response.status === 429
           ? 'running'
@@ -716,6 +715,5 @@ export class WorkflowExecutor {
       reason: 'NotificationFailed',
       message: `the webhook answered HTTP ${response.status}`,
     };
-    return outcome;
   }
 }
