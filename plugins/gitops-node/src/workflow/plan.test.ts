@@ -331,6 +331,26 @@ describe('planWorkflow', () => {
     expect(stepwise.run.map(r => r.path)).toEqual([['group', 'x']]);
   });
 
+  it('a suspended sub-step suspends its group and the workflow until resumed as group/step', () => {
+    const workflow: ApplicationWorkflow = {
+      steps: [
+        step('group', 'step-group', {
+          subSteps: [step('x'), step('approve', 'suspend', { dependsOn: ['x'] })],
+        }),
+        step('after'),
+      ],
+    };
+    const { plan } = drive(workflow);
+    expect(plan.steps[0].phase).toBe('suspending');
+    expect(plan.phase).toBe('workflowSuspending');
+    const resumed = resumeStep(plan.steps, 'group/approve', at(1));
+    const next = planWorkflow(workflow, resumed, at(1));
+    expect(next.steps[0].phase).toBe('succeeded');
+    expect(next.run.map(r => r.step.name)).toEqual(['after']);
+    // The bare name finds a suspended sub-step too.
+    expect(resumeStep(plan.steps, 'approve', at(1))[0].subSteps![1].phase).toBe('succeeded');
+  });
+
   it('a step-group past its timeout fails what runs inside it and skips the rest', () => {
     const workflow: ApplicationWorkflow = {
       steps: [
