@@ -593,8 +593,32 @@ ${components
       'app.oam.dev/namespace': 'default',
     });
 
-    await runUntil(executor, spec(['one']), first.state, 'running');
-    executor.close();
+    const second = await runUntil(
+      executor,
+      spec(['one']),
+      first.state,
+      'running',
+    );
     expect(await inTeamA('placed-two')).toBeDefined();
+
+    // Without garbage-collect, what leaves the spec leaves the cluster.
+    const withoutKeep = (components: string[]) => {
+      const application = spec(components);
+      application.spec.policies = application.spec.policies.filter(
+        p => p.type !== 'garbage-collect',
+      );
+      return application;
+    };
+    const third = await runUntil(
+      executor,
+      withoutKeep(['one', 'three']),
+      second.state,
+      'running',
+    );
+    expect(await inTeamA('placed-three')).toBeDefined();
+    await runUntil(executor, withoutKeep(['one']), third.state, 'running');
+    executor.close();
+    expect(await inTeamA('placed-three')).toBeUndefined();
+    expect(await inTeamA('placed-one')).toBeDefined();
   });
 });

@@ -563,12 +563,10 @@ export class WorkflowExecutor {
         .map(c => c.name),
     );
     const levels = componentLevels(components);
-    const inScope = new Set(app.spec.components.map(c => c.name));
-    if (components.length < app.spec.components.length) {
-      // apply-component touches only its own component's objects.
-      inScope.clear();
-      components.forEach(c => inScope.add(c.name));
-    }
+    // apply-component touches only its own component's objects; a deploy owns
+    // every component's, those of components gone from the spec included.
+    const partial = components.length < app.spec.components.length;
+    const inScope = new Set(components.map(c => c.name));
 
     let waiting: string[] = [];
     for (let reached = 1; reached <= levels.length; reached++) {
@@ -598,9 +596,9 @@ export class WorkflowExecutor {
       }
       const previous = state.inventories[cluster.name] ?? [];
       const mine = (entry: InventoryEntry) =>
-        entry.component !== undefined &&
-        inScope.has(entry.component) &&
-        !deferred.has(entry.component);
+        (!partial ||
+          (entry.component !== undefined && inScope.has(entry.component))) &&
+        !deferred.has(entry.component ?? '');
       const result = await applyObjects(
         client,
         rendered.flatMap(r => r.objects),
@@ -609,7 +607,7 @@ export class WorkflowExecutor {
           inventory: previous,
           prune: keepLegacy
             ? false
-            : entry => mine(entry) && !neverPrune.has(entry.component!),
+            : entry => mine(entry) && !neverPrune.has(entry.component ?? ''),
           allowDrift,
           fieldManager: this.options.fieldManager,
         },

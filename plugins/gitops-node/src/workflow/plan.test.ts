@@ -335,7 +335,10 @@ describe('planWorkflow', () => {
     const workflow: ApplicationWorkflow = {
       steps: [
         step('group', 'step-group', {
-          subSteps: [step('x'), step('approve', 'suspend', { dependsOn: ['x'] })],
+          subSteps: [
+            step('x'),
+            step('approve', 'suspend', { dependsOn: ['x'] }),
+          ],
         }),
         step('after'),
       ],
@@ -348,7 +351,9 @@ describe('planWorkflow', () => {
     expect(next.steps[0].phase).toBe('succeeded');
     expect(next.run.map(r => r.step.name)).toEqual(['after']);
     // The bare name finds a suspended sub-step too.
-    expect(resumeStep(plan.steps, 'approve', at(1))[0].subSteps![1].phase).toBe('succeeded');
+    expect(resumeStep(plan.steps, 'approve', at(1))[0].subSteps![1].phase).toBe(
+      'succeeded',
+    );
   });
 
   it('a step-group past its timeout fails what runs inside it and skips the rest', () => {
