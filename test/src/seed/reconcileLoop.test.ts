@@ -280,7 +280,7 @@ describe('the seed story through the backend plugin', () => {
     const before = JSON.parse(
       await cluster.kubectl([
         'get',
-        'deployment,service,ingress',
+        'deployment,service,ingress,applications',
         '-o',
         'json',
       ]),
@@ -291,7 +291,7 @@ describe('the seed story through the backend plugin', () => {
     const after = JSON.parse(
       await cluster.kubectl([
         'get',
-        'deployment,service,ingress',
+        'deployment,service,ingress,applications',
         '-o',
         'json',
       ]),

@@ -21,6 +21,7 @@ import type {
 } from '../application/types';
 import {
   applyObjects,
+  stableStringify,
   type ApplyOptions,
   type ApplyResult,
   type InventoryEntry,
@@ -127,7 +128,9 @@ export async function reconcileApplication(
     statusInput: Parameters<typeof computeStatus>[0],
   ) => {
     const status = computeStatus(statusInput);
-    if (options.writeStatus ?? true)
+    // An unchanged status is not written: a quiet poll makes no write at all.
+    const changed = stableStringify(status) !== stableStringify(previous ?? {});
+    if ((options.writeStatus ?? true) && changed)
       await writeStatus(
         client,
         { metadata: meta },
