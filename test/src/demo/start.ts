@@ -30,11 +30,13 @@ const BACKEND = 'http://localhost:7007';
 const FRONTEND = 'http://localhost:3000';
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
 let stopEverything: (() => Promise<void>) | undefined;
+/** A problem the person can fix, said in one line without a stack. */
+class DemoError extends Error {}
 
 async function main() {
   const running = readDemoState();
   if (running && isDemoRunning(running)) {
-    throw new Error(
+    throw new DemoError(
       `a demo is already running (pid ${running.pid}); stop it with Ctrl-C in its terminal first`,
     );
   }
@@ -52,7 +54,8 @@ async function main() {
     log: say,
   });
 
-  let backstage: Backstage | undefined;
+  // Set once Backstage starts; Ctrl-C may come before.
+  const started: { backstage?: Backstage } = {};
   let stopping: Promise<void> | undefined;
   const token = crypto.randomBytes(24).toString('hex');
   const control = http.createServer((req, res) => {
@@ -79,7 +82,7 @@ async function main() {
   const stopAll = () => {
     stopping ??= (async () => {
       say('stopping Backstage and the servers');
-      await backstage?.stop();
+      await started.backstage?.stop();
       control.close();
       await stack.stop();
       fs.rmSync(demoStateFile(), { force: true });
@@ -120,12 +123,13 @@ async function main() {
     )} s; starting Backstage`,
   );
 
-  backstage = startBackstage({
+  const backstage = startBackstage({
     configFiles: ['app-config.yaml', localConfig],
     frontendUrl: FRONTEND,
     backendUrl: BACKEND,
     stdio: 'inherit',
   });
+  started.backstage = backstage;
   backstage.process.once('exit', code => {
     if (stopping) return;
     say(`Backstage exited (${code})`);
@@ -163,7 +167,7 @@ async function main() {
 
 main().catch(async e => {
   process.stderr.write(
-    e instanceof MissingToolError
+    e instanceof MissingToolError || e instanceof DemoError
       ? `demo: ${e.message}\n`
       : `demo: ${(e as Error).stack ?? e}\n`,
   );
