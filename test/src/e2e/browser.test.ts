@@ -1,0 +1,372 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, BrowserContext, Page } from 'playwright-core';
+import {
+  Cluster,
+  GitServer,
+  pushImage,
+  Registry,
+  startCluster,
+  startGitServer,
+  startRegistry,
+} from '../infra';
+import { repoRoot } from '../infra/process';
+import { installCrd, kustomizeApp, waitUntil } from '../backend/support';
+
+/*
+ * The GitOps tab in Debian's Chromium against the real stack: the real
+ * backend (packages/backend, serving the built app), a cluster, a registry
+ * and a Git server. Needs `yarn workspace app build` first (packages/app/dist).
+ */
+
+const IMAGE_REPO = 'web';
+const ARTIFACTS = path.join(repoRoot(), 'test-results');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** The Application git-app applies from Git; the marker lets automation rewrite its image. */
+function firstVelaWorkflow(image: string): string {
+  return `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: first-vela-workflow
+  namespace: default
+spec:
+  components:
+    - name: test-server
+      type: webservice
+      properties:
+        image: ${image} # {"$imagepolicy": "default:deploy"}
+        port: 8088
+`;
+}
+
+function entities(): string {
+  return ['first-vela-workflow', 'git-app']
+    .map(
+      name => `apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: ${name}
+  annotations:
+    gitops.backstage.io/application: default/${name}
+spec:
+  type: service
+  lifecycle: production
+  owner: guests
+`,
+    )
+    .join('---\n');
+}
+
+interface Backend {
+  url: string;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+/** Starts packages/backend with only the given config, on a free port. */
+async function startBackend(
+  dir: string,
+  name: string,
+  extra: Record<string, unknown>,
+  cluster: Cluster,
+  cacheDir: string,
+): Promise<Backend> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const entitiesFile = path.join(dir, 'entities.yaml');
+  fs.writeFileSync(entitiesFile, entities());
+  const config = {
+    app: { title: 'GitOps e2e', baseUrl: url },
+    backend: {
+      baseUrl: url,
+      listen: { port, host: '127.0.0.1' },
+      database: { client: 'better-sqlite3', connection: ':memory:' },
+    },
+    auth: {
+      environment: 'development',
+      providers: { guest: { dangerouslyAllowOutsideDevelopment: true } },
+    },
+    catalog: {
+      rules: [{ allow: ['Component', 'Location'] }],
+      locations: [{ type: 'file', target: entitiesFile }],
+    },
+    permission: { enabled: true },
+    gitops: {
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      cacheDir: path.join(cacheDir, name),
+      tickSeconds: 1,
+    },
+    ...extra,
+  };
+  const configFile = path.join(dir, `app-config.${name}.json`);
+  fs.writeFileSync(configFile, JSON.stringify(config));
+  let log = '';
+  // Not `backstage-cli package start`: it restarts on every file another
+  // engineer saves in the checkout.
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--require',
+      require.resolve('@backstage/cli/config/nodeTransform.cjs'),
+      'src/index.ts',
+      '--config',
+      configFile,
+    ],
+    {
+      cwd: path.join(repoRoot(), 'packages/backend'),
+      detached: true,
+      env: { ...process.env, NODE_ENV: 'development' },
+    },
+  );
+  child.stdout!.on('data', d => (log += d));
+  child.stderr!.on('data', d => (log += d));
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise(r => child.once('exit', r));
+    process.kill(-child.pid!, 'SIGTERM');
+    await Promise.race([exited, new Promise(r => setTimeout(r, 10_000))]);
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  };
+  try {
+    await waitUntil(
+      `backend ${name} to serve the app`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`backend exited:\n${log}`);
+        const res = await fetch(`${url}/api/catalog/entities?limit=1`, {
+          signal: AbortSignal.timeout(2000),
+        }).catch(() => undefined);
+        return res && res.status < 500 ? true : undefined;
+      },
+      async () => log.slice(-4000),
+      150_000,
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url, stop, output: () => log };
+}
+
+describe('the GitOps tab in a real browser', () => {
+  let cluster: Cluster;
+  let registry: Registry;
+  let git: GitServer;
+  let dir: string;
+  let backend: Backend | undefined;
+  let denied: Backend | undefined;
+  let context: BrowserContext | undefined;
+  let onFailure: () => string = () => '';
+
+  beforeAll(async () => {
+    [cluster, registry, git] = await Promise.all([
+      startCluster(),
+      startRegistry(),
+      startGitServer(),
+    ]);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-browser-'));
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+  }, 180_000);
+
+  afterAll(async () => {
+    if (context) {
+      // eslint-disable-next-line no-console
+      console.log(onFailure());
+    }
+    await context?.close();
+    await Promise.all([backend?.stop(), denied?.stop()]);
+    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** Opens `url`, entering as the guest when the sign-in page comes first, and waits for `ready`. */
+  async function open(page: Page, url: string, ready: string) {
+    await page.goto(url);
+    const enter = page.getByRole('button', { name: /enter/i });
+    const target = page.getByText(ready).first();
+    await Promise.race([enter.waitFor(), target.waitFor()]);
+    if (await enter.isVisible()) await enter.click();
+    await target.waitFor();
+  }
+
+  it('shows the Application, a new image, Sync now, and a disabled action without permission', async () => {
+    expect(
+      fs.existsSync(path.join(repoRoot(), 'packages/app/dist/index.html')),
+    ).toBe(true);
+    const image = `${registry.host}/${IMAGE_REPO}`;
+    await pushImage(registry, IMAGE_REPO, 'build-1');
+    const fixture = path.join(dir, 'fixture');
+    fs.mkdirSync(fixture);
+    fs.writeFileSync(
+      path.join(fixture, 'app.yaml'),
+      firstVelaWorkflow(`${image}:build-1`),
+    );
+    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    await installCrd(cluster);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'git-creds',
+      `--from-literal=username=${git.username}`,
+      `--from-literal=password=${git.password}`,
+    ]);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'registry-creds',
+      '--type=kubernetes.io/dockerconfigjson',
+      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
+    ]);
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(
+        kustomizeApp('git-app', git.repoUrl('demo'), image),
+      ),
+    });
+
+    backend = await startBackend(dir, 'allowed', {}, cluster, dir);
+
+    context = await chromium.launchPersistentContext(
+      path.join(dir, 'profile'),
+      {
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        viewport: { width: 1400, height: 1000 },
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      },
+    );
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(90_000);
+    // What the browser said, for when a wait times out.
+    const consoleLines: string[] = [];
+    page.on('console', m => consoleLines.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', e => consoleLines.push(`pageerror: ${e.message}`));
+    page.on('requestfailed', r =>
+      consoleLines.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`),
+    );
+    onFailure = () =>
+      `${consoleLines.join('\n')}\n--- backend ---\n${backend
+        ?.output()
+        .slice(-3000)}`;
+
+    // The nested Application, applied from Git, runs and is healthy.
+    await open(
+      page,
+      `${backend.url}/catalog/default/component/first-vela-workflow/gitops`,
+      'Application default/first-vela-workflow',
+    );
+    await page.getByText('Application default/first-vela-workflow').waitFor();
+    await page.getByText('all components healthy').waitFor();
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-healthy.png'),
+      fullPage: true,
+    });
+
+    // A new tag, then Sync now on git-app: the history gains the row, the component shows the image.
+    await pushImage(registry, IMAGE_REPO, 'build-2');
+    await open(
+      page,
+      `${backend.url}/catalog/default/component/git-app/gitops`,
+      'Application default/git-app',
+    );
+    const sync = page.getByRole('button', { name: 'Sync default/git-app now' });
+    await sync.click();
+    await page
+      .getByRole('status')
+      .getByText('Sync of default/git-app started')
+      .waitFor();
+    await page.getByText('build-1 → build-2').waitFor({ timeout: 120_000 });
+    await page.getByText(`${image}:build-2`).waitFor();
+    const row = page.getByRole('row', { name: /build-1 → build-2/ });
+    expect(await row.getByText('manual').isVisible()).toBe(true);
+    // The tab catches up by itself as the rollout finishes.
+    await page.getByText('all components healthy').waitFor();
+    await row.getByText('not healthy yet').waitFor({ state: 'hidden' });
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab.png'),
+      fullPage: true,
+    });
+    fs.mkdirSync(path.join(repoRoot(), 'docs'), { recursive: true });
+    fs.copyFileSync(
+      path.join(ARTIFACTS, 'gitops-tab.png'),
+      path.join(repoRoot(), 'docs/gitops-tab.png'),
+    );
+
+    // The rolled-out Deployment carries the new image.
+    await waitUntil('the new image in the Deployment', async () => {
+      const d = JSON.parse(
+        await cluster.kubectl([
+          'get',
+          'deployment',
+          'test-server',
+          '-o',
+          'json',
+        ]),
+      );
+      return d.spec.template.spec.containers[0].image === `${image}:build-2`
+        ? d
+        : undefined;
+    });
+
+    // A user whose policy denies gitops.application.sync sees it disabled, with
+    // the reason. One backend at a time reconciles the cluster and the repo.
+    await backend.stop();
+    denied = await startBackend(
+      dir,
+      'denied',
+      {
+        permission: {
+          enabled: true,
+          denyPermissions: ['gitops.application.sync'],
+        },
+      },
+      cluster,
+      dir,
+    );
+    await open(
+      page,
+      `${denied.url}/catalog/default/component/git-app/gitops`,
+      'Application default/git-app',
+    );
+    const deniedSync = page.getByRole('button', {
+      name: 'Sync default/git-app now',
+    });
+    await page
+      .getByText(
+        /You are not allowed to sync default\/git-app \(permission gitops.application.sync\)/,
+      )
+      .waitFor();
+    expect(await deniedSync.isDisabled()).toBe(true);
+    expect(
+      await page
+        .getByRole('button', { name: 'Suspend automation of default/git-app' })
+        .isEnabled(),
+    ).toBe(true);
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-denied.png'),
+      fullPage: true,
+    });
+  }, 600_000);
+});
