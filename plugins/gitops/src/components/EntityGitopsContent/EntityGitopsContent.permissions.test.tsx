@@ -1,5 +1,5 @@
 import { screen, waitFor } from '@testing-library/react';
-import { annotated, render, stubApi } from './testing';
+import { annotated, render, stubApi } from './__testUtils__/testing';
 
 // Its own file: usePermission caches each decision for the whole test file.
 describe('EntityGitopsContent without the update permissions', () => {

@@ -9,7 +9,7 @@ import {
   responseError,
   SHA,
   stubApi,
-} from './testing';
+} from './__testUtils__/testing';
 
 describe('EntityGitopsContent', () => {
   it('explains the missing annotation', async () => {
@@ -91,7 +91,8 @@ describe('EntityGitopsContent', () => {
         }),
       }),
     );
-    expect((await screen.findAllByText('3f1c2a9')).length).toBe(2);
+    // The header, the image history and the recent syncs.
+    await waitFor(() => expect(screen.getAllByText('3f1c2a9')).toHaveLength(3));
     await waitFor(() =>
       expect(
         screen.getByText('http://127.0.0.1:4000/deploy.git'),
@@ -168,6 +169,23 @@ describe('EntityGitopsContent', () => {
     expect(screen.getByText('registry-credentials')).toBeInTheDocument();
     expect(
       screen.getByText(/Commits are authored by kubevelabot/),
+    ).toBeInTheDocument();
+  });
+
+  it('recent syncs: trigger, duration, revision, result, and why one failed', async () => {
+    await render(annotated, stubApi());
+    expect(await screen.findByText('latest 2 of 14')).toBeInTheDocument();
+    const ok = screen
+      .getByText(new Date('2026-11-23T10:05:00Z').toLocaleString())
+      .closest('tr')!;
+    expect(within(ok).getByText('manual')).toBeInTheDocument();
+    expect(within(ok).getByText('2 s')).toBeInTheDocument();
+    expect(within(ok).getByText('succeeded')).toBeInTheDocument();
+    expect(within(ok).getByText('3')).toBeInTheDocument();
+    const failed = screen.getByText(/Git authentication failed/).closest('tr')!;
+    expect(within(failed).getByText('failed')).toBeInTheDocument();
+    expect(
+      within(failed).getByText(/check the Secret git-credentials/),
     ).toBeInTheDocument();
   });
 

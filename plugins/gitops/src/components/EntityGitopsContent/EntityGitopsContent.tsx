@@ -29,10 +29,12 @@ import { ApplicationActions } from './ApplicationActions';
 import { ClustersCard } from './ClustersCard';
 import { ComponentsTable } from './ComponentsTable';
 import { ImageHistoryTable } from './ImageHistoryTable';
+import { RunsTable } from './RunsTable';
 import { SyncConfigCard } from './SyncConfigCard';
 import { WorkflowCard } from './WorkflowCard';
 
 const HISTORY_ROWS = 20;
+const RUN_ROWS = 10;
 
 function Revision(props: { revision?: string; gitUrl?: string }) {
   if (!props.revision) return <>not synced from Git yet</>;
@@ -121,10 +123,15 @@ function ApplicationView(props: {
     [api, key],
   );
   const config = usePolling(() => api.getSyncConfig(appRef), [api, key]);
+  const runs = usePolling(
+    () => api.getRuns(appRef, { limit: RUN_ROWS }),
+    [api, key],
+  );
   const gitUrl = config.value?.components[0]?.git.url;
   const refreshAll = () => {
     refresh();
     history.refresh();
+    runs.refresh();
   };
   return (
     <Grid container spacing={3}>
@@ -165,6 +172,15 @@ function ApplicationView(props: {
           <ResponseErrorPanel
             error={history.error}
             title="Could not load the image history"
+          />
+        )}
+      </Grid>
+      <Grid item xs={12}>
+        {runs.value && <RunsTable runs={runs.value} gitUrl={gitUrl} />}
+        {!runs.value && runs.error && (
+          <ResponseErrorPanel
+            error={runs.error}
+            title="Could not load the recent syncs"
           />
         )}
       </Grid>

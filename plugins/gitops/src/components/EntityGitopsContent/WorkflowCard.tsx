@@ -115,13 +115,10 @@ export function WorkflowCard(props: {
         ) : null,
     },
   ];
-  const state = workflow.finished
-    ? 'finished'
-    : workflow.terminated
-    ? 'terminated'
-    : workflow.suspend
-    ? 'suspended, waiting to be resumed'
-    : 'running';
+  let state = 'running';
+  if (workflow.finished) state = 'finished';
+  else if (workflow.terminated) state = 'terminated';
+  else if (workflow.suspend) state = 'suspended, waiting to be resumed';
   return (
     <Table
       title={`Workflow (${state})`}

@@ -11,10 +11,11 @@ import {
 import {
   ApplicationDetails,
   ImageHistoryEntry,
+  ReconcileRun,
   SyncConfiguration,
 } from '@gitops-workflow/plugin-gitops-common';
-import { GitopsApi, gitopsApiRef } from '../../api';
-import { EntityGitopsContent } from './EntityGitopsContent';
+import { GitopsApi, gitopsApiRef } from '../../../api';
+import { EntityGitopsContent } from '../EntityGitopsContent';
 
 /* Fixtures and a render helper for the GitOps tab's component tests. */
 
@@ -94,6 +95,27 @@ export const history: ImageHistoryEntry[] = [
   },
 ];
 
+export const runs: ReconcileRun[] = [
+  {
+    id: 14,
+    trigger: 'manual',
+    startedAt: '2026-11-23T10:05:00Z',
+    finishedAt: '2026-11-23T10:05:02Z',
+    revision: `main@sha1:${SHA}`,
+    result: 'succeeded',
+    objectsChanged: 3,
+  },
+  {
+    id: 13,
+    trigger: 'poll',
+    startedAt: '2026-11-23T10:04:00Z',
+    finishedAt: '2026-11-23T10:04:01Z',
+    result: 'failed',
+    error:
+      'Git authentication failed for http://127.0.0.1:4000/deploy.git: check the Secret git-credentials',
+  },
+];
+
 export const config: SyncConfiguration = {
   components: [
     {
@@ -137,7 +159,7 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
     listApplications: async () => ({ items: [] }),
     getApplication: async () => app,
     getImageHistory: async () => ({ items: history, totalCount: 1 }),
-    getRuns: async () => ({ items: [], totalCount: 0 }),
+    getRuns: async () => ({ items: runs, totalCount: 14 }),
     getSyncConfig: async () => config,
     sync: async () => undefined,
     setSuspended: async () => undefined,
