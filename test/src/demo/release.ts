@@ -24,17 +24,18 @@ async function main() {
     throw new Error('no demo is running: start it with `./run start` first');
   }
 
-  const res = await fetch(
-    `${state.controlUrl}/release?version=${encodeURIComponent(version)}`,
-    { method: 'POST', headers: { authorization: `Bearer ${state.token}` } },
-  );
-  if (!res.ok)
-    throw new Error(`the demo answered ${res.status}: ${await res.text()}`);
-  const build = (await res.json()) as {
-    sha: string;
-    tag: string;
-    pushedAt: number;
+  const ask = async (what: string) => {
+    const res = await fetch(`${state.controlUrl}${what}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${state.token}` },
+    });
+    if (!res.ok)
+      throw new Error(`the demo answered ${res.status}: ${await res.text()}`);
+    return res.json();
   };
+  const build = (await ask(
+    `/release?version=${encodeURIComponent(version)}`,
+  )) as { sha: string; tag: string; pushedAt: number };
   const newImage = `${state.image}:${build.tag}`;
   say(
     `committed "Version ${version}" as Dana Developer: ${build.sha.slice(
@@ -83,7 +84,7 @@ async function main() {
             '-o',
             'json',
           ],
-          { encoding: 'utf8' },
+          { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
         ),
       );
       return (
@@ -100,6 +101,10 @@ async function main() {
       (Date.now() - build.pushedAt) /
       1000
     ).toFixed(1)} s after the tag push`,
+  );
+  await ask('/settled');
+  say(
+    'both Applications report running and healthy again: `yarn gitops ls` shows them as the seed does',
   );
 }
 

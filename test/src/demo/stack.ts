@@ -109,6 +109,11 @@ export interface DemoStack {
   image: string;
   /** The first build, of the seeded 0.1.5 commit. */
   initial: DemoBuild;
+  /**
+   * Resolves when both Applications are running and healthy, as the seed's
+   * `vela ls` shows them before the code changes.
+   */
+  settled(timeoutMs?: number): Promise<void>;
   /** Commits the version change as a human and waits for the CI's image of that commit. */
   release(version: string): Promise<DemoBuild>;
   /** Commits the CI saw on master, in order, with what it did about each. */
@@ -257,6 +262,29 @@ export async function startDemoStack(
       image,
       initial,
       ciLog,
+      async settled(timeoutMs = 120_000) {
+        for (const name of ['first-vela-workflow', 'git-app']) {
+          await waitFor(
+            `${name} to be running and healthy`,
+            async () => {
+              const { status } = JSON.parse(
+                await cluster.kubectl([
+                  'get',
+                  'application',
+                  name,
+                  '-o',
+                  'json',
+                ]),
+              );
+              return (
+                status?.status === 'running' &&
+                status.services?.every((c: { healthy?: boolean }) => c.healthy)
+              );
+            },
+            { timeoutMs, intervalMs: 250 },
+          );
+        }
+      },
       async release(version) {
         const current = await git.readFile(REPO, SOURCE, BRANCH);
         const sha = await git.pushAsHuman(REPO, {

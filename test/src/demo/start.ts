@@ -28,6 +28,9 @@ import { BRANCH, REPO, startDemoStack } from './stack';
 
 const BACKEND = 'http://localhost:7007';
 const FRONTEND = 'http://localhost:3000';
+const LOCAL_CONFIG = path.join(repoRoot(), 'app-config.local.yaml');
+const LOCAL_CONFIG_HEADER =
+  'Written by ./run start for the servers it runs; removed when it stops.';
 const say = (line: string) => process.stderr.write(`demo: ${line}\n`);
 let stopEverything: (() => Promise<void>) | undefined;
 /** A problem the person can fix, said in one line without a stack. */
@@ -38,6 +41,16 @@ async function main() {
   if (running && isDemoRunning(running)) {
     throw new DemoError(
       `a demo is already running (pid ${running.pid}); stop it with Ctrl-C in its terminal first`,
+    );
+  }
+  if (
+    fs.existsSync(LOCAL_CONFIG) &&
+    !fs
+      .readFileSync(LOCAL_CONFIG, 'utf8')
+      .startsWith(`# ${LOCAL_CONFIG_HEADER}`)
+  ) {
+    throw new DemoError(
+      `${LOCAL_CONFIG} is yours, not the demo's: move it aside, the demo writes its own`,
     );
   }
   for (const what of reapOrphans()) say(`cleaned up ${what} of an earlier run`);
@@ -58,24 +71,28 @@ async function main() {
   const started: { backstage?: Backstage } = {};
   let stopping: Promise<void> | undefined;
   const token = crypto.randomBytes(24).toString('hex');
+  // What `yarn demo:release` asks of the servers only this process holds.
   const control = http.createServer((req, res) => {
-    const version = new URL(req.url ?? '/', 'http://x').searchParams.get(
-      'version',
-    );
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const version = url.searchParams.get('version');
+    const answer = (work: Promise<unknown>) =>
+      work.then(
+        body => res.writeHead(200).end(JSON.stringify(body ?? {})),
+        e => res.writeHead(500).end((e as Error).message),
+      );
     if (
       req.method !== 'POST' ||
-      !req.url?.startsWith('/release') ||
-      req.headers.authorization !== `Bearer ${token}` ||
-      !version
+      req.headers.authorization !== `Bearer ${token}`
     ) {
       res.writeHead(404).end();
-      return;
+    } else if (url.pathname === '/release' && version) {
+      say(`release ${version} asked for`);
+      answer(stack.release(version));
+    } else if (url.pathname === '/settled') {
+      answer(stack.settled());
+    } else {
+      res.writeHead(404).end();
     }
-    say(`release ${version} asked for`);
-    stack.release(version).then(
-      build => res.writeHead(200).end(JSON.stringify(build)),
-      e => res.writeHead(500).end((e as Error).message),
-    );
   });
   await new Promise<void>(r => control.listen(0, '127.0.0.1', r));
 
@@ -86,6 +103,8 @@ async function main() {
       control.close();
       await stack.stop();
       fs.rmSync(demoStateFile(), { force: true });
+      // Its cluster is gone: a plain `yarn start` must not pick it up.
+      fs.rmSync(LOCAL_CONFIG, { force: true });
       say('stopped');
     })();
     return stopping;
@@ -97,12 +116,9 @@ async function main() {
     });
   }
 
-  const localConfig = path.join(repoRoot(), 'app-config.local.yaml');
-  writeConfigFile(
-    localConfig,
-    'Written by ./run start for the servers it runs; rewritten on every start.',
-    { gitops: demoGitopsConfig(stack, webhookSecret) },
-  );
+  writeConfigFile(LOCAL_CONFIG, LOCAL_CONFIG_HEADER, {
+    gitops: demoGitopsConfig(stack, webhookSecret),
+  });
   const state: DemoState = {
     pid: process.pid,
     controlUrl: `http://127.0.0.1:${(control.address() as AddressInfo).port}`,
@@ -124,7 +140,7 @@ async function main() {
   );
 
   const backstage = startBackstage({
-    configFiles: ['app-config.yaml', localConfig],
+    configFiles: ['app-config.yaml', LOCAL_CONFIG],
     frontendUrl: FRONTEND,
     backendUrl: BACKEND,
     stdio: 'inherit',
@@ -138,6 +154,8 @@ async function main() {
   await backstage.ready({
     abort: () => (stopping ? new Error('stopping') : undefined),
   });
+  say('Backstage is up; waiting for git-app to apply first-vela-workflow');
+  await stack.settled(5 * 60_000);
   const entity = (name: string) =>
     `${FRONTEND}/catalog/default/component/${name}/gitops`;
   process.stderr.write(`

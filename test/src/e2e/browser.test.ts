@@ -1,8 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium, BrowserContext, Page } from 'playwright-core';
 import {
   Cluster,
@@ -18,8 +19,8 @@ import { installCrd, kustomizeApp, waitUntil } from '../backend/support';
 
 /*
  * The GitOps tab in Debian's Chromium against the real stack: the real
- * backend (packages/backend, serving the built app), a cluster, a registry
- * and a Git server. Needs `yarn workspace app build` first (packages/app/dist).
+ * backend (packages/backend, serving the app built here), a cluster, a
+ * registry and a Git server.
  */
 
 const IMAGE_REPO = 'web';
@@ -172,11 +173,19 @@ describe('the GitOps tab in a real browser', () => {
   let onFailure: () => string = () => '';
 
   beforeAll(async () => {
+    // The production bundle (about 15 s) is what app-backend serves; the dev
+    // server would add a second process and a webpack watch.
+    // NODE_ENV is `test` under Jest, which browserslist has no query for.
+    const build = promisify(execFile)('yarn', ['workspace', 'app', 'build'], {
+      cwd: repoRoot(),
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
     [cluster, registry, git] = await Promise.all([
       startCluster(),
       startRegistry(),
       startGitServer(),
     ]);
+    await build;
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-browser-'));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   }, 180_000);
@@ -203,9 +212,6 @@ describe('the GitOps tab in a real browser', () => {
   }
 
   it('shows the Application, a new image, Sync now, and a disabled action without permission', async () => {
-    expect(
-      fs.existsSync(path.join(repoRoot(), 'packages/app/dist/index.html')),
-    ).toBe(true);
     const image = `${registry.host}/${IMAGE_REPO}`;
     await pushImage(registry, IMAGE_REPO, 'build-1');
     const fixture = path.join(dir, 'fixture');
@@ -328,6 +334,17 @@ describe('the GitOps tab in a real browser', () => {
       return d.spec.template.spec.containers[0].image === `${image}:build-2`
         ? d
         : undefined;
+    });
+
+    // The applications page lists both, like `vela ls`, linked to the catalog.
+    await open(page, `${backend.url}/gitops`, 'default/first-vela-workflow');
+    const listed = page.getByRole('row', { name: /default\/git-app/ });
+    expect(
+      await listed.getByRole('link', { name: /git-app/ }).getAttribute('href'),
+    ).toBe('/catalog/default/component/git-app');
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-applications.png'),
+      fullPage: true,
     });
 
     // A user whose policy denies gitops.application.sync sees it disabled, with

@@ -130,20 +130,9 @@ describe('the seed, end to end', () => {
       120_000,
     );
     // As the seed's `vela ls` shows before the change: both running and healthy.
-    for (const name of ['first-vela-workflow', 'git-app']) {
-      await waitUntil(
-        `${name} to be running and healthy`,
-        async () => {
-          const { status } = await kubeJson('application', name);
-          return status?.status === 'running' &&
-            status.services?.every((s: { healthy: boolean }) => s.healthy)
-            ? status
-            : undefined;
-        },
-        context,
-        120_000,
-      );
-    }
+    await stack.settled().catch(async e => {
+      throw new Error(`${(e as Error).message}\n${await context()}`);
+    });
     const seeded = await git.log(REPO, BRANCH);
     expect(seeded).toHaveLength(2);
 
