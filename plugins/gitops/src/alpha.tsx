@@ -6,6 +6,7 @@ import {
   PageBlueprint,
 } from '@backstage/frontend-plugin-api';
 import { convertLegacyRouteRef } from '@backstage/core-compat-api';
+import SyncIcon from '@material-ui/icons/Sync';
 import {
   EntityCardBlueprint,
   EntityContentBlueprint,
@@ -50,6 +51,7 @@ export const gitopsApplicationsPage = PageBlueprint.make({
   params: {
     path: '/gitops',
     title: 'GitOps',
+    icon: <SyncIcon />,
     routeRef: convertLegacyRouteRef(applicationsRouteRef),
     loader: () =>
       import('./components/ApplicationsPage').then(m => <m.ApplicationsPage />),
