@@ -33,7 +33,8 @@ const DEMO_REPO_DIR = path.join(repoRoot(), 'examples', 'demo-repo');
 /** The seed's CI filter: `if: "!contains(github.event.head_commit.message, 'Update image automatically')"`. */
 const BOT_MESSAGE = 'Update image automatically';
 
-export function gitAppApplication(gitUrl: string, image: string) {
+/** The seed's git-app, with the registry credentials it needs here. */
+function gitAppApplication(gitUrl: string, image: string) {
   return {
     apiVersion: 'core.oam.dev/v1beta1',
     kind: 'Application',
