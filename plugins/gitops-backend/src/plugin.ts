@@ -87,6 +87,10 @@ export const gitopsPlugin = createBackendPlugin({
             tickSeconds: config.tickSeconds,
             shards: config.shards,
             shardLeaseSeconds: config.shardLeaseSeconds,
+            deployTargets: {
+              clusters: clusters.configs,
+              clientFor: target => clusters.clientFor(target.name),
+            },
           });
           await loop.start();
           const watching = new AbortController();

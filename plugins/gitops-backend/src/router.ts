@@ -16,6 +16,8 @@ import {
   gitopsReadPermission,
   gitopsSuspendPermission,
   gitopsSyncPermission,
+  gitopsWorkflowResumePermission,
+  gitopsRollbackPermission,
   parseApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import express, { Request } from 'express';
@@ -139,6 +141,30 @@ export async function createRouter(
       },
     );
   }
+
+  router.post(
+    '/applications/:namespace/:name/workflow/resume',
+    async (req, res) => {
+      await authorize(req, gitopsWorkflowResumePermission);
+      const step = req.body?.step;
+      if (step !== undefined && typeof step !== 'string') {
+        throw new InputError('step must be the name of a suspended step');
+      }
+      res.json(await applications.resumeWorkflow(refOf(req), step));
+    },
+  );
+
+  router.post('/applications/:namespace/:name/rollback', async (req, res) => {
+    await authorize(req, gitopsRollbackPermission);
+    const revision = req.body?.revision;
+    if (
+      revision !== undefined &&
+      (!Number.isInteger(revision) || revision < 1)
+    ) {
+      throw new InputError('revision must be a revision number, e.g. 2');
+    }
+    res.json(await applications.rollback(refOf(req), revision));
+  });
 
   return router;
 }

@@ -68,6 +68,8 @@ const ROUTES: Array<['get' | 'post', string]> = [
   ['post', '/applications/default/web/sync'],
   ['post', '/applications/default/web/suspend'],
   ['post', '/applications/default/web/resume'],
+  ['post', '/applications/default/web/workflow/resume'],
+  ['post', '/applications/default/web/rollback'],
 ];
 
 describe('the gitops HTTP API', () => {

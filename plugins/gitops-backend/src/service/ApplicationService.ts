@@ -3,6 +3,7 @@ import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
 import { stringifyEntityRef } from '@backstage/catalog-model';
 import {
   ConflictError,
+  InputError,
   NotFoundError,
   ServiceUnavailableError,
   stringifyError,
@@ -30,6 +31,9 @@ import {
   KubeObject,
   LABEL_COMPONENT,
   ObjectHealth,
+  resumeWorkflow,
+  rollbackTo,
+  type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
 import { GitopsStore } from '../store/GitopsStore';
 import { ClusterService } from './ClusterService';
@@ -130,6 +134,86 @@ export class ApplicationService {
     ref: ApplicationRef,
     trigger: ReconcileTrigger,
   ): Promise<void> {
+    const { loop } = this.options;
+    await loop!.requestSync(await this.reconciledKey(ref), trigger);
+  }
+
+  /**
+   * Resumes the workflow step waiting in `suspend` (the only one when `step`
+   * is not given) and reconciles at once.
+   */
+  async resumeWorkflow(
+    ref: ApplicationRef,
+    step?: string,
+  ): Promise<{ step: string }> {
+    const key = await this.reconciledKey(ref);
+    const state = await this.workflowState(key, ref);
+    const suspended = (steps: WorkflowState['steps']): string[] =>
+      steps.flatMap(s => [
+        ...(s.phase === 'suspending' ? [s.name] : []),
+        ...suspended(s.subSteps ?? []),
+      ]);
+    const waiting = suspended(state.steps);
+    const name = step ?? waiting[0];
+    if (!name) {
+      throw new ConflictError(
+        `No step of ${ref.namespace}/${ref.name}'s workflow is suspended`,
+      );
+    }
+    if (!step && waiting.length > 1) {
+      throw new InputError(
+        `Several steps are suspended (${waiting.join(
+          ', ',
+        )}): say which to resume`,
+      );
+    }
+    resumeWorkflow(state, name); // the same checks the loop will apply, answered now
+    await this.options.store.queueWorkflowCommand(key, {
+      type: 'resume',
+      step: name,
+    });
+    await this.options.loop!.requestSync(key, 'manual');
+    return { step: name };
+  }
+
+  /** Redeploys a kept revision (by default the one before the current) and reconciles at once. */
+  async rollback(
+    ref: ApplicationRef,
+    revision?: number,
+  ): Promise<{ revision: number }> {
+    const key = await this.reconciledKey(ref);
+    const state = await this.workflowState(key, ref);
+    const target =
+      revision ??
+      Math.max(
+        ...state.revisions.map(r => r.revision).filter(r => r < state.revision),
+      );
+    if (!Number.isFinite(target)) {
+      throw new ConflictError(
+        `${ref.namespace}/${ref.name} has no earlier revision to roll back to`,
+      );
+    }
+    rollbackTo(state, target);
+    await this.options.store.queueWorkflowCommand(key, {
+      type: 'rollback',
+      revision: target,
+    });
+    await this.options.loop!.requestSync(key, 'manual');
+    return { revision: target };
+  }
+
+  private async workflowState(key: string, ref: ApplicationRef) {
+    const state = await this.options.store.getWorkflowState<WorkflowState>(key);
+    if (!state) {
+      throw new NotFoundError(
+        `${ref.namespace}/${ref.name} has no workflow run yet: it has no workflow steps or placement policies, or has not been reconciled`,
+      );
+    }
+    return state;
+  }
+
+  /** The loop's key of an Application this backend reconciles, or why it does not. */
+  private async reconciledKey(ref: ApplicationRef): Promise<string> {
     const { clusters, loop, matchLabels } = this.options;
     if (!loop) {
       throw new ServiceUnavailableError(
@@ -148,10 +232,7 @@ export class ApplicationService {
           }`,
       );
     }
-    await loop.requestSync(
-      ReconcileLoop.keyOf(cluster, ref.namespace, ref.name),
-      trigger,
-    );
+    return ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
   }
 
   /** One Application: status, components, live resources with health, and sync state. */

@@ -93,6 +93,18 @@ export class ClusterService {
     return home && { name: home.config.name, client: home.client };
   }
 
+  /** Every configured cluster's connection settings (topology policies choose among them). */
+  get configs(): ClusterConnectionConfig[] {
+    return this.clusters.map(c => c.config);
+  }
+
+  /** The shared client of a configured cluster. */
+  clientFor(name: string): KubeClient {
+    const cluster = this.clusters.find(c => c.config.name === name);
+    if (!cluster) throw new NotFoundError(`Unknown cluster "${name}"`);
+    return cluster.client;
+  }
+
   /** Every configured cluster, each probed for reachability in parallel. */
   async listClusters(): Promise<ClusterStatus[]> {
     return Promise.all(

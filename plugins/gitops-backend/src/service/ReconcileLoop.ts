@@ -10,6 +10,14 @@ import {
   KubeObject,
   listApplications,
   watchApplications,
+  reconcileWorkflow,
+  resumeWorkflow,
+  rollbackTo,
+  usesWorkflow,
+  WorkflowExecutor,
+  type ClusterConnectionConfig,
+  type KustomizeSource,
+  type WorkflowState,
   PROGRESS_INTERVAL_MS,
   pollIntervalOf,
   reconcileApplication,
@@ -22,6 +30,11 @@ import { ReconcileMetrics } from './metrics';
 
 /** One scheduler task per shard: `gitops-reconcile-0`, `gitops-reconcile-1`, … */
 export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
+
+/** A person's request to the workflow, applied by the next pass. */
+export type WorkflowCommand =
+  | { type: 'resume'; step: string }
+  | { type: 'rollback'; revision: number };
 
 /**
  * Up to 10% more than the interval, so Applications created together do not
@@ -54,6 +67,11 @@ export interface ReconcileLoopOptions {
   shards?: number;
   /** How long a shard's lease lasts: the takeover delay when a replica dies. */
   shardLeaseSeconds?: number;
+  /** Where workflow steps may deploy: every configured cluster, and its shared client. */
+  deployTargets: {
+    clusters: ClusterConnectionConfig[];
+    clientFor: (cluster: ClusterConnectionConfig) => KubeClient;
+  };
 }
 
 /**
@@ -260,11 +278,13 @@ export class ReconcileLoop {
         kustomizePath: this.options.kustomizePath,
         refresh: trigger === 'manual' || trigger === 'webhook',
       });
-      const result = await reconcileApplication(cluster.client, app, {
-        kustomizeSource: source,
-        inventory: (await store.getInventory(key)) as InventoryEntry[],
-        cluster: cluster.name,
-      });
+      const result = usesWorkflow(app)
+        ? await this.reconcileWorkflow(app, key, source)
+        : await reconcileApplication(cluster.client, app, {
+            kustomizeSource: source,
+            inventory: (await store.getInventory(key)) as InventoryEntry[],
+            cluster: cluster.name,
+          });
       for (const update of report.imageUpdates) {
         const now = new Date().toISOString();
         await store.addImageUpdate(key, {
@@ -286,7 +306,7 @@ export class ReconcileLoop {
         );
       }
       const healthy = !result.failure && result.status.status === 'running';
-      if (result.applied) {
+      if ('applied' in result && result.applied) {
         await store.setInventory(key, result.inventory);
         await store.markRollout(key, 'applied');
       }
@@ -302,7 +322,8 @@ export class ReconcileLoop {
         result: result.failure ? 'failed' : 'succeeded',
         revision: report.revisions[0],
         error: result.failure?.message,
-        objectsChanged: result.applied?.writes ?? 0,
+        objectsChanged:
+          'applied' in result ? result.applied?.writes ?? 0 : undefined,
       });
       finished(result.failure ? 'failed' : 'succeeded');
       await store.setNextSyncAt(
@@ -326,6 +347,46 @@ export class ReconcileLoop {
         new Date(Date.now() + PROGRESS_INTERVAL_MS),
       );
     }
+  }
+
+  /** An Application with a workflow: one executor pass from its persisted state. */
+  private async reconcileWorkflow(
+    app: KubeObject,
+    key: string,
+    kustomizeSource: KustomizeSource,
+  ) {
+    const { store, cluster, deployTargets } = this.options;
+    const executor = new WorkflowExecutor({
+      clusters: deployTargets.clusters,
+      localCluster: cluster.name,
+      clientFor: deployTargets.clientFor,
+      kustomizeSource,
+    });
+    let state = await store.getWorkflowState<WorkflowState>(key);
+    for (const command of await store.takeWorkflowCommands<WorkflowCommand>(
+      key,
+    )) {
+      if (!state) break;
+      try {
+        state =
+          command.type === 'resume'
+            ? resumeWorkflow(state, command.step)
+            : rollbackTo(state, command.revision);
+      } catch (error) {
+        this.options.logger.warn(
+          `Could not ${command.type} the workflow of ${key}: ${stringifyError(
+            error,
+          )}`,
+        );
+      }
+    }
+    const result = await reconcileWorkflow(cluster.client, app, {
+      executor,
+      state,
+      cluster: cluster.name,
+    });
+    if (result.state) await store.setWorkflowState(key, result.state);
+    return result;
   }
 
   private interval(app: KubeObject): number {

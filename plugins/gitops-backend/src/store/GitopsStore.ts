@@ -302,6 +302,63 @@ export class GitopsStore {
       .merge(['next_at']);
   }
 
+  /** The persisted workflow state of an Application (opaque JSON here). */
+  async getWorkflowState<T>(appKey: string): Promise<T | undefined> {
+    const row = await this.db('gitops_workflow_state')
+      .where({ app_key: appKey })
+      .first();
+    return row?.state ? JSON.parse(row.state) : undefined;
+  }
+
+  async setWorkflowState(appKey: string, state: unknown): Promise<void> {
+    await this.db('gitops_workflow_state')
+      .insert({
+        app_key: appKey,
+        state: JSON.stringify(state),
+        updated_at: new Date(),
+      })
+      .onConflict('app_key')
+      .merge(['state', 'updated_at']);
+  }
+
+  /**
+   * Queues a request (resume a step, roll back) for the reconcile loop, the
+   * only writer of the workflow state, so a pass under way cannot overwrite it.
+   */
+  async queueWorkflowCommand(appKey: string, command: unknown): Promise<void> {
+    await this.db.transaction(async tx => {
+      const row = await this.lockedRow(tx, appKey);
+      const commands = [...JSON.parse(row?.commands ?? '[]'), command];
+      await tx('gitops_workflow_state')
+        .insert({
+          app_key: appKey,
+          commands: JSON.stringify(commands),
+          updated_at: new Date(),
+        })
+        .onConflict('app_key')
+        .merge(['commands', 'updated_at']);
+    });
+  }
+
+  /** The workflow row, locked until the transaction ends (SQLite locks the whole database anyway). */
+  private lockedRow(tx: Knex.Transaction, appKey: string) {
+    const query = tx('gitops_workflow_state').where({ app_key: appKey });
+    const sqlite = String(this.db.client.config.client).includes('sqlite');
+    return (sqlite ? query : query.forUpdate()).first();
+  }
+
+  /** The queued requests, removed from the queue. */
+  async takeWorkflowCommands<T>(appKey: string): Promise<T[]> {
+    return this.db.transaction(async tx => {
+      const row = await this.lockedRow(tx, appKey);
+      if (!row?.commands) return [];
+      await tx('gitops_workflow_state')
+        .where({ app_key: appKey })
+        .update({ commands: null });
+      return JSON.parse(row.commands);
+    });
+  }
+
   /** Drops runs and image history older than the retention window. */
   async deleteHistoryBefore(
     cutoff: Date,
