@@ -14,11 +14,11 @@ import DialogActions from '@material-ui/core/DialogActions';
 import DialogContent from '@material-ui/core/DialogContent';
 import DialogContentText from '@material-ui/core/DialogContentText';
 import DialogTitle from '@material-ui/core/DialogTitle';
-import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
 import { ReactNode, useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { backendMessage } from '../common/errors';
+import { WithReason } from '../common/WithReason';
 
 /** Why a button is disabled, or undefined when the user may press it. */
 function useDeniedReason(permission: BasicPermission, what: string) {
@@ -52,14 +52,7 @@ function GuardedButton(props: {
       {props.label}
     </Button>
   );
-  // A disabled button fires no mouse events; the span carries the tooltip.
-  return props.reason ? (
-    <Tooltip title={props.reason}>
-      <span>{button}</span>
-    </Tooltip>
-  ) : (
-    button
-  );
+  return <WithReason reason={props.reason}>{button}</WithReason>;
 }
 
 /** Sync now and Suspend/Resume automation, each guarded by its permission. */

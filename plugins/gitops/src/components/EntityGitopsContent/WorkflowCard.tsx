@@ -8,12 +8,12 @@ import {
   WorkflowStepStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import Button from '@material-ui/core/Button';
-import Tooltip from '@material-ui/core/Tooltip';
 import Typography from '@material-ui/core/Typography';
 import { useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { backendMessage } from '../common/errors';
 import { formatDuration } from '../common/format';
+import { WithReason } from '../common/WithReason';
 
 function ResumeButton(props: {
   appRef: ApplicationRef;
@@ -54,13 +54,7 @@ function ResumeButton(props: {
   );
   return (
     <>
-      {reason && !loading ? (
-        <Tooltip title={reason}>
-          <span>{button}</span>
-        </Tooltip>
-      ) : (
-        button
-      )}
+      <WithReason reason={loading ? undefined : reason}>{button}</WithReason>
       {error && (
         <Typography
           role="alert"
