@@ -8,7 +8,16 @@ describe('gitops --help', () => {
     expect(run.status).toBe(0);
     const listed = [...run.stdout.matchAll(/^ {2}([a-z-]+)/gm)].map(m => m[1]);
     expect(listed).toEqual(
-      expect.arrayContaining(['policy', 'images', 'setters', 'dry-run', 'ls']),
+      expect.arrayContaining([
+        'policy',
+        'images',
+        'setters',
+        'dry-run',
+        'ls',
+        'status',
+        'workflow',
+        'rollback',
+      ]),
     );
   });
 

@@ -12,6 +12,8 @@ for (const register of commands) {
 }
 
 program.parseAsync(process.argv).catch(error => {
-  process.stderr.write(`gitops: ${error instanceof Error ? error.message : error}\n`);
+  process.stderr.write(
+    `gitops: ${error instanceof Error ? error.message : error}\n`,
+  );
   process.exit(1);
 });

@@ -3,7 +3,10 @@ import {
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { databaseServiceFactory } from '@backstage/backend-defaults/database';
@@ -11,6 +14,7 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import { Cluster, startCluster } from '../infra';
+import { repoRoot } from '../infra/process';
 import { installCrd, waitUntil } from './support';
 
 /*
@@ -71,6 +75,8 @@ function shop(greeting: string) {
   };
 }
 
+const execFileAsync = promisify(execFile);
+
 describe('a delivery workflow through the backend', () => {
   let staging: Cluster;
   let prod: Cluster;
@@ -129,6 +135,32 @@ describe('a delivery workflow through the backend', () => {
       [method](`/api/gitops/applications/default/shop${url}`)
       .set('Authorization', mockCredentials.user.header())
       .send(body);
+  const backendFlags = () => [
+    '--backend',
+    `http://127.0.0.1:${(backend!.server.address() as AddressInfo).port}`,
+    '--token',
+    mockCredentials.user.token(),
+  ];
+  /**
+   * The real CLI, as a person runs it; its output, or why it failed. Async:
+   * the backend it talks to runs in this process.
+   */
+  const gitops = async (args: string[]) => {
+    try {
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        [path.join(repoRoot(), 'packages/cli/bin/gitops'), ...args],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      return stdout;
+    } catch (error) {
+      throw new Error(
+        `gitops ${args.join(' ')}: ${
+          (error as { stderr?: string }).stderr ?? error
+        }`,
+      );
+    }
+  };
   const phase = async () => (await api('get', '')).body.phase;
   const deployment = async (cluster: Cluster) =>
     JSON.parse(
@@ -170,9 +202,13 @@ describe('a delivery workflow through the backend', () => {
     expect(await suspendedSince()).toEqual(before);
     expect(await deployment(prod)).toBeNull();
 
-    const resumed = await api('post', '/workflow/resume');
-    expect(resumed.status).toBe(200);
-    expect(resumed.body).toEqual({ step: 'approval' });
+    // `vela status`, then `vela workflow resume`, from the gitops CLI.
+    expect(
+      await gitops(['status', 'shop', '--kubeconfig', staging.kubeconfigPath]),
+    ).toMatch(/- name: approval\n\s+type: suspend\n\s+phase: suspending/);
+    expect(
+      await gitops(['workflow', 'resume', 'shop', ...backendFlags()]),
+    ).toBe('Resumed step approval of default/shop\n');
     await waitUntil(
       'the workflow to finish',
       async () => ((await phase()) === 'running' ? true : undefined),
@@ -193,8 +229,9 @@ describe('a delivery workflow through the backend', () => {
     await waitUntil('revision 2 on staging', async () =>
       (await greeting()) === 'bonjour' ? true : undefined,
     );
-    const rolledBack = await api('post', '/rollback', { revision: 1 });
-    expect(rolledBack.status).toBe(200);
+    expect(
+      await gitops(['rollback', 'shop', '--revision', '1', ...backendFlags()]),
+    ).toBe('Rolling default/shop back to revision 1\n');
     await waitUntil(
       'revision 1 back on staging',
       async () => ((await greeting()) === 'hello' ? true : undefined),

@@ -4,6 +4,8 @@ import { registerImagesCommand } from './images';
 import { registerLsCommand } from './ls';
 import { registerPolicyCommand } from './policy';
 import { registerSettersCommand } from './setters';
+import { registerStatusCommand } from './status';
+import { registerRollbackCommand, registerWorkflowCommand } from './workflow';
 
 /** Every `gitops` sub-command registers itself on the root program. */
 export const commands: Array<(program: Command) => void> = [
@@ -12,4 +14,7 @@ export const commands: Array<(program: Command) => void> = [
   registerDryRunCommand,
   registerLsCommand,
   registerSettersCommand,
+  registerStatusCommand,
+  registerWorkflowCommand,
+  registerRollbackCommand,
 ];

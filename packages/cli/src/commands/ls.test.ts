@@ -1,6 +1,11 @@
 import { formatApplicationTable } from './ls';
 
-const app = (name: string, namespace: string, components: unknown[], status?: unknown) => ({
+const app = (
+  name: string,
+  namespace: string,
+  components: unknown[],
+  status?: unknown,
+) => ({
   apiVersion: 'core.oam.dev/v1beta1',
   kind: 'Application',
   metadata: { name, namespace, creationTimestamp: '2021-09-10T03:23:34Z' },
@@ -16,16 +21,25 @@ describe('formatApplicationTable', () => {
           status: 'running',
           services: [{ name: 'gitops', healthy: true, message: '' }],
         }),
-        app('first-vela-workflow', 'default', [
-          { name: 'test-server', type: 'webservice', traits: [{ type: 'ingress' }, { type: 'scaler' }] },
-          { name: 'worker', type: 'worker' },
-        ], {
-          status: 'runningWorkflow',
-          services: [
-            { name: 'test-server', healthy: true, message: 'Ready:1/1' },
-            { name: 'worker', healthy: false, message: 'Ready:0/1' },
+        app(
+          'first-vela-workflow',
+          'default',
+          [
+            {
+              name: 'test-server',
+              type: 'webservice',
+              traits: [{ type: 'ingress' }, { type: 'scaler' }],
+            },
+            { name: 'worker', type: 'worker' },
           ],
-        }),
+          {
+            status: 'runningWorkflow',
+            services: [
+              { name: 'test-server', healthy: true, message: 'Ready:1/1' },
+              { name: 'worker', healthy: false, message: 'Ready:0/1' },
+            ],
+          },
+        ),
         app('fresh', 'default', [{ name: 'c', type: 'worker' }]),
       ],
       false,
@@ -41,8 +55,17 @@ describe('formatApplicationTable', () => {
   });
 
   it('adds the namespace column for all namespaces', () => {
-    const table = formatApplicationTable([app('a', 'team-b', [{ name: 'c', type: 'worker' }])], true);
-    expect(table.split('\n')[0].split(/\s+/).slice(0, 2)).toEqual(['NAMESPACE', 'APP']);
-    expect(table.split('\n')[1].split(/\s+/).slice(0, 2)).toEqual(['team-b', 'a']);
+    const table = formatApplicationTable(
+      [app('a', 'team-b', [{ name: 'c', type: 'worker' }])],
+      true,
+    );
+    expect(table.split('\n')[0].split(/\s+/).slice(0, 2)).toEqual([
+      'NAMESPACE',
+      'APP',
+    ]);
+    expect(table.split('\n')[1].split(/\s+/).slice(0, 2)).toEqual([
+      'team-b',
+      'a',
+    ]);
   });
 });

@@ -19,9 +19,11 @@ function goTime(timestamp: string | undefined): string {
   const d = new Date(timestamp);
   if (Number.isNaN(d.getTime())) return timestamp;
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(
-    d.getUTCMinutes(),
-  )}:${pad(d.getUTCSeconds())} +0000 UTC`;
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(
+    d.getUTCDate(),
+  )} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(
+    d.getUTCSeconds(),
+  )} +0000 UTC`;
 }
 
 /** `vela ls` words; empty before a controller has reported the component. */
@@ -30,17 +32,35 @@ function healthWord(healthy: boolean | undefined): string {
   return healthy ? 'healthy' : 'unhealthy';
 }
 
-type Component = { name?: string; type?: string; traits?: Array<{ type?: string }> };
+type Component = {
+  name?: string;
+  type?: string;
+  traits?: Array<{ type?: string }>;
+};
 
 /**
  * The `vela ls` table: one row per component; the app's name on its first
  * row, tree marks on the others; NAMESPACE first with all namespaces.
  */
-export function formatApplicationTable(apps: KubeObject[], allNamespaces: boolean): string {
-  const header = ['APP', 'COMPONENT', 'TYPE', 'TRAITS', 'PHASE', 'HEALTHY', 'STATUS', 'CREATED-TIME'];
+export function formatApplicationTable(
+  apps: KubeObject[],
+  allNamespaces: boolean,
+): string {
+  const header = [
+    'APP',
+    'COMPONENT',
+    'TYPE',
+    'TRAITS',
+    'PHASE',
+    'HEALTHY',
+    'STATUS',
+    'CREATED-TIME',
+  ];
   const rows: string[][] = [allNamespaces ? ['NAMESPACE', ...header] : header];
   const sorted = [...apps].sort((a, b) =>
-    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+    `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(
+      `${b.metadata.namespace}/${b.metadata.name}`,
+    ),
   );
   for (const app of sorted) {
     const spec = (app.spec ?? {}) as { components?: Component[] };
@@ -63,9 +83,18 @@ export function formatApplicationTable(apps: KubeObject[], allNamespaces: boolea
       rows.push(allNamespaces ? [app.metadata.namespace ?? '', ...row] : row);
     });
   }
-  const widths = rows[0].map((_, col) => Math.max(...rows.map(r => r[col].length)));
+  const widths = rows[0].map((_, col) =>
+    Math.max(...rows.map(r => r[col].length)),
+  );
   return rows
-    .map(r => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ').trimEnd())
+    .map(r =>
+      r
+        .map((cell, col) =>
+          col === r.length - 1 ? cell : cell.padEnd(widths[col]),
+        )
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n')
     .concat('\n');
 }
@@ -73,20 +102,35 @@ export function formatApplicationTable(apps: KubeObject[], allNamespaces: boolea
 export function registerLsCommand(program: Command): void {
   program
     .command('ls')
-    .description('List Applications and their components from the cluster, like `vela ls`')
-    .option('-n, --namespace <namespace>', "the namespace (default: the kubeconfig context's)")
+    .description(
+      'List Applications and their components from the cluster, like `vela ls`',
+    )
+    .option(
+      '-n, --namespace <namespace>',
+      "the namespace (default: the kubeconfig context's)",
+    )
     .option('-A, --all-namespaces', 'list Applications in every namespace')
-    .option('--kubeconfig <file>', 'kubeconfig file (default: KUBECONFIG, then ~/.kube/config)')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig file (default: KUBECONFIG, then ~/.kube/config)',
+    )
     .option('--context <name>', 'kubeconfig context')
     .action(async (flags: LsFlags) => {
       if (flags.namespace && flags.allNamespaces) {
         throw new Error('use either --namespace or --all-namespaces, not both');
       }
-      const client = KubeClient.fromKubeconfigFile(flags.kubeconfig, flags.context);
+      const client = KubeClient.fromKubeconfigFile(
+        flags.kubeconfig,
+        flags.context,
+      );
       try {
-        const namespace = flags.allNamespaces ? undefined : flags.namespace ?? client.contextNamespace;
+        const namespace = flags.allNamespaces
+          ? undefined
+          : flags.namespace ?? client.contextNamespace;
         const apps = await listApplications(client, namespace);
-        process.stdout.write(formatApplicationTable(apps, Boolean(flags.allNamespaces)));
+        process.stdout.write(
+          formatApplicationTable(apps, Boolean(flags.allNamespaces)),
+        );
       } finally {
         client.close();
       }
