@@ -49,7 +49,7 @@ export interface ReconcileOptions {
  * `garbage-collect` (`keepLegacyResource`) and `apply-once` policies, and a
  * kustomize component's `prune: false`.
  */
-function deletionPolicy(
+export function deletionPolicy(
   app: Application,
   prune: boolean | undefined,
 ): Pick<ApplyOptions, 'prune' | 'allowDrift'> {

@@ -26,6 +26,7 @@ import type {
 import type { ClusterConnectionConfig } from '../clusters';
 import { applyObjects, type InventoryEntry } from '../kube/apply';
 import { KubeClient } from '../kube/client';
+import { deletionPolicy } from '../kube/reconcile';
 import { compareBytes } from '../policy/policy';
 import {
   initialSteps,
@@ -553,15 +554,7 @@ export class WorkflowExecutor {
   ): Promise<string[]> {
     const cluster = targets[0].cluster;
     const client = this.client(cluster);
-    const policy = (type: string) =>
-      app.spec.policies.find(p => p.type === type)?.properties ?? {};
-    const keepLegacy = policy('garbage-collect').keepLegacyResource === true;
-    const allowDrift = policy('apply-once').enable === true;
-    const neverPrune = new Set(
-      components
-        .filter(c => c.type === 'kustomize' && c.properties.prune === false)
-        .map(c => c.name),
-    );
+    const { prune, allowDrift } = deletionPolicy(app, undefined);
     const levels = componentLevels(components);
     // apply-component touches only its own component's objects; a deploy owns
     // every component's, those of components gone from the spec included.
@@ -605,9 +598,10 @@ export class WorkflowExecutor {
         {
           owner: app.metadata,
           inventory: previous,
-          prune: keepLegacy
-            ? false
-            : entry => mine(entry) && !neverPrune.has(entry.component ?? ''),
+          prune:
+            typeof prune === 'function'
+              ? entry => mine(entry) && prune(entry)
+              : prune !== false && mine,
           allowDrift,
           fieldManager: this.options.fieldManager,
         },
