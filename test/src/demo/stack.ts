@@ -34,7 +34,7 @@ const DEMO_REPO_DIR = path.join(repoRoot(), 'examples', 'demo-repo');
 const BOT_MESSAGE = 'Update image automatically';
 
 /** The seed's git-app, with the registry credentials it needs here. */
-function gitAppApplication(gitUrl: string, image: string) {
+export function gitAppApplication(gitUrl: string, image: string) {
   return {
     apiVersion: 'core.oam.dev/v1beta1',
     kind: 'Application',

@@ -19,6 +19,12 @@ import {
   startRegistry,
 } from '../infra';
 import { installCrd, waitUntil } from '../backend/support';
+import {
+  firstVelaWorkflowFile,
+  gitAppApplication,
+  IMAGE_REPO,
+  REPO,
+} from '../demo/stack';
 
 /*
  * The seed's story through the real backend plugin: git-app (a kustomize
@@ -26,67 +32,6 @@ import { installCrd, waitUntil } from '../backend/support';
  * new image tag becomes a kubevelabot commit, the nested Application rolls
  * out the new image, and image history records every milestone.
  */
-
-const IMAGE_REPO = 'gitops';
-const MARKER = '# {"$imagepolicy": "default:gitops"}';
-
-function firstVelaWorkflow(image: string): string {
-  return `apiVersion: core.oam.dev/v1beta1
-kind: Application
-metadata:
-  name: first-vela-workflow
-  namespace: default
-spec:
-  components:
-    - name: test-server
-      type: webservice
-      properties:
-        image: ${image} ${MARKER}
-        port: 8088
-      traits:
-        - type: ingress
-          properties:
-            domain: testsvc.example.com
-            http:
-              /: 8088
-`;
-}
-
-function gitApp(gitUrl: string, image: string) {
-  return {
-    apiVersion: 'core.oam.dev/v1beta1',
-    kind: 'Application',
-    metadata: { name: 'git-app', namespace: 'default' },
-    spec: {
-      components: [
-        {
-          name: 'gitops',
-          type: 'kustomize',
-          properties: {
-            repoType: 'git',
-            url: gitUrl,
-            secretRef: 'my-secret',
-            pullInterval: '1m',
-            git: { branch: 'master' },
-            path: '.',
-            imageRepository: {
-              image,
-              secretRef: 'imagesecret',
-              insecure: true,
-              filterTags: {
-                pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)',
-                extract: '$ts',
-              },
-              policy: { numerical: { order: 'asc' } },
-              commitMessage:
-                'Image: {{range .Updated.Images}}{{println .}}{{end}}',
-            },
-          },
-        },
-      ],
-    },
-  };
-}
 
 describe('the seed story through the backend plugin', () => {
   let cluster: Cluster;
@@ -118,9 +63,9 @@ describe('the seed story through the backend plugin', () => {
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'seed-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'app.yaml'),
-      firstVelaWorkflow(`${image}:master-1a2b3c4-1700000000`),
+      firstVelaWorkflowFile(`${image}:master-1a2b3c4-1700000000`),
     );
-    await git.createRepo('demo', { fixtureDir: fixture, branch: 'master' });
+    await git.createRepo(REPO, { fixtureDir: fixture, branch: 'master' });
     fs.rmSync(fixture, { recursive: true });
 
     await installCrd(cluster);
@@ -141,7 +86,7 @@ describe('the seed story through the backend plugin', () => {
       `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
     ]);
     await cluster.kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(gitApp(git.repoUrl('demo'), image)),
+      input: JSON.stringify(gitAppApplication(git.repoUrl(REPO), image)),
     });
 
     backend = await startTestBackend({
@@ -213,7 +158,7 @@ describe('the seed story through the backend plugin', () => {
         await cluster.kubectl(['get', 'ingress', 'test-server', '-o', 'json']),
       ).spec.rules[0].host,
     ).toBe('testsvc.example.com');
-    expect((await git.log('demo', 'master')).length).toBe(1);
+    expect((await git.log(REPO, 'master')).length).toBe(1);
 
     // The seed's CI pushes an image for the new commit; a sync picks it up.
     await pushImage(registry, IMAGE_REPO, 'master-5d6e7f8-1700000100');
@@ -235,15 +180,15 @@ describe('the seed story through the backend plugin', () => {
       applications,
     );
 
-    const log = await git.log('demo', 'master');
+    const log = await git.log(REPO, 'master');
     expect(log).toHaveLength(2);
     expect(log[0]).toMatchObject({
       authorName: 'kubevelabot',
       authorEmail: 'kubevelabot@users.noreply.github.com',
       message: `Update image automatically.\nImage: ${newImage}`,
     });
-    expect(await git.readFile('demo', 'app.yaml', 'master')).toBe(
-      firstVelaWorkflow(newImage),
+    expect(await git.readFile(REPO, 'app.yaml', 'master')).toBe(
+      firstVelaWorkflowFile(newImage),
     );
 
     const history = await waitUntil(
@@ -287,7 +232,7 @@ describe('the seed story through the backend plugin', () => {
     ).items.map((o: any) => o.metadata.resourceVersion);
     await api('post', '/applications/default/git-app/sync');
     await new Promise(r => setTimeout(r, 4000));
-    expect(await git.log('demo', 'master')).toHaveLength(2);
+    expect(await git.log(REPO, 'master')).toHaveLength(2);
     const after = JSON.parse(
       await cluster.kubectl([
         'get',
