@@ -171,6 +171,7 @@ describe('the GitOps tab in a real browser', () => {
   let denied: Backend | undefined;
   let context: BrowserContext | undefined;
   let onFailure: () => string = () => '';
+  let passed = false;
 
   beforeAll(async () => {
     // The production bundle (about 15 s) is what app-backend serves; the dev
@@ -191,7 +192,7 @@ describe('the GitOps tab in a real browser', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (context) {
+    if (context && !passed) {
       // eslint-disable-next-line no-console
       console.log(onFailure());
     }
@@ -201,14 +202,29 @@ describe('the GitOps tab in a real browser', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  /** Opens `url`, entering as the guest when the sign-in page comes first, and waits for `ready`. */
+  /**
+   * Opens `url`, entering as the guest when the sign-in page comes first, and
+   * waits for `ready`; loads again while the catalog has not read the entity yet.
+   */
   async function open(page: Page, url: string, ready: string) {
-    await page.goto(url);
-    const enter = page.getByRole('button', { name: /enter/i });
-    const target = page.getByText(ready).first();
-    await Promise.race([enter.waitFor(), target.waitFor()]);
-    if (await enter.isVisible()) await enter.click();
-    await target.waitFor();
+    await waitUntil(
+      `${url} to show "${ready}"`,
+      async () => {
+        await page.goto(url);
+        const enter = page.getByRole('button', { name: /enter/i });
+        const target = page.getByText(ready).first();
+        const timeout = 20_000;
+        await Promise.race([
+          enter.waitFor({ timeout }),
+          target.waitFor({ timeout }),
+        ]);
+        if (await enter.isVisible()) await enter.click();
+        await target.waitFor({ timeout });
+        return true;
+      },
+      async () => (await page.locator('body').innerText()).slice(0, 2000),
+      120_000,
+    );
   }
 
   it('shows the Application, a new image, Sync now, and a disabled action without permission', async () => {
@@ -273,9 +289,13 @@ describe('the GitOps tab in a real browser', () => {
       consoleLines.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`),
     );
     onFailure = () =>
-      `${consoleLines.join('\n')}\n--- backend ---\n${backend
-        ?.output()
-        .slice(-3000)}`;
+      [
+        ...consoleLines,
+        '--- backend ---',
+        backend?.output().slice(-3000),
+        '--- backend without sync permission ---',
+        denied?.output().slice(-3000),
+      ].join('\n');
 
     // The nested Application, applied from Git, runs and is healthy.
     await open(
@@ -314,11 +334,13 @@ describe('the GitOps tab in a real browser', () => {
       path: path.join(ARTIFACTS, 'gitops-tab.png'),
       fullPage: true,
     });
-    fs.mkdirSync(path.join(repoRoot(), 'docs'), { recursive: true });
-    fs.copyFileSync(
-      path.join(ARTIFACTS, 'gitops-tab.png'),
-      path.join(repoRoot(), 'docs/gitops-tab.png'),
-    );
+    // Only on request, so a test run leaves the checkout as it was.
+    if (process.env.GITOPS_UPDATE_SCREENSHOT) {
+      fs.copyFileSync(
+        path.join(ARTIFACTS, 'gitops-tab.png'),
+        path.join(repoRoot(), 'docs/gitops-tab.png'),
+      );
+    }
 
     // The rolled-out Deployment carries the new image.
     await waitUntil('the new image in the Deployment', async () => {
@@ -385,5 +407,6 @@ describe('the GitOps tab in a real browser', () => {
       path: path.join(ARTIFACTS, 'gitops-tab-denied.png'),
       fullPage: true,
     });
+    passed = true;
   }, 600_000);
 });
