@@ -556,6 +556,55 @@ spec:
     expect(await get('ConfigMap', 'relaxed-config')).toBeDefined();
   });
 
+  it('lets only the paths apply-once rules list drift, and corrects the rest', async () => {
+    const app = (image: string) => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: autoscaled, namespace: default}
+spec:
+  policies:
+  - name: hpa-owns-replicas
+    type: apply-once
+    properties:
+      enable: true
+      rules:
+      - selector: {componentNames: [autoscaled-web], resourceTypes: [Deployment]}
+        strategy: {path: [spec.replicas]}
+  components:
+  - name: autoscaled-web
+    type: worker
+    properties: {image: ${image}}
+`;
+    const deployment = async () =>
+      (await get('Deployment', 'autoscaled-web', 'apps'))!.spec as any;
+    await applyYaml(app('127.0.0.1:5000/web:1'));
+    await reconcile('autoscaled');
+    // An autoscaler scales up, and someone edits the image by hand.
+    await cluster.kubectl([
+      'scale',
+      'deployment/autoscaled-web',
+      '--replicas=4',
+    ]);
+    await cluster.kubectl([
+      'set',
+      'image',
+      'deployment/autoscaled-web',
+      'autoscaled-web=127.0.0.1:5000/web:hotfix',
+    ]);
+    await reconcile('autoscaled');
+    expect((await deployment()).replicas).toBe(4);
+    expect((await deployment()).template.spec.containers[0].image).toBe(
+      '127.0.0.1:5000/web:1',
+    );
+
+    // A change in Git still rolls out, and the replicas stay the autoscaler's.
+    await applyYaml(app('127.0.0.1:5000/web:2'));
+    await reconcile('autoscaled');
+    expect((await deployment()).replicas).toBe(4);
+    expect((await deployment()).template.spec.containers[0].image).toBe(
+      '127.0.0.1:5000/web:2',
+    );
+  });
+
   it('installs Namespaces and CRDs first, waits for the CRD, then applies what lives in them', async () => {
     await applyYaml(`apiVersion: core.oam.dev/v1beta1
 kind: Application

@@ -48,6 +48,12 @@ export interface ApplyOptions {
    * the last apply is left as it is, even when edited in the cluster.
    */
   allowDrift?: boolean;
+  /**
+   * KubeVela's apply-once `rules`: the paths of an object (e.g.
+   * `spec.replicas`) whose live values are kept when someone changed them in
+   * the cluster; everything else is still corrected.
+   */
+  driftPaths?: (object: KubeObject) => string[];
   /** Plan only: report what would change, write nothing. */
   dryRun?: boolean;
   fieldManager?: string;
@@ -164,6 +170,33 @@ function differences(
  * True when `live` already holds every value of `desired`: maps may have
  * more keys (defaults, others' fields), lists must match item by item.
  */
+/** `spec.template.spec.containers[0].image` → `['spec', 'template', 'spec', 'containers', 0, 'image']`. */
+function pathSegments(path: string): Array<string | number> {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map(m =>
+    m[2] !== undefined ? Number(m[2]) : m[1],
+  );
+}
+
+/**
+ * Makes `desired` hold the live value at `path`, where both have one, so the
+ * apply leaves it as someone set it. The hash of what Git asked for was taken
+ * before, so a drift there is not mistaken for a change in Git.
+ */
+function keepLiveValue(desired: KubeObject, live: KubeObject, path: string): void {
+  const segments = pathSegments(path);
+  let d: any = desired;
+  let l: any = live;
+  for (const segment of segments.slice(0, -1)) {
+    d = d?.[segment];
+    l = l?.[segment];
+    if (d === null || typeof d !== 'object' || l === null || typeof l !== 'object') return;
+  }
+  const last = segments[segments.length - 1];
+  if (last !== undefined && l[last] !== undefined && d[last] !== undefined) {
+    d[last] = structuredClone(l[last]);
+  }
+}
+
 function holds(live: unknown, desired: unknown): boolean {
   if (Array.isArray(desired)) {
     return (
@@ -372,6 +405,11 @@ export async function applyObjects(
           return undefined;
         throw error;
       });
+    }
+    if (item.live) {
+      for (const path of options.driftPaths?.(item.desired) ?? []) {
+        keepLiveValue(item.desired, item.live, path);
+      }
     }
     const liveOwner = item.live && ownerOf(item.live);
     if (

@@ -14,10 +14,11 @@ import {
   computeStatus,
   type ReconcileFailure,
 } from '../application/status';
-import type {
-  Application,
-  ApplicationStatus,
-  KubeObject,
+import {
+  LABEL_COMPONENT,
+  type Application,
+  type ApplicationStatus,
+  type KubeObject,
 } from '../application/types';
 import {
   applyObjects,
@@ -52,20 +53,60 @@ export interface ReconcileOptions {
 export function deletionPolicy(
   app: Application,
   prune: boolean | undefined,
-): Pick<ApplyOptions, 'prune' | 'allowDrift'> {
+): Pick<ApplyOptions, 'prune' | 'allowDrift' | 'driftPaths'> {
   const policy = (type: string) =>
     app.spec.policies.find(p => p.type === type)?.properties ?? {};
   const keepLegacy = policy('garbage-collect').keepLegacyResource === true;
-  const allowDrift = policy('apply-once').enable === true;
+  const drift = applyOnce(app, policy('apply-once'));
   const keep = new Set(
     app.spec.components
       .filter(c => c.type === 'kustomize' && c.properties.prune === false)
       .map(c => c.name),
   );
-  if (prune === false || keepLegacy) return { prune: false, allowDrift };
+  if (prune === false || keepLegacy) return { prune: false, ...drift };
   return {
     prune: entry => !entry.component || !keep.has(entry.component),
-    allowDrift,
+    ...drift,
+  };
+}
+
+interface ApplyOnceRule {
+  selector?: {
+    componentNames?: string[];
+    componentTypes?: string[];
+    resourceTypes?: string[];
+    resourceNames?: string[];
+  };
+  strategy?: { path?: string[] };
+}
+
+/**
+ * KubeVela's apply-once: `enable` alone lets whole objects drift; `rules`
+ * let only the listed paths of the selected objects drift.
+ */
+function applyOnce(
+  app: Application,
+  properties: Record<string, unknown>,
+): Pick<ApplyOptions, 'allowDrift' | 'driftPaths'> {
+  if (properties.enable !== true) return { allowDrift: false };
+  const rules = (Array.isArray(properties.rules) ? properties.rules : []) as ApplyOnceRule[];
+  if (rules.length === 0) return { allowDrift: true };
+  const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
+  const selects = (rule: ApplyOnceRule, object: KubeObject) => {
+    const component = object.metadata.labels?.[LABEL_COMPONENT] ?? '';
+    const { componentNames, componentTypes, resourceTypes, resourceNames } =
+      rule.selector ?? {};
+    return (
+      (!componentNames || componentNames.includes(component)) &&
+      (!componentTypes || componentTypes.includes(typeOf.get(component) ?? '')) &&
+      (!resourceTypes || resourceTypes.includes(object.kind)) &&
+      (!resourceNames || resourceNames.includes(object.metadata.name))
+    );
+  };
+  return {
+    allowDrift: false,
+    driftPaths: object =>
+      rules.filter(r => selects(r, object)).flatMap(r => r.strategy?.path ?? []),
   };
 }
 

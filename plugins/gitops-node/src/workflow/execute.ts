@@ -554,7 +554,7 @@ export class WorkflowExecutor {
   ): Promise<string[]> {
     const cluster = targets[0].cluster;
     const client = this.client(cluster);
-    const { prune, allowDrift } = deletionPolicy(app, undefined);
+    const { prune, allowDrift, driftPaths } = deletionPolicy(app, undefined);
     const levels = componentLevels(components);
     // apply-component touches only its own component's objects; a deploy owns
     // every component's, those of components gone from the spec included.
@@ -603,6 +603,7 @@ export class WorkflowExecutor {
               ? entry => mine(entry) && prune(entry)
               : prune !== false && mine,
           allowDrift,
+          driftPaths,
           fieldManager: this.options.fieldManager,
         },
       );
