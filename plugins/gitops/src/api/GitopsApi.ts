@@ -35,8 +35,8 @@ export interface GitopsApi {
   /** Starts a reconcile now (the backend answers 202 before it finishes). */
   sync(ref: ApplicationRef): Promise<void>;
   setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void>;
-  /** Resumes a workflow step that waits in `suspend`. */
-  resumeWorkflow(ref: ApplicationRef): Promise<void>;
+  /** Resumes the workflow step `step`, which waits in `suspend`. */
+  resumeWorkflow(ref: ApplicationRef, step: string): Promise<void>;
 }
 
 export const gitopsApiRef = createApiRef<GitopsApi>({ id: 'plugin.gitops' });
@@ -88,14 +88,24 @@ export class GitopsClient implements GitopsApi {
     );
   }
 
-  async resumeWorkflow(ref: ApplicationRef): Promise<void> {
-    await this.request('POST', applicationPath(ref, '/workflow/resume'));
+  async resumeWorkflow(ref: ApplicationRef, step: string): Promise<void> {
+    await this.request('POST', applicationPath(ref, '/workflow/resume'), {
+      step,
+    });
   }
 
-  private async request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  private async request<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: object,
+  ): Promise<T> {
     const base = await this.deps.discoveryApi.getBaseUrl('gitops');
     const response = await this.deps.fetchApi.fetch(`${base}${path}`, {
       method,
+      ...(body && {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
     });
     if (!response.ok) throw await ResponseError.fromResponse(response);
     return response.json();

@@ -239,10 +239,10 @@ describe('EntityGitopsContent', () => {
         name: 'Resume workflow step approve',
       }),
     );
-    expect(api.resumeWorkflow).toHaveBeenCalledWith({
-      namespace: 'default',
-      name: 'first-vela-workflow',
-    });
+    expect(api.resumeWorkflow).toHaveBeenCalledWith(
+      { namespace: 'default', name: 'first-vela-workflow' },
+      'approve',
+    );
   });
 
   it('tells the user when the Application does not exist', async () => {

@@ -40,7 +40,7 @@ function ResumeButton(props: {
         setBusy(true);
         setError(undefined);
         try {
-          await api.resumeWorkflow(props.appRef);
+          await api.resumeWorkflow(props.appRef, props.step);
           props.onDone();
         } catch (e) {
           setError(`Could not resume: ${backendMessage(e as Error)}`);
