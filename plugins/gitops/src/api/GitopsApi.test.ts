@@ -1,0 +1,125 @@
+/**
+ * @jest-environment node
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { GitopsClient } from './GitopsApi';
+
+/*
+ * The client over real HTTP against a stand-in for our own backend, which
+ * records what it was asked and answers like the backend does.
+ */
+describe('GitopsClient', () => {
+  let server: http.Server;
+  let base: string;
+  const seen: Array<{ method?: string; url?: string; body: string }> = [];
+  let answer: { status: number; body: unknown } = { status: 200, body: {} };
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', d => (body += d));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, body });
+        res.writeHead(answer.status, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${
+      (server.address() as AddressInfo).port
+    }/api/gitops`;
+  });
+  afterAll(() => new Promise(r => server.close(r)));
+  beforeEach(() => {
+    seen.length = 0;
+    answer = { status: 200, body: {} };
+  });
+
+  const client = () =>
+    new GitopsClient({
+      discoveryApi: { getBaseUrl: async () => base },
+      fetchApi: { fetch: (input, init) => fetch(input, init) },
+    });
+  const ref = { cluster: 'prod', namespace: 'team a', name: 'web' };
+
+  it('asks for one Application on its cluster, with names escaped', async () => {
+    answer = { status: 200, body: { name: 'web' } };
+    expect(await client().getApplication(ref)).toEqual({ name: 'web' });
+    expect(seen).toEqual([
+      {
+        method: 'GET',
+        url: '/api/gitops/applications/team%20a/web?cluster=prod',
+        body: '',
+      },
+    ]);
+  });
+
+  it('pages the history', async () => {
+    answer = { status: 200, body: { items: [], totalCount: 0 } };
+    await client().getImageHistory(
+      { namespace: 'default', name: 'web' },
+      { limit: 20, offset: 40 },
+    );
+    await client().getRuns(
+      { namespace: 'default', name: 'web' },
+      { limit: 10 },
+    );
+    expect(seen.map(s => s.url)).toEqual([
+      '/api/gitops/applications/default/web/image-history?limit=20&offset=40',
+      '/api/gitops/applications/default/web/runs?limit=10',
+    ]);
+  });
+
+  it('posts the actions, the step to resume as JSON', async () => {
+    const app = { namespace: 'default', name: 'web' };
+    await client().sync(app);
+    await client().setSuspended(app, true);
+    await client().setSuspended(app, false);
+    await client().resumeWorkflow(app, 'approve');
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/sync',
+        body: '',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/suspend',
+        body: '',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/resume',
+        body: '',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/workflow/resume',
+        body: '{"step":"approve"}',
+      },
+    ]);
+  });
+
+  it('rejects with the backend’s error body, so the UI can show its message', async () => {
+    answer = {
+      status: 409,
+      body: {
+        error: {
+          name: 'ConflictError',
+          message: 'default/web is not reconciled by this backend',
+        },
+        request: { method: 'POST', url: '/applications/default/web/sync' },
+        response: { statusCode: 409 },
+      },
+    };
+    await expect(
+      client().sync({ namespace: 'default', name: 'web' }),
+    ).rejects.toMatchObject({
+      response: { status: 409 },
+      body: {
+        error: { message: 'default/web is not reconciled by this backend' },
+      },
+    });
+  });
+});
