@@ -358,6 +358,25 @@ describe('the GitOps tab in a real browser', () => {
         : undefined;
     });
 
+    // Suspend automation asks first, then the header says so; resume undoes it.
+    await page
+      .getByRole('button', { name: 'Suspend automation of default/git-app' })
+      .click();
+    await page
+      .getByRole('button', { name: 'Confirm: suspend automation' })
+      .click();
+    const suspended = page.getByText(
+      'suspended: new image tags are not committed',
+    );
+    await suspended.waitFor();
+    await page
+      .getByRole('button', { name: 'Resume automation of default/git-app' })
+      .click();
+    await page
+      .getByRole('button', { name: 'Confirm: resume automation' })
+      .click();
+    await suspended.waitFor({ state: 'hidden' });
+
     // The applications page lists both, like `vela ls`, linked to the catalog.
     await open(page, `${backend.url}/gitops`, 'default/first-vela-workflow');
     const listed = page.getByRole('row', { name: /default\/git-app/ });
