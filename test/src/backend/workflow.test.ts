@@ -188,6 +188,13 @@ describe('a delivery workflow through the backend', () => {
     );
     expect((await deployment(staging)).spec.replicas).toBe(1);
     expect(await deployment(prod)).toBeNull();
+    // What the GitOps tab shows: each step and where it stands.
+    const { workflow } = (await api('get', '')).body;
+    expect(workflow.steps.map((s: any) => [s.name, s.phase])).toEqual([
+      ['deploy-staging', 'succeeded'],
+      ['approval', 'suspending'],
+      ['deploy-prod', 'pending'],
+    ]);
 
     // A backend restart keeps the step suspended: the same step, since the same time.
     const suspendedSince = async () =>

@@ -257,6 +257,7 @@ export class ApplicationService {
       phase: status.status,
       services: status.services ?? [],
       conditions: status.conditions ?? [],
+      workflow: status.workflow as ApplicationDetails['workflow'],
       resources,
       sync,
     };
