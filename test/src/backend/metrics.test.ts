@@ -30,6 +30,7 @@ import {
   kustomizeApp,
   markedDeployment,
   waitUntil,
+  createSourceSecrets,
 } from './support';
 
 /*
@@ -82,22 +83,10 @@ describe('reconcile metrics', () => {
     );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'git-creds',
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
-    ]);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'registry-creds',
-      '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
-    ]);
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'git-creds',
+      registry: 'registry-creds',
+    });
     for (const app of [
       kustomizeApp('good', git.repoUrl('demo'), image),
       kustomizeApp('broken', 'http://127.0.0.1:9/demo.git', image),

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Cluster } from '../infra';
+import type { Cluster, GitServer, Registry } from '../infra';
 import { repoRoot } from '../infra/process';
 
 /** Polls `fn` until it returns a value; on timeout the error carries `context()`, what a person would look at. */
@@ -27,6 +27,34 @@ export async function waitUntil<T>(
     }
     await new Promise(r => setTimeout(r, 250));
   }
+}
+
+/**
+ * The Secrets a kustomize component names: Git `username`/`password` (its
+ * `secretRef`) and a dockerconfigjson for the registry (its image's).
+ */
+export async function createSourceSecrets(
+  cluster: Cluster,
+  git: GitServer,
+  registry: Registry,
+  names: { git: string; registry: string },
+): Promise<void> {
+  await cluster.kubectl([
+    'create',
+    'secret',
+    'generic',
+    names.git,
+    `--from-literal=username=${git.username}`,
+    `--from-literal=password=${git.password}`,
+  ]);
+  await cluster.kubectl([
+    'create',
+    'secret',
+    'generic',
+    names.registry,
+    '--type=kubernetes.io/dockerconfigjson',
+    `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
+  ]);
 }
 
 /** Installs the shipped Application CRD, as a platform team would. */

@@ -25,6 +25,7 @@ import {
   kustomizeApp,
   markedDeployment,
   waitUntil,
+  createSourceSecrets,
 } from './support';
 
 /*
@@ -105,22 +106,10 @@ describe('webhooks on the real registry and Git server', () => {
     );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'git-creds',
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
-    ]);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'registry-creds',
-      '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
-    ]);
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'git-creds',
+      registry: 'registry-creds',
+    });
     await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
         kustomizeApp('web-app', git.repoUrl('demo'), image),

@@ -23,7 +23,7 @@ import {
   sleep,
   waitFor,
 } from '../infra/process';
-import { installCrd } from '../backend/support';
+import { createSourceSecrets, installCrd } from '../backend/support';
 
 export const REPO = 'demo';
 export const BRANCH = 'master';
@@ -208,22 +208,10 @@ export async function startDemoStack(
     });
 
     await installCrd(cluster);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'my-secret',
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
-    ]);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'imagesecret',
-      '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
-    ]);
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'my-secret',
+      registry: 'imagesecret',
+    });
     await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(gitAppApplication(git.repoUrl(REPO), image)),
     });

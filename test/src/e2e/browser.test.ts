@@ -15,7 +15,12 @@ import {
   startRegistry,
 } from '../infra';
 import { repoRoot } from '../infra/process';
-import { installCrd, kustomizeApp, waitUntil } from '../backend/support';
+import {
+  createSourceSecrets,
+  installCrd,
+  kustomizeApp,
+  waitUntil,
+} from '../backend/support';
 
 /*
  * The GitOps tab in Debian's Chromium against the real stack: the real
@@ -238,22 +243,10 @@ describe('the GitOps tab in a real browser', () => {
     );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     await installCrd(cluster);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'git-creds',
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
-    ]);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'registry-creds',
-      '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
-    ]);
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'git-creds',
+      registry: 'registry-creds',
+    });
     await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
         kustomizeApp('git-app', git.repoUrl('demo'), image),

@@ -18,7 +18,7 @@ import {
   startGitServer,
   startRegistry,
 } from '../infra';
-import { installCrd, waitUntil } from '../backend/support';
+import { createSourceSecrets, installCrd, waitUntil } from '../backend/support';
 import {
   firstVelaWorkflowFile,
   gitAppApplication,
@@ -69,22 +69,10 @@ describe('the seed story through the backend plugin', () => {
     fs.rmSync(fixture, { recursive: true });
 
     await installCrd(cluster);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'my-secret',
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
-    ]);
-    await cluster.kubectl([
-      'create',
-      'secret',
-      'generic',
-      'imagesecret',
-      '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
-    ]);
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'my-secret',
+      registry: 'imagesecret',
+    });
     await cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(gitAppApplication(git.repoUrl(REPO), image)),
     });
