@@ -643,6 +643,7 @@ spec:
         metadata: {name: widgets}
 `);
     const result = await reconcile('platform');
+    expect(result.failure).toBeUndefined();
     expect(
       result.applied!.changes.map(c => `${c.ref.kind}:${c.action}`),
     ).toEqual([

@@ -182,14 +182,24 @@ function pathSegments(path: string): Array<string | number> {
  * apply leaves it as someone set it. The hash of what Git asked for was taken
  * before, so a drift there is not mistaken for a change in Git.
  */
-function keepLiveValue(desired: KubeObject, live: KubeObject, path: string): void {
+function keepLiveValue(
+  desired: KubeObject,
+  live: KubeObject,
+  path: string,
+): void {
   const segments = pathSegments(path);
   let d: any = desired;
   let l: any = live;
   for (const segment of segments.slice(0, -1)) {
     d = d?.[segment];
     l = l?.[segment];
-    if (d === null || typeof d !== 'object' || l === null || typeof l !== 'object') return;
+    if (
+      d === null ||
+      typeof d !== 'object' ||
+      l === null ||
+      typeof l !== 'object'
+    )
+      return;
   }
   const last = segments[segments.length - 1];
   if (last !== undefined && l[last] !== undefined && d[last] !== undefined) {
@@ -272,10 +282,31 @@ export async function waitForCrd(
     if (conditions.some(c => c.type === 'Established' && c.status === 'True')) {
       const spec = crd.spec as {
         group: string;
+        names: { kind: string };
         versions?: Array<{ name: string }>;
       };
+      // Established can precede discovery by a moment, longer on a busy
+      // server: wait until discovery serves the kind, so its objects apply.
       for (const version of spec.versions ?? []) {
-        client.invalidateDiscovery(`${spec.group}/${version.name}`);
+        for (;;) {
+          client.invalidateDiscovery(`${spec.group}/${version.name}`);
+          const served = await client
+            .resource({
+              group: spec.group,
+              version: version.name,
+              kind: spec.names.kind,
+            })
+            .then(
+              () => true,
+              error => {
+                if (error instanceof NotFoundError && Date.now() < deadline)
+                  return false;
+                throw error;
+              },
+            );
+          if (served) break;
+          await new Promise(resolve => setTimeout(resolve, 200));
+        }
       }
       return;
     }
