@@ -10,11 +10,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import {
   mockCredentials,
-  mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import {
   Cluster,
@@ -26,11 +23,12 @@ import {
   startRegistry,
 } from '../infra';
 import {
+  createSourceSecrets,
   installCrd,
   kustomizeApp,
   markedDeployment,
+  startGitopsBackend,
   waitUntil,
-  createSourceSecrets,
 } from './support';
 
 /*
@@ -96,20 +94,10 @@ describe('reconcile metrics', () => {
       });
     }
 
-    backend = await startTestBackend({
-      features: [
-        gitopsPlugin,
-        schedulerServiceFactory,
-        mockServices.rootConfig.factory({
-          data: {
-            gitops: {
-              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-              cacheDir,
-              tickSeconds: 1,
-            },
-          },
-        }),
-      ],
+    backend = await startGitopsBackend({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      cacheDir,
+      tickSeconds: 1,
     });
     const api = (url: string) =>
       request(backend!.server)

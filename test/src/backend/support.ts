@@ -1,4 +1,8 @@
 import path from 'node:path';
+import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import type { JsonObject } from '@backstage/types';
+import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import type { Cluster, GitServer, Registry } from '../infra';
 import { repoRoot } from '../infra/process';
 
@@ -55,6 +59,21 @@ export async function createSourceSecrets(
     '--type=kubernetes.io/dockerconfigjson',
     `--from-literal=.dockerconfigjson=${registry.dockerConfigJson()}`,
   ]);
+}
+
+/**
+ * The gitops backend plugin on Backstage's test backend, with the real
+ * scheduler (the test backend's default one runs each task only once) and
+ * the given `gitops` config.
+ */
+export function startGitopsBackend(gitops: JsonObject) {
+  return startTestBackend({
+    features: [
+      gitopsPlugin,
+      schedulerServiceFactory,
+      mockServices.rootConfig.factory({ data: { gitops } }),
+    ],
+  });
 }
 
 /** Installs the shipped Application CRD, as a platform team would. */

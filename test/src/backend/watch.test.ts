@@ -1,13 +1,15 @@
 import {
   mockCredentials,
-  mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import { Cluster, startCluster } from '../infra';
-import { installCrd, waitUntil, webserviceApp } from './support';
+import {
+  installCrd,
+  startGitopsBackend,
+  waitUntil,
+  webserviceApp,
+} from './support';
 
 /*
  * A change to an Application in the cluster is reconciled at once, through
@@ -28,20 +30,10 @@ describe('watching Applications', () => {
   });
 
   it('reconciles a new and a changed Application within seconds', async () => {
-    backend = await startTestBackend({
-      features: [
-        gitopsPlugin,
-        schedulerServiceFactory,
-        mockServices.rootConfig.factory({
-          data: {
-            gitops: {
-              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-              tickSeconds: 60,
-              shards: 1,
-            },
-          },
-        }),
-      ],
+    backend = await startGitopsBackend({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      tickSeconds: 60,
+      shards: 1,
     });
     const replicas = async () =>
       JSON.parse(

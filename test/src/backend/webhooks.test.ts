@@ -5,11 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   mockCredentials,
-  mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import {
   Cluster,
@@ -21,11 +18,12 @@ import {
   startRegistry,
 } from '../infra';
 import {
+  createSourceSecrets,
   installCrd,
   kustomizeApp,
   markedDeployment,
+  startGitopsBackend,
   waitUntil,
-  createSourceSecrets,
 } from './support';
 
 /*
@@ -48,24 +46,14 @@ describe('webhooks on the real registry and Git server', () => {
     [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
     await installCrd(cluster);
-    backend = await startTestBackend({
-      features: [
-        gitopsPlugin,
-        schedulerServiceFactory,
-        mockServices.rootConfig.factory({
-          data: {
-            gitops: {
-              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-              cacheDir,
-              tickSeconds: 1,
-              webhooks: {
-                registrySecret: REGISTRY_SECRET,
-                gitSecret: GIT_SECRET,
-              },
-            },
-          },
-        }),
-      ],
+    backend = await startGitopsBackend({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      cacheDir,
+      tickSeconds: 1,
+      webhooks: {
+        registrySecret: REGISTRY_SECRET,
+        gitSecret: GIT_SECRET,
+      },
     });
     const { port } = backend.server.address() as AddressInfo;
     registry = await startRegistry({

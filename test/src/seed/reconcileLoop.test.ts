@@ -3,11 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   mockCredentials,
-  mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import {
   Cluster,
@@ -18,7 +15,12 @@ import {
   startGitServer,
   startRegistry,
 } from '../infra';
-import { createSourceSecrets, installCrd, waitUntil } from '../backend/support';
+import {
+  createSourceSecrets,
+  installCrd,
+  startGitopsBackend,
+  waitUntil,
+} from '../backend/support';
 import {
   firstVelaWorkflowFile,
   gitAppApplication,
@@ -77,21 +79,10 @@ describe('the seed story through the backend plugin', () => {
       input: JSON.stringify(gitAppApplication(git.repoUrl(REPO), image)),
     });
 
-    backend = await startTestBackend({
-      features: [
-        gitopsPlugin,
-        // The real scheduler: the test backend's default one runs tasks only once.
-        schedulerServiceFactory,
-        mockServices.rootConfig.factory({
-          data: {
-            gitops: {
-              clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-              cacheDir,
-              tickSeconds: 1,
-            },
-          },
-        }),
-      ],
+    backend = await startGitopsBackend({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      cacheDir,
+      tickSeconds: 1,
     });
     const api = (method: 'get' | 'post', url: string) =>
       request(backend!.server)
