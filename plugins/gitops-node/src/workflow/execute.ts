@@ -6,28 +6,28 @@ import type {
   WorkflowStatus,
   WorkflowStepStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import { isRecord } from '../application/fields';
-import { apiVersionOf, refKey } from '../application/objects';
+import { isRecord } from '../model/fields';
+import { apiVersionOf, refKey } from '../model/objects';
 import type {
   DefinitionRegistry,
   KustomizeSource,
-} from '../application/registry';
+} from '../render/definitions';
 import {
   renderApplication,
   type RenderedApplication,
-} from '../application/render';
-import { assessComponents } from '../application/status';
+} from '../render/render';
+import { assessComponents } from '../record/status';
 import type {
   Application,
   ApplicationComponent,
   ApplicationStatus,
   WorkflowStep,
-} from '../application/types';
+} from '../model/types';
 import type { ClusterConnectionConfig } from '../clusters';
-import { applyObjects, type InventoryEntry } from '../kube/apply';
+import { applyObjects, type InventoryEntry } from '../apply/apply';
 import { KubeClient } from '../kube/client';
-import { deletionPolicy } from '../kube/reconcile';
-import { compareBytes } from '../policy/policy';
+import { deletionPolicy } from '../pipeline/reconcile';
+import { compareBytes } from '../sources/tagPolicy/policy';
 import {
   initialSteps,
   modeOf,
@@ -43,7 +43,7 @@ import {
   deployPolicies,
   resolveTopology,
   type DeployTarget,
-} from './policies';
+} from './oamPolicies';
 import type { StepState, WorkflowRevision, WorkflowState } from './types';
 
 /**

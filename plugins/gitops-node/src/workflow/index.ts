@@ -2,6 +2,5 @@ export * from './types';
 export { parseCondition } from './condition';
 export type { Condition, StepFacts } from './condition';
 export * from './plan';
-export * from './policies';
+export * from './oamPolicies';
 export * from './execute';
-export * from './reconcile';

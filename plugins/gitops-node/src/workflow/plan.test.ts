@@ -1,4 +1,4 @@
-import type { ApplicationWorkflow, WorkflowStep } from '../application/types';
+import type { ApplicationWorkflow, WorkflowStep } from '../model/types';
 import { parseCondition, type StepFacts } from './condition';
 import {
   initialSteps,

@@ -3,7 +3,7 @@ import type {
   Application,
   ApplicationWorkflow,
   WorkflowStep,
-} from '../application/types';
+} from '../model/types';
 import { parseCondition, type Condition, type StepFacts } from './condition';
 import type { StepPhase, StepState, WorkflowPhase } from './types';
 

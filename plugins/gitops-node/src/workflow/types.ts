@@ -2,8 +2,8 @@ import type {
   ApplicationPhase,
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import type { Application } from '../application/types';
-import type { InventoryEntry } from '../kube/apply';
+import type { Application } from '../model/types';
+import type { InventoryEntry } from '../apply/apply';
 
 /** A step's phase, in KubeVela's words. */
 export type StepPhase =

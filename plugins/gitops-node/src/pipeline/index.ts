@@ -1,0 +1,2 @@
+export * from './reconcile';
+export * from './workflowPass';

@@ -1,0 +1,195 @@
+import { parseApplicationsYaml } from '../model/parse';
+import { renderApplication } from '../render/render';
+import { assessComponents, computeStatus } from './status';
+import { objectKey } from '../model/objects';
+import type { KubeObject } from '../model/types';
+
+const yaml = `
+apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: first-vela-workflow, namespace: default, generation: 3}
+spec:
+  components:
+  - name: test-server
+    type: webservice
+    properties: {image: app:1, port: 8088}
+    traits:
+    - type: ingress
+      properties: {domain: testsvc.example.com, http: {"/": 8088}}
+`;
+
+async function setup() {
+  const [app] = parseApplicationsYaml(yaml, 'app.yaml');
+  const rendered = await renderApplication(app);
+  const live = new Map<string, KubeObject>();
+  for (const object of rendered.objects)
+    live.set(objectKey(object), structuredClone(object));
+  const deployment = live.get('apps/Deployment/default/test-server')!;
+  deployment.metadata.generation = 1;
+  return { app, rendered, live, deployment };
+}
+
+const now = new Date('2026-01-01T00:00:00.000Z');
+
+describe('status', () => {
+  it('is running and healthy with Ready:1/1 once the Deployment is available', async () => {
+    const { app, rendered, live, deployment } = await setup();
+    deployment.status = {
+      observedGeneration: 1,
+      replicas: 1,
+      updatedReplicas: 1,
+      readyReplicas: 1,
+      availableReplicas: 1,
+      conditions: [
+        {
+          type: 'Progressing',
+          status: 'True',
+          reason: 'NewReplicaSetAvailable',
+        },
+        { type: 'Available', status: 'True' },
+      ],
+    };
+    const components = assessComponents(rendered, live);
+    const status = computeStatus({
+      app,
+      components,
+      applied: {
+        inventory: [
+          {
+            group: 'apps',
+            version: 'v1',
+            kind: 'Deployment',
+            namespace: 'default',
+            name: 'test-server',
+          },
+        ],
+        drifted: [],
+      },
+      now,
+    });
+    expect(status.status).toBe('running');
+    expect(status.services).toEqual([
+      {
+        name: 'test-server',
+        namespace: 'default',
+        cluster: 'local',
+        healthy: true,
+        message: 'Ready:1/1',
+        traits: [{ type: 'ingress', healthy: true }],
+      },
+    ]);
+    expect(
+      status.conditions!.map(c => `${c.type}=${c.status}/${c.reason}`),
+    ).toEqual([
+      'Parsed=True/Available',
+      'Render=True/Available',
+      'Applied=True/Available',
+      'Ready=True/Available',
+    ]);
+    expect(status.appliedResources).toEqual([
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        namespace: 'default',
+        name: 'test-server',
+        cluster: 'local',
+      },
+    ]);
+    expect(status.observedGeneration).toBe(3);
+  });
+
+  it('is runningWorkflow with Ready:0/1 while rolling out, unhealthy when something is missing', async () => {
+    const { app, rendered, live } = await setup();
+    let status = computeStatus({
+      app,
+      components: assessComponents(rendered, live),
+      now,
+    });
+    expect(status.status).toBe('runningWorkflow');
+    expect(status.services![0]).toMatchObject({
+      healthy: false,
+      message: 'Ready:0/1',
+    });
+    expect(status.conditions!.at(-1)).toMatchObject({
+      type: 'Ready',
+      status: 'False',
+      reason: 'Progressing',
+      message: 'test-server: Ready:0/1',
+    });
+
+    live.delete('networking.k8s.io/Ingress/default/test-server');
+    status = computeStatus({
+      app,
+      components: assessComponents(rendered, live),
+      now,
+    });
+    expect(status.status).toBe('unhealthy');
+    expect(status.services![0].traits).toEqual([
+      { type: 'ingress', healthy: false, message: 'Not found in the cluster' },
+    ]);
+  });
+
+  it('says which stage failed and why, keeps transition times of unchanged conditions', async () => {
+    const { app } = await setup();
+    const first = computeStatus({
+      app,
+      failure: {
+        stage: 'render',
+        message: 'deep/bad.yaml, document 2: bad indentation',
+      },
+      now,
+    });
+    expect(first.status).toBe('rendering');
+    expect(first.conditions).toEqual([
+      {
+        type: 'Parsed',
+        status: 'True',
+        reason: 'Available',
+        message: '',
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+      },
+      {
+        type: 'Render',
+        status: 'False',
+        reason: 'RenderFailed',
+        message: 'deep/bad.yaml, document 2: bad indentation',
+        lastTransitionTime: '2026-01-01T00:00:00Z',
+      },
+    ]);
+    const later = computeStatus({
+      app,
+      failure: {
+        stage: 'apply',
+        reason: 'Conflict',
+        message: 'owned by other',
+      },
+      previous: first,
+      now: new Date('2026-01-02T00:00:00Z'),
+    });
+    expect(later.status).toBe('workflowFailed');
+    expect(
+      later.conditions!.map(c => [c.type, c.reason, c.lastTransitionTime]),
+    ).toEqual([
+      ['Parsed', 'Available', '2026-01-01T00:00:00Z'],
+      ['Render', 'Available', '2026-01-02T00:00:00Z'],
+      ['Applied', 'Conflict', '2026-01-02T00:00:00Z'],
+    ]);
+  });
+
+  it('reports corrected drift on the Applied condition', async () => {
+    const { app } = await setup();
+    const status = computeStatus({
+      app,
+      components: [],
+      applied: { inventory: [], drifted: ['Deployment default/test-server'] },
+      now,
+    });
+    expect(status.conditions![2]).toMatchObject({
+      type: 'Applied',
+      status: 'True',
+      reason: 'DriftCorrected',
+      message:
+        'Changed outside Git and restored: Deployment default/test-server',
+    });
+  });
+});

@@ -1,0 +1,3 @@
+export * from './definitions';
+export { createDefaultRegistry } from './builtins';
+export * from './render';

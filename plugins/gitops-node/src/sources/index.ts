@@ -1,0 +1,13 @@
+export * from './tagPolicy';
+export * from './oci';
+export * from './git';
+export * from './setters';
+export * from './template';
+export * from './automation';
+export * from './build';
+export { createGitKustomizeSource } from './prepare';
+export type {
+  CommittedImageUpdate,
+  GitKustomizeContext,
+  GitKustomizeReport,
+} from './prepare';

@@ -1,0 +1,208 @@
+import crypto from 'node:crypto';
+import {
+  CompiledImagePolicy,
+  ImagePolicySpec,
+  compileImagePolicy,
+  excludeTags,
+} from '../tagPolicy';
+import { RegistryAccess, RegistryClient, identity } from './client';
+import { ImageReference, parseImageReference } from './reference';
+
+/** One listing of an image's tags. */
+export interface ImageScan {
+  image: ImageReference;
+  /** Tags in registry order, exclusions applied. */
+  tags: string[];
+  scannedAt: Date;
+}
+
+export interface ScanOptions extends RegistryAccess {
+  /** A listing younger than this is reused. Default: the scanner's interval. */
+  intervalMs?: number;
+  /** RE2 patterns of tags to leave out. Default: cosign `*.sig` tags. */
+  exclusionList?: readonly string[];
+}
+
+interface CacheEntry {
+  listing: Promise<{ tags: string[]; scannedAt: Date }>;
+  /** Set when the listing completes; until then callers share it in flight. */
+  scannedAt?: number;
+  intervalMs: number;
+}
+
+const isStale = (entry: CacheEntry, intervalMs: number, now: number) =>
+  entry.scannedAt !== undefined && entry.scannedAt + intervalMs <= now;
+
+/**
+ * Lists image tags at most once per interval per image and credentials,
+ * however many policies ask: callers within the interval share the listing,
+ * and concurrent callers share the request in flight. A failed listing is
+ * not cached, so the next call tries again.
+ */
+export class ImageScanner {
+  readonly client: RegistryClient;
+  private readonly intervalMs: number;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(options: { client?: RegistryClient; intervalMs?: number } = {}) {
+    this.client = options.client ?? new RegistryClient();
+    this.intervalMs = options.intervalMs ?? 60_000;
+  }
+
+  async scan(image: string, options: ScanOptions = {}): Promise<ImageScan> {
+    const ref = parseImageReference(image);
+    const key = [
+      ref.name,
+      identity(options.credentials),
+      options.insecure ? 'http' : 'https',
+      options.ca
+        ? crypto.createHash('sha256').update(options.ca).digest('hex')
+        : '',
+    ].join('|');
+    const interval = options.intervalMs ?? this.intervalMs;
+    let entry = this.cache.get(key);
+    const now = Date.now();
+    if (!entry || isStale(entry, interval, now)) {
+      // Images nobody scans any more must not keep their tag lists alive.
+      for (const [k, e] of this.cache) {
+        if (isStale(e, e.intervalMs, now)) this.cache.delete(k);
+      }
+      const fresh: CacheEntry = {
+        intervalMs: interval,
+        listing: this.client.listTags(ref, options).then(tags => {
+          fresh.scannedAt = Date.now();
+          return { tags, scannedAt: new Date(fresh.scannedAt) };
+        }),
+      };
+      fresh.listing.catch(
+        () => this.cache.get(key) === fresh && this.cache.delete(key),
+      );
+      this.cache.set(key, fresh);
+      entry = fresh;
+    }
+    const { tags, scannedAt } = await entry.listing;
+    return {
+      image: ref,
+      tags: excludeTags(tags, options.exclusionList),
+      scannedAt,
+    };
+  }
+}
+
+/** What an image policy currently says. */
+export interface ImagePolicyResult {
+  /**
+   * The image as the spec names it, without tag or digest (`nginx` stays
+   * `nginx`): what a marker writes, so `{ image, tag, digest }` is the
+   * setters' `ImagePolicyChoice`.
+   */
+  image: string;
+  /** The chosen tag: this evaluation's, or the last good one if it failed. */
+  tag?: string;
+  /** Manifest digest of `tag`, when asked for with `resolveDigest`. */
+  digest?: string;
+  /** Why this evaluation failed; `tag` then still holds the last good choice. */
+  error?: Error;
+  /** True when this evaluation chose a tag different from the previous good one. */
+  changed: boolean;
+  /** When `tag` was last confirmed by a successful evaluation. */
+  lastSuccessAt?: Date;
+}
+
+export interface EvaluateOptions extends ScanOptions {
+  image: string;
+  spec: ImagePolicySpec;
+  /** Also look up the chosen tag's digest (for `:digest` markers). */
+  resolveDigest?: boolean;
+}
+
+interface PolicyState {
+  specKey: string;
+  policy?: CompiledImagePolicy;
+  last?: Omit<ImagePolicyResult, 'error' | 'changed'>;
+}
+
+/**
+ * Evaluates named image policies (e.g. `default:gitops`) against shared
+ * scans and remembers each one's last good result: when the registry is
+ * down, rate limits, refuses credentials, or the spec or tags are wrong,
+ * `evaluate` resolves (never rejects) with the last good tag and the error,
+ * and the next successful evaluation replaces both by itself.
+ */
+export class ImagePolicyEvaluator {
+  readonly scanner: ImageScanner;
+  private readonly states = new Map<string, PolicyState>();
+
+  constructor(options: { scanner?: ImageScanner } = {}) {
+    this.scanner = options.scanner ?? new ImageScanner();
+  }
+
+  async evaluate(
+    policyId: string,
+    options: EvaluateOptions,
+  ): Promise<ImagePolicyResult> {
+    const specKey = JSON.stringify([options.image, options.spec]);
+    let state = this.states.get(policyId);
+    if (!state || state.specKey !== specKey) {
+      state = { specKey, last: state?.last };
+      this.states.set(policyId, state);
+    }
+    try {
+      state.policy ??= compileImagePolicy(options.spec, {
+        image: options.image,
+      });
+      const scan = await this.scanner.scan(options.image, options);
+      const tag = state.policy.select(scan.tags);
+      const digest = options.resolveDigest
+        ? await this.resolveDigest(scan.image, tag, state, options)
+        : undefined;
+      const changed = state.last?.tag !== undefined && state.last.tag !== tag;
+      state.last = {
+        image: imageName(options.image),
+        tag,
+        digest,
+        lastSuccessAt: new Date(),
+      };
+      return { ...state.last, changed };
+    } catch (error) {
+      return {
+        image: imageName(options.image),
+        ...state.last,
+        error: error as Error,
+        changed: false,
+      };
+    }
+  }
+
+  /** Drops what is remembered of a policy that no longer exists. */
+  forget(policyId: string): void {
+    this.states.delete(policyId);
+  }
+
+  /** The last good result of a policy, if it ever had one. */
+  lastResult(policyId: string): ImagePolicyResult | undefined {
+    const last = this.states.get(policyId)?.last;
+    return last && { ...last, changed: false };
+  }
+
+  private async resolveDigest(
+    ref: ImageReference,
+    tag: string,
+    state: PolicyState,
+    access: RegistryAccess,
+  ): Promise<string> {
+    // Tags are mutable, but re-resolving every interval for an unchanged
+    // choice would double the requests; a changed choice is always looked up.
+    if (state.last?.tag === tag && state.last.digest) return state.last.digest;
+    return this.scanner.client.getDigest(ref, tag, access);
+  }
+}
+
+/** The image as written, without tag or digest. */
+function imageName(image: string): string {
+  const withoutDigest = image.split('@')[0];
+  const colon = withoutDigest.lastIndexOf(':');
+  return colon > withoutDigest.lastIndexOf('/')
+    ? withoutDigest.slice(0, colon)
+    : withoutDigest;
+}

@@ -1,0 +1,282 @@
+import { InputError } from '@backstage/errors';
+import { Fields, isRecord } from '../model/fields';
+import { builtinRegistry } from '../model/parse';
+import type { DefinitionRegistry } from '../render/definitions';
+import type {
+  Application,
+  ApplicationComponent,
+  ApplicationPolicy,
+  ApplicationTrait,
+} from '../model/types';
+import type { ClusterConnectionConfig } from '../clusters';
+
+/** Where a deploy step puts an Application: a cluster, optionally another namespace. */
+export interface DeployTarget {
+  cluster: ClusterConnectionConfig;
+  /** The topology policy's `namespace`: the objects go there instead of the Application's. */
+  namespace?: string;
+  /** The topology policy that chose it (absent for the local cluster). */
+  policy?: string;
+}
+
+function policyNamed(
+  app: Application,
+  name: string,
+  where: string,
+): ApplicationPolicy {
+  const policy = app.spec.policies.find(p => p.name === name);
+  if (!policy) {
+    throw new InputError(
+      `${where}: no policy is named "${name}" (policies: ${
+        app.spec.policies.map(p => p.name).join(', ') || 'none'
+      })`,
+    );
+  }
+  return policy;
+}
+
+/** The policies a deploy step names, by type, in the order it names them. */
+export function deployPolicies(
+  app: Application,
+  names: string[],
+  where: string,
+): { topology: ApplicationPolicy[]; override: ApplicationPolicy[] } {
+  const policies = names.map(n => policyNamed(app, n, where));
+  for (const policy of policies) {
+    if (policy.type !== 'topology' && policy.type !== 'override') {
+      throw new InputError(
+        `${where}: policy "${policy.name}" is a ${policy.type} policy; a deploy step takes topology and override policies`,
+      );
+    }
+  }
+  return {
+    topology: policies.filter(p => p.type === 'topology'),
+    override: policies.filter(p => p.type === 'override'),
+  };
+}
+
+/**
+ * The clusters topology policies select, from the configured clusters:
+ * `clusters` by name (an unknown name is an error naming the policy) and/or
+ * `clusterLabelSelector` (`clusterSelector`, KubeVela's older name) matching
+ * every label. No policy: the local cluster.
+ */
+export function resolveTopology(
+  policies: ApplicationPolicy[],
+  clusters: ClusterConnectionConfig[],
+  localCluster: string,
+): DeployTarget[] {
+  if (policies.length === 0) {
+    const local = clusters.find(c => c.name === localCluster);
+    if (!local)
+      throw new InputError(
+        `The local cluster "${localCluster}" is not among the configured clusters (${clusters
+          .map(c => c.name)
+          .join(', ')})`,
+      );
+    return [{ cluster: local }];
+  }
+  const targets: DeployTarget[] = [];
+  for (const policy of policies) {
+    const fields = Fields.of(
+      policy.properties,
+      `policy "${policy.name}" properties`,
+    );
+    fields.onlyKeys([
+      'clusters',
+      'clusterLabelSelector',
+      'clusterSelector',
+      'namespace',
+      'allowEmpty',
+    ]);
+    const names = fields.optionalStringList('clusters');
+    const selector =
+      fields.optionalStringMap('clusterLabelSelector') ??
+      fields.optionalStringMap('clusterSelector');
+    const namespace = fields.optionalString('namespace');
+    if (!names && !selector) {
+      throw new InputError(
+        `topology policy "${policy.name}" needs "clusters" or "clusterLabelSelector"`,
+      );
+    }
+    const chosen: ClusterConnectionConfig[] = [];
+    for (const name of names ?? []) {
+      const cluster = clusters.find(c => c.name === name);
+      if (!cluster) {
+        throw new InputError(
+          `topology policy "${
+            policy.name
+          }" names cluster "${name}", which is not configured (clusters: ${
+            clusters.map(c => c.name).join(', ') || 'none'
+          })`,
+        );
+      }
+      chosen.push(cluster);
+    }
+    if (selector) {
+      chosen.push(
+        ...clusters.filter(c =>
+          Object.entries(selector).every(([k, v]) => c.labels?.[k] === v),
+        ),
+      );
+    }
+    if (chosen.length === 0 && policy.properties.allowEmpty !== true) {
+      throw new InputError(
+        `topology policy "${
+          policy.name
+        }" selects no cluster (labels ${JSON.stringify(selector)})`,
+      );
+    }
+    for (const cluster of chosen) {
+      if (
+        targets.some(
+          t => t.cluster.name === cluster.name && t.namespace === namespace,
+        )
+      )
+        continue;
+      const target: DeployTarget = { cluster, policy: policy.name };
+      if (namespace) target.namespace = namespace;
+      targets.push(target);
+    }
+  }
+  return targets;
+}
+
+/**
+ * JSON merge patch (RFC 7386), as KubeVela's override merges properties:
+ * maps merge key by key, `null` removes a key, anything else (lists
+ * included) replaces.
+ */
+export function mergePatch(base: unknown, patch: unknown): unknown {
+  if (!isRecord(patch)) return structuredClone(patch);
+  const result: Record<string, unknown> = isRecord(base)
+    ? structuredClone(base)
+    : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key], value);
+  }
+  return result;
+}
+
+interface OverrideEntry {
+  name?: string;
+  type?: string;
+  properties?: Record<string, unknown>;
+  traits: Array<{
+    type: string;
+    properties?: Record<string, unknown>;
+    disable: boolean;
+  }>;
+}
+
+function readOverride(policy: ApplicationPolicy): {
+  entries: OverrideEntry[];
+  selector?: string[];
+} {
+  const fields = Fields.of(
+    policy.properties,
+    `policy "${policy.name}" properties`,
+  );
+  fields.onlyKeys(['components', 'selector']);
+  const entries = (fields.optionalList('components') ?? []).map((item, i) => {
+    const entry = Fields.of(item, `${fields.pathOf('components')}[${i}]`);
+    entry.onlyKeys(['name', 'type', 'properties', 'traits']);
+    const traits = (entry.optionalList('traits') ?? []).map((t, j) => {
+      const trait = Fields.of(t, `${entry.pathOf('traits')}[${j}]`);
+      trait.onlyKeys(['type', 'properties', 'disable']);
+      const disable = trait.value.disable;
+      if (disable !== undefined && typeof disable !== 'boolean') {
+        throw new InputError(
+          `${trait.pathOf('disable')}: must be true or false`,
+        );
+      }
+      return {
+        type: trait.string('type'),
+        properties: trait.optionalMap('properties')?.value,
+        disable: disable === true,
+      };
+    });
+    return {
+      name: entry.optionalString('name'),
+      type: entry.optionalString('type'),
+      properties: entry.optionalMap('properties')?.value,
+      traits,
+    };
+  });
+  return { entries, selector: fields.optionalStringList('selector') };
+}
+
+/**
+ * Applies override policies in order: each entry patches the components it
+ * matches (by `name`, by `type`, or all when it gives neither) — properties
+ * merged, traits added, merged or removed (`disable: true`); `selector`
+ * keeps only the listed components. The result is validated like the
+ * Application's own components, so a bad override fails with its path.
+ */
+export function applyOverrides(
+  components: ApplicationComponent[],
+  policies: ApplicationPolicy[],
+  registry: DefinitionRegistry = builtinRegistry(),
+): ApplicationComponent[] {
+  let result = structuredClone(components);
+  for (const policy of policies) {
+    const { entries, selector } = readOverride(policy);
+    for (const unknown of (selector ?? []).filter(
+      n => !components.some(c => c.name === n),
+    )) {
+      throw new InputError(
+        `override policy "${policy.name}" selects component "${unknown}", which the Application does not have`,
+      );
+    }
+    if (selector) result = result.filter(c => selector.includes(c.name));
+    for (const entry of entries) {
+      if (entry.name && !components.some(c => c.name === entry.name)) {
+        throw new InputError(
+          `override policy "${policy.name}" patches component "${entry.name}", which the Application does not have`,
+        );
+      }
+      for (const component of result) {
+        if (entry.name && entry.name !== component.name) continue;
+        if (entry.type && entry.type !== component.type) continue;
+        if (entry.properties) {
+          component.properties = mergePatch(
+            component.properties,
+            entry.properties,
+          ) as Record<string, unknown>;
+        }
+        for (const patch of entry.traits) {
+          const index = component.traits.findIndex(t => t.type === patch.type);
+          if (patch.disable) {
+            if (index >= 0) component.traits.splice(index, 1);
+            continue;
+          }
+          const trait: ApplicationTrait = {
+            type: patch.type,
+            properties: mergePatch(
+              index >= 0 ? component.traits[index].properties : {},
+              patch.properties ?? {},
+            ) as Record<string, unknown>,
+          };
+          if (index >= 0) component.traits[index] = trait;
+          else component.traits.push(trait);
+        }
+      }
+    }
+    for (const component of result) {
+      const where = `override policy "${policy.name}" on component "${component.name}"`;
+      registry
+        .getComponentType(component.type)
+        ?.validate(Fields.of(component.properties, `${where}: properties`));
+      for (const trait of component.traits) {
+        const definition = registry.getTrait(trait.type);
+        if (!definition)
+          throw new InputError(`${where}: unknown trait "${trait.type}"`);
+        definition.validate(
+          Fields.of(trait.properties, `${where}: trait ${trait.type}`),
+        );
+      }
+    }
+  }
+  return result;
+}
