@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  applicationOwner,
   applyObjects,
   KubeClient,
   type InventoryEntry,
@@ -87,7 +88,7 @@ async function main() {
           .map(o => `---\n${JSON.stringify(o)}\n`)
           .join(''),
       );
-      const owner = { name: 'bench', namespace: nsOurs };
+      const owner = applicationOwner({ name: 'bench', namespace: nsOurs });
       const kubectlApply = () =>
         run(
           kubectl,

@@ -6,13 +6,16 @@ import { ScmIntegrations } from '@backstage/integration';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
 import { gitopsPermissions } from '@gitops-workflow/plugin-gitops-common';
 import {
+  createBuiltinDefinitions,
   credentialsFromIntegrations,
+  gitopsDefinitionsExtensionPoint,
   GitSource,
   ImagePolicyEvaluator,
 } from '@gitops-workflow/plugin-gitops-node';
 import { readGitopsConfig } from './config';
 import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
+import { ApplicationReconciler } from './service/ApplicationReconciler';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { scheduleHousekeeping } from './service/housekeeping';
@@ -27,6 +30,14 @@ import { GitopsStore } from './store/GitopsStore';
 export const gitopsPlugin = createBackendPlugin({
   pluginId: 'gitops',
   register(env) {
+    // Modules add their definitions before init; the built-ins come first, through the same calls.
+    const definitions = createBuiltinDefinitions();
+    env.registerExtensionPoint(gitopsDefinitionsExtensionPoint, {
+      addComponentType: d => definitions.addComponentType(d),
+      addTrait: d => definitions.addTrait(d),
+      addStepType: d => definitions.addStepType(d),
+      addPolicyType: d => definitions.addPolicyType(d),
+    });
     env.registerInit({
       deps: {
         config: coreServices.rootConfig,
@@ -63,11 +74,15 @@ export const gitopsPlugin = createBackendPlugin({
         let loop: ReconcileLoop | undefined;
         const home = clusters.home;
         if (home) {
-          loop = new ReconcileLoop({
+          const reconciler = new ApplicationReconciler({
             logger,
-            scheduler: deps.scheduler,
             store,
-            cluster: home,
+            home,
+            deployTargets: {
+              clusters: clusters.configs,
+              clientFor: target => clusters.clientFor(target.name),
+            },
+            definitions,
             git: new GitSource({
               cacheDir: config.cacheDir,
               // Repositories without a secretRef use the token Backstage has for their host.
@@ -80,17 +95,20 @@ export const gitopsPlugin = createBackendPlugin({
               },
             }),
             images: new ImagePolicyEvaluator(),
-            matchLabels: config.matchLabels,
-            concurrency: config.concurrency,
             author: config.commitAuthor,
             kustomizePath: config.kustomizePath,
+          });
+          loop = new ReconcileLoop({
+            logger,
+            scheduler: deps.scheduler,
+            store,
+            cluster: home,
+            reconciler,
+            matchLabels: config.matchLabels,
+            concurrency: config.concurrency,
             tickSeconds: config.tickSeconds,
             shards: config.shards,
             shardLeaseSeconds: config.shardLeaseSeconds,
-            deployTargets: {
-              clusters: clusters.configs,
-              clientFor: target => clusters.clientFor(target.name),
-            },
           });
           await loop.start();
           const watching = new AbortController();
@@ -127,7 +145,6 @@ export const gitopsPlugin = createBackendPlugin({
               matchLabels: config.matchLabels,
               commitAuthor: config.commitAuthor,
             }),
-            store,
           }),
         );
       },

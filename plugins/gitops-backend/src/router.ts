@@ -24,14 +24,12 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
-import { GitopsStore } from './store/GitopsStore';
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   clusters: ClusterService;
   applications: ApplicationService;
-  store: GitopsStore;
 }
 
 function pageOf(req: Request): { limit: number; offset: number } {
@@ -49,7 +47,7 @@ function pageOf(req: Request): { limit: number; offset: number } {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, clusters, applications, store } = options;
+  const { httpAuth, permissions, clusters, applications } = options;
   const router = Router();
   router.use(express.json());
 
@@ -74,8 +72,6 @@ export async function createRouter(
     if ('error' in parsed) throw new InputError(parsed.error);
     return parsed.ref;
   }
-
-  const keyOf = (ref: ApplicationRef) => applications.keyOf(ref);
 
   router.get('/clusters', async (req, res) => {
     await authorize(req, gitopsReadPermission);
@@ -105,13 +101,13 @@ export async function createRouter(
     '/applications/:namespace/:name/image-history',
     async (req, res) => {
       await authorize(req, gitopsReadPermission);
-      res.json(await store.listImageHistory(keyOf(refOf(req)), pageOf(req)));
+      res.json(await applications.imageHistory(refOf(req), pageOf(req)));
     },
   );
 
   router.get('/applications/:namespace/:name/runs', async (req, res) => {
     await authorize(req, gitopsReadPermission);
-    res.json(await store.listRuns(keyOf(refOf(req)), pageOf(req)));
+    res.json(await applications.runs(refOf(req), pageOf(req)));
   });
 
   router.post('/applications/:namespace/:name/sync', async (req, res) => {
@@ -131,12 +127,10 @@ export async function createRouter(
       `/applications/:namespace/:name/${action}`,
       async (req, res) => {
         const credentials = await authorize(req, gitopsSuspendPermission);
-        const ref = refOf(req);
-        await clusters.getApplication(ref);
         const who =
           (credentials.principal as { userEntityRef?: string }).userEntityRef ??
           'a service';
-        await store.setSuspended(keyOf(ref), suspended, who);
+        await applications.setSuspended(refOf(req), suspended, who);
         res.json({ suspended });
       },
     );

@@ -14,10 +14,14 @@ import {
   buildManifests,
   installApplicationCrd,
   KubeClient,
-  reconcileApplication,
+  kustomizeComponents,
+  resolveInside,
+  runPipeline,
+  WorkflowExecutor,
   type InventoryEntry,
   type KubeObject,
-  type ReconcileResult,
+  type ReconcileOutcome,
+  type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
 import { startCluster, type Cluster } from '../infra';
 
@@ -85,7 +89,8 @@ describe('Applications on a real cluster', () => {
   let client: KubeClient;
   let workdir: string;
   /** What the backend store would persist between reconciles, per Application. */
-  const inventories = new Map<string, InventoryEntry[]>();
+  const inventories = new Map<string, Record<string, InventoryEntry[]>>();
+  const workflows = new Map<string, WorkflowState>();
   /** Local stand-ins for Git checkouts, by component name. */
   const sources = new Map<string, string>();
 
@@ -100,32 +105,46 @@ describe('Applications on a real cluster', () => {
       name,
     }))!;
 
+  type ReconcileResult = ReconcileOutcome & {
+    applied?: Pick<
+      Extract<ReconcileOutcome, { kind: 'deployed' }>,
+      'changes' | 'drifted' | 'writes'
+    >;
+  };
+
   async function reconcile(
     name: string,
     namespace = 'default',
   ): Promise<ReconcileResult> {
     const key = `${namespace}/${name}`;
-    const result = await reconcileApplication(
-      client,
-      await getApp(name, namespace),
-      {
-        inventory: inventories.get(key),
-        kustomizeSource: async component => {
+    const executor = new WorkflowExecutor({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      clientFor: () => client,
+    });
+    const outcome = await runPipeline(await getApp(name, namespace), {
+      home: { name: 'local', client },
+      executor,
+      workflow: workflows.get(key),
+      inventories: inventories.get(key),
+      sources: async (app, into) => {
+        for (const { component, props } of kustomizeComponents(
+          app.spec.components,
+        )) {
           const dir = sources.get(component.name);
           if (!dir) throw new Error(`no checkout for ${component.name}`);
-          return (
-            await buildManifests(
-              path.join(dir, String(component.properties.path ?? '.')),
-              {
-                kustomizePath: cluster.binaries.kustomize,
-              },
-            )
-          ).objects;
-        },
+          const built = await buildManifests(
+            resolveInside(dir, props.path ?? '.'),
+            { kustomizePath: cluster.binaries.kustomize },
+          );
+          into.manifests.set(component.name, built.objects);
+        }
       },
-    );
-    inventories.set(key, result.inventory);
-    return result;
+    });
+    if (outcome.kind === 'notDeployed') return outcome;
+    inventories.set(key, outcome.inventories);
+    workflows.set(key, outcome.workflow);
+    const { changes, drifted, writes } = outcome;
+    return { ...outcome, applied: { changes, drifted, writes } };
   }
 
   /** Reconciles, as the controller's schedule does, until the phase is reached. */
@@ -303,7 +322,7 @@ describe('Applications on a real cluster', () => {
 
   it('makes no write when nothing changed (resourceVersions stay the same)', async () => {
     await reconcileUntil('first-vela-workflow', 'running');
-    const refs = [...inventories.get('default/first-vela-workflow')!];
+    const refs = [...inventories.get('default/first-vela-workflow')!.local];
     const versions = async () =>
       Promise.all([
         ...refs.map(
@@ -421,6 +440,7 @@ metadata:
     await reconcile('first-vela-workflow');
     expect(await get('ConfigMap', 'test-server-settings')).toBeDefined();
     inventories.delete('default/first-vela-workflow');
+    workflows.delete('default/first-vela-workflow');
     await applyYaml(firstVelaWorkflow());
     const fromStatus = await reconcile('first-vela-workflow');
     expect(

@@ -1,11 +1,13 @@
 import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import {
   buildManifests,
+  kustomizeComponents,
   parseApplicationsYaml,
   renderApplication,
+  resolveInside,
+  type KubeObject,
   type RenderedApplication,
 } from '@gitops-workflow/plugin-gitops-node';
 
@@ -76,26 +78,23 @@ export function registerDryRunCommand(program: Command): void {
       );
       const rendered: RenderedApplication[] = [];
       for (const app of apps) {
-        rendered.push(
-          await renderApplication(app, {
-            kustomizeSource: async component => {
-              const dir = sources.get(component.name);
-              if (!dir) {
-                throw new Error(
-                  `component "${component.name}" is of type kustomize: pass --source ${component.name}=DIR with a checkout of ${component.properties.url}`,
-                );
-              }
-              const sub =
-                typeof component.properties.path === 'string'
-                  ? component.properties.path
-                  : '.';
-              const built = await buildManifests(path.resolve(dir, sub), {
-                kustomizePath: flags.kustomize,
-              });
-              return built.objects;
-            },
-          }),
-        );
+        const manifests = new Map<string, KubeObject[]>();
+        for (const { component, props } of kustomizeComponents(
+          app.spec.components,
+        )) {
+          const dir = sources.get(component.name);
+          if (!dir) {
+            throw new Error(
+              `component "${component.name}" is of type kustomize: pass --source ${component.name}=DIR with a checkout of ${props.url}`,
+            );
+          }
+          const built = await buildManifests(
+            resolveInside(dir, props.path ?? '.'),
+            { kustomizePath: flags.kustomize },
+          );
+          manifests.set(component.name, built.objects);
+        }
+        rendered.push(await renderApplication(app, { sources: manifests }));
       }
       process.stdout.write(formatRendered(rendered));
     });

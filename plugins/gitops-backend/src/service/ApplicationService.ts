@@ -22,14 +22,19 @@ import {
   SyncState,
 } from '@gitops-workflow/plugin-gitops-common';
 import {
+  apiVersionOf,
+  ApplicationComponent,
   ApplicationStatus,
   assessHealth,
+  branchOf,
   describeImagePolicy,
   DEFAULT_POLL_INTERVAL_MS,
   GitAuthor,
-  InventoryEntry,
+  inventoriesFromStatus,
+  kustomizeComponents,
   KubeObject,
   LABEL_COMPONENT,
+  mapLimited,
   ObjectHealth,
   resumeWorkflow,
   rollbackTo,
@@ -37,7 +42,6 @@ import {
 } from '@gitops-workflow/plugin-gitops-node';
 import { GitopsStore } from '../store/GitopsStore';
 import { ClusterService } from './ClusterService';
-import { mapLimited } from './limit';
 import { ReconcileLoop } from './ReconcileLoop';
 
 export interface ApplicationServiceOptions {
@@ -134,8 +138,28 @@ export class ApplicationService {
     ref: ApplicationRef,
     trigger: ReconcileTrigger,
   ): Promise<void> {
-    const { loop } = this.options;
-    await loop!.requestSync(await this.reconciledKey(ref), trigger);
+    const { key, loop } = await this.reconciled(ref);
+    await loop.requestSync(key, trigger);
+  }
+
+  /** Committed image updates, newest first. */
+  imageHistory(ref: ApplicationRef, page: { limit: number; offset: number }) {
+    return this.options.store.listImageHistory(this.keyOf(ref), page);
+  }
+
+  /** Reconciles, newest first. */
+  runs(ref: ApplicationRef, page: { limit: number; offset: number }) {
+    return this.options.store.listRuns(this.keyOf(ref), page);
+  }
+
+  /** Switches image update automation off or on for an Application that exists. */
+  async setSuspended(
+    ref: ApplicationRef,
+    suspended: boolean,
+    changedBy: string,
+  ): Promise<void> {
+    await this.options.clusters.getApplication(ref);
+    await this.options.store.setSuspended(this.keyOf(ref), suspended, changedBy);
   }
 
   /**
@@ -146,7 +170,7 @@ export class ApplicationService {
     ref: ApplicationRef,
     step?: string,
   ): Promise<{ step: string }> {
-    const key = await this.reconciledKey(ref);
+    const { key, loop } = await this.reconciled(ref);
     const state = await this.workflowState(key, ref);
     const suspended = (steps: WorkflowState['steps']): string[] =>
       steps.flatMap(s => [
@@ -172,7 +196,7 @@ export class ApplicationService {
       type: 'resume',
       step: name,
     });
-    await this.options.loop!.requestSync(key, 'manual');
+    await loop.requestSync(key, 'manual');
     return { step: name };
   }
 
@@ -181,7 +205,7 @@ export class ApplicationService {
     ref: ApplicationRef,
     revision?: number,
   ): Promise<{ revision: number }> {
-    const key = await this.reconciledKey(ref);
+    const { key, loop } = await this.reconciled(ref);
     const state = await this.workflowState(key, ref);
     const target =
       revision ??
@@ -198,12 +222,12 @@ export class ApplicationService {
       type: 'rollback',
       revision: target,
     });
-    await this.options.loop!.requestSync(key, 'manual');
+    await loop.requestSync(key, 'manual');
     return { revision: target };
   }
 
   private async workflowState(key: string, ref: ApplicationRef) {
-    const state = await this.options.store.getWorkflowState<WorkflowState>(key);
+    const state = await this.options.store.getWorkflowState(key);
     if (!state) {
       throw new NotFoundError(
         `${ref.namespace}/${ref.name} has no workflow run yet: it has no workflow steps or placement policies, or has not been reconciled`,
@@ -212,8 +236,10 @@ export class ApplicationService {
     return state;
   }
 
-  /** The loop's key of an Application this backend reconciles, or why it does not. */
-  private async reconciledKey(ref: ApplicationRef): Promise<string> {
+  /** The loop and key of an Application this backend reconciles, or why it does not. */
+  private async reconciled(
+    ref: ApplicationRef,
+  ): Promise<{ key: string; loop: ReconcileLoop }> {
     const { clusters, loop, matchLabels } = this.options;
     if (!loop) {
       throw new ServiceUnavailableError(
@@ -232,7 +258,7 @@ export class ApplicationService {
           }`,
       );
     }
-    return ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
+    return { key: ReconcileLoop.keyOf(cluster, ref.namespace, ref.name), loop };
   }
 
   /** One Application: status, components, live resources with health, and sync state. */
@@ -268,17 +294,15 @@ export class ApplicationService {
     const { object } = await this.options.clusters.getApplication(ref);
     const defaultInterval = `${DEFAULT_POLL_INTERVAL_MS / 60_000}m`;
     return {
-      components: componentsOf(object)
-        .filter(c => c.type === 'kustomize')
-        .map(c => {
-          const p = c.properties ?? {};
+      components: kustomizeComponents(componentsOf(object) as ApplicationComponent[])
+        .map(({ component: c, props: p }) => {
           const repo = p.imageRepository;
           const pullInterval = p.pullInterval ?? defaultInterval;
           const entry: SyncConfiguration['components'][number] = {
             name: c.name,
             git: {
               url: withoutCredentials(String(p.url ?? '')),
-              branch: p.git?.branch ?? 'master',
+              branch: branchOf(p),
               path: p.path ?? '.',
               pullInterval,
               prune: p.prune ?? true,
@@ -333,21 +357,21 @@ export class ApplicationService {
     key: string,
   ): Promise<Record<string, ResourceStatus[]>> {
     const { clusters, store } = this.options;
-    const inventory = (await store.getInventory(key)) as InventoryEntry[];
-    const refs = inventory.length
-      ? inventory.map(e => ({
-          apiVersion: e.group ? `${e.group}/${e.version}` : e.version,
+    const inventories =
+      (await store.inventories(key)) ??
+      inventoriesFromStatus(statusOf(object), cluster);
+    const refs = Object.entries(inventories)
+      .filter(([name]) => clusters.has(name))
+      .flatMap(([name, entries]) =>
+        entries.map(e => ({
+          apiVersion: apiVersionOf(e),
           kind: e.kind,
           namespace: e.namespace,
           name: e.name,
-          cluster,
+          cluster: name,
           component: e.component,
-        }))
-      : (statusOf(object).appliedResources ?? []).map(r => ({
-          ...r,
-          cluster: r.cluster && clusters.has(r.cluster) ? r.cluster : cluster,
-          component: undefined as string | undefined,
-        }));
+        })),
+      );
     const components = componentsOf(object);
     const lone = components.length === 1 ? components[0].name : '';
     const read = await mapLimited(refs, READ_CONCURRENCY, async ref => {

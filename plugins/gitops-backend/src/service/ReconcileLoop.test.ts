@@ -1,4 +1,5 @@
-import { shardOf, withJitter } from './ReconcileLoop';
+import { withJitter } from './ApplicationReconciler';
+import { shardOf } from './ReconcileLoop';
 
 describe('scheduling', () => {
   it('delays a poll by up to a tenth of its interval', () => {

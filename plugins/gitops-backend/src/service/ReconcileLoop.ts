@@ -2,47 +2,18 @@ import { createHash } from 'node:crypto';
 import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
-  createGitKustomizeSource,
-  GitAuthor,
-  GitSource,
-  ImagePolicyEvaluator,
   KubeClient,
   KubeObject,
   listApplications,
+  mapLimited,
   watchApplications,
-  reconcileWorkflow,
-  resumeWorkflow,
-  rollbackTo,
-  usesWorkflow,
-  WorkflowExecutor,
-  type ClusterConnectionConfig,
-  type KustomizeSource,
-  type WorkflowState,
-  PROGRESS_INTERVAL_MS,
-  pollIntervalOf,
-  reconcileApplication,
-  type InventoryEntry,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
-import { mapLimited } from './limit';
-import { ReconcileMetrics } from './metrics';
+import type { ApplicationReconciler } from './ApplicationReconciler';
 
 /** One scheduler task per shard: `gitops-reconcile-0`, `gitops-reconcile-1`, … */
 export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
-
-/** A person's request to the workflow, applied by the next pass. */
-export type WorkflowCommand =
-  | { type: 'resume'; step: string }
-  | { type: 'rollback'; revision: number };
-
-/**
- * Up to 10% more than the interval, so Applications created together do not
- * poll their Git hosts and registries in lockstep forever.
- */
-export function withJitter(intervalMs: number, random = Math.random()): number {
-  return Math.round(intervalMs * (1 + 0.1 * random));
-}
 
 /** Which shard an Application belongs to: stable across replicas and restarts. */
 export function shardOf(key: string, shards: number): number {
@@ -53,25 +24,18 @@ export interface ReconcileLoopOptions {
   logger: LoggerService;
   scheduler: SchedulerService;
   store: GitopsStore;
-  /** The default cluster: where Applications live and deploy to. */
+  /** The default cluster: where Applications live. */
   cluster: { name: string; client: KubeClient };
-  git: GitSource;
-  images: ImagePolicyEvaluator;
+  /** Runs and records one pass of one Application. */
+  reconciler: Pick<ApplicationReconciler, 'reconcile'>;
   /** Only Applications with all of these labels are ours. */
   matchLabels: Record<string, string>;
   concurrency: number;
-  author?: GitAuthor;
-  kustomizePath?: string;
   tickSeconds?: number;
   /** Global tasks the Applications are split over; replicas share them out. */
   shards?: number;
   /** How long a shard's lease lasts: the takeover delay when a replica dies. */
   shardLeaseSeconds?: number;
-  /** Where workflow steps may deploy: every configured cluster, and its shared client. */
-  deployTargets: {
-    clusters: ClusterConnectionConfig[];
-    clientFor: (cluster: ClusterConnectionConfig) => KubeClient;
-  };
 }
 
 /**
@@ -88,7 +52,6 @@ export interface ReconcileLoopOptions {
  * rolling out.
  */
 export class ReconcileLoop {
-  private readonly metrics = new ReconcileMetrics();
   private readonly shards: number;
 
   constructor(private readonly options: ReconcileLoopOptions) {
@@ -240,7 +203,7 @@ export class ReconcileLoop {
       }
     }
     await mapLimited(due, this.options.concurrency, ({ app, key, trigger }) =>
-      this.reconcile(app, key, trigger),
+      this.options.reconciler.reconcile(app, key, trigger),
     );
   }
 
@@ -250,150 +213,5 @@ export class ReconcileLoop {
     return Object.entries(this.options.matchLabels).every(
       ([k, v]) => labels[k] === v,
     );
-  }
-
-  private async reconcile(
-    app: KubeObject,
-    key: string,
-    trigger: ReconcileTrigger,
-  ): Promise<void> {
-    const { store, cluster, logger } = this.options;
-    const runId = await store.startRun(key, trigger);
-    const log = logger.child({ application: key });
-    const started = performance.now();
-    const finished = (result: 'succeeded' | 'failed') =>
-      this.metrics.reconciled(
-        key,
-        trigger,
-        result,
-        (performance.now() - started) / 1000,
-      );
-    try {
-      const { source, report } = createGitKustomizeSource({
-        client: cluster.client,
-        git: this.options.git,
-        images: this.options.images,
-        automationSuspended: await store.isSuspended(key),
-        author: this.options.author,
-        kustomizePath: this.options.kustomizePath,
-        refresh: trigger === 'manual' || trigger === 'webhook',
-      });
-      const result = usesWorkflow(app)
-        ? await this.reconcileWorkflow(app, key, source)
-        : await reconcileApplication(cluster.client, app, {
-            kustomizeSource: source,
-            inventory: (await store.getInventory(key)) as InventoryEntry[],
-            cluster: cluster.name,
-          });
-      for (const update of report.imageUpdates) {
-        const now = new Date().toISOString();
-        await store.addImageUpdate(key, {
-          component: update.component,
-          image: update.image,
-          oldTag: update.oldTag,
-          newTag: update.newTag,
-          policy: update.policy,
-          commitSha: update.commit,
-          trigger,
-          detectedAt: now,
-          pushedAt: now,
-        });
-        this.metrics.committed(key, update.component);
-        log.info(
-          `Committed ${update.image}:${update.newTag} (was ${
-            update.oldTag ?? 'unset'
-          }) as ${update.revision}`,
-        );
-      }
-      const healthy = !result.failure && result.status.status === 'running';
-      if ('applied' in result && result.applied) {
-        await store.setInventory(key, result.inventory);
-        await store.markRollout(key, 'applied');
-      }
-      if (healthy) await store.markRollout(key, 'healthy');
-      for (const warning of report.warnings) log.warn(warning);
-      if (result.failure) {
-        log.warn(
-          `Reconcile failed at ${result.failure.stage}: ${result.failure.message}`,
-        );
-        this.metrics.failed(key, result.failure.stage);
-      }
-      await store.finishRun(runId, {
-        result: result.failure ? 'failed' : 'succeeded',
-        revision: report.revisions[0],
-        error: result.failure?.message,
-        objectsChanged:
-          'applied' in result ? result.applied?.writes ?? 0 : undefined,
-      });
-      finished(result.failure ? 'failed' : 'succeeded');
-      await store.setNextSyncAt(
-        key,
-        new Date(
-          Date.now() +
-            (healthy ? withJitter(this.interval(app)) : PROGRESS_INTERVAL_MS),
-        ),
-      );
-    } catch (error) {
-      // The cluster or the database failed, not the Application: retry soon.
-      log.error(`Reconcile could not complete: ${stringifyError(error)}`);
-      await store.finishRun(runId, {
-        result: 'failed',
-        error: stringifyError(error),
-      });
-      this.metrics.failed(key, 'internal');
-      finished('failed');
-      await store.setNextSyncAt(
-        key,
-        new Date(Date.now() + PROGRESS_INTERVAL_MS),
-      );
-    }
-  }
-
-  /** An Application with a workflow: one executor pass from its persisted state. */
-  private async reconcileWorkflow(
-    app: KubeObject,
-    key: string,
-    kustomizeSource: KustomizeSource,
-  ) {
-    const { store, cluster, deployTargets } = this.options;
-    const executor = new WorkflowExecutor({
-      clusters: deployTargets.clusters,
-      localCluster: cluster.name,
-      clientFor: deployTargets.clientFor,
-      kustomizeSource,
-    });
-    let state = await store.getWorkflowState<WorkflowState>(key);
-    for (const command of await store.takeWorkflowCommands<WorkflowCommand>(
-      key,
-    )) {
-      if (!state) break;
-      try {
-        state =
-          command.type === 'resume'
-            ? resumeWorkflow(state, command.step)
-            : rollbackTo(state, command.revision);
-      } catch (error) {
-        this.options.logger.warn(
-          `Could not ${command.type} the workflow of ${key}: ${stringifyError(
-            error,
-          )}`,
-        );
-      }
-    }
-    const result = await reconcileWorkflow(cluster.client, app, {
-      executor,
-      state,
-      cluster: cluster.name,
-    });
-    if (result.state) await store.setWorkflowState(key, result.state);
-    return result;
-  }
-
-  private interval(app: KubeObject): number {
-    try {
-      return pollIntervalOf(app);
-    } catch {
-      return PROGRESS_INTERVAL_MS;
-    }
   }
 }

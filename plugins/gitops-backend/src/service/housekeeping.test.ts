@@ -33,8 +33,15 @@ describe('history retention', () => {
     );
     const ago = (days: number) => new Date(Date.now() - days * DAY_MS);
     for (const days of [45, 31, 1]) {
-      await store.finishRun(await store.startRun(APP, 'poll', ago(days)), {
-        result: 'succeeded',
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: ago(days),
+          finishedAt: ago(days),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
       });
     }
     for (const days of [40, 2]) {

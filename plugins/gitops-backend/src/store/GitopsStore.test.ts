@@ -85,18 +85,53 @@ describe('GitopsStore', () => {
     'keeps runs, inventory and the automation switch, and drops history past retention, %p',
     async databaseId => {
       const store = await createStore(databaseId);
-      const old = await store.startRun(
-        APP,
-        'poll',
-        new Date('2026-01-01T00:00:00Z'),
-      );
-      await store.finishRun(old, { result: 'failed', error: 'push rejected' });
-      const recent = await store.startRun(APP, 'manual');
-      await store.finishRun(recent, {
-        result: 'succeeded',
-        revision: 'master@sha1:abc',
-        objectsChanged: 2,
+      const old = new Date('2026-01-01T00:00:00Z');
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: old,
+          finishedAt: old,
+          result: 'failed',
+          error: 'push rejected',
+        },
+        imageUpdates: [],
+        nextAt: old,
       });
+      const inventory = [
+        {
+          group: 'apps',
+          version: 'v1',
+          kind: 'Deployment',
+          namespace: 'default',
+          name: 'web',
+          hash: 'h1',
+        },
+      ];
+      const recent = {
+        run: {
+          trigger: 'manual' as const,
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded' as const,
+          revision: 'master@sha1:abc',
+          objectsChanged: 2,
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        deployed: {
+          workflow: {
+            revision: 1,
+            hash: 'abc',
+            startedAt: new Date().toISOString(),
+            steps: [],
+            revisions: [],
+          },
+          inventories: { local: inventory, prod: inventory },
+          applied: true,
+          healthy: true,
+        },
+      };
+      await store.recordReconcile(APP, recent);
 
       const runs = await store.listRuns(APP, { limit: 10, offset: 0 });
       expect(runs.items.map(r => r.result)).toEqual(['succeeded', 'failed']);
@@ -106,19 +141,17 @@ describe('GitopsStore', () => {
         objectsChanged: 2,
       });
 
-      const inventory = [
-        {
-          group: 'apps',
-          version: 'v1',
-          kind: 'Deployment',
-          namespace: 'default',
-          name: 'web',
-        },
-      ];
-      await store.setInventory(APP, inventory);
-      await store.setInventory(APP, inventory);
-      expect(await store.getInventory(APP)).toEqual(inventory);
-      expect(await store.getInventory('local/default/other')).toEqual([]);
+      expect(await store.inventories(APP)).toEqual({
+        local: inventory,
+        prod: inventory,
+      });
+      // A cluster the Application left is gone from the store with the next record.
+      await store.recordReconcile(APP, {
+        ...recent,
+        deployed: { ...recent.deployed, inventories: { local: inventory } },
+      });
+      expect(await store.inventories(APP)).toEqual({ local: inventory });
+      expect(await store.inventories('local/default/other')).toBeUndefined();
 
       expect(await store.isSuspended(APP)).toBe(false);
       await store.setSuspended(APP, true, 'user:default/guest');

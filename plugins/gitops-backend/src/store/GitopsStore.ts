@@ -8,6 +8,11 @@ import {
   ReconcileRun,
   ReconcileTrigger,
 } from '@gitops-workflow/plugin-gitops-common';
+import type {
+  InventoryEntry,
+  WorkflowCommand,
+  WorkflowState,
+} from '@gitops-workflow/plugin-gitops-node';
 import { Knex } from 'knex';
 
 const migrationsDir = resolvePackagePath(
@@ -15,14 +20,28 @@ const migrationsDir = resolvePackagePath(
   'migrations',
 );
 
-/** An object ref as kept in the inventory. */
-export interface InventoryRef {
-  cluster?: string;
-  group: string;
-  version: string;
-  kind: string;
-  namespace?: string;
-  name: string;
+/** Everything one pass leaves to keep, written together by `recordReconcile`. */
+export interface ReconcileRecord {
+  run: {
+    trigger: ReconcileTrigger;
+    startedAt: Date;
+    finishedAt: Date;
+    result: 'succeeded' | 'failed';
+    revision?: string;
+    error?: string;
+    objectsChanged?: number;
+  };
+  /** The bot's commits of this pass. */
+  imageUpdates: NewImageUpdate[];
+  /** When the workflow ran: its state and what it left applied on each cluster replace the stored ones. */
+  deployed?: {
+    workflow: WorkflowState;
+    inventories: Record<string, InventoryEntry[]>;
+    /** Everything committed so far is applied (no step failed to apply). */
+    applied: boolean;
+    healthy: boolean;
+  };
+  nextAt: Date;
 }
 
 export type NewImageUpdate = Omit<
@@ -65,36 +84,40 @@ export class GitopsStore {
 
   constructor(private readonly db: Knex) {}
 
-  async startRun(
-    appKey: string,
-    trigger: ReconcileTrigger,
-    startedAt = new Date(),
-  ): Promise<number> {
-    const [row] = await this.db('gitops_reconcile_runs')
-      .insert({ app_key: appKey, trigger, started_at: startedAt })
-      .returning('id');
-    return typeof row === 'object' ? Number(row.id) : Number(row);
-  }
-
-  async finishRun(
-    id: number,
-    outcome: {
-      result: 'succeeded' | 'failed';
-      revision?: string;
-      error?: string;
-      objectsChanged?: number;
-    },
-    finishedAt = new Date(),
-  ): Promise<void> {
-    await this.db('gitops_reconcile_runs')
-      .where({ id })
-      .update({
-        finished_at: finishedAt,
-        result: outcome.result,
-        revision: outcome.revision ?? null,
-        error: outcome.error ?? null,
-        objects_changed: outcome.objectsChanged ?? null,
+  /**
+   * Records one pass in one transaction: its run, the bot's commits, the
+   * workflow state and inventories it left, the rollout milestones it
+   * reached and when it is next due. A crash leaves all of it or none.
+   */
+  async recordReconcile(appKey: string, record: ReconcileRecord): Promise<void> {
+    await this.db.transaction(async tx => {
+      const { run } = record;
+      await tx('gitops_reconcile_runs').insert({
+        app_key: appKey,
+        trigger: run.trigger,
+        started_at: run.startedAt,
+        finished_at: run.finishedAt,
+        result: run.result,
+        revision: run.revision ?? null,
+        error: run.error ?? null,
+        objects_changed: run.objectsChanged ?? null,
       });
+      for (const update of record.imageUpdates) {
+        await this.insertImageUpdate(tx, appKey, update);
+      }
+      if (record.deployed) {
+        const { workflow, inventories, applied, healthy } = record.deployed;
+        await this.writeWorkflowState(tx, appKey, workflow);
+        await this.writeInventories(tx, appKey, inventories);
+        if (applied) await this.markRollout(appKey, 'applied', run.finishedAt, tx);
+        if (applied && healthy)
+          await this.markRollout(appKey, 'healthy', run.finishedAt, tx);
+      }
+      await tx('gitops_schedule')
+        .insert({ app_key: appKey, next_at: record.nextAt })
+        .onConflict('app_key')
+        .merge(['next_at']);
+    });
   }
 
   async listRuns(
@@ -150,7 +173,15 @@ export class GitopsStore {
     appKey: string,
     update: NewImageUpdate,
   ): Promise<number> {
-    const [row] = await this.db('gitops_image_history')
+    return this.insertImageUpdate(this.db, appKey, update);
+  }
+
+  private async insertImageUpdate(
+    db: Knex,
+    appKey: string,
+    update: NewImageUpdate,
+  ): Promise<number> {
+    const [row] = await db('gitops_image_history')
       .insert({
         app_key: appKey,
         component: update.component,
@@ -176,9 +207,10 @@ export class GitopsStore {
     appKey: string,
     milestone: 'applied' | 'healthy',
     at = new Date(),
+    db: Knex = this.db,
   ): Promise<number> {
     const column = milestone === 'applied' ? 'applied_at' : 'healthy_at';
-    const query = this.db('gitops_image_history')
+    const query = db('gitops_image_history')
       .where({ app_key: appKey })
       .whereNull(column);
     if (milestone === 'healthy') query.whereNotNull('applied_at');
@@ -217,22 +249,37 @@ export class GitopsStore {
     };
   }
 
-  async getInventory(appKey: string): Promise<InventoryRef[]> {
-    const row = await this.db('gitops_inventory')
-      .where({ app_key: appKey })
-      .first();
-    return row ? JSON.parse(row.entries) : [];
+  /** What an Application applied on each cluster; undefined when nothing is stored (a new or lost database). */
+  async inventories(
+    appKey: string,
+  ): Promise<Record<string, InventoryEntry[]> | undefined> {
+    const rows = await this.db('gitops_inventories').where({ app_key: appKey });
+    if (rows.length === 0) return undefined;
+    return Object.fromEntries(
+      rows.map(r => [r.cluster as string, JSON.parse(r.entries) as InventoryEntry[]]),
+    );
   }
 
-  async setInventory(appKey: string, entries: InventoryRef[]): Promise<void> {
-    await this.db('gitops_inventory')
-      .insert({
-        app_key: appKey,
-        entries: JSON.stringify(entries),
-        updated_at: new Date(),
-      })
-      .onConflict('app_key')
-      .merge();
+  private async writeInventories(
+    tx: Knex,
+    appKey: string,
+    inventories: Record<string, InventoryEntry[]>,
+  ): Promise<void> {
+    await tx('gitops_inventories')
+      .where({ app_key: appKey })
+      .whereNotIn('cluster', Object.keys(inventories))
+      .delete();
+    for (const [cluster, entries] of Object.entries(inventories)) {
+      await tx('gitops_inventories')
+        .insert({
+          app_key: appKey,
+          cluster,
+          entries: JSON.stringify(entries),
+          updated_at: new Date(),
+        })
+        .onConflict(['app_key', 'cluster'])
+        .merge(['entries', 'updated_at']);
+    }
   }
 
   async isSuspended(appKey: string): Promise<boolean> {
@@ -295,23 +342,20 @@ export class GitopsStore {
       .update({ requested_trigger: null, requested_at: null });
   }
 
-  async setNextSyncAt(appKey: string, nextAt: Date): Promise<void> {
-    await this.db('gitops_schedule')
-      .insert({ app_key: appKey, next_at: nextAt })
-      .onConflict('app_key')
-      .merge(['next_at']);
-  }
-
-  /** The persisted workflow state of an Application (opaque JSON here). */
-  async getWorkflowState<T>(appKey: string): Promise<T | undefined> {
+  /** Where an Application's workflow stands, as the last pass left it. */
+  async getWorkflowState(appKey: string): Promise<WorkflowState | undefined> {
     const row = await this.db('gitops_workflow_state')
       .where({ app_key: appKey })
       .first();
-    return row?.state ? JSON.parse(row.state) : undefined;
+    return row?.state ? (JSON.parse(row.state) as WorkflowState) : undefined;
   }
 
-  async setWorkflowState(appKey: string, state: unknown): Promise<void> {
-    await this.db('gitops_workflow_state')
+  private async writeWorkflowState(
+    tx: Knex,
+    appKey: string,
+    state: WorkflowState,
+  ): Promise<void> {
+    await tx('gitops_workflow_state')
       .insert({
         app_key: appKey,
         state: JSON.stringify(state),
@@ -325,7 +369,10 @@ export class GitopsStore {
    * Queues a request (resume a step, roll back) for the reconcile loop, the
    * only writer of the workflow state, so a pass under way cannot overwrite it.
    */
-  async queueWorkflowCommand(appKey: string, command: unknown): Promise<void> {
+  async queueWorkflowCommand(
+    appKey: string,
+    command: WorkflowCommand,
+  ): Promise<void> {
     await this.db.transaction(async tx => {
       const row = await this.lockedRow(tx, appKey);
       const commands = [...JSON.parse(row?.commands ?? '[]'), command];
@@ -348,7 +395,7 @@ export class GitopsStore {
   }
 
   /** The queued requests, removed from the queue. */
-  async takeWorkflowCommands<T>(appKey: string): Promise<T[]> {
+  async takeWorkflowCommands(appKey: string): Promise<WorkflowCommand[]> {
     return this.db.transaction(async tx => {
       const row = await this.lockedRow(tx, appKey);
       if (!row?.commands) return [];

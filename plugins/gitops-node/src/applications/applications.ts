@@ -1,20 +1,18 @@
-import type { ApplicationStatus, KubeObject } from '../model/types';
-import { APPLICATION_API_VERSION } from '../model/parse';
-import type { KubeClient } from '../kube/client';
 import { DEFAULT_FIELD_MANAGER } from '../apply/apply';
-
-const APPLICATION_REF = {
-  group: 'core.oam.dev',
-  version: 'v1beta1',
-  kind: 'Application',
-};
+import type { KubeClient } from '../kube/client';
+import type { KubeObject } from '../kube/objects';
+import {
+  APPLICATION_API_VERSION,
+  APPLICATION_GVK,
+  type ApplicationStatus,
+} from '../model/types';
 
 /**
  * Writes an Application's status through the status subresource with
  * server-side apply, so fields a previous status had and this one lacks go away
  * and nobody else's status fields are touched.
  */
-export async function writeStatus(
+export async function writeApplicationStatus(
   client: KubeClient,
   app: { metadata: { name: string; namespace: string } },
   status: ApplicationStatus,
@@ -23,7 +21,7 @@ export async function writeStatus(
   return client.apply(
     {
       apiVersion: APPLICATION_API_VERSION,
-      kind: 'Application',
+      kind: APPLICATION_GVK.kind,
       metadata: { name: app.metadata.name, namespace: app.metadata.namespace },
       status,
     },
@@ -37,7 +35,7 @@ export function watchApplications(
   options: { resourceVersion?: string; signal?: AbortSignal },
   onEvent: (type: string, app: KubeObject) => void,
 ): Promise<string | undefined> {
-  return client.watch(APPLICATION_REF, options, onEvent);
+  return client.watch(APPLICATION_GVK, options, onEvent);
 }
 
 /** Applications in one namespace, or in all when `namespace` is undefined. */
@@ -45,5 +43,14 @@ export function listApplications(
   client: KubeClient,
   namespace?: string,
 ): Promise<KubeObject[]> {
-  return client.list(APPLICATION_REF, { namespace });
+  return client.list(APPLICATION_GVK, { namespace });
+}
+
+/** One Application, or undefined when it does not exist. */
+export function getApplication(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+): Promise<KubeObject | undefined> {
+  return client.get({ ...APPLICATION_GVK, namespace, name });
 }

@@ -11,14 +11,10 @@ import {
   refKey,
   refOf,
   type ObjectRef,
-} from '../model/objects';
-import {
-  LABEL_APP_NAME,
-  LABEL_COMPONENT,
-  LABEL_APP_NAMESPACE,
-  type KubeObject,
-} from '../model/types';
-import { compareBytes } from '../sources/tagPolicy/policy';
+} from '../kube/objects';
+import type { KubeObject } from '../kube/objects';
+import { compareBytes } from '../util/bytes';
+import { mapLimited } from '../util/limit';
 import type { KubeClient } from '../kube/client';
 
 export const DEFAULT_FIELD_MANAGER = 'gitops-backstage';
@@ -29,13 +25,30 @@ const LIST_THRESHOLD = 16;
 /** One applied object, with the hash of what we asked for (tells Git changes from drift). */
 export interface InventoryEntry extends ObjectRef {
   hash: string;
-  /** The component that rendered it (its `app.oam.dev/component` label). */
+  /** The group the object belongs to (the value of the owner's `groupLabel`, e.g. a component). */
   component?: string;
 }
 
+/**
+ * Who the objects belong to. Apply knows no application model: the owner
+ * says which labels mark its objects and how to tell whose a live object is.
+ */
+export interface ObjectOwner {
+  /** The owner in words, e.g. `Application default/team-b`; live owners are compared by it. */
+  id: string;
+  /** Stamped on every object applied. */
+  labels: Record<string, string>;
+  /** For namespaced objects that name none. */
+  namespace: string;
+  /** The `id` of whoever owns a live object, undefined when nobody does. */
+  ownerOf(object: KubeObject): string | undefined;
+  /** The label whose value the inventory keeps as each entry's `component`. */
+  groupLabel?: string;
+}
+
 export interface ApplyOptions {
-  /** The Application the objects belong to: stamped as labels, checked against live owners. */
-  owner: { name: string; namespace: string };
+  /** Whose objects these are: stamped as labels, checked against live owners. */
+  owner: ObjectOwner;
   /** The inventory the last apply returned; pruning and drift detection read it. */
   inventory?: InventoryEntry[];
   /**
@@ -225,41 +238,6 @@ function holds(live: unknown, desired: unknown): boolean {
   return live === desired;
 }
 
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from(
-    { length: Math.min(limit, items.length) },
-    async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await fn(items[index]);
-      }
-    },
-  );
-  await Promise.all(workers);
-  return results;
-}
-
-/** The Application that owns a live object, if any (KubeVela's labels). */
-function ownerOf(
-  object: KubeObject,
-): { name: string; namespace: string } | undefined {
-  const name = object.metadata.labels?.[LABEL_APP_NAME];
-  if (!name) return undefined;
-  return {
-    name,
-    namespace:
-      object.metadata.labels?.[LABEL_APP_NAMESPACE] ??
-      object.metadata.namespace ??
-      '',
-  };
-}
-
 /** Namespaces and CRDs go first: other objects live in them or are instances of them. */
 const isFirstStageRef = (ref: ObjectRef) =>
   (ref.kind === 'Namespace' && ref.group === '') ||
@@ -362,8 +340,7 @@ export async function applyObjects(
     const desired = structuredClone(source);
     desired.metadata.labels = {
       ...desired.metadata.labels,
-      [LABEL_APP_NAME]: owner.name,
-      [LABEL_APP_NAMESPACE]: owner.namespace,
+      ...owner.labels,
     };
     const ref = refOf(desired);
     let namespaced = true;
@@ -425,7 +402,7 @@ export async function applyObjects(
       listed.add(item);
     }
   }
-  await mapLimit(planned, concurrency, async item => {
+  await mapLimited(planned, concurrency, async item => {
     if (!listed.has(item)) {
       item.live = await client.get(item.ref).catch(error => {
         // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
@@ -442,16 +419,11 @@ export async function applyObjects(
         keepLiveValue(item.desired, item.live, path);
       }
     }
-    const liveOwner = item.live && ownerOf(item.live);
-    if (
-      liveOwner &&
-      (liveOwner.name !== owner.name || liveOwner.namespace !== owner.namespace)
-    ) {
+    const liveOwner = item.live && owner.ownerOf(item.live);
+    if (liveOwner && liveOwner !== owner.id) {
       throw new ConflictError(
-        `${describeRef(item.ref)} belongs to Application ${
-          liveOwner.namespace
-        }/${liveOwner.name}; Application ${owner.namespace}/${
-          owner.name
+        `${describeRef(item.ref)} belongs to ${liveOwner}; ${
+          owner.id
         } cannot take it over`,
       );
     }
@@ -466,7 +438,7 @@ export async function applyObjects(
   ]) {
     if (stage.length === 0) continue;
     // Dry-run everything in the stage: any rejection means nothing in it is written.
-    const decided = await mapLimit(stage, concurrency, async item => {
+    const decided = await mapLimited(stage, concurrency, async item => {
       // Fast path: what we applied last time is unchanged and the live object still
       // holds all of it, so server-side apply cannot change anything: no dry-run needed.
       // With allowDrift, an unchanged desired state is enough.
@@ -510,7 +482,7 @@ export async function applyObjects(
         return { item, action: 'unchanged' as const, result: item.live };
       return { item, action: 'configured' as const, result, changedFields };
     });
-    const wrote = await mapLimit(decided, concurrency, async decision => {
+    const wrote = await mapLimited(decided, concurrency, async decision => {
       const { item } = decision;
       let current = decision.result;
       const write = decision.action !== 'unchanged' && !options.dryRun;
@@ -549,14 +521,7 @@ export async function applyObjects(
         if (error instanceof NotFoundError) return undefined; // its kind is gone (CRD removed)
         throw error;
       });
-      const liveOwner = current && ownerOf(current);
-      if (
-        !current ||
-        !liveOwner ||
-        liveOwner.name !== owner.name ||
-        liveOwner.namespace !== owner.namespace
-      )
-        continue;
+      if (!current || owner.ownerOf(current) !== owner.id) continue;
       if (!options.dryRun) {
         await client.delete(entry);
         writes++;
@@ -580,7 +545,8 @@ export async function applyObjects(
   return {
     inventory: planned.map(p => {
       const entry: InventoryEntry = { ...p.ref, hash: p.hash };
-      const component = p.desired.metadata.labels?.[LABEL_COMPONENT];
+      const component =
+        owner.groupLabel && p.desired.metadata.labels?.[owner.groupLabel];
       if (component) entry.component = component;
       return entry;
     }),

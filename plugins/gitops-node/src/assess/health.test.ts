@@ -1,4 +1,4 @@
-import type { KubeObject } from '../model/types';
+import type { KubeObject } from '../kube/objects';
 import { assessHealth, worstHealth } from './health';
 
 const obj = (

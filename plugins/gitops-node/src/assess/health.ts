@@ -1,5 +1,6 @@
-import { groupOf } from '../model/objects';
-import type { KubeObject } from '../model/types';
+import { groupOf } from '../kube/objects';
+import type { KubeObject } from '../kube/objects';
+import { APPLICATION_GVK } from '../model/types';
 
 /** kstatus's vocabulary; `NotFound` for an object we applied that is gone. */
 export type HealthStatus =
@@ -358,7 +359,7 @@ function application(object: KubeObject): ObjectHealth {
 
 /** Kinds with their own rules, keyed by `group/Kind`; everything else uses conditions. */
 const RULES: Record<string, (object: KubeObject) => ObjectHealth> = {
-  'core.oam.dev/Application': application,
+  [`${APPLICATION_GVK.group}/${APPLICATION_GVK.kind}`]: application,
   'apps/Deployment': deployment,
   'apps/StatefulSet': statefulSet,
   'apps/DaemonSet': daemonSet,

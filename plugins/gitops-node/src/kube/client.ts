@@ -9,8 +9,8 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
-import { apiVersionOf, groupOf, type ObjectRef } from '../model/objects';
-import type { KubeObject } from '../model/types';
+import { apiVersionOf, groupOf, type ObjectRef } from './objects';
+import type { KubeObject } from './objects';
 import {
   describeKubeError,
   kubeConfigFor,

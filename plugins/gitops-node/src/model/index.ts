@@ -1,5 +1,6 @@
 export * from './types';
-export * from './objects';
+export * from '../kube/objects';
 export { Fields, invalid, isRecord, childPath, checkInt } from './fields';
-export * from './parse';
+export * from '../render/parse';
 export * from './schedule';
+export * from './kustomize';

@@ -1,4 +1,5 @@
-import { parseGoDuration, pollIntervalOf } from './schedule';
+import { parseGoDuration } from '../util/duration';
+import { pollIntervalOf } from './schedule';
 
 describe('parseGoDuration', () => {
   it.each([

@@ -3,20 +3,10 @@ import type {
   ApplicationPhase,
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
+import type { KubeObject } from '../kube/objects';
+import type { ObjectOwner } from '../apply/apply';
 
-/** Any Kubernetes object, as rendered or as read from the API server. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: {
-    name: string;
-    namespace?: string;
-    labels?: Record<string, string>;
-    annotations?: Record<string, string>;
-    [key: string]: unknown;
-  };
-  [key: string]: unknown;
-}
+export type { KubeObject };
 
 /** A trait attached to a component (`spec.components[].traits[]`). */
 export interface ApplicationTrait {
@@ -74,7 +64,7 @@ export interface ApplicationStatus {
 
 /** A parsed and validated `core.oam.dev/v1beta1` Application. */
 export interface Application {
-  apiVersion: 'core.oam.dev/v1beta1';
+  apiVersion: typeof APPLICATION_API_VERSION;
   kind: 'Application';
   metadata: {
     name: string;
@@ -98,3 +88,37 @@ export interface Application {
 export const LABEL_APP_NAME = 'app.oam.dev/name';
 export const LABEL_APP_NAMESPACE = 'app.oam.dev/namespace';
 export const LABEL_COMPONENT = 'app.oam.dev/component';
+
+/** The Application's kind, as the API server serves it. */
+export const APPLICATION_GVK = {
+  group: 'core.oam.dev',
+  version: 'v1beta1',
+  kind: 'Application',
+} as const;
+export const APPLICATION_API_VERSION =
+  `${APPLICATION_GVK.group}/${APPLICATION_GVK.version}` as const;
+
+/** What `applyObjects` needs to stamp and recognise an Application's objects. */
+export function applicationOwner(app: {
+  name: string;
+  namespace: string;
+}): ObjectOwner {
+  return {
+    id: `Application ${app.namespace}/${app.name}`,
+    labels: {
+      [LABEL_APP_NAME]: app.name,
+      [LABEL_APP_NAMESPACE]: app.namespace,
+    },
+    namespace: app.namespace,
+    groupLabel: LABEL_COMPONENT,
+    ownerOf(object) {
+      const name = object.metadata.labels?.[LABEL_APP_NAME];
+      if (!name) return undefined;
+      const namespace =
+        object.metadata.labels?.[LABEL_APP_NAMESPACE] ??
+        object.metadata.namespace ??
+        '';
+      return `Application ${namespace}/${name}`;
+    },
+  };
+}

@@ -1,2 +1,1 @@
 export * from './reconcile';
-export * from './workflowPass';

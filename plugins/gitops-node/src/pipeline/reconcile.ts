@@ -1,238 +1,216 @@
-import { ConflictError } from '@backstage/errors';
-import { describeRef } from '../model/objects';
-import { parseApplication } from '../model/parse';
-import type {
-  KustomizeSource,
-  DefinitionRegistry,
-} from '../render/definitions';
+import { isError } from '@backstage/errors';
 import {
-  renderApplication,
-  type RenderedApplication,
-} from '../render/render';
+  stableStringify,
+  type InventoryEntry,
+  type ObjectChange,
+} from '../apply/apply';
+import { writeApplicationStatus } from '../applications/applications';
+import type { DefinitionRegistry } from '../definitions/registry';
+import type { KubeClient } from '../kube/client';
+import { describeRef, type KubeObject, type ObjectRef } from '../kube/objects';
+import { kustomizeComponents } from '../model/kustomize';
+import type { Application, ApplicationStatus } from '../model/types';
 import {
-  assessComponents,
-  computeStatus,
+  computeApplicationStatus,
   type ReconcileFailure,
 } from '../record/status';
+import { parseApplication } from '../render/parse';
+import { renderApplication } from '../render/render';
 import {
-  LABEL_COMPONENT,
-  type Application,
-  type ApplicationStatus,
-  type KubeObject,
-} from '../model/types';
+  emptyPreparedSources,
+  type PreparedSources,
+} from '../sources/prepare';
 import {
-  applyObjects,
-  stableStringify,
-  type ApplyOptions,
-  type ApplyResult,
-  type InventoryEntry,
-} from '../apply/apply';
-import type { KubeClient } from '../kube/client';
-import { writeStatus } from '../applications/applications';
+  inventoriesFromStatus,
+  type WorkflowExecutor,
+} from '../workflow/execute';
+import type { WorkflowState } from '../workflow/types';
 
-export interface ReconcileOptions {
-  registry?: DefinitionRegistry;
-  kustomizeSource?: KustomizeSource;
+export interface PipelineContext {
+  /** The cluster the Application lives in: its Secrets are read and its status written there. */
+  home: { name: string; client: KubeClient };
+  /** Runs the workflow (explicit, or KubeVela's implicit deploy) on every target cluster. */
+  executor: WorkflowExecutor;
+  definitions?: DefinitionRegistry;
   /**
-   * The inventory the previous reconcile returned (persisted by the caller);
-   * without one, the copy in the Application's `status.appliedResources`.
+   * The sources stage: fills in what Git-backed components need (usually
+   * `prepareSources` with Git and the image scanner). Without it, an
+   * Application with such components stops at this stage.
    */
-  inventory?: InventoryEntry[];
-  prune?: boolean;
-  cluster?: string;
+  sources?: (app: Application, into: PreparedSources) => Promise<void>;
+  /** The workflow state the last pass left (the store's). */
+  workflow?: WorkflowState;
+  /**
+   * What is applied on each cluster (the store's); without it, the copy in
+   * the Application's `status.appliedResources` (a lost database still prunes).
+   */
+  inventories?: Record<string, InventoryEntry[]>;
   fieldManager?: string;
   /** Write the computed status through the status subresource (default true). */
   writeStatus?: boolean;
 }
 
-/**
- * How an Application's own settings shape the apply: KubeVela's
- * `garbage-collect` (`keepLegacyResource`) and `apply-once` policies, and a
- * kustomize component's `prune: false`.
- */
-export function deletionPolicy(
-  app: Application,
-  prune: boolean | undefined,
-): Pick<ApplyOptions, 'prune' | 'allowDrift' | 'driftPaths'> {
-  const policy = (type: string) =>
-    app.spec.policies.find(p => p.type === type)?.properties ?? {};
-  const keepLegacy = policy('garbage-collect').keepLegacyResource === true;
-  const drift = applyOnce(app, policy('apply-once'));
-  const keep = new Set(
-    app.spec.components
-      .filter(c => c.type === 'kustomize' && c.properties.prune === false)
-      .map(c => c.name),
-  );
-  if (prune === false || keepLegacy) return { prune: false, ...drift };
-  return {
-    prune: entry => !entry.component || !keep.has(entry.component),
-    ...drift,
-  };
-}
-
-interface ApplyOnceRule {
-  selector?: {
-    componentNames?: string[];
-    componentTypes?: string[];
-    resourceTypes?: string[];
-    resourceNames?: string[];
-  };
-  strategy?: { path?: string[] };
-}
-
-/**
- * KubeVela's apply-once: `enable` alone lets whole objects drift; `rules`
- * let only the listed paths of the selected objects drift.
- */
-function applyOnce(
-  app: Application,
-  properties: Record<string, unknown>,
-): Pick<ApplyOptions, 'allowDrift' | 'driftPaths'> {
-  if (properties.enable !== true) return { allowDrift: false };
-  const rules = (Array.isArray(properties.rules) ? properties.rules : []) as ApplyOnceRule[];
-  if (rules.length === 0) return { allowDrift: true };
-  const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
-  const selects = (rule: ApplyOnceRule, object: KubeObject) => {
-    const component = object.metadata.labels?.[LABEL_COMPONENT] ?? '';
-    const { componentNames, componentTypes, resourceTypes, resourceNames } =
-      rule.selector ?? {};
-    return (
-      (!componentNames || componentNames.includes(component)) &&
-      (!componentTypes || componentTypes.includes(typeOf.get(component) ?? '')) &&
-      (!resourceTypes || resourceTypes.includes(object.kind)) &&
-      (!resourceNames || resourceNames.includes(object.metadata.name))
-    );
-  };
-  return {
-    allowDrift: false,
-    driftPaths: object =>
-      rules.filter(r => selects(r, object)).flatMap(r => r.strategy?.path ?? []),
-  };
-}
-
-/**
- * The inventory mirrored in `status.appliedResources`, for when the caller has
- * none (a new store, a lost database): pruning still knows what was applied.
- * Without hashes, drift is corrected but not told apart from Git changes.
- */
-function inventoryFromStatus(
-  status: ApplicationStatus | undefined,
-  cluster = 'local',
-): InventoryEntry[] {
-  return (status?.appliedResources ?? [])
-    .filter(r => (r.cluster ?? 'local') === cluster)
-    .map(r => {
-      const slash = r.apiVersion.indexOf('/');
-      const entry: InventoryEntry = {
-        group: slash < 0 ? '' : r.apiVersion.slice(0, slash),
-        version: r.apiVersion.slice(slash + 1),
-        kind: r.kind,
-        name: r.name,
-        hash: '',
-      };
-      if (r.namespace) entry.namespace = r.namespace;
-      return entry;
-    });
-}
-
-export interface ReconcileResult {
+interface OutcomeBase {
+  /** The status written (or that would be). */
   status: ApplicationStatus;
-  /** What to persist for the next reconcile: the new inventory, or the old one when nothing was applied. */
-  inventory: InventoryEntry[];
+  /** What the sources stage did: revisions, bot commits, warnings. */
+  sources: PreparedSources;
   application?: Application;
-  rendered?: RenderedApplication;
-  applied?: ApplyResult;
+}
+
+/** The pass stopped before anything was applied: the cluster and the stored state stay as they were. */
+export interface NotDeployedOutcome extends OutcomeBase {
+  kind: 'notDeployed';
+  failure: ReconcileFailure;
+}
+
+/** The workflow ran: persist its state and inventories. */
+export interface DeployedOutcome extends OutcomeBase {
+  kind: 'deployed';
+  application: Application;
+  workflow: WorkflowState;
+  inventories: Record<string, InventoryEntry[]>;
+  changes: ObjectChange[];
+  drifted: ObjectRef[];
+  writes: number;
+  /** The Application runs and every component is healthy. */
+  healthy: boolean;
+  /** A step failed (an apply refused, a notification rejected). */
   failure?: ReconcileFailure;
 }
 
+/** What one pass of the pipeline came to. */
+export type ReconcileOutcome = NotDeployedOutcome | DeployedOutcome;
+
+const messageOf = (error: unknown) =>
+  isError(error) ? error.message : String(error);
+
 /**
- * One reconcile of one Application, end to end:
- * parse → render (kustomize source built by the caller) → apply (dry-run diff,
- * server-side apply, prune) → health → status. A failing stage stops there and
- * the status says which stage and why; nothing after it runs.
+ * One pass of one Application through the pipeline:
+ * parse → sources (once) → render → workflow (apply + assess per step and
+ * cluster) → status. A stage that fails stops the pass there; the status
+ * says which stage and why, and what was applied before stays in force.
  */
-export async function reconcileApplication(
-  client: KubeClient,
+export async function runPipeline(
   object: KubeObject,
-  options: ReconcileOptions = {},
-): Promise<ReconcileResult> {
+  context: PipelineContext,
+): Promise<ReconcileOutcome> {
+  const { home } = context;
   const meta = {
     name: object.metadata.name,
     namespace: object.metadata.namespace ?? 'default',
     generation: object.metadata.generation as number | undefined,
   };
   const previous = object.status as ApplicationStatus | undefined;
-  const inventory =
-    options.inventory ?? inventoryFromStatus(previous, options.cluster);
-  const finish = async (
-    result: Omit<ReconcileResult, 'status'>,
-    statusInput: Parameters<typeof computeStatus>[0],
-  ) => {
-    const status = computeStatus(statusInput);
+  const sources = emptyPreparedSources();
+  const write = async (status: ApplicationStatus) => {
     // An unchanged status is not written: a quiet poll makes no write at all.
-    const changed = stableStringify(status) !== stableStringify(previous ?? {});
-    if ((options.writeStatus ?? true) && changed)
-      await writeStatus(
-        client,
+    if (
+      (context.writeStatus ?? true) &&
+      stableStringify(status) !== stableStringify(previous ?? {})
+    )
+      await writeApplicationStatus(
+        home.client,
         { metadata: meta },
         status,
-        options.fieldManager,
+        context.fieldManager,
       );
-    return { ...result, status };
   };
-  const fail = (
+  const stop = async (
     stage: ReconcileFailure['stage'],
     error: unknown,
-    extra: Omit<ReconcileResult, 'status' | 'inventory' | 'failure'> = {},
-  ) => {
-    const failure: ReconcileFailure = {
-      stage,
-      message: (error as Error).message,
-    };
-    if (error instanceof ConflictError) failure.reason = 'Conflict';
-    return finish(
-      { ...extra, inventory, failure },
-      { app: { metadata: meta }, failure, previous, cluster: options.cluster },
-    );
+    application?: Application,
+  ): Promise<NotDeployedOutcome> => {
+    const failure: ReconcileFailure = { stage, message: messageOf(error) };
+    const status = computeApplicationStatus({
+      app: { metadata: meta },
+      failure,
+      previous,
+      cluster: home.name,
+    });
+    if (previous?.workflow) status.workflow = previous.workflow;
+    await write(status);
+    return { kind: 'notDeployed', failure, status, sources, application };
   };
 
-  let application: Application;
+  let app: Application;
   try {
-    application = parseApplication(object, { registry: options.registry });
+    app = parseApplication(object, { definitions: context.definitions });
   } catch (error) {
-    return fail('parse', error);
+    return stop('parse', error);
   }
-  let rendered: RenderedApplication;
+  if (kustomizeComponents(app.spec.components).length > 0) {
+    try {
+      if (!context.sources)
+        throw new Error('no Git source is configured for kustomize components');
+      await context.sources(app, sources);
+    } catch (error) {
+      return stop('sources', error, app);
+    }
+  }
   try {
-    rendered = await renderApplication(application, {
-      registry: options.registry,
-      kustomizeSource: options.kustomizeSource,
+    // Rendered again per target by the workflow; this catches a broken
+    // Application before any step runs.
+    await renderApplication(app, {
+      definitions: context.definitions,
+      sources: sources.manifests,
     });
   } catch (error) {
-    return fail('render', error, { application });
+    return stop('render', error, app);
   }
-  let applied: ApplyResult;
+  let pass;
   try {
-    applied = await applyObjects(client, rendered.objects, {
-      owner: application.metadata,
-      inventory,
-      ...deletionPolicy(application, options.prune),
-      fieldManager: options.fieldManager,
+    pass = await context.executor.run(app, context.workflow, {
+      sources: sources.manifests,
+      inventories:
+        context.inventories ?? inventoriesFromStatus(previous, home.name),
     });
   } catch (error) {
-    return fail('apply', error, { application, rendered });
+    // An invalid workflow (unknown policy, cycle, bad duration) runs nothing.
+    return stop('render', error, app);
   }
-  return finish(
-    { inventory: applied.inventory, application, rendered, applied },
-    {
-      app: application,
-      components: assessComponents(rendered, applied.live),
-      applied: {
-        inventory: applied.inventory,
-        drifted: applied.drifted.map(describeRef),
-      },
-      previous,
-      cluster: options.cluster,
+  const failure: ReconcileFailure | undefined =
+    pass.failure &&
+    (pass.failure.reason === 'Conflict' || pass.failure.reason === 'ApplyFailed')
+      ? {
+          stage: 'apply',
+          message: pass.failure.message,
+          reason: pass.failure.reason === 'Conflict' ? 'Conflict' : undefined,
+        }
+      : undefined;
+  const status = computeApplicationStatus({
+    app,
+    cluster: home.name,
+    workflowPhase: pass.phase,
+    workflow: pass.status.workflow,
+    services: pass.status.services,
+    applied: {
+      resources: pass.status.appliedResources ?? [],
+      drifted: pass.drifted.map(describeRef),
     },
-  );
+    failure,
+    previous,
+  });
+  // The workflow's own phase stands even when a step's failure shaped the conditions.
+  status.status = pass.phase;
+  await write(status);
+  const outcome: DeployedOutcome = {
+    kind: 'deployed',
+    status,
+    sources,
+    application: app,
+    workflow: pass.state,
+    inventories: pass.inventories,
+    changes: pass.changes,
+    drifted: pass.drifted,
+    writes: pass.writes,
+    healthy: pass.phase === 'running',
+  };
+  if (pass.failure)
+    outcome.failure = failure ?? {
+      stage: 'apply',
+      message: pass.failure.message,
+      reason: pass.failure.reason,
+    };
+  return outcome;
 }

@@ -1,7 +1,8 @@
-import { parseApplicationsYaml } from '../model/parse';
+import { parseApplicationsYaml } from '../render/parse';
 import { renderApplication } from '../render/render';
-import { assessComponents, computeStatus } from './status';
-import { objectKey } from '../model/objects';
+import { assessComponents } from '../assess/components';
+import { computeApplicationStatus } from './status';
+import { objectKey } from '../kube/objects';
 import type { KubeObject } from '../model/types';
 
 const yaml = `
@@ -49,18 +50,18 @@ describe('status', () => {
         { type: 'Available', status: 'True' },
       ],
     };
-    const components = assessComponents(rendered, live);
-    const status = computeStatus({
+    const components = assessComponents(rendered.components, live);
+    const status = computeApplicationStatus({
       app,
       components,
       applied: {
-        inventory: [
+        resources: [
           {
-            group: 'apps',
-            version: 'v1',
+            apiVersion: 'apps/v1',
             kind: 'Deployment',
             namespace: 'default',
             name: 'test-server',
+            cluster: 'local',
           },
         ],
         drifted: [],
@@ -100,9 +101,9 @@ describe('status', () => {
 
   it('is runningWorkflow with Ready:0/1 while rolling out, unhealthy when something is missing', async () => {
     const { app, rendered, live } = await setup();
-    let status = computeStatus({
+    let status = computeApplicationStatus({
       app,
-      components: assessComponents(rendered, live),
+      components: assessComponents(rendered.components, live),
       now,
     });
     expect(status.status).toBe('runningWorkflow');
@@ -118,9 +119,9 @@ describe('status', () => {
     });
 
     live.delete('networking.k8s.io/Ingress/default/test-server');
-    status = computeStatus({
+    status = computeApplicationStatus({
       app,
-      components: assessComponents(rendered, live),
+      components: assessComponents(rendered.components, live),
       now,
     });
     expect(status.status).toBe('unhealthy');
@@ -131,7 +132,7 @@ describe('status', () => {
 
   it('says which stage failed and why, keeps transition times of unchanged conditions', async () => {
     const { app } = await setup();
-    const first = computeStatus({
+    const first = computeApplicationStatus({
       app,
       failure: {
         stage: 'render',
@@ -156,7 +157,7 @@ describe('status', () => {
         lastTransitionTime: '2026-01-01T00:00:00Z',
       },
     ]);
-    const later = computeStatus({
+    const later = computeApplicationStatus({
       app,
       failure: {
         stage: 'apply',
@@ -178,10 +179,10 @@ describe('status', () => {
 
   it('reports corrected drift on the Applied condition', async () => {
     const { app } = await setup();
-    const status = computeStatus({
+    const status = computeApplicationStatus({
       app,
       components: [],
-      applied: { inventory: [], drifted: ['Deployment default/test-server'] },
+      applied: { resources: [], drifted: ['Deployment default/test-server'] },
       now,
     });
     expect(status.conditions![2]).toMatchObject({

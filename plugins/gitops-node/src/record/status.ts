@@ -3,99 +3,16 @@ import type {
   ApplicationPhase,
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import {
-  assessHealth,
-  worstHealth,
-  type HealthStatus,
-  type ObjectHealth,
-} from '../assess';
-import {
-  apiVersionOf,
-  describeObject,
-  objectKey,
-  type ObjectRef,
-} from '../model/objects';
-import type { RenderedApplication } from '../render/render';
-import type { Application, ApplicationStatus, KubeObject } from '../model/types';
+import { worstHealth, type ObjectHealth } from '../assess/health';
+import type { ComponentHealth } from '../assess/components';
+import type { Application, ApplicationStatus } from '../model/types';
+import type { WorkflowRunStatus } from '../workflow/execute';
 
-/** One component's health, from its live objects. */
-export interface ComponentHealth {
-  name: string;
-  type: string;
-  status: HealthStatus;
-  healthy: boolean;
-  message: string;
-  traits: Array<{ type: string; healthy: boolean; message?: string }>;
-}
-
-/**
- * Health of every component of a rendered Application, given its live
- * objects by `objectKey` (a missing key means the object is not in the cluster).
- * Component health is the worst of its objects; its message is the workload's
- * (`Ready:1/1`) unless another object is worse.
- */
-export function assessComponents(
-  rendered: RenderedApplication,
-  live: ReadonlyMap<string, KubeObject>,
-): ComponentHealth[] {
-  const healthOf = new Map<
-    string,
-    ObjectHealth & { key: string; object: KubeObject }
-  >();
-  for (const object of rendered.objects) {
-    const key = objectKey(object);
-    healthOf.set(key, { ...assessHealth(live.get(key)), key, object });
-  }
-  const describe = (
-    h: ObjectHealth & { key: string; object: KubeObject },
-    workloadKey?: string,
-  ) =>
-    h.key === workloadKey
-      ? h.message
-      : `${describeObject(h.object)}: ${h.message}`;
-
-  return rendered.components.map(component => {
-    const healths = component.objects.map(o => healthOf.get(objectKey(o))!);
-    const worst = worstHealth(healths) as ObjectHealth & {
-      key?: string;
-      object?: KubeObject;
-    };
-    const workload = component.workloadKey
-      ? healthOf.get(component.workloadKey)
-      : undefined;
-    let message = '';
-    if (worst.status !== 'Current' && worst.key) {
-      message = describe(
-        worst as ObjectHealth & { key: string; object: KubeObject },
-        component.workloadKey,
-      );
-    } else if (workload) {
-      message = workload.message;
-    }
-    return {
-      name: component.name,
-      type: component.type,
-      status: worst.status,
-      healthy: worst.status === 'Current',
-      message,
-      traits: component.traits.map(trait => {
-        const traitWorst = worstHealth(
-          trait.objectKeys.map(k => healthOf.get(k)!).filter(Boolean),
-        );
-        const out: { type: string; healthy: boolean; message?: string } = {
-          type: trait.type,
-          healthy: traitWorst.status === 'Current',
-        };
-        if (traitWorst.status !== 'Current') out.message = traitWorst.message;
-        return out;
-      }),
-    };
-  });
-}
+type AppliedResource = NonNullable<ApplicationStatus['appliedResources']>[number];
 
 /** Where a reconcile stopped, if it did not get through. */
 export interface ReconcileFailure {
-  stage: 'parse' | 'render' | 'apply';
+  stage: 'parse' | 'sources' | 'render' | 'apply';
   message: string;
   /** e.g. `Conflict` when another Application owns an object. */
   reason?: string;
@@ -107,31 +24,47 @@ export interface StatusInput {
   cluster?: string;
   failure?: ReconcileFailure;
   components?: ComponentHealth[];
-  /** What the apply step left in the cluster, and what it found edited outside Git. */
-  applied?: { inventory: ObjectRef[]; drifted: string[] };
+  /** Each component on each cluster, when the workflow knows them (else from `components`). */
+  services?: ComponentStatus[];
+  /** What the apply stage left in the clusters, and what it found edited outside Git. */
+  applied?: { resources: AppliedResource[]; drifted: string[] };
   /** A workflow engine's own phase (suspended, terminated…) wins over the health-derived one. */
   workflowPhase?: ApplicationPhase;
+  /** KubeVela's `status.workflow`. */
+  workflow?: WorkflowRunStatus;
   /** The status as last written, so unchanged conditions keep their transition time. */
   previous?: ApplicationStatus;
   now?: Date;
 }
 
+// Fetching and building the sources is part of rendering, in KubeVela's words.
 const FAILURE_REASONS = {
   parse: 'ParseFailed',
+  sources: 'RenderFailed',
   render: 'RenderFailed',
   apply: 'ApplyFailed',
 } as const;
 const STAGE_CONDITIONS = {
   parse: 'Parsed',
+  sources: 'Render',
   render: 'Render',
   apply: 'Applied',
 } as const;
+
+/** A workflow reports health as yes/no; its phase tells failing from still rolling out. */
+function serviceHealth(
+  healthy: boolean,
+  phase: ApplicationPhase | undefined,
+): ObjectHealth['status'] {
+  if (healthy) return 'Current';
+  return phase === 'unhealthy' ? 'Failed' : 'InProgress';
+}
 
 /**
  * The Application's `status` in KubeVela's shape: phase, `services[]` and
  * conditions whose reasons say what to do.
  */
-export function computeStatus(input: StatusInput): ApplicationStatus {
+export function computeApplicationStatus(input: StatusInput): ApplicationStatus {
   const now = (input.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
   const previous = new Map(
     (input.previous?.conditions ?? []).map(c => [c.type, c]),
@@ -161,8 +94,9 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   const conditions: ApplicationCondition[] = [];
   const failure = input.failure;
   const stages = ['parse', 'render', 'apply'] as const;
+  const failedStage = failure?.stage === 'sources' ? 'render' : failure?.stage;
   for (const stage of stages) {
-    if (failure?.stage === stage) {
+    if (failure && failedStage === stage) {
       conditions.push(
         condition(
           STAGE_CONDITIONS[stage],
@@ -192,7 +126,7 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
 
   const components = input.components ?? [];
   const cluster = input.cluster ?? 'local';
-  const services: ComponentStatus[] = components.map(c => ({
+  const services: ComponentStatus[] = input.services ?? components.map(c => ({
     name: c.name,
     namespace: input.app.metadata.namespace,
     cluster,
@@ -205,12 +139,16 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   if (failure) {
     phase = failure.stage === 'apply' ? 'workflowFailed' : 'rendering';
   } else {
-    const worst = worstHealth(
-      components.map(c => ({
-        status: c.status,
-        message: `${c.name}: ${c.message}`,
-      })),
-    );
+    const healths = input.components
+      ? components.map(c => ({
+          status: c.status,
+          message: `${c.name}: ${c.message}`,
+        }))
+      : services.map(s => ({
+          status: serviceHealth(s.healthy, input.workflowPhase),
+          message: `${s.name}: ${s.message ?? ''}`,
+        }));
+    const worst = worstHealth(healths);
     if (worst.status === 'Current') {
       conditions.push(condition('Ready', true, 'Available'));
       phase = 'running';
@@ -225,19 +163,9 @@ export function computeStatus(input: StatusInput): ApplicationStatus {
   if (input.workflowPhase) phase = input.workflowPhase;
 
   const status: ApplicationStatus = { status: phase, services, conditions };
+  if (input.workflow) status.workflow = input.workflow;
   if (input.applied) {
-    status.appliedResources = input.applied.inventory.map(ref => {
-      const resource: NonNullable<
-        ApplicationStatus['appliedResources']
-      >[number] = {
-        apiVersion: apiVersionOf(ref),
-        kind: ref.kind,
-        name: ref.name,
-        cluster,
-      };
-      if (ref.namespace) resource.namespace = ref.namespace;
-      return resource;
-    });
+    status.appliedResources = input.applied.resources;
   } else if (input.previous?.appliedResources) {
     // A failed reconcile changed nothing in the cluster: what was applied still is.
     status.appliedResources = input.previous.appliedResources;

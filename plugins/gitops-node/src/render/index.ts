@@ -1,3 +1,2 @@
-export * from './definitions';
-export { createDefaultRegistry } from './builtins';
 export * from './render';
+export * from './parse';

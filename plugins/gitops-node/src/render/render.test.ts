@@ -1,6 +1,6 @@
-import { parseApplication, parseApplicationsYaml } from '../model/parse';
+import { parseApplication, parseApplicationsYaml } from './parse';
 import { renderApplication } from './render';
-import { createDefaultRegistry } from './builtins';
+import { createBuiltinDefinitions } from '../definitions/builtins';
 import { Fields } from '../model/fields';
 
 const seed = `
@@ -341,13 +341,18 @@ describe('renderApplication', () => {
       'spec.components[0]: component "gitops" is of type kustomize and needs its Git source, which was not provided',
     );
     const rendered = await renderApplication(application, {
-      kustomizeSource: async component => [
-        {
-          apiVersion: 'v1',
-          kind: 'ConfigMap',
-          metadata: { name: `${component.name}-cfg` },
-        },
-      ],
+      sources: new Map([
+        [
+          'gitops',
+          [
+            {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: 'gitops-cfg' },
+            },
+          ],
+        ],
+      ]),
     });
     expect(rendered.objects[0].metadata).toEqual({
       name: 'gitops-cfg',
@@ -370,8 +375,8 @@ describe('renderApplication', () => {
         },
       ],
     });
-    const nested = (trait: string) => async () =>
-      [
+    const nested = (trait: string) =>
+      new Map([['gitops', [
         {
           apiVersion: 'core.oam.dev/v1beta1',
           kind: 'Application',
@@ -387,20 +392,20 @@ describe('renderApplication', () => {
             ],
           },
         },
-      ];
+      ]]]);
     await expect(
-      renderApplication(application, { kustomizeSource: nested('ingres') }),
+      renderApplication(application, { sources: nested('ingres') }),
     ).rejects.toThrow(
       'spec.components[0]: component "gitops" renders Application first-vela-workflow, which is invalid: spec.components[0].traits[0].type: unknown trait "ingres"',
     );
     const rendered = await renderApplication(application, {
-      kustomizeSource: nested('scaler'),
+      sources: nested('scaler'),
     });
     expect(rendered.objects[0].metadata.namespace).toBe('team-a');
   });
 
   it('lets other modules register their own component types and traits', async () => {
-    const registry = createDefaultRegistry().addComponentType({
+    const definitions = createBuiltinDefinitions().addComponentType({
       type: 'cron-task',
       validate: fields => void fields.string('schedule'),
       render: ctx => {
@@ -417,7 +422,7 @@ describe('renderApplication', () => {
       },
     });
     expect(() =>
-      registry.addTrait(createDefaultRegistry().getTrait('scaler')!),
+      definitions.addTrait(createBuiltinDefinitions().getTrait('scaler')!),
     ).toThrow('Trait "scaler" is already registered');
     const parsed = parseApplication(
       {
@@ -435,9 +440,9 @@ describe('renderApplication', () => {
           ],
         },
       },
-      { registry },
+      { definitions },
     );
-    const rendered = await renderApplication(parsed, { registry });
+    const rendered = await renderApplication(parsed, { definitions });
     expect(rendered.objects[0]).toMatchObject({
       kind: 'CronJob',
       metadata: { namespace: 'default', labels: { a: 'b' } },

@@ -1,13 +1,11 @@
 import { InputError } from '@backstage/errors';
 import { isRecord } from '../model/fields';
-import { CLUSTER_SCOPED_KINDS, describeObject, objectKey } from '../model/objects';
+import { CLUSTER_SCOPED_KINDS, describeObject, objectKey } from '../kube/objects';
+import { builtinDefinitions } from '../definitions/builtins';
+import { parseApplication } from './parse';
+import type { RenderOptions, TraitContext } from '../definitions/registry';
 import {
   APPLICATION_API_VERSION,
-  builtinRegistry,
-  parseApplication,
-} from '../model/parse';
-import type { RenderOptions, TraitContext } from './definitions';
-import {
   LABEL_APP_NAME,
   LABEL_APP_NAMESPACE,
   LABEL_COMPONENT,
@@ -57,19 +55,19 @@ function finalize(
 /**
  * Renders a parsed Application into Kubernetes objects: each component by its
  * type, then its traits in order, then namespace and ownership labels on all.
- * Pure apart from the caller's `kustomizeSource`.
+ * Pure: Git-backed components come prepared by the sources stage.
  */
 export async function renderApplication(
   app: Application,
   options: RenderOptions = {},
 ): Promise<RenderedApplication> {
-  const registry = options.registry ?? builtinRegistry();
+  const definitions = options.definitions ?? builtinDefinitions();
   const components: RenderedComponent[] = [];
   const owners = new Map<string, string>();
 
   for (const [index, component] of app.spec.components.entries()) {
     const path = `spec.components[${index}]`;
-    const definition = registry.getComponentType(component.type);
+    const definition = definitions.getComponentType(component.type);
     if (!definition) {
       throw new InputError(
         `${path}.type: unknown component type "${component.type}"`,
@@ -86,7 +84,7 @@ export async function renderApplication(
       ) {
         try {
           parseApplication(object, {
-            registry,
+            definitions,
             defaultNamespace: app.metadata.namespace,
           });
         } catch (error) {
@@ -114,7 +112,7 @@ export async function renderApplication(
     const traits: RenderedTrait[] = [];
     for (const [traitIndex, trait] of component.traits.entries()) {
       const traitPath = `${path}.traits[${traitIndex}]`;
-      const traitDefinition = registry.getTrait(trait.type);
+      const traitDefinition = definitions.getTrait(trait.type);
       if (!traitDefinition) {
         throw new InputError(
           `${traitPath}.type: unknown trait "${trait.type}"`,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { InputError, ServiceUnavailableError } from '@backstage/errors';
 import { parseAllDocuments } from 'yaml';
 import { isRecord } from '../model/fields';
-import { compareBytes } from './tagPolicy/policy';
+import { compareBytes } from '../util/bytes';
 import type { KubeObject } from '../model/types';
 
 /**

@@ -5,9 +5,4 @@ export * from './setters';
 export * from './template';
 export * from './automation';
 export * from './build';
-export { createGitKustomizeSource } from './prepare';
-export type {
-  CommittedImageUpdate,
-  GitKustomizeContext,
-  GitKustomizeReport,
-} from './prepare';
+export * from './prepare';

@@ -1,26 +1,31 @@
-import path from 'node:path';
 import { InputError } from '@backstage/errors';
-import { buildManifests } from './build';
-import type { Application, ApplicationComponent, KubeObject } from '../model';
-import type { KustomizeSource } from '../render';
+import type { KubeClient } from '../kube/client';
+import type { KubeObject } from '../kube/objects';
+import {
+  branchOf,
+  kustomizeComponents,
+  type KustomizeProperties,
+} from '../model/kustomize';
+import type { Application, ApplicationComponent } from '../model/types';
+import { parseGoDuration } from '../util/duration';
+import { resolveInside } from '../util/paths';
 import { runImageUpdate } from './automation';
+import { buildManifests } from './build';
 import {
   revisionOf,
   type GitAuthor,
   type GitSource,
   type WorkingClone,
 } from './git';
-import type { KubeClient } from '../kube';
-import { parseGoDuration } from '../model/schedule';
-import { describeImagePolicy, type ImagePolicySpec } from './tagPolicy';
 import {
   credentialsForRegistry,
   credentialsFromSecret,
   type ImagePolicyEvaluator,
 } from './oci';
+import { describeImagePolicy } from './tagPolicy';
 
-/** What a kustomize source needs to sync Git and automate images. */
-export interface GitKustomizeContext {
+/** What the sources stage needs: where to read Secrets, Git and the image scanner. */
+export interface SourceContext {
   /** Reads the Secrets named by `secretRef`, in the Application's namespace. */
   client: KubeClient;
   git: GitSource;
@@ -30,13 +35,14 @@ export interface GitKustomizeContext {
   author?: GitAuthor;
   kustomizePath?: string;
   /**
-   * A person or a webhook asked for this reconcile: list the image's tags
-   * afresh instead of reusing this interval's listing.
+   * A person or a webhook asked for this pass: list the image's tags afresh
+   * instead of reusing this interval's listing.
    */
   refresh?: boolean;
+  now?: () => Date;
 }
 
-/** One image update the automation committed and pushed. */
+/** One image update the automation committed and pushed, with when each part happened. */
 export interface CommittedImageUpdate {
   component: string;
   image: string;
@@ -46,34 +52,29 @@ export interface CommittedImageUpdate {
   policy: string;
   commit: string;
   revision: string;
+  /** When the tag policy picked the new tag. */
+  detectedAt: Date;
+  /** When the bot's commit reached the remote. */
+  pushedAt: Date;
 }
 
-/** What the source did while rendering, for history, status and logs. */
-export interface GitKustomizeReport {
+/** What the sources stage prepared for one pass; nothing downstream calls back into it. */
+export interface PreparedSources {
+  /** The built objects of each Git-backed component, by component name. */
+  manifests: Map<string, KubeObject[]>;
   /** `branch@sha1:<sha>` of each synced component, after any bot commit. */
-  revisions: string[];
+  revisions: Record<string, string>;
   imageUpdates: CommittedImageUpdate[];
-  /** Problems that did not stop the reconcile, e.g. a registry that is down. */
+  /** Problems that did not stop the pass, e.g. a registry that is down. */
   warnings: string[];
 }
 
-/** The kustomize component's properties, as KubeVela defines them. */
-interface KustomizeProperties {
-  url: string;
-  secretRef?: string;
-  pullInterval?: string;
-  git?: { branch?: string };
-  path?: string;
-  imageRepository?: {
-    image: string;
-    secretRef?: string;
-    interval?: string;
-    insecure?: boolean;
-    filterTags?: ImagePolicySpec['filterTags'];
-    policy?: ImagePolicySpec['policy'];
-    commitMessage?: string;
-  };
-}
+export const emptyPreparedSources = (): PreparedSources => ({
+  manifests: new Map(),
+  revisions: {},
+  imageUpdates: [],
+  warnings: [],
+});
 
 const SECRET = { group: '', version: 'v1', kind: 'Secret' };
 
@@ -92,125 +93,133 @@ function tagOf(value: string): string {
     : withoutDigest;
 }
 
+async function readSecret(
+  context: SourceContext,
+  app: Application,
+  name: string,
+): Promise<KubeObject> {
+  const secret = await context.client.get({
+    ...SECRET,
+    namespace: app.metadata.namespace,
+    name,
+  });
+  if (!secret)
+    throw new InputError(
+      `Secret ${app.metadata.namespace}/${name} does not exist`,
+    );
+  return secret;
+}
+
 /**
- * The Git side of a kustomize component, as the `kustomizeSource` that
- * rendering calls: sync the working clone, let the component's image policy
- * pick a tag, rewrite the markers and commit/push as the bot when anything
- * changed, then build the component's path. The report collects what
- * happened, for image history.
+ * Lets the component's image policy pick a tag, rewrites the markers and
+ * commits/pushes as the bot when anything changed.
  */
-export function createGitKustomizeSource(context: GitKustomizeContext): {
-  source: KustomizeSource;
-  report: GitKustomizeReport;
-} {
-  const report: GitKustomizeReport = {
-    revisions: [],
-    imageUpdates: [],
-    warnings: [],
-  };
-
-  const readSecret = async (
-    app: Application,
-    name: string,
-  ): Promise<KubeObject> => {
-    const secret = await context.client.get({
-      ...SECRET,
-      namespace: app.metadata.namespace,
-      name,
-    });
-    if (!secret)
-      throw new InputError(
-        `Secret ${app.metadata.namespace}/${name} does not exist`,
-      );
-    return secret;
-  };
-
-  const updateImages = async (
-    app: Application,
-    clone: WorkingClone,
-    component: ApplicationComponent,
-    props: KustomizeProperties,
-  ): Promise<void> => {
-    const repo = props.imageRepository;
-    if (!repo || context.automationSuspended) return;
-    const policyId = `${app.metadata.namespace}:${component.name}`;
-    const docker = repo.secretRef
-      ? credentialsFromSecret(await readSecret(app, repo.secretRef))
-      : undefined;
-    const choice = await context.images.evaluate(policyId, {
-      image: repo.image,
-      spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
-      credentials: credentialsForRegistry(docker, repo.image),
-      insecure: repo.insecure,
-      intervalMs: context.refresh
-        ? 0
-        : parseGoDuration(
-            repo.interval ?? props.pullInterval ?? '1m',
-            `component ${component.name} interval`,
-          ),
-    });
-    if (choice.error)
-      report.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
-    if (!choice.tag) return;
-    const result = await runImageUpdate({
-      clone,
-      path: props.path,
-      policies: {
-        [policyId]: {
-          image: choice.image,
-          tag: choice.tag,
-          digest: choice.digest,
-        },
+async function updateImages(
+  context: SourceContext,
+  app: Application,
+  clone: WorkingClone,
+  component: ApplicationComponent,
+  props: KustomizeProperties,
+  prepared: PreparedSources,
+): Promise<void> {
+  const repo = props.imageRepository;
+  if (!repo || context.automationSuspended) return;
+  const now = () => context.now?.() ?? new Date();
+  const policyId = `${app.metadata.namespace}:${component.name}`;
+  const docker = repo.secretRef
+    ? credentialsFromSecret(await readSecret(context, app, repo.secretRef))
+    : undefined;
+  const choice = await context.images.evaluate(policyId, {
+    image: repo.image,
+    spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
+    credentials: credentialsForRegistry(docker, repo.image),
+    insecure: repo.insecure,
+    intervalMs: context.refresh
+      ? 0
+      : parseGoDuration(
+          repo.interval ?? props.pullInterval ?? '1m',
+          `component ${component.name} interval`,
+        ),
+  });
+  const detectedAt = now();
+  if (choice.error)
+    prepared.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
+  if (!choice.tag) return;
+  const result = await runImageUpdate({
+    clone,
+    path: props.path,
+    policies: {
+      [policyId]: {
+        image: choice.image,
+        tag: choice.tag,
+        digest: choice.digest,
       },
-      commitMessage: repo.commitMessage,
-      author: context.author,
-      automationObject: app.metadata,
+    },
+    commitMessage: repo.commitMessage,
+    author: context.author,
+    automationObject: app.metadata,
+  });
+  for (const skipped of result.skipped) {
+    prepared.warnings.push(`Skipped ${skipped.file}: ${skipped.reason}`);
+  }
+  if (!result.committed) return;
+  const pushedAt = now();
+  for (const update of result.images) {
+    prepared.imageUpdates.push({
+      component: component.name,
+      image: update.image,
+      oldTag: update.previous[0] ? tagOf(update.previous[0]) : undefined,
+      newTag: update.tag,
+      policy: describeImagePolicy(repo.policy) ?? policyId,
+      commit: result.commit!,
+      revision: result.revision!,
+      detectedAt,
+      pushedAt,
     });
-    for (const skipped of result.skipped) {
-      report.warnings.push(`Skipped ${skipped.file}: ${skipped.reason}`);
-    }
-    if (!result.committed) return;
-    for (const update of result.images) {
-      report.imageUpdates.push({
-        component: component.name,
-        image: update.image,
-        oldTag: update.previous[0] ? tagOf(update.previous[0]) : undefined,
-        newTag: update.tag,
-        policy: describeImagePolicy(repo.policy) ?? policyId,
-        commit: result.commit!,
-        revision: result.revision!,
-      });
-    }
-  };
+  }
+}
 
-  const source: KustomizeSource = async (component, app) => {
-    const props = component.properties as unknown as KustomizeProperties;
+/**
+ * The sources stage of a pass: for each Git-backed (kustomize) component,
+ * sync the working clone, let its image policy pick a tag, rewrite the
+ * markers and commit/push as the bot when anything changed, then build the
+ * component's path. Runs once per pass, before render; a failure throws and
+ * nothing of the pass is applied.
+ */
+export async function prepareSources(
+  app: Application,
+  context: SourceContext,
+  /** Filled as the stage goes, so a caller still sees the bot's commits when a later step fails. */
+  prepared: PreparedSources = emptyPreparedSources(),
+): Promise<PreparedSources> {
+  for (const { component, props } of kustomizeComponents(
+    app.spec.components,
+  )) {
     const secret = props.secretRef
-      ? await readSecret(app, props.secretRef)
+      ? await readSecret(context, app, props.secretRef)
       : undefined;
     const data = (secret?.data ?? {}) as Record<string, string>;
     const credentials = secret && {
       username: decode(data.username),
       password: decode(data.password),
     };
-    const branch = props.git?.branch ?? 'master';
-    return context.git.withClone(
+    const branch = branchOf(props);
+    const objects = await context.git.withClone(
       { url: props.url, branch, credentials },
       async clone => {
         await clone.sync();
-        await updateImages(app, clone, component, props);
-        report.revisions.push(revisionOf(branch, await clone.head()));
-        const root = path.resolve(clone.dir);
-        const dir = path.resolve(root, props.path ?? '.');
-        if (dir !== root && !dir.startsWith(`${root}${path.sep}`)) {
-          throw new InputError(`path "${props.path}" leaves the repository`);
-        }
+        await updateImages(context, app, clone, component, props, prepared);
+        prepared.revisions[component.name] = revisionOf(
+          branch,
+          await clone.head(),
+        );
+        const dir = resolveInside(clone.dir, props.path ?? '.');
         return (
           await buildManifests(dir, { kustomizePath: context.kustomizePath })
         ).objects;
       },
     );
-  };
-
-  return { source, report };
+    prepared.manifests.set(component.name, objects);
+  }
+  return prepared;
 }

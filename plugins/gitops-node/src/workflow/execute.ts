@@ -6,28 +6,31 @@ import type {
   WorkflowStatus,
   WorkflowStepStatus,
 } from '@gitops-workflow/plugin-gitops-common';
-import { isRecord } from '../model/fields';
-import { apiVersionOf, refKey } from '../model/objects';
+import {
+  applyObjects,
+  type InventoryEntry,
+  type ObjectChange,
+} from '../apply/apply';
+import { assessComponents } from '../assess/components';
+import type { ClusterConnectionConfig } from '../clusters';
+import { builtinDefinitions } from '../definitions/builtins';
 import type {
   DefinitionRegistry,
-  KustomizeSource,
-} from '../render/definitions';
-import {
-  renderApplication,
-  type RenderedApplication,
-} from '../render/render';
-import { assessComponents } from '../record/status';
-import type {
-  Application,
-  ApplicationComponent,
-  ApplicationStatus,
-  WorkflowStep,
-} from '../model/types';
-import type { ClusterConnectionConfig } from '../clusters';
-import { applyObjects, type InventoryEntry } from '../apply/apply';
+  PreparedManifests,
+  StepContext,
+} from '../definitions/registry';
 import { KubeClient } from '../kube/client';
-import { deletionPolicy } from '../pipeline/reconcile';
-import { compareBytes } from '../sources/tagPolicy/policy';
+import { apiVersionOf, refKey, type ObjectRef } from '../kube/objects';
+import { isRecord } from '../model/fields';
+import {
+  applicationOwner,
+  type Application,
+  type ApplicationComponent,
+  type ApplicationStatus,
+  type WorkflowStep,
+} from '../model/types';
+import { renderApplication, type RenderedApplication } from '../render/render';
+import { compareBytes } from '../util/bytes';
 import {
   initialSteps,
   modeOf,
@@ -38,12 +41,7 @@ import {
   workflowOf,
   type StepOutcome,
 } from './plan';
-import {
-  applyOverrides,
-  deployPolicies,
-  resolveTopology,
-  type DeployTarget,
-} from './oamPolicies';
+import { deletionPolicy, type DeployTarget } from './oamPolicies';
 import type { StepState, WorkflowRevision, WorkflowState } from './types';
 
 /**
@@ -112,6 +110,22 @@ export function rollbackTo(
   };
 }
 
+/** A person's request to a workflow, queued for the next pass to apply. */
+export type WorkflowCommand =
+  | { type: 'resume'; step: string }
+  | { type: 'rollback'; revision: number };
+
+/** Applies a queued request to the workflow state (NotFound/Conflict errors when it cannot). */
+export function applyWorkflowCommand(
+  state: WorkflowState,
+  command: WorkflowCommand,
+  now: Date = new Date(),
+): WorkflowState {
+  return command.type === 'resume'
+    ? resumeWorkflow(state, command.step, now)
+    : rollbackTo(state, command.revision, now);
+}
+
 export interface WorkflowExecutorOptions {
   /** Every cluster topology policies may choose from (`gitops.clusters`). */
   clusters: ClusterConnectionConfig[];
@@ -119,14 +133,21 @@ export interface WorkflowExecutorOptions {
   localCluster?: string;
   /** How to reach a cluster (default `KubeClient.fromCluster`); clients are kept until `close()`. */
   clientFor?: (cluster: ClusterConnectionConfig) => KubeClient;
-  registry?: DefinitionRegistry;
-  kustomizeSource?: KustomizeSource;
+  definitions?: DefinitionRegistry;
   fieldManager?: string;
   now?: () => Date;
   /** Revisions kept for rollback (default 10). */
   revisionLimit?: number;
-  /** How long a notification may take (default 10 s). */
-  notificationTimeoutMs?: number;
+  /** How long an outgoing HTTP call of a step (a notification) may take (default 10 s). */
+  httpTimeoutMs?: number;
+}
+
+/** What one pass starts from besides the Application and its workflow state. */
+export interface WorkflowPassInput {
+  /** The objects of Git-backed components, prepared once for this pass. */
+  sources?: PreparedManifests;
+  /** What is applied on each cluster, by cluster name. */
+  inventories?: Record<string, InventoryEntry[]>;
 }
 
 /** `status.workflow.steps[]` with KubeVela's `subSteps`. */
@@ -144,6 +165,16 @@ export interface WorkflowPassResult {
   /** Persist this; pass it to the next `run`. */
   state: WorkflowState;
   phase: ApplicationPhase;
+  /** What is applied on each cluster now: persist it with the state. */
+  inventories: Record<string, InventoryEntry[]>;
+  /** What this pass changed on every cluster, in order. */
+  changes: ObjectChange[];
+  /** Objects edited outside Git that this pass restored. */
+  drifted: ObjectRef[];
+  /** Writes made on every cluster (zero for a pass that changed nothing). */
+  writes: number;
+  /** The first step that failed in this run, and why. */
+  failure?: { step: string; message: string; reason?: string };
   /** To write into the Application's status (with the caller's conditions). */
   status: Pick<
     ApplicationStatus,
@@ -204,18 +235,38 @@ function componentLevels(components: ApplicationComponent[]): string[][] {
   return levels;
 }
 
+const flattenSteps = (steps: StepState[]): StepState[] =>
+  steps.flatMap(s => [s, ...flattenSteps(s.subSteps ?? [])]);
+
+/** What one pass accumulates while its steps run. */
+interface PassScope {
+  app: Application;
+  state: WorkflowState;
+  sources?: PreparedManifests;
+  inventories: Record<string, InventoryEntry[]>;
+  services: Map<string, ComponentStatus>;
+  /** Clusters a step applied to in this pass. */
+  touched: Set<string>;
+  changes: ObjectChange[];
+  drifted: ObjectRef[];
+  writes: number;
+}
+
 /**
  * Runs Application workflows one pass at a time: plan, run the steps that
- * are due (deploy, apply-component, notification; suspend and step-group are
- * planned), record what they came to, and plan again until nothing moves.
- * The caller persists the returned state and writes the status.
+ * are due through their definitions, record what they came to, and plan
+ * again until nothing moves. An Application without a workflow runs
+ * KubeVela's implicit `deploy` step, so every Application goes through here.
+ * The caller persists the returned state and inventories.
  */
 export class WorkflowExecutor {
   private readonly clients = new Map<string, KubeClient>();
   private readonly localCluster: string;
+  private readonly definitions: DefinitionRegistry;
 
   constructor(private readonly options: WorkflowExecutorOptions) {
     this.localCluster = options.localCluster ?? 'local';
+    this.definitions = options.definitions ?? builtinDefinitions();
   }
 
   close(): void {
@@ -254,7 +305,17 @@ export class WorkflowExecutor {
         };
     }
     const revisions = [...(previous?.revisions ?? [])];
-    if (previous && previous.hash === hash && !previous.rollback)
+    // Without a workflow there is nothing to have failed for good: a failed
+    // implicit deploy (a conflict, a rejected object) is tried again each pass.
+    const implicitFailed =
+      !app.spec.workflow?.steps.length &&
+      flattenSteps(previous?.steps ?? []).some(s => s.phase === 'failed');
+    if (
+      previous &&
+      previous.hash === hash &&
+      !previous.rollback &&
+      !implicitFailed
+    )
       return { state: previous, app };
     let record = revisions.find(r => r.hash === hash);
     if (!record) {
@@ -279,7 +340,6 @@ export class WorkflowExecutor {
         hash,
         startedAt: now,
         steps: initialSteps(workflowOf(app).steps),
-        inventories: previous?.inventories ?? {},
         services: previous?.services,
         revisions,
       },
@@ -290,17 +350,28 @@ export class WorkflowExecutor {
   async run(
     live: Application,
     previous?: WorkflowState,
+    input: WorkflowPassInput = {},
   ): Promise<WorkflowPassResult> {
     const prepared = this.prepare(live, previous);
     const app = prepared.app;
     const state: WorkflowState = structuredClone(prepared.state);
     const workflow = workflowOf(app);
     const components = new Set(app.spec.components.map(c => c.name));
-    const services = new Map<string, ComponentStatus>(
-      (state.services ?? [])
-        .filter(s => components.has(s.name))
-        .map(s => [serviceKey(s), s]),
-    );
+    const scope: PassScope = {
+      app,
+      state,
+      sources: input.sources,
+      inventories: structuredClone(input.inventories ?? {}),
+      services: new Map<string, ComponentStatus>(
+        (state.services ?? [])
+          .filter(s => components.has(s.name))
+          .map(s => [serviceKey(s), s]),
+      ),
+      touched: new Set(),
+      changes: [],
+      drifted: [],
+      writes: 0,
+    };
 
     const ran = new Set<WorkflowStep>();
     // Each round runs what is due; a round where nothing finishes ends the pass.
@@ -314,7 +385,7 @@ export class WorkflowExecutor {
       let finished = 0;
       for (const due of plan.run) {
         ran.add(due.step);
-        const outcome = await this.runStep(app, due.step, state, services);
+        const outcome = await this.runStep(scope, due.step);
         state.steps = recordOutcome(state.steps, due.path, outcome, this.now());
         if (outcome.phase !== 'running') finished++;
       }
@@ -325,9 +396,17 @@ export class WorkflowExecutor {
       terminated: state.terminated,
     });
     state.steps = plan.steps;
-    if (plan.finished && !state.terminated)
-      await this.keepState(app, workflow.steps, state, services, ran);
-    state.services = [...services.values()];
+    if (plan.finished && !state.terminated) {
+      await this.keepState(scope, workflow.steps, state.steps, ran);
+      await this.pruneUntouchedClusters(scope);
+    }
+    // Components on a cluster the Application left are not its services any more.
+    state.services = [...scope.services.values()].filter(
+      s =>
+        s.cluster === undefined ||
+        scope.inventories[s.cluster] !== undefined ||
+        scope.touched.has(s.cluster),
+    );
     if (plan.finished && !state.finishedAt)
       state.finishedAt = this.now().toISOString();
     const mode = modeOf(workflow);
@@ -346,30 +425,28 @@ export class WorkflowExecutor {
       plan.phase === 'running' && state.services.some(s => !s.healthy)
         ? 'unhealthy'
         : plan.phase;
-    return {
+    const failed = flattenSteps(state.steps).find(s => s.phase === 'failed');
+    const result: WorkflowPassResult = {
       state,
       phase,
+      inventories: scope.inventories,
+      changes: scope.changes,
+      drifted: scope.drifted,
+      writes: scope.writes,
       status: {
         status: phase,
         workflow: workflowStatus,
         services: state.services,
-        appliedResources: Object.entries(state.inventories).flatMap(
-          ([cluster, entries]) =>
-            entries.map(entry => {
-              const resource: NonNullable<
-                ApplicationStatus['appliedResources']
-              >[number] = {
-                apiVersion: apiVersionOf(entry),
-                kind: entry.kind,
-                name: entry.name,
-                cluster,
-              };
-              if (entry.namespace) resource.namespace = entry.namespace;
-              return resource;
-            }),
-        ),
+        appliedResources: appliedResourcesOf(scope.inventories),
       },
     };
+    if (failed)
+      result.failure = {
+        step: failed.name,
+        message: failed.message ?? `step "${failed.name}" failed`,
+        reason: failed.reason,
+      };
+    return result;
   }
 
   /**
@@ -379,163 +456,103 @@ export class WorkflowExecutor {
    * steps' phases no longer change.
    */
   private async keepState(
-    app: Application,
+    scope: PassScope,
     steps: WorkflowStep[],
-    state: WorkflowState,
-    services: Map<string, ComponentStatus>,
+    states: StepState[],
     ran: ReadonlySet<WorkflowStep>,
   ): Promise<void> {
-    const states = new Map(state.steps.map(s => [s.name, s]));
+    const byName = new Map(states.map(s => [s.name, s]));
     for (const step of steps) {
-      const current = states.get(step.name);
+      const current = byName.get(step.name);
       // A step that ran in this pass has just applied its objects.
       if (current?.phase !== 'succeeded' || ran.has(step)) continue;
       if (step.type === 'step-group') {
         await this.keepState(
-          app,
+          scope,
           step.subSteps ?? [],
-          { ...state, steps: current.subSteps ?? [] },
-          services,
+          current.subSteps ?? [],
           ran,
         );
       } else if (step.type === 'deploy' || step.type === 'apply-component') {
-        await this.runStep(app, step, state, services);
+        await this.runStep(scope, step);
       }
     }
+  }
+
+  /**
+   * A finished run owns only the clusters its steps deployed to: objects on a
+   * cluster dropped from the topology (or left by an earlier mode of the
+   * Application) are pruned, as the garbage-collect policy allows.
+   */
+  private async pruneUntouchedClusters(scope: PassScope): Promise<void> {
+    const { prune } = deletionPolicy(scope.app, undefined);
+    for (const [name, inventory] of Object.entries(scope.inventories)) {
+      if (scope.touched.has(name) || prune === false) continue;
+      const cluster = this.options.clusters.find(c => c.name === name);
+      if (!cluster) continue; // not configured here: nothing to reach it with
+      const result = await applyObjects(this.client(cluster), [], {
+        owner: applicationOwner(scope.app.metadata),
+        inventory,
+        prune,
+        fieldManager: this.options.fieldManager,
+      });
+      this.collect(scope, result);
+      const kept = inventory.filter(
+        e => !result.changes.some(c => refKey(c.ref) === refKey(e)),
+      );
+      if (kept.length > 0) scope.inventories[name] = kept;
+      else delete scope.inventories[name];
+    }
+  }
+
+  private collect(
+    scope: PassScope,
+    result: { changes: ObjectChange[]; drifted: ObjectRef[]; writes: number },
+  ): void {
+    scope.changes.push(...result.changes);
+    scope.drifted.push(...result.drifted);
+    scope.writes += result.writes;
   }
 
   private async runStep(
-    app: Application,
+    scope: PassScope,
     step: WorkflowStep,
-    state: WorkflowState,
-    services: Map<string, ComponentStatus>,
   ): Promise<StepOutcome> {
+    const definition = this.definitions.getStepType(step.type);
+    if (!definition?.run) {
+      return {
+        phase: 'failed',
+        reason: 'UnknownStepType',
+        message: `unknown step type "${
+          step.type
+        }" (known: ${this.definitions.listStepTypes().join(', ')})`,
+      };
+    }
+    const ctx: StepContext = {
+      app: scope.app,
+      step,
+      where: `step "${step.name}"`,
+      revision: scope.state.revision,
+      steps: scope.state.steps,
+      clusters: this.options.clusters,
+      localCluster: this.localCluster,
+      definitions: this.definitions,
+      httpTimeoutMs: this.options.httpTimeoutMs ?? 10_000,
+      deploy: (components, targets, owns) =>
+        this.applyToCluster(scope, components, targets, owns),
+    };
     try {
-      switch (step.type) {
-        case 'deploy':
-          return await this.deploy(app, step, state, services);
-        case 'apply-component':
-          return await this.applyComponent(app, step, state, services);
-        case 'notification':
-          return await this.notify(app, step, state);
-        default:
-          return {
-            phase: 'failed',
-            reason: 'UnknownStepType',
-            message: `unknown step type "${step.type}" (known: deploy, apply-component, suspend, notification, step-group)`,
-          };
-      }
+      return await definition.run(ctx);
     } catch (error) {
       const message = (error as Error).message;
       if (isPermanent(error))
-        return { phase: 'failed', reason: 'ApplyFailed', message };
+        return {
+          phase: 'failed',
+          reason: error instanceof ConflictError ? 'Conflict' : 'ApplyFailed',
+          message,
+        };
       return { phase: 'running', reason: 'Retrying', message };
     }
-  }
-
-  private async deploy(
-    app: Application,
-    step: WorkflowStep,
-    state: WorkflowState,
-    services: Map<string, ComponentStatus>,
-  ): Promise<StepOutcome> {
-    const where = `step "${step.name}"`;
-    const names = step.properties.policies ?? [];
-    if (!Array.isArray(names) || names.some(n => typeof n !== 'string'))
-      throw new InputError(
-        `${where}: properties.policies must list policy names`,
-      );
-    let targets: DeployTarget[];
-    let components: ApplicationComponent[];
-    try {
-      const policies = deployPolicies(app, names as string[], where);
-      targets = resolveTopology(
-        policies.topology,
-        this.options.clusters,
-        this.localCluster,
-      );
-      components = applyOverrides(
-        app.spec.components,
-        policies.override,
-        this.options.registry,
-      );
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      return {
-        phase: 'failed',
-        reason: 'PolicyFailed',
-        message: error.message,
-      };
-    }
-    const parallelism = Number(step.properties.parallelism ?? 5);
-    if (!Number.isInteger(parallelism) || parallelism < 1)
-      throw new InputError(
-        `${where}: properties.parallelism must be a positive integer`,
-      );
-    const byCluster = new Map<string, DeployTarget[]>();
-    for (const target of targets) {
-      byCluster.set(target.cluster.name, [
-        ...(byCluster.get(target.cluster.name) ?? []),
-        target,
-      ]);
-    }
-    const groups = [...byCluster.values()];
-    const waiting: string[] = [];
-    for (let i = 0; i < groups.length; i += parallelism) {
-      const results = await Promise.all(
-        groups
-          .slice(i, i + parallelism)
-          .map(group =>
-            this.applyToCluster(app, components, group, state, services),
-          ),
-      );
-      waiting.push(...results.flat());
-    }
-    const clusters = [...byCluster.keys()].join(', ');
-    return waiting.length > 0
-      ? { phase: 'running', message: `waiting for ${waiting.join('; ')}` }
-      : { phase: 'succeeded', message: `healthy on ${clusters}` };
-  }
-
-  private async applyComponent(
-    app: Application,
-    step: WorkflowStep,
-    state: WorkflowState,
-    services: Map<string, ComponentStatus>,
-  ): Promise<StepOutcome> {
-    const {
-      component: name,
-      cluster: clusterName,
-      namespace,
-    } = step.properties;
-    const component = app.spec.components.find(c => c.name === name);
-    if (!component)
-      throw new InputError(
-        `step "${
-          step.name
-        }": properties.component names no component of the Application ("${String(
-          name,
-        )}")`,
-      );
-    const wanted =
-      typeof clusterName === 'string' ? clusterName : this.localCluster;
-    const cluster = this.options.clusters.find(c => c.name === wanted);
-    if (!cluster)
-      throw new InputError(
-        `step "${step.name}": cluster "${wanted}" is not configured`,
-      );
-    const target: DeployTarget = { cluster };
-    if (typeof namespace === 'string') target.namespace = namespace;
-    const waiting = await this.applyToCluster(
-      app,
-      [component],
-      [target],
-      state,
-      services,
-    );
-    return waiting.length > 0
-      ? { phase: 'running', message: `waiting for ${waiting.join('; ')}` }
-      : { phase: 'succeeded', message: `healthy on ${cluster.name}` };
   }
 
   /**
@@ -546,19 +563,17 @@ export class WorkflowExecutor {
    * is not healthy yet.
    */
   private async applyToCluster(
-    app: Application,
+    scope: PassScope,
     components: ApplicationComponent[],
     targets: DeployTarget[],
-    state: WorkflowState,
-    services: Map<string, ComponentStatus>,
+    owns: 'all' | 'listed',
   ): Promise<string[]> {
+    const { app } = scope;
     const cluster = targets[0].cluster;
     const client = this.client(cluster);
+    scope.touched.add(cluster.name);
     const { prune, allowDrift, driftPaths } = deletionPolicy(app, undefined);
     const levels = componentLevels(components);
-    // apply-component touches only its own component's objects; a deploy owns
-    // every component's, those of components gone from the spec included.
-    const partial = components.length < app.spec.components.length;
     const inScope = new Set(components.map(c => c.name));
 
     let waiting: string[] = [];
@@ -580,23 +595,20 @@ export class WorkflowExecutor {
                 components: components.filter(c => applied.has(c.name)),
               },
             },
-            {
-              registry: this.options.registry,
-              kustomizeSource: this.options.kustomizeSource,
-            },
+            { definitions: this.definitions, sources: scope.sources },
           ),
         );
       }
-      const previous = state.inventories[cluster.name] ?? [];
+      const previous = scope.inventories[cluster.name] ?? [];
       const mine = (entry: InventoryEntry) =>
-        (!partial ||
+        (owns === 'all' ||
           (entry.component !== undefined && inScope.has(entry.component))) &&
         !deferred.has(entry.component ?? '');
       const result = await applyObjects(
         client,
         rendered.flatMap(r => r.objects),
         {
-          owner: app.metadata,
+          owner: applicationOwner(app.metadata),
           inventory: previous,
           prune:
             typeof prune === 'function'
@@ -607,15 +619,16 @@ export class WorkflowExecutor {
           fieldManager: this.options.fieldManager,
         },
       );
+      this.collect(scope, result);
       const reapplied = new Set(result.inventory.map(refKey));
-      state.inventories[cluster.name] = [
+      scope.inventories[cluster.name] = [
         ...previous.filter(e => !mine(e) && !reapplied.has(refKey(e))),
         ...result.inventory,
       ];
       waiting = [];
       for (const [index, r] of rendered.entries()) {
         const namespace = targets[index].namespace ?? app.metadata.namespace;
-        for (const health of assessComponents(r, result.live)) {
+        for (const health of assessComponents(r.components, result.live)) {
           const service: ComponentStatus = {
             name: health.name,
             namespace,
@@ -624,7 +637,7 @@ export class WorkflowExecutor {
             message: health.message,
             traits: health.traits,
           };
-          services.set(serviceKey(service), service);
+          scope.services.set(serviceKey(service), service);
           if (!health.healthy)
             waiting.push(
               `${health.name} on ${cluster.name}: ${health.message}`,
@@ -635,78 +648,47 @@ export class WorkflowExecutor {
     }
     return waiting;
   }
+}
 
-  private async notify(
-    app: Application,
-    step: WorkflowStep,
-    state: WorkflowState,
-  ): Promise<StepOutcome> {
-    const where = `step "${step.name}"`;
-    const props = step.properties;
-    const channel =
-      (isRecord(props.webhook) && props.webhook) ||
-      (isRecord(props.slack) && props.slack) ||
-      undefined;
-    if (!channel)
-      throw new InputError(
-        `${where}: properties.webhook.url (or slack.url) is required`,
-      );
-    const rawUrl = isRecord(channel.url) ? channel.url.value : channel.url;
-    if (typeof rawUrl !== 'string')
-      throw new InputError(
-        `${where}: the webhook url must be a string or { value: string } (secretRef is not supported yet)`,
-      );
-    let url: URL;
-    try {
-      url = new URL(rawUrl);
-    } catch {
-      // The URL itself stays out of the message: webhook URLs often embed a token.
-      throw new InputError(`${where}: the webhook url is not a valid URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new InputError(`${where}: the webhook url must be http(s)`);
-    const message = channel.message ?? props.message;
-    const summary = state.steps
-      .filter(s => s.name !== step.name)
-      .map(s => `${s.name}: ${s.phase}${s.reason ? ` (${s.reason})` : ''}`)
-      .join(', ');
-    const body = isRecord(message)
-      ? message
-      : {
-          text:
-            typeof message === 'string'
-              ? message
-              : `Application ${app.metadata.namespace}/${app.metadata.name} revision ${state.revision}: ${summary}`,
-        };
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.options.notificationTimeoutMs ?? 10_000),
-    }).catch(error => {
-      throw new Error(
-        `${where}: the webhook could not be reached (${
-          (error as Error).name === 'TimeoutError'
-            ? 'timed out'
-            : (error as { cause?: { code?: string } }).cause?.code ??
-              'network error'
-        })`,
-      );
-    });
-    await response.body?.cancel();
-    if (response.status >= 200 && response.status < 300)
-      return {
-        phase: 'succeeded',
-        message: `delivered (HTTP ${response.status})`,
+/** `status.appliedResources`: the inventory of every cluster, for `kubectl` users and as a fallback. */
+export function appliedResourcesOf(
+  inventories: Record<string, InventoryEntry[]>,
+): NonNullable<ApplicationStatus['appliedResources']> {
+  return Object.entries(inventories).flatMap(([cluster, entries]) =>
+    entries.map(entry => {
+      const resource: NonNullable<
+        ApplicationStatus['appliedResources']
+      >[number] = {
+        apiVersion: apiVersionOf(entry),
+        kind: entry.kind,
+        name: entry.name,
+        cluster,
       };
-    // A busy or broken receiver may recover: retried until the step's timeout.
-    return {
-      phase:
-        response.status >= 500 || response.status === 429
-          ? 'running'
-          : 'failed',
-      reason: 'NotificationFailed',
-      message: `the webhook answered HTTP ${response.status}`,
+      if (entry.namespace) resource.namespace = entry.namespace;
+      return resource;
+    }),
+  );
+}
+
+/** The inventories mirrored in `status.appliedResources`, for when the store has none (a lost database). */
+export function inventoriesFromStatus(
+  status: ApplicationStatus | undefined,
+  defaultCluster: string,
+): Record<string, InventoryEntry[]> {
+  const out: Record<string, InventoryEntry[]> = {};
+  for (const r of status?.appliedResources ?? []) {
+    const cluster = r.cluster ?? defaultCluster;
+    const slash = r.apiVersion.indexOf('/');
+    // Without hashes, drift is corrected but not told apart from Git changes.
+    const entry: InventoryEntry = {
+      group: slash < 0 ? '' : r.apiVersion.slice(0, slash),
+      version: r.apiVersion.slice(slash + 1),
+      kind: r.kind,
+      name: r.name,
+      hash: '',
     };
+    if (r.namespace) entry.namespace = r.namespace;
+    (out[cluster] ??= []).push(entry);
   }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { ClusterConnectionConfig } from '../clusters';
-import { parseApplication } from '../model/parse';
+import { parseApplication } from '../render/parse';
 import type {
   ApplicationComponent,
   ApplicationPolicy,

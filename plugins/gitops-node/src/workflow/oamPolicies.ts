@@ -1,7 +1,7 @@
 import { InputError } from '@backstage/errors';
 import { Fields, isRecord } from '../model/fields';
-import { builtinRegistry } from '../model/parse';
-import type { DefinitionRegistry } from '../render/definitions';
+import { builtinDefinitions } from '../definitions/builtins';
+import type { DefinitionRegistry } from '../definitions/registry';
 import type {
   Application,
   ApplicationComponent,
@@ -9,6 +9,10 @@ import type {
   ApplicationTrait,
 } from '../model/types';
 import type { ClusterConnectionConfig } from '../clusters';
+import type { ApplyOptions } from '../apply/apply';
+import type { KubeObject } from '../kube/objects';
+import { LABEL_COMPONENT } from '../model/types';
+import type { PolicyTypeDefinition } from '../definitions/registry';
 
 /** Where a deploy step puts an Application: a cluster, optionally another namespace. */
 export interface DeployTarget {
@@ -217,7 +221,7 @@ function readOverride(policy: ApplicationPolicy): {
 export function applyOverrides(
   components: ApplicationComponent[],
   policies: ApplicationPolicy[],
-  registry: DefinitionRegistry = builtinRegistry(),
+  definitions: DefinitionRegistry = builtinDefinitions(),
 ): ApplicationComponent[] {
   let result = structuredClone(components);
   for (const policy of policies) {
@@ -265,11 +269,11 @@ export function applyOverrides(
     }
     for (const component of result) {
       const where = `override policy "${policy.name}" on component "${component.name}"`;
-      registry
+      definitions
         .getComponentType(component.type)
         ?.validate(Fields.of(component.properties, `${where}: properties`));
       for (const trait of component.traits) {
-        const definition = registry.getTrait(trait.type);
+        const definition = definitions.getTrait(trait.type);
         if (!definition)
           throw new InputError(`${where}: unknown trait "${trait.type}"`);
         definition.validate(
@@ -280,3 +284,80 @@ export function applyOverrides(
   }
   return result;
 }
+
+/**
+ * How an Application's own settings shape the apply: KubeVela's
+ * `garbage-collect` (`keepLegacyResource`) and `apply-once` policies, and a
+ * kustomize component's `prune: false`.
+ */
+export function deletionPolicy(
+  app: Application,
+  prune: boolean | undefined,
+): Pick<ApplyOptions, 'prune' | 'allowDrift' | 'driftPaths'> {
+  const policy = (type: string) =>
+    app.spec.policies.find(p => p.type === type)?.properties ?? {};
+  const keepLegacy = policy('garbage-collect').keepLegacyResource === true;
+  const drift = applyOnce(app, policy('apply-once'));
+  const keep = new Set(
+    app.spec.components
+      .filter(c => c.type === 'kustomize' && c.properties.prune === false)
+      .map(c => c.name),
+  );
+  if (prune === false || keepLegacy) return { prune: false, ...drift };
+  return {
+    prune: entry => !entry.component || !keep.has(entry.component),
+    ...drift,
+  };
+}
+
+interface ApplyOnceRule {
+  selector?: {
+    componentNames?: string[];
+    componentTypes?: string[];
+    resourceTypes?: string[];
+    resourceNames?: string[];
+  };
+  strategy?: { path?: string[] };
+}
+
+/**
+ * KubeVela's apply-once: `enable` alone lets whole objects drift; `rules`
+ * let only the listed paths of the selected objects drift.
+ */
+function applyOnce(
+  app: Application,
+  properties: Record<string, unknown>,
+): Pick<ApplyOptions, 'allowDrift' | 'driftPaths'> {
+  if (properties.enable !== true) return { allowDrift: false };
+  const rules = (Array.isArray(properties.rules) ? properties.rules : []) as ApplyOnceRule[];
+  if (rules.length === 0) return { allowDrift: true };
+  const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
+  const selects = (rule: ApplyOnceRule, object: KubeObject) => {
+    const component = object.metadata.labels?.[LABEL_COMPONENT] ?? '';
+    const { componentNames, componentTypes, resourceTypes, resourceNames } =
+      rule.selector ?? {};
+    return (
+      (!componentNames || componentNames.includes(component)) &&
+      (!componentTypes || componentTypes.includes(typeOf.get(component) ?? '')) &&
+      (!resourceTypes || resourceTypes.includes(object.kind)) &&
+      (!resourceNames || resourceNames.includes(object.metadata.name))
+    );
+  };
+  return {
+    allowDrift: false,
+    driftPaths: object =>
+      rules.filter(r => selects(r, object)).flatMap(r => r.strategy?.path ?? []),
+  };
+}
+
+/**
+ * The policy types KubeVela ships that we honour: placement (`topology`),
+ * per-environment patches (`override`), and what apply may delete or must
+ * leave alone (`garbage-collect`, `apply-once`).
+ */
+export const builtinPolicyTypes: PolicyTypeDefinition[] = [
+  { type: 'topology' },
+  { type: 'override' },
+  { type: 'garbage-collect' },
+  { type: 'apply-once' },
+];

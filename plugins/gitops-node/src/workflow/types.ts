@@ -3,7 +3,6 @@ import type {
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import type { Application } from '../model/types';
-import type { InventoryEntry } from '../apply/apply';
 
 /** A step's phase, in KubeVela's words. */
 export type StepPhase =
@@ -40,8 +39,8 @@ export interface WorkflowRevision {
 
 /**
  * Everything a workflow needs to go on after a restart: the revision it
- * runs, each step's phase, what is applied on each cluster, and the
- * revisions it can roll back to. Plain JSON: the caller stores it as it is.
+ * runs, each step's phase and the revisions it can roll back to (what is
+ * applied on each cluster is the store's inventory, kept beside it). Plain JSON: the caller stores it as it is.
  */
 export interface WorkflowState {
   /** The revision this run deploys. */
@@ -52,8 +51,6 @@ export interface WorkflowState {
   finishedAt?: string;
   terminated?: boolean;
   steps: StepState[];
-  /** The applied objects on each cluster, by cluster name: what the next apply prunes against. */
-  inventories: Record<string, InventoryEntry[]>;
   /** Each component's health on each cluster, as last seen. */
   services?: ComponentStatus[];
   /** Newest last; the oldest are dropped past a limit. */

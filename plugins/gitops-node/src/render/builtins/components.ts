@@ -1,9 +1,9 @@
 import { InputError } from '@backstage/errors';
-import { childPath, Fields, checkInt, invalid, isRecord } from '../../model/fields';
+import { childPath, Fields, checkInt, invalid } from '../../model/fields';
 import type {
   ComponentRenderContext,
   ComponentTypeDefinition,
-} from '../definitions';
+} from '../../definitions/registry';
 import {
   LABEL_APP_NAME,
   LABEL_COMPONENT,
@@ -464,31 +464,19 @@ function validateKustomize(fields: Fields): void {
 }
 
 /**
- * A Git directory built with kustomize (or read as plain YAML). Fetching the
- * repository is the caller's job: it passes `kustomizeSource` to `render`.
+ * A Git directory built with kustomize (or read as plain YAML). The sources
+ * stage fetched and built it before rendering; rendering only picks it up.
  */
 export const kustomizeComponent: ComponentTypeDefinition = {
   type: 'kustomize',
   validate: validateKustomize,
-  async render(ctx) {
-    const source = ctx.options.kustomizeSource;
-    if (!source) {
+  render(ctx) {
+    const objects = ctx.options.sources?.get(ctx.component.name);
+    if (!objects) {
       throw new InputError(
         `${ctx.path}: component "${ctx.component.name}" is of type kustomize and needs its Git source, which was not provided`,
       );
     }
-    const objects = await source(ctx.component, ctx.app);
-    objects.forEach((object, i) => {
-      if (
-        !isRecord(object) ||
-        typeof object.kind !== 'string' ||
-        !isRecord(object.metadata)
-      ) {
-        throw new InputError(
-          `${ctx.path}: the source of component "${ctx.component.name}" returned a malformed object at index ${i}`,
-        );
-      }
-    });
     return { objects: objects.map(o => structuredClone(o)) };
   },
 };

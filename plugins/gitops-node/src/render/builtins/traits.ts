@@ -1,5 +1,5 @@
 import { checkInt, Fields, invalid, isRecord } from '../../model/fields';
-import type { TraitContext, TraitDefinition } from '../definitions';
+import type { TraitContext, TraitDefinition } from '../../definitions/registry';
 import type { KubeObject } from '../../model/types';
 import { selectorLabels } from './components';
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '@backstage/errors';
+import { resolveInside } from '../../util/paths';
 import {
   IMAGE_POLICY_MARKER,
   ImagePolicyChoices,
@@ -9,15 +10,6 @@ import {
   applySetters,
 } from '../setters';
 
-/** Resolves the component `path` inside `root`, refusing anything that escapes it. */
-export function resolveInside(root: string, sub: string): string {
-  const base = path.resolve(root);
-  const target = path.resolve(base, sub || '.');
-  if (target !== base && !target.startsWith(`${base}${path.sep}`)) {
-    throw new InputError(`path ${sub} points outside the repository`);
-  }
-  return target;
-}
 
 /**
  * The `*.yaml`/`*.yml` files under `root`/`sub` that contain a marker, with

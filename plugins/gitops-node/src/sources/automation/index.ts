@@ -7,6 +7,5 @@ export type {
 export {
   applySettersToDirectory,
   readMarkedFiles,
-  resolveInside,
   writeSetterResult,
 } from './files';

@@ -1,4 +1,16 @@
-import type { KubeObject } from './types';
+/** Any Kubernetes object, as rendered or as read from the API server. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
 
 /** The API group of an `apiVersion` (`apps/v1` → `apps`, `v1` → ``). */
 export function groupOf(apiVersion: string): string {

@@ -1,8 +1,8 @@
 import { InputError } from '@backstage/errors';
 import { parseAllDocuments } from 'yaml';
-import { createDefaultRegistry } from '../render/builtins';
-import { childPath, Fields, invalid, isRecord } from './fields';
-import type { DefinitionRegistry } from '../render/definitions';
+import { builtinDefinitions } from '../definitions/builtins';
+import { childPath, Fields, invalid, isRecord } from '../model/fields';
+import type { DefinitionRegistry } from '../definitions/registry';
 import type {
   Application,
   ApplicationComponent,
@@ -10,25 +10,19 @@ import type {
   ApplicationTrait,
   ApplicationWorkflow,
   WorkflowStep,
-} from './types';
+} from '../model/types';
 
-export const APPLICATION_API_VERSION = 'core.oam.dev/v1beta1';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN =
   /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+import { APPLICATION_API_VERSION } from '../model/types';
+
 export interface ApplicationParseOptions {
-  registry?: DefinitionRegistry;
+  definitions?: DefinitionRegistry;
   /** Namespace for an Application whose metadata has none (kubectl's `default`). */
   defaultNamespace?: string;
-}
-
-let defaultRegistry: DefinitionRegistry | undefined;
-/** The registry used when a caller passes none: the built-ins only. */
-export function builtinRegistry(): DefinitionRegistry {
-  defaultRegistry ??= createDefaultRegistry();
-  return defaultRegistry;
 }
 
 function name(
@@ -53,18 +47,18 @@ function stringList(fields: Fields, key: string): string[] {
 
 function parseTraits(
   component: Fields,
-  registry: DefinitionRegistry,
+  definitions: DefinitionRegistry,
 ): ApplicationTrait[] {
   const seen = new Set<string>();
   return (component.optionalList('traits') ?? []).map((item, i) => {
     const trait = Fields.of(item, childPath(component.pathOf('traits'), i));
     trait.onlyKeys(['type', 'properties']);
     const type = trait.string('type');
-    const definition = registry.getTrait(type);
+    const definition = definitions.getTrait(type);
     if (!definition) {
       invalid(
         trait.pathOf('type'),
-        `unknown trait "${type}" (known: ${registry.listTraits().join(', ')})`,
+        `unknown trait "${type}" (known: ${definitions.listTraits().join(', ')})`,
       );
     }
     if (seen.has(type))
@@ -81,7 +75,7 @@ function parseTraits(
 
 function parseComponents(
   spec: Fields,
-  registry: DefinitionRegistry,
+  definitions: DefinitionRegistry,
 ): ApplicationComponent[] {
   const list = spec.optionalList('components');
   if (!list || list.length === 0)
@@ -100,11 +94,11 @@ function parseComponents(
     ]);
     const componentName = name(component, 'name', DNS_LABEL, 63);
     const type = component.string('type');
-    const definition = registry.getComponentType(type);
+    const definition = definitions.getComponentType(type);
     if (!definition) {
       invalid(
         component.pathOf('type'),
-        `unknown component type "${type}" (known: ${registry
+        `unknown component type "${type}" (known: ${definitions
           .listComponentTypes()
           .join(', ')})`,
       );
@@ -118,7 +112,7 @@ function parseComponents(
       name: componentName,
       type,
       properties: properties.value,
-      traits: parseTraits(component, registry),
+      traits: parseTraits(component, definitions),
       dependsOn: stringList(component, 'dependsOn'),
     };
   });
@@ -245,7 +239,7 @@ export function parseApplication(
   input: unknown,
   options: ApplicationParseOptions = {},
 ): Application {
-  const registry = options.registry ?? builtinRegistry();
+  const definitions = options.definitions ?? builtinDefinitions();
   if (!isRecord(input))
     throw new InputError('An Application must be a YAML map');
   const root = Fields.of(input, 'Application');
@@ -282,7 +276,7 @@ export function parseApplication(
     kind: 'Application',
     metadata: metaOut,
     spec: {
-      components: parseComponents(spec, registry),
+      components: parseComponents(spec, definitions),
       policies: parsePolicies(spec),
     },
   };

@@ -1,0 +1,3 @@
+export * from './registry';
+export * from './extensionPoint';
+export { createBuiltinDefinitions, builtinDefinitions } from './builtins';
