@@ -1,74 +1,102 @@
-import fs from 'node:fs';
-import { ServiceUnavailableError } from '@backstage/errors';
+import { ConflictError, ServiceUnavailableError } from '@backstage/errors';
+import lockfile from 'proper-lockfile';
 
+export interface LockOptions {
+  /** How long to wait for another holder before giving up. */
+  timeoutMs: number;
+  /**
+   * A lock whose holder has not refreshed it for this long is taken over:
+   * its process (or pod) died. The holder refreshes it every `staleMs / 3`.
+   * Default 30 s: long enough that a busy event loop does not lose it.
+   */
+  staleMs?: number;
+}
+
+const DEFAULT_STALE_MS = 30_000;
+
+/** Holders waiting in this process, per lock path: they queue instead of polling the file system. */
 const inProcess = new Map<string, Promise<void>>();
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
- * Holds `lockFile` while `fn` runs. Reconciles in this process queue on a
- * promise chain; other processes sharing the cache directory are kept out by
- * an O_EXCL lock file holding our pid, taken over when its owner has died.
+ * Holds the lock `lockPath` while `fn` runs, exclusively across every process
+ * and pod sharing the directory. The lock is proper-lockfile's: an atomic
+ * `mkdir`, kept fresh by its holder through the directory's mtime, so a
+ * holder that died (on any host; pids mean nothing across pods) is detected
+ * by age, never by process id. Reconciles in this process queue on a promise
+ * chain first, so they never poll each other.
+ *
+ * Errors: `ServiceUnavailableError` when the lock is still held after
+ * `timeoutMs`; `ConflictError` when the lock was lost while `fn` ran (the
+ * process stalled past `staleMs` and another holder may have taken over), so
+ * the caller treats its work as unconfirmed.
  */
 export async function withLock<T>(
-  lockFile: string,
-  timeoutMs: number,
+  lockPath: string,
+  options: LockOptions,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const previous = inProcess.get(lockFile) ?? Promise.resolve();
-  let release!: () => void;
+  const previous = inProcess.get(lockPath) ?? Promise.resolve();
+  let done!: () => void;
   const mine = new Promise<void>(resolve => {
-    release = resolve;
+    done = resolve;
   });
   const chained = previous.then(() => mine);
-  inProcess.set(lockFile, chained);
+  inProcess.set(lockPath, chained);
   try {
     await previous;
-    await acquireFile(lockFile, timeoutMs);
+    let compromised: Error | undefined;
+    const release = await acquire(lockPath, options, error => {
+      compromised = error;
+    });
+    let result: T;
     try {
-      return await fn();
+      result = await fn();
     } finally {
-      await fs.promises.rm(lockFile, { force: true });
+      // A lock that was compromised is no longer ours to remove.
+      if (!compromised) await release().catch(() => undefined);
     }
+    if (compromised) {
+      throw new ConflictError(
+        `the lock ${lockPath} was lost while held (${compromised.message}); another holder may have used the clone`,
+      );
+    }
+    return result;
   } finally {
-    release();
-    if (inProcess.get(lockFile) === chained) inProcess.delete(lockFile);
+    done();
+    if (inProcess.get(lockPath) === chained) inProcess.delete(lockPath);
   }
 }
 
-async function acquireFile(lockFile: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
+async function acquire(
+  lockPath: string,
+  options: LockOptions,
+  onCompromised: (error: Error) => void,
+): Promise<() => Promise<void>> {
+  const stale = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2000);
+  const deadline = Date.now() + options.timeoutMs;
+  for (let attempt = 0; ; attempt++) {
     try {
-      await fs.promises.writeFile(lockFile, String(process.pid), {
-        flag: 'wx',
+      // The lock is a directory of its own: the locked clone may not exist yet.
+      return await lockfile.lock(lockPath, {
+        lockfilePath: lockPath,
+        realpath: false,
+        stale,
+        update: Math.floor(stale / 3),
+        retries: 0,
+        onCompromised,
       });
-      return;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
     }
-    const owner = Number(
-      await fs.promises.readFile(lockFile, 'utf8').catch(() => ''),
-    );
-    // Our own pid can only be a leftover: this process queues its holders above.
-    if (owner && (owner === process.pid || !alive(owner))) {
-      await fs.promises.rm(lockFile, { force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
+    if (Date.now() >= deadline) {
       throw new ServiceUnavailableError(
-        `working clone is locked by process ${
-          owner || 'unknown'
-        } (${lockFile})`,
+        `${lockPath} is still locked by another reconcile after ${options.timeoutMs}ms`,
       );
     }
-    await new Promise(resolve => setTimeout(resolve, 100));
+    // Jittered, growing waits: holders in other pods poll the same directory.
+    const wait = Math.min(100 * 2 ** Math.min(attempt, 4), 1000);
+    await new Promise(resolve =>
+      setTimeout(resolve, wait * (0.5 + Math.random() / 2)),
+    );
   }
 }
