@@ -2,7 +2,10 @@
 # Makes sure the Debian packages the real test servers need are installed:
 # the CNCF distribution registry, PostgreSQL, htpasswd (bcrypt for the
 # registry's Basic auth), openssl (the token-auth certificate), git
-# (http-backend) and Chromium (browser tests). Idempotent: a machine that has everything is left untouched.
+# (http-backend), Chromium (browser tests), and what a real node runs on:
+# containerd, runc, the CNI plugins, iptables (kube-proxy) and gcc with a
+# static libc (the pause binary). Idempotent: a machine that has everything
+# is left untouched.
 # As root on a Debian-like system the missing packages are installed with
 # apt-get; otherwise one line says what to install.
 set -euo pipefail
@@ -15,6 +18,12 @@ deps=(
   "openssl:openssl"
   "git:git"
   "chromium:/usr/bin/chromium"
+  "containerd:/usr/bin/containerd"
+  "runc:/usr/sbin/runc"
+  "containernetworking-plugins:/usr/lib/cni/bridge"
+  "iptables:/usr/sbin/iptables"
+  "gcc:gcc"
+  "libc6-dev:/usr/lib/*/libc.a"
 )
 
 present() {
@@ -45,6 +54,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # throw-away instances on free ports, so stop the system ones if they came up.
   if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v service >/dev/null 2>&1; then
     service docker-registry stop >/dev/null 2>&1 || true
+  fi
+  # Likewise containerd: a real node runs its own, configured in a temp dir.
+  if [[ " ${missing[*]} " == *" containerd "* ]] && command -v service >/dev/null 2>&1; then
+    service containerd stop >/dev/null 2>&1 || true
   fi
   exit 0
 fi
