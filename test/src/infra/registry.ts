@@ -11,8 +11,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import zlib from 'node:zlib';
 import { createCA } from './certs';
+import {
+  Blob,
+  ImageBlobs,
+  ImageContent,
+  imageBlobs,
+  imageManifest,
+  MANIFEST_MEDIA_TYPE,
+  sha256,
+} from './oci';
 import {
   freePort,
   makeTempDir,
@@ -429,37 +437,11 @@ async function expectStatus(
   return res;
 }
 
-const sha256 = (data: Buffer | string) =>
-  `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
-
-/** A one-file ustar archive: the smallest honest image layer. */
-function tarOneFile(name: string, content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0, 100, 'utf8');
-  header.write('0000644\0', 100, 8, 'ascii'); // mode
-  header.write('0000000\0', 108, 8, 'ascii'); // uid
-  header.write('0000000\0', 116, 8, 'ascii'); // gid
-  header.write(
-    `${content.length.toString(8).padStart(11, '0')}\0`,
-    124,
-    12,
-    'ascii',
-  );
-  header.write('00000000000\0', 136, 12, 'ascii'); // mtime: fixed, so layers are reproducible
-  header.write('        ', 148, 8, 'ascii'); // checksum placeholder: spaces while summing
-  header.write('0', 156, 1, 'ascii'); // regular file
-  header.write('ustar\0', 257, 6, 'ascii');
-  header.write('00', 263, 2, 'ascii');
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  const padding = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
-}
-
 export interface PushImageOptions {
   /** Content of the single file in the layer; the default names repo and tag. */
   fileContent?: string;
+  /** A runnable image instead: its files (e.g. a static binary) and entrypoint. */
+  image?: ImageContent;
   /** Extra manifest annotations. */
   annotations?: Record<string, string>;
 }
@@ -473,17 +455,11 @@ export interface PushedImage {
   reference: string;
 }
 
-interface Blobs {
-  config: { digest: string; size: number };
-  layer: { digest: string; size: number };
-}
-
 async function uploadBlob(
   client: SeedClient,
   repo: string,
-  data: Buffer,
+  { digest, data }: Blob,
 ): Promise<string> {
-  const digest = sha256(data);
   const head = await client.request(
     'HEAD',
     repo,
@@ -511,55 +487,33 @@ async function uploadBlob(
   return digest;
 }
 
+/** Blobs first, as a container tool pushes: the manifest may only name blobs the registry has. */
 async function uploadImageBlobs(
   client: SeedClient,
   repo: string,
-  fileContent: string,
-): Promise<Blobs> {
-  const tar = tarOneFile('hello.txt', Buffer.from(fileContent));
-  const layer = zlib.gzipSync(tar);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { Cmd: ['/bin/true'] },
-      rootfs: { type: 'layers', diff_ids: [sha256(tar)] },
-    }),
-  );
-  const [configDigest, layerDigest] = await Promise.all([
-    uploadBlob(client, repo, config),
-    uploadBlob(client, repo, layer),
+  content: ImageContent,
+): Promise<ImageBlobs> {
+  const blobs = imageBlobs(content);
+  await Promise.all([
+    uploadBlob(client, repo, blobs.config),
+    uploadBlob(client, repo, blobs.layer),
   ]);
-  return {
-    config: { digest: configDigest, size: config.length },
-    layer: { digest: layerDigest, size: layer.length },
-  };
+  return blobs;
 }
+
+/** The single text file the bookkeeping images (tags only, never run) carry. */
+const textImage = (fileContent: string): ImageContent => ({
+  files: [{ name: 'hello.txt', content: Buffer.from(fileContent) }],
+});
 
 async function putManifest(
   client: SeedClient,
   repo: string,
   tag: string,
-  blobs: Blobs,
+  blobs: ImageBlobs,
   annotations: Record<string, string>,
 ): Promise<string> {
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        ...blobs.config,
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-          ...blobs.layer,
-        },
-      ],
-      annotations,
-    }),
-  );
+  const manifest = imageManifest(blobs, annotations);
   await expectStatus(
     await client.request(
       'PUT',
@@ -567,9 +521,7 @@ async function putManifest(
       `/v2/${repo}/manifests/${encodeURIComponent(tag)}`,
       {
         body: manifest,
-        headers: {
-          'content-type': 'application/vnd.oci.image.manifest.v1+json',
-        },
+        headers: { 'content-type': MANIFEST_MEDIA_TYPE },
       },
     ),
     [201],
@@ -588,7 +540,10 @@ const tagAnnotations = (tag: string, extra?: Record<string, string>) => ({
   ...extra,
 });
 
-/** Pushes a small real image (config blob, one-file layer, OCI manifest) as `repo:tag`. */
+/**
+ * Pushes a small real image (config blob, one layer, OCI manifest) as
+ * `repo:tag`: by default one text file, or `options.image` (a runnable one).
+ */
 export async function pushImage(
   registry: Registry,
   repo: string,
@@ -599,7 +554,7 @@ export async function pushImage(
   const blobs = await uploadImageBlobs(
     client,
     repo,
-    options.fileContent ?? `${repo}:${tag}\n`,
+    options.image ?? textImage(options.fileContent ?? `${repo}:${tag}\n`),
   );
   const digest = await putManifest(
     client,
@@ -630,7 +585,7 @@ export async function pushTags(
   const blobs = await uploadImageBlobs(
     client,
     repo,
-    options.fileContent ?? `${repo}\n`,
+    options.image ?? textImage(options.fileContent ?? `${repo}\n`),
   );
   const results: PushedImage[] = new Array(tags.length);
   let next = 0;
