@@ -23,7 +23,7 @@ report="$(mktemp -d)/jest.json"
 status=0
 CI=true yarn backstage-cli repo test --json --outputFile="$report" "$@" || status=$?
 
-leftover="$(ps -eo pid=,comm= | awk '$2 ~ /^(kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|docker-registry|registry|postgres|chromium|git-http-backend)$/' || true)"
+leftover="$(ps -eo pid=,comm= | awk '$2 ~ /^(kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|docker-registry|registry|postgres|chromium|git-http-backend|kubelet|kube-proxy|containerd|containerd-shim|traefik|pause)$/' || true)"
 if [ -n "$leftover" ]; then
   printf 'Tests left these servers running (a teardown is broken):\n%s\n' "$leftover" >&2
   status=1

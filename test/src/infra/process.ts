@@ -7,7 +7,12 @@
  * process that owns it, so `yarn infra down` and the Jest global teardown can
  * clean up after a test process that died without running its afterAll.
  */
-import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
+import {
+  ChildProcess,
+  execFileSync,
+  spawn,
+  SpawnOptions,
+} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -47,7 +52,43 @@ export async function makeTempDir(prefix: string): Promise<string> {
   return fs.promises.mkdtemp(path.join(os.tmpdir(), `gitops-${prefix}-`));
 }
 
+/**
+ * Unmounts whatever is mounted under `dir`, deepest first: a real node's pod
+ * volumes, container root filesystems and network namespaces live in its
+ * temp dir, and a directory with a mount in it cannot be removed. Lazy, so a
+ * mount a dying process still holds goes as soon as it lets go.
+ */
+export function unmountUnder(dir: string): void {
+  let mountinfo: string;
+  try {
+    mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return; // not Linux: nothing of ours is mounted
+  }
+  const prefix = `${path.resolve(dir)}/`;
+  const points = mountinfo
+    .split('\n')
+    // Field 5 is the mount point, with spaces and the like octal-escaped.
+    .map(line =>
+      line
+        .split(' ')[4]
+        ?.replace(/\\([0-7]{3})/g, (_, o) =>
+          String.fromCharCode(parseInt(o, 8)),
+        ),
+    )
+    .filter((p): p is string => !!p && p.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+  for (const point of new Set(points)) {
+    try {
+      execFileSync('umount', ['-l', point], { stdio: 'ignore' });
+    } catch {
+      // already gone with its parent
+    }
+  }
+}
+
 export async function removeDir(dir: string): Promise<void> {
+  unmountUnder(dir);
   await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
@@ -312,12 +353,20 @@ export class ServiceHandle {
     return managed;
   }
 
+  /**
+   * Stops every process (SIGTERM, then SIGKILL after `graceMs`), keeping the
+   * dirs: for servers that have host-level state to undo in between.
+   */
+  async stopProcesses(graceMs = 5_000): Promise<void> {
+    // Reverse start order: clients of a server go before the server.
+    for (const p of [...this.processes].reverse()) await p.stop(graceMs);
+  }
+
   /** Stops every process (SIGTERM, then SIGKILL after `graceMs`) and removes the dirs. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    // Reverse start order: clients of a server go before the server.
-    for (const p of [...this.processes].reverse()) await p.stop(graceMs);
+    await this.stopProcesses(graceMs);
     for (const dir of this.dirs) await removeDir(dir);
     liveHandles.delete(this);
     fs.rmSync(this.stateFile, { force: true });
@@ -326,8 +375,10 @@ export class ServiceHandle {
   /** Synchronous last resort for process exit: no waiting, just SIGKILL. */
   killNow(): void {
     for (const p of this.processes) p.killNow();
-    for (const dir of this.dirs)
+    for (const dir of this.dirs) {
+      unmountUnder(dir);
       fs.rmSync(dir, { recursive: true, force: true });
+    }
     fs.rmSync(this.stateFile, { force: true });
   }
 
@@ -374,8 +425,10 @@ export function reapOrphans(options: { ownedBy?: number } = {}): string[] {
     for (const { pid, command } of record.processes ?? []) {
       if (runsCommand(pid, command)) killGroup(pid, 'SIGKILL');
     }
-    for (const dir of record.dirs)
+    for (const dir of record.dirs) {
+      unmountUnder(dir);
       fs.rmSync(dir, { recursive: true, force: true });
+    }
     fs.rmSync(full, { force: true });
     cleaned.push(`${record.name} (owner pid ${record.owner})`);
   }
