@@ -78,4 +78,22 @@ describe('gitops backend plugin', () => {
       }),
     ).rejects.toThrow(/gitops\.clusters\[0\].*"kubeconfig" or "url"/);
   });
+
+  it('answers 503 with what to configure when Sync now is pressed and no cluster is configured', async () => {
+    const { server } = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        mockServices.rootConfig.factory({ data: { gitops: {} } }),
+      ],
+    });
+
+    const res = await request(server)
+      .post('/api/gitops/applications/default/git-app/sync')
+      .set('Authorization', mockCredentials.user.header());
+
+    expect(res.status).toBe(503);
+    expect(res.body.error.message).toBe(
+      'No clusters are configured: add gitops.clusters to app-config.yaml',
+    );
+  });
 });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
+import type { BackendFeature } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import type { Cluster, GitServer, Registry } from '../infra';
@@ -66,12 +67,17 @@ export async function createSourceSecrets(
  * scheduler (the test backend's default one runs each task only once) and
  * the given `gitops` config.
  */
-export function startGitopsBackend(gitops: JsonObject) {
+export function startGitopsBackend(
+  gitops: JsonObject,
+  /** Backend modules to add, e.g. one that registers definitions. */
+  modules: BackendFeature[] = [],
+) {
   return startTestBackend({
     features: [
       gitopsPlugin,
       schedulerServiceFactory,
       mockServices.rootConfig.factory({ data: { gitops } }),
+      ...modules,
     ],
   });
 }

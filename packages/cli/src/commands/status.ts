@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import {
+  APPLICATION_GVK,
   KubeClient,
   type ApplicationStatus,
   type KubeObject,
@@ -13,12 +14,6 @@ interface WorkflowStepStatus {
   reason?: string;
   subSteps?: WorkflowStepStatus[];
 }
-
-const APPLICATION = {
-  group: 'core.oam.dev',
-  version: 'v1beta1',
-  kind: 'Application',
-};
 
 function steps(list: WorkflowStepStatus[], indent: string): string[] {
   return list.flatMap(step => [
@@ -120,7 +115,7 @@ export function registerStatusCommand(program: Command): void {
         );
         try {
           const namespace = flags.namespace ?? client.contextNamespace;
-          const app = await client.get({ ...APPLICATION, namespace, name });
+          const app = await client.get({ ...APPLICATION_GVK, namespace, name });
           if (!app)
             throw new Error(
               `No Application ${namespace}/${name} in the cluster`,

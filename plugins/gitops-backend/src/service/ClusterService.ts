@@ -6,6 +6,7 @@ import {
   stringifyError,
 } from '@backstage/errors';
 import {
+  APPLICATION_GVK,
   ClusterConnectionConfig,
   clusterServer,
   kubeConfigFor,
@@ -24,12 +25,6 @@ interface Cluster {
   kubeConfig: KubeConfig;
   client: KubeClient;
 }
-
-const APPLICATION = {
-  group: 'core.oam.dev',
-  version: 'v1beta1',
-  kind: 'Application',
-};
 
 /** Reads `gitops.clusters`, failing start-up with the offending key. */
 export function readClusterConfigs(config: Config): ClusterConnectionConfig[] {
@@ -133,7 +128,7 @@ export class ClusterService {
     const results = await Promise.all(
       this.clusters.map(async ({ config, client }) => {
         try {
-          const objects = await client.list(APPLICATION, { labelSelector });
+          const objects = await client.list(APPLICATION_GVK, { labelSelector });
           return {
             items: objects.map(object => ({ cluster: config.name, object })),
           };
@@ -158,7 +153,7 @@ export class ClusterService {
     let object: KubeObject | undefined;
     try {
       object = await cluster.client.get({
-        ...APPLICATION,
+        ...APPLICATION_GVK,
         namespace: ref.namespace,
         name: ref.name,
       });
