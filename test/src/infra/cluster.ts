@@ -3,9 +3,12 @@
  * kube-controller-manager, kube-scheduler and kwok simulating nodes. A
  * Deployment really gets a ReplicaSet and Pods, the scheduler binds them to a
  * kwok node, kwok reports them Running, and the Deployment becomes Available.
+ * With `nodes: 'real'` a real node (./node.ts) replaces kwok: containers run,
+ * Services and Ingresses answer.
  *
  * Each cluster has its own temp dir, CA, serving certificate, service-account
- * key pair and static tokens; any number of clusters can run side by side.
+ * key pair and static tokens; any number of kwok clusters can run side by
+ * side, and one cluster with a real node per machine.
  */
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -15,6 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { k8sBinaries, K8sBinaries } from './binaries';
 import { createCA, createServingCert } from './certs';
+import { RealNode, startRealNode } from './node';
 import {
   freePort,
   makeTempDir,
@@ -24,12 +28,20 @@ import {
 } from './process';
 
 const run = promisify(execFile);
+/** The real node's name (its kubelet's token names it too). */
+const REAL_NODE = 'real-node-0';
 
 export interface StartClusterOptions {
   /** Name of the cluster in its kubeconfig (context, cluster and user). */
   name?: string;
-  /** How many kwok nodes to create (default 1). */
-  nodes?: number;
+  /**
+   * `kwok` (default): simulated nodes, for many-node and scale tests; no
+   * container runs. `real`: one real node that runs the pods' containers,
+   * with kube-proxy and Traefik (see `Cluster.node`).
+   */
+  nodes?: 'kwok' | 'real';
+  /** How many kwok nodes to create (default 1; kwok only). */
+  kwokNodes?: number;
 }
 
 export interface Cluster {
@@ -46,6 +58,8 @@ export interface Cluster {
   /** PEM of the cluster CA. */
   caData: string;
   nodeNames: string[];
+  /** The real node, when started with `nodes: 'real'`. */
+  node?: RealNode;
   binaries: K8sBinaries;
   dir: string;
   /** Runs the real kubectl against this cluster; rejects with its stderr on failure. */
@@ -169,7 +183,12 @@ export async function startCluster(
   const name = options.name ?? 'gitops-test';
   const handle = new ServiceHandle(`cluster-${name}`);
   try {
-    return await boot(handle, bins, name, options.nodes ?? 1);
+    return await boot(
+      handle,
+      bins,
+      name,
+      options.nodes === 'real' ? 'real' : options.kwokNodes ?? 1,
+    );
   } catch (e) {
     await handle.stop(1_000);
     throw e;
@@ -180,7 +199,7 @@ async function boot(
   handle: ServiceHandle,
   bins: K8sBinaries,
   name: string,
-  nodeCount: number,
+  nodes: number | 'real',
 ): Promise<Cluster> {
   const dir = handle.addDir(await makeTempDir(`cluster-${name}`));
   const pki = path.join(dir, 'pki');
@@ -240,6 +259,11 @@ async function boot(
   const kcmToken = token();
   const schedulerToken = token();
   const kwokToken = token();
+  const nodeTokens = {
+    kubelet: token(),
+    kubeProxy: token(),
+    traefik: token(),
+  };
   const tokensFile = path.join(pki, 'tokens.csv');
   // Components authenticate as their usual identities; system:masters spares
   // us the RBAC bootstrapping a production control plane does with certificates.
@@ -250,6 +274,13 @@ async function boot(
       `${kcmToken},system:kube-controller-manager,kcm,"system:masters"`,
       `${schedulerToken},system:kube-scheduler,scheduler,"system:masters"`,
       `${kwokToken},kwok,kwok,"system:masters"`,
+      ...(nodes === 'real'
+        ? [
+            `${nodeTokens.kubelet},system:node:${REAL_NODE},kubelet,"system:nodes,system:masters"`,
+            `${nodeTokens.kubeProxy},system:kube-proxy,kube-proxy,"system:masters"`,
+            `${nodeTokens.traefik},traefik,traefik,"system:masters"`,
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -369,25 +400,29 @@ async function boot(
       ],
       { logFile: path.join(logs, 'kube-scheduler.log'), env },
     ),
-    handle.spawn(
-      'kwok',
-      bins.kwok,
-      [
-        `--kubeconfig=${kwokKubeconfig}`,
-        `--config=${kwokConfig}`,
-        '--manage-all-nodes=false',
-        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
-        '--cidr=10.244.0.0/16',
-        '--node-ip=10.244.255.1',
-        '--node-lease-duration-seconds=40',
-      ],
-      { logFile: path.join(logs, 'kwok.log'), env },
-    ),
   ];
+  if (nodes !== 'real') {
+    components.push(
+      handle.spawn(
+        'kwok',
+        bins.kwok,
+        [
+          `--kubeconfig=${kwokKubeconfig}`,
+          `--config=${kwokConfig}`,
+          '--manage-all-nodes=false',
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--cidr=10.244.0.0/16',
+          '--node-ip=10.244.255.1',
+          '--node-lease-duration-seconds=40',
+        ],
+        { logFile: path.join(logs, 'kwok.log'), env },
+      ),
+    );
+  }
   const anyDied = () => components.map(c => c.deathError()).find(Boolean);
 
   const nodeNames = Array.from(
-    { length: nodeCount },
+    { length: nodes === 'real' ? 0 : nodes },
     (_, i) => `kwok-node-${i}`,
   );
   for (const nodeName of nodeNames) {
@@ -398,19 +433,39 @@ async function boot(
       );
     }
   }
-  await waitFor(
-    `kwok to report ${nodeNames.join(', ')} Ready`,
-    async () => {
-      const res = await request('GET', '/api/v1/nodes');
-      const ready = (res.body.items ?? []).filter((n: any) =>
-        n.status?.conditions?.some(
-          (c: any) => c.type === 'Ready' && c.status === 'True',
-        ),
+  if (nodeNames.length > 0)
+    await waitFor(
+      `kwok to report ${nodeNames.join(', ')} Ready`,
+      async () => {
+        const res = await request('GET', '/api/v1/nodes');
+        const ready = (res.body.items ?? []).filter((n: any) =>
+          n.status?.conditions?.some(
+            (c: any) => c.type === 'Ready' && c.status === 'True',
+          ),
+        );
+        return ready.length === nodeNames.length;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, abort: anyDied },
+    );
+  const kubectl: Cluster['kubectl'] = async (args, opts = {}) => {
+    const child = run(
+      bins.kubectl,
+      [`--kubeconfig=${kubeconfigPath}`, ...args],
+      {
+        env,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    child.child.stdin?.end(opts.input);
+    try {
+      return (await child).stdout;
+    } catch (e) {
+      const err = e as { stderr?: string; message: string };
+      throw new Error(
+        `kubectl ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`,
       );
-      return ready.length === nodeNames.length;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, abort: anyDied },
-  );
+    }
+  };
   // The ServiceAccount admission plugin refuses pods until their namespace's
   // `default` ServiceAccount exists; once it does here, the controllers run.
   await waitFor(
@@ -424,6 +479,19 @@ async function boot(
       ).status === 200,
     { timeoutMs: 60_000, intervalMs: 200, abort: anyDied },
   );
+  const node =
+    nodes === 'real'
+      ? await startRealNode(
+          {
+            server,
+            caFile: ca.certFile,
+            tokens: nodeTokens,
+            kubectl,
+          },
+          { name: REAL_NODE },
+        )
+      : undefined;
+  if (node) nodeNames.push(node.name);
 
   return {
     name,
@@ -437,25 +505,12 @@ async function boot(
     binaries: bins,
     dir,
     request,
-    async kubectl(args, opts = {}) {
-      const child = run(
-        bins.kubectl,
-        [`--kubeconfig=${kubeconfigPath}`, ...args],
-        {
-          env,
-          maxBuffer: 64 * 1024 * 1024,
-        },
-      );
-      child.child.stdin?.end(opts.input);
-      try {
-        return (await child).stdout;
-      } catch (e) {
-        const err = e as { stderr?: string; message: string };
-        throw new Error(
-          `kubectl ${args.join(' ')}: ${(err.stderr ?? err.message).trim()}`,
-        );
-      }
+    kubectl,
+    node,
+    async stop() {
+      // The node's kubelet and proxies are clients of the control plane: they go first.
+      await node?.stop();
+      await handle.stop(3_000);
     },
-    stop: () => handle.stop(3_000),
   };
 }

@@ -33,3 +33,13 @@ export type { Postgres, PostgresConnection } from './postgres';
 export { k8sBinaries, buildK8sBinaries } from './binaries';
 export type { K8sBinaries } from './binaries';
 export { MissingToolError, freePort, reapOrphans } from './process';
+export {
+  startRealNode,
+  realNodeUnsupported,
+  realNodeHolder,
+  nodeBinaries,
+  httpGet,
+} from './node';
+export type { RealNode, NodeBinaries } from './node';
+export { buildGoImage, buildGoImageFromFiles } from './go-image';
+export type { ImageContent, ImageFile } from './oci';
