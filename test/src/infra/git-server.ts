@@ -85,6 +85,8 @@ export interface GitServer {
   readFile(name: string, file: string, branch?: string): Promise<string>;
   /** The commit `branch` points to. */
   head(name: string, branch?: string): Promise<string>;
+  /** Writes the tree of `commit` (a sha or ref) into `dir`, as a CI checkout has it. */
+  checkout(name: string, commit: string, dir: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -392,6 +394,19 @@ export async function startGitServer(
       return (
         await gitRun(['rev-parse', `refs/heads/${branch}`], repoDir(name))
       ).trim();
+    },
+
+    async checkout(name, commit, into) {
+      const archive = path.join(into, '.checkout.tar');
+      await gitRun(
+        ['archive', '--format=tar', '-o', archive, commit],
+        repoDir(name),
+      );
+      try {
+        await run('tar', ['-xf', archive, '-C', into]);
+      } finally {
+        fs.rmSync(archive, { force: true });
+      }
     },
 
     async stop() {
