@@ -54,3 +54,76 @@ export function getApplication(
 ): Promise<KubeObject | undefined> {
   return client.get({ ...APPLICATION_GVK, namespace, name });
 }
+
+/** The finalizers an Application carries. */
+export function finalizersOf(app: KubeObject): string[] {
+  return (app.metadata.finalizers as string[] | undefined) ?? [];
+}
+
+/** True once someone deleted the Application (it waits for its finalizers). */
+export function isDeleting(app: KubeObject): boolean {
+  return Boolean(app.metadata.deletionTimestamp);
+}
+
+/**
+ * Sets an Application's finalizers with a JSON merge patch that carries its
+ * `resourceVersion`: a change since it was read is a ConflictError (read
+ * again, next pass) instead of someone else's finalizer lost, and a gone
+ * Application is a NotFoundError, never re-created as an apply would.
+ * Returns the Application as it is now.
+ */
+async function patchFinalizers(
+  client: KubeClient,
+  app: KubeObject,
+  finalizers: string[],
+  fieldManager: string,
+): Promise<KubeObject> {
+  const { body } = await client.request<KubeObject>(
+    'PATCH',
+    await client.path({
+      ...APPLICATION_GVK,
+      namespace: app.metadata.namespace,
+      name: app.metadata.name,
+    }),
+    {
+      query: { fieldManager },
+      contentType: 'application/merge-patch+json',
+      body: {
+        metadata: {
+          resourceVersion: app.metadata.resourceVersion,
+          finalizers,
+        },
+      },
+    },
+  );
+  return body;
+}
+
+/** Adds `finalizer` unless the Application has it; returns the Application as it is now. */
+export async function addFinalizer(
+  client: KubeClient,
+  app: KubeObject,
+  finalizer: string,
+  fieldManager = DEFAULT_FIELD_MANAGER,
+): Promise<KubeObject> {
+  const current = finalizersOf(app);
+  if (current.includes(finalizer)) return app;
+  return patchFinalizers(client, app, [...current, finalizer], fieldManager);
+}
+
+/** Removes these finalizers, leaving everyone else's; a no-op when it has none of them. */
+export async function removeFinalizers(
+  client: KubeClient,
+  app: KubeObject,
+  finalizers: string[],
+  fieldManager = DEFAULT_FIELD_MANAGER,
+): Promise<KubeObject> {
+  const current = finalizersOf(app);
+  if (!current.some(f => finalizers.includes(f))) return app;
+  return patchFinalizers(
+    client,
+    app,
+    current.filter(f => !finalizers.includes(f)),
+    fieldManager,
+  );
+}

@@ -299,6 +299,146 @@ export async function waitForCrd(
   }
 }
 
+/** Namespaces and CRDs last: deleting them first would take their contents along unseen. */
+function lastStageLast<T extends ObjectRef>(entries: T[]): T[] {
+  return [...entries].sort(
+    (a, b) => Number(isFirstStageRef(a)) - Number(isFirstStageRef(b)),
+  );
+}
+
+function refOfEntry(entry: InventoryEntry): ObjectRef {
+  const { hash: _hash, component: _component, ...ref } = entry;
+  return ref;
+}
+
+/**
+ * Deletes one inventoried object if it is still the owner's: `gone` when it
+ * is not there (or its kind is not served any more), `{ left }` with the
+ * reason when someone else owns it now (or nobody does). Errors of the API
+ * server are thrown.
+ */
+async function pruneOne(
+  client: KubeClient,
+  entry: InventoryEntry,
+  owner: ObjectOwner,
+  dryRun?: boolean,
+): Promise<'deleted' | 'gone' | { left: string }> {
+  const current = await client.get(entry).catch(error => {
+    if (error instanceof NotFoundError) return undefined; // its kind is gone (CRD removed)
+    throw error;
+  });
+  if (!current) return 'gone';
+  const liveOwner = owner.ownerOf(current);
+  if (liveOwner !== owner.id) {
+    return {
+      left: liveOwner
+        ? `it belongs to ${liveOwner} now`
+        : `it no longer carries ${owner.id}'s labels`,
+    };
+  }
+  if (!dryRun) await client.delete(entry);
+  return 'deleted';
+}
+
+/** An object a delete did not remove, and why, in words. */
+export interface ObjectLeft {
+  entry: InventoryEntry;
+  reason: string;
+}
+
+export interface DeleteOptions {
+  owner: ObjectOwner;
+  /** How long to wait for deleted objects to be gone (default 5 s); what is still there is reported. */
+  waitMs?: number;
+  concurrency?: number;
+}
+
+export interface DeleteResult {
+  /** One `pruned` change per object deleted. */
+  changes: ObjectChange[];
+  writes: number;
+  /** Still there when the wait ended (finalizers, an error): try again later. */
+  remaining: ObjectLeft[];
+  /** Left alone for good: another owner's now, or nobody's. */
+  skipped: ObjectLeft[];
+}
+
+/**
+ * Deletes every inventoried object that is still the owner's (others are
+ * skipped, never deleted), the rest before Namespaces and CRDs, then waits
+ * until they are gone. Nothing throws per object: an object that could not
+ * be deleted, or is held by finalizers, is reported in `remaining` with the
+ * reason, so the caller can say what is stuck and try again.
+ */
+export async function deleteObjects(
+  client: KubeClient,
+  inventory: InventoryEntry[],
+  options: DeleteOptions,
+): Promise<DeleteResult> {
+  const concurrency = options.concurrency ?? 16;
+  const result: DeleteResult = {
+    changes: [],
+    writes: 0,
+    remaining: [],
+    skipped: [],
+  };
+  const deleted: InventoryEntry[] = [];
+  const sorted = lastStageLast(inventory);
+  for (const stage of [
+    sorted.filter(e => !isFirstStageRef(e)),
+    sorted.filter(isFirstStageRef),
+  ]) {
+    await mapLimited(stage, concurrency, async entry => {
+      try {
+        const outcome = await pruneOne(client, entry, options.owner);
+        if (outcome === 'deleted') {
+          result.writes++;
+          result.changes.push({ ref: refOfEntry(entry), action: 'pruned' });
+          deleted.push(entry);
+        } else if (outcome !== 'gone') {
+          result.skipped.push({ entry, reason: outcome.left });
+        }
+      } catch (error) {
+        result.remaining.push({
+          entry,
+          reason: `could not delete it: ${(error as Error).message}`,
+        });
+      }
+    });
+  }
+  // Most objects are gone at once; finalizers (or a busy garbage collector) take longer.
+  const deadline = Date.now() + (options.waitMs ?? 5_000);
+  let waiting = deleted;
+  for (;;) {
+    const still = await mapLimited(waiting, concurrency, async entry => ({
+      entry,
+      live: await client.get(entry).catch(error =>
+        error instanceof NotFoundError ? undefined : ({ error } as const),
+      ),
+    }));
+    waiting = still.filter(s => s.live).map(s => s.entry);
+    if (waiting.length === 0 || Date.now() >= deadline) {
+      for (const { entry, live } of still) {
+        if (!live) continue;
+        const finalizers = (live as KubeObject).metadata?.finalizers as
+          | string[]
+          | undefined;
+        result.remaining.push({
+          entry,
+          reason:
+            'error' in live
+              ? `could not check it is gone: ${(live.error as Error).message}`
+              : finalizers?.length
+              ? `deleted, waiting for its finalizers ${finalizers.join(', ')}`
+              : 'deleted, still terminating',
+        });
+      }
+      return result;
+    }
+    await new Promise(resolve => setTimeout(resolve, 200));
+  }
+}
+
 /**
  * Applies a set of objects for one Application with server-side apply:
  * Namespaces and CRDs first, every object checked for ownership and
@@ -512,22 +652,11 @@ export async function applyObjects(
     const stale = [...previous.values()].filter(
       entry => !seen.has(refKey(entry)) && (prune === true || prune(entry)),
     );
-    // Namespaces and CRDs last: deleting them first would take their contents along unseen.
-    stale.sort(
-      (a, b) => Number(isFirstStageRef(a)) - Number(isFirstStageRef(b)),
-    );
-    for (const entry of stale) {
-      const current = await client.get(entry).catch(error => {
-        if (error instanceof NotFoundError) return undefined; // its kind is gone (CRD removed)
-        throw error;
-      });
-      if (!current || owner.ownerOf(current) !== owner.id) continue;
-      if (!options.dryRun) {
-        await client.delete(entry);
-        writes++;
-      }
-      const { hash: _hash, component: _component, ...ref } = entry;
-      changes.push({ ref, action: 'pruned' });
+    for (const entry of lastStageLast(stale)) {
+      const outcome = await pruneOne(client, entry, owner, options.dryRun);
+      if (outcome !== 'deleted') continue;
+      if (!options.dryRun) writes++;
+      changes.push({ ref: refOfEntry(entry), action: 'pruned' });
     }
   }
 

@@ -89,6 +89,19 @@ export const LABEL_APP_NAME = 'app.oam.dev/name';
 export const LABEL_APP_NAMESPACE = 'app.oam.dev/namespace';
 export const LABEL_COMPONENT = 'app.oam.dev/component';
 
+/**
+ * Our finalizer, on every Application we reconcile (added before its first
+ * apply): a deleted Application stays, phase `deleting`, until what it
+ * deployed is collected. Not KubeVela's own (`app.oam.dev/resource-tracker-finalizer`),
+ * so the two controllers never finish each other's work.
+ */
+export const GITOPS_FINALIZER = 'gitops.backstage.io/finalizer';
+/**
+ * KubeVela's orphan marker (`vela delete --orphan` adds it): deleting an
+ * Application that carries this finalizer leaves every object it deployed.
+ */
+export const ORPHAN_FINALIZER = 'app.oam.dev/orphan-resource';
+
 /** The Application's kind, as the API server serves it. */
 export const APPLICATION_GVK = {
   group: 'core.oam.dev',

@@ -6,3 +6,4 @@ export * from './template';
 export * from './automation';
 export * from './build';
 export * from './prepare';
+export * from './release';

@@ -4,3 +4,4 @@ export type { Condition, StepFacts } from './condition';
 export * from './plan';
 export * from './oamPolicies';
 export * from './execute';
+export * from './collect';

@@ -9,7 +9,7 @@ import type {
   ApplicationTrait,
 } from '../model/types';
 import type { ClusterConnectionConfig } from '../clusters';
-import type { ApplyOptions } from '../apply/apply';
+import type { ApplyOptions, InventoryEntry } from '../apply/apply';
 import type { KubeObject } from '../kube/objects';
 import { LABEL_COMPONENT } from '../model/types';
 import type { PolicyTypeDefinition } from '../definitions/registry';
@@ -305,9 +305,68 @@ export function deletionPolicy(
   );
   if (prune === false || keepLegacy) return { prune: false, ...drift };
   return {
-    prune: entry => !entry.component || !keep.has(entry.component),
+    prune: entry =>
+      (!entry.component || !keep.has(entry.component)) &&
+      !keptByGarbageCollect(app, entry, 'update'),
     ...drift,
   };
+}
+
+interface GarbageCollectRule {
+  selector?: {
+    componentNames?: string[];
+    componentTypes?: string[];
+    resourceTypes?: string[];
+    resourceNames?: string[];
+  };
+  strategy?: 'onAppUpdate' | 'onAppDelete' | 'never';
+  propagation?: 'orphan' | 'cascading';
+}
+
+/**
+ * Why a `garbage-collect` policy rule keeps an inventoried object when the
+ * Application is updated (`strategy: never` or `onAppDelete`) or deleted
+ * (`strategy: never`, `propagation: orphan`); undefined when no rule keeps
+ * it. As in KubeVela, the first rule whose selector matches decides. A rule
+ * may also select by `traitTypes` or `oamTypes`, which an inventory entry
+ * does not record: such a rule is taken to match, so it keeps more, never less.
+ */
+export function keptByGarbageCollect(
+  app: Pick<Application, 'spec'>,
+  entry: InventoryEntry,
+  when: 'update' | 'delete',
+): string | undefined {
+  const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
+  for (const policy of app.spec.policies) {
+    if (policy.type !== 'garbage-collect') continue;
+    const rules = (Array.isArray(policy.properties?.rules)
+      ? policy.properties.rules
+      : []) as GarbageCollectRule[];
+    for (const rule of rules) {
+      const { componentNames, componentTypes, resourceTypes, resourceNames } =
+        rule.selector ?? {};
+      const component = entry.component ?? '';
+      const matches =
+        (!componentNames || componentNames.includes(component)) &&
+        (!componentTypes ||
+          componentTypes.includes(typeOf.get(component) ?? '')) &&
+        (!resourceTypes || resourceTypes.includes(entry.kind)) &&
+        (!resourceNames || resourceNames.includes(entry.name));
+      if (!matches) continue;
+      const keeps =
+        rule.strategy === 'never' ||
+        (when === 'update' && rule.strategy === 'onAppDelete') ||
+        (when === 'delete' && rule.propagation === 'orphan');
+      return keeps
+        ? `the garbage-collect policy "${policy.name}" keeps it (${
+            rule.strategy === 'never' || when === 'update'
+              ? `strategy ${rule.strategy}`
+              : 'propagation orphan'
+          })`
+        : undefined;
+    }
+  }
+  return undefined;
 }
 
 interface ApplyOnceRule {
