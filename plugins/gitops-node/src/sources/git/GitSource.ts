@@ -20,6 +20,7 @@ import {
   splitUrlCredentials,
 } from './credentials';
 import { withLock } from './lock';
+import { formatBytes } from '../units';
 
 export interface GitLogger {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -29,10 +30,27 @@ export interface GitLogger {
 export interface GitSourceOptions {
   /** Where working clones live between polls, one per (url, branch). */
   cacheDir: string;
-  /** Bound on each remote operation (listing, fetch, push). Default 60s. */
+  /** Bound on each remote operation (listing, clone, fetch, push). Default 60s. */
   timeoutMs?: number;
   /** How long a reconcile waits for another one holding the same clone. Default 5 minutes. */
   lockTimeoutMs?: number;
+  /**
+   * A clone lock not refreshed for this long belongs to a dead process or
+   * pod and is taken over. Default 30s.
+   */
+  lockStaleMs?: number;
+  /**
+   * Largest download of one clone or fetch; a repository whose branch tip
+   * needs more is refused. Default 512 MiB.
+   */
+  maxRepositoryBytes?: number;
+  /**
+   * A working clone whose `.git` has grown past this (every fetch adds a
+   * pack) is replaced by a fresh shallow clone on its next use. Default 1 GiB.
+   */
+  maxCloneBytes?: number;
+  /** A working clone older than this is replaced by a fresh one on its next use. Default 7 days. */
+  maxCloneAgeMs?: number;
   /** Used when a repository names no credentials, e.g. `credentialsFromIntegrations(...)`. */
   credentialsProvider?: GitCredentialsProvider;
   logger?: GitLogger;
@@ -91,6 +109,8 @@ export class WorkingClone {
   private readonly cache = {};
   private justCloned: boolean;
 
+  private readonly maxCloneBytes: number;
+
   /** @internal */
   constructor(init: {
     dir: string;
@@ -99,6 +119,7 @@ export class WorkingClone {
     remote: RemoteAccess;
     memo: Map<string, unknown>;
     justCloned: boolean;
+    maxCloneBytes: number;
     logger?: GitLogger;
   }) {
     this.dir = init.dir;
@@ -107,7 +128,25 @@ export class WorkingClone {
     this.memo = init.memo;
     this.remote = init.remote;
     this.justCloned = init.justCloned;
+    this.maxCloneBytes = init.maxCloneBytes;
     this.logger = init.logger;
+  }
+
+  /**
+   * Every fetch adds a pack and nothing repacks them: once `.git` is past
+   * the bound, the clone is marked to be replaced by a fresh shallow one on
+   * its next use (not now: the caller is working in it).
+   */
+  private async checkSize(): Promise<void> {
+    const bytes = await directorySize(path.join(this.dir, '.git'));
+    if (bytes > this.maxCloneBytes) {
+      await fs.promises.writeFile(renewMarker(this.dir), String(bytes));
+      this.logger?.info(
+        `${this.url} (${this.branch}): the working clone is ${formatBytes(
+          bytes,
+        )}, over ${formatBytes(this.maxCloneBytes)}; it is re-cloned next time`,
+      );
+    }
   }
 
   /**
@@ -134,6 +173,7 @@ export class WorkingClone {
           tags: false,
         }),
       );
+      await this.checkSize();
     }
     const local = await this.resolve(`refs/heads/${branch}`);
     const moved = local !== remoteSha;
@@ -402,6 +442,26 @@ async function removeEmptyParents(from: string, root: string): Promise<void> {
   }
 }
 
+/** Bytes of every file below `dir` (symlinks not followed). */
+async function directorySize(dir: string): Promise<number> {
+  let total = 0;
+  const entries = await fs.promises
+    .readdir(dir, { withFileTypes: true })
+    .catch(() => []);
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await directorySize(full);
+    else if (entry.isFile())
+      total += (await fs.promises.stat(full).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+/** Present when the clone must be replaced by a fresh one before its next use. */
+const renewMarker = (dir: string) => path.join(dir, '.git', 'gitops-renew');
+/** Written when the clone is made; its mtime is the clone's age. */
+const bornMarker = (dir: string) => path.join(dir, '.git', 'gitops-cloned');
+
 type Http = HttpClient;
 type Headers = Record<string, string>;
 
@@ -411,27 +471,74 @@ class RemoteAccess {
     readonly url: string,
     private readonly credentials: GitCredentials | undefined,
     private readonly http: Http,
-    private readonly timeoutMs: number,
+    private readonly limits: { timeoutMs: number; maxRepositoryBytes: number },
   ) {}
 
+  /**
+   * Runs one remote operation under a deadline and a download bound. The
+   * deadline aborts the HTTP request, and the operation is also raced
+   * against it: isomorphic-git can miss a body stream that fails while it is
+   * not reading, and would then wait for ever.
+   */
   async run<T>(
     what: string,
     op: (http: Http, headers: Headers) => Promise<T>,
   ): Promise<T> {
+    const { timeoutMs, maxRepositoryBytes } = this.limits;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    let failure: Error | undefined;
+    const stop = (error: Error) => {
+      failure ??= error;
+      controller.abort(failure);
+    };
+    const where = `${what} ${this.url}`;
+    const timer = setTimeout(
+      () =>
+        stop(
+          new ServiceUnavailableError(`${where} timed out after ${timeoutMs}ms`),
+        ),
+      timeoutMs,
+    );
+    let received = 0;
     const base = this.http;
     const http: Http = {
-      request: req => base.request({ ...req, signal: controller.signal }),
+      request: async req => {
+        const res = await base.request({ ...req, signal: controller.signal });
+        const body = res.body;
+        if (!body) return res;
+        async function* counted() {
+          for await (const chunk of body!) {
+            received += chunk.byteLength;
+            if (received > maxRepositoryBytes) {
+              stop(
+                new NotAllowedError(
+                  `${where}: the repository needs more than ${formatBytes(
+                    maxRepositoryBytes,
+                  )} (the configured maximum repository size), refused`,
+                ),
+              );
+              throw failure;
+            }
+            yield chunk;
+          }
+        }
+        return { ...res, body: counted() };
+      },
     };
     // Sent up front: waiting for a 401 challenge would double every request.
     const headers: Headers = this.credentials
       ? { Authorization: basicAuthHeader(this.credentials) }
       : {};
+    const aborted = new Promise<never>((_, reject) =>
+      controller.signal.addEventListener('abort', () => reject(failure), {
+        once: true,
+      }),
+    );
+    aborted.catch(() => undefined);
     try {
-      return await op(http, headers);
+      return await Promise.race([op(http, headers), aborted]);
     } catch (e) {
-      throw this.translate(what, e, controller.signal.aborted);
+      throw failure ?? this.translate(where, e);
     } finally {
       clearTimeout(timer);
     }
@@ -456,7 +563,7 @@ class RemoteAccess {
     return head.oid;
   }
 
-  private translate(what: string, e: unknown, timedOut: boolean): Error {
+  private translate(where: string, e: unknown): Error {
     const err = e as {
       code?: string;
       message?: string;
@@ -464,12 +571,6 @@ class RemoteAccess {
     };
     if (err instanceof ConflictError || err instanceof NotFoundError)
       return err;
-    const where = `${what} ${this.url}`;
-    if (timedOut) {
-      return new ServiceUnavailableError(
-        `${where} timed out after ${this.timeoutMs}ms`,
-      );
-    }
     const status = err.data?.statusCode;
     if (status === 401) {
       return new AuthenticationError(
@@ -498,14 +599,26 @@ class RemoteAccess {
  * by one reconcile at a time.
  */
 export class GitSource {
-  private readonly timeoutMs: number;
-  private readonly lockTimeoutMs: number;
+  private readonly limits: {
+    timeoutMs: number;
+    lockTimeoutMs: number;
+    lockStaleMs?: number;
+    maxRepositoryBytes: number;
+    maxCloneBytes: number;
+    maxCloneAgeMs: number;
+  };
   private readonly http: Http;
   private readonly memos = new Map<string, Map<string, unknown>>();
 
   constructor(private readonly options: GitSourceOptions) {
-    this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.lockTimeoutMs = options.lockTimeoutMs ?? 5 * 60_000;
+    this.limits = {
+      timeoutMs: options.timeoutMs ?? 60_000,
+      lockTimeoutMs: options.lockTimeoutMs ?? 5 * 60_000,
+      lockStaleMs: options.lockStaleMs,
+      maxRepositoryBytes: options.maxRepositoryBytes ?? 512 * 1024 * 1024,
+      maxCloneBytes: options.maxCloneBytes ?? 1024 * 1024 * 1024,
+      maxCloneAgeMs: options.maxCloneAgeMs ?? 7 * 24 * 3600_000,
+    };
     this.http = options.http ?? nodeHttp;
   }
 
@@ -524,8 +637,54 @@ export class GitSource {
   }
 
   /**
+   * Drops what this process remembers of the clone of `spec` (the clone's
+   * `memo`), e.g. when the last Application using the repository is gone.
+   * The clone on disk stays: other replicas sharing the cache may use it.
+   */
+  forget(spec: Pick<GitRepositorySpec, 'url' | 'branch'>): void {
+    this.memos.delete(this.cloneDir(spec));
+  }
+
+  /**
+   * Keeps the memory of exactly these repositories and drops the rest: call
+   * it with every (url, branch) the Applications still use.
+   */
+  retain(specs: Iterable<Pick<GitRepositorySpec, 'url' | 'branch'>>): void {
+    const keep = new Set([...specs].map(spec => this.cloneDir(spec)));
+    for (const dir of this.memos.keys()) {
+      if (!keep.has(dir)) this.memos.delete(dir);
+    }
+  }
+
+  /**
+   * Removes the working clone of `spec` from the cache directory, under its
+   * lock (a reconcile using it finishes first): call it when the last
+   * Application using the repository is deleted.
+   */
+  async removeClone(
+    spec: Pick<GitRepositorySpec, 'url' | 'branch'>,
+  ): Promise<void> {
+    const dir = this.cloneDir(spec);
+    if (!fs.existsSync(dir)) return;
+    const lock = {
+      timeoutMs: this.limits.lockTimeoutMs,
+      staleMs: this.limits.lockStaleMs,
+    };
+    await withLock(`${dir}.clone-lock`, lock, async () => {
+      this.memos.delete(dir);
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    });
+  }
+
+  /** How many clones this process remembers something of (for metrics and tests). */
+  get rememberedClones(): number {
+    return this.memos.size;
+  }
+
+  /**
    * Runs `fn` with exclusive use of the working clone of `spec`, creating it
-   * on first use. `fn` usually starts with `clone.sync()`.
+   * on first use and replacing it when it has grown too big or too old. `fn`
+   * usually starts with `clone.sync()`.
    */
   async withClone<T>(
     spec: GitRepositorySpec,
@@ -542,19 +701,40 @@ export class GitSource {
       spec.credentials ??
       split.credentials ??
       (await this.options.credentialsProvider?.(split.url));
-    const remote = new RemoteAccess(
-      split.url,
-      credentials,
-      this.http,
-      this.timeoutMs,
-    );
+    const remote = new RemoteAccess(split.url, credentials, this.http, {
+      timeoutMs: this.limits.timeoutMs,
+      maxRepositoryBytes: this.limits.maxRepositoryBytes,
+    });
     const dir = this.cloneDir(spec);
     await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
-    return withLock(`${dir}.lock`, this.lockTimeoutMs, async () => {
-      const cloned = !fs.existsSync(path.join(dir, '.git'));
-      if (cloned) {
-        await this.createClone(dir, split.url, spec.branch, remote);
-        this.memos.delete(dir);
+    const lock = {
+      timeoutMs: this.limits.lockTimeoutMs,
+      staleMs: this.limits.lockStaleMs,
+    };
+    // Not `${dir}.lock`: that name was a plain file in earlier versions.
+    return withLock(`${dir}.clone-lock`, lock, async () => {
+      const exists = fs.existsSync(path.join(dir, '.git'));
+      const renew = exists ? await this.renewalReason(dir) : undefined;
+      let cloned = false;
+      if (!exists || renew) {
+        try {
+          await this.createClone(dir, split.url, spec.branch, remote);
+          cloned = true;
+          this.memos.delete(dir);
+          if (renew) {
+            this.options.logger?.info(
+              `re-cloned ${split.url} (${spec.branch}): ${renew}`,
+            );
+          }
+        } catch (e) {
+          // A clone that is only due for renewal still works: keep it for now.
+          if (!exists) throw e;
+          this.options.logger?.info(
+            `could not re-clone ${split.url} (${spec.branch}), keeping the old clone: ${
+              (e as Error).message
+            }`,
+          );
+        }
       }
       let memo = this.memos.get(dir);
       if (!memo) {
@@ -569,6 +749,7 @@ export class GitSource {
           remote,
           memo,
           justCloned: cloned,
+          maxCloneBytes: this.limits.maxCloneBytes,
           logger: this.options.logger,
         }),
       );
@@ -580,9 +761,34 @@ export class GitSource {
     return this.withClone(spec, clone => clone.sync());
   }
 
+  /** Why the clone in `dir` should be replaced by a fresh one, if it should. */
+  private async renewalReason(dir: string): Promise<string | undefined> {
+    const size = await fs.promises
+      .readFile(renewMarker(dir), 'utf8')
+      .catch(() => undefined);
+    if (size !== undefined) {
+      return `it had grown to ${formatBytes(
+        Number(size),
+      )}, over the maximum of ${formatBytes(this.limits.maxCloneBytes)}`;
+    }
+    const born = await fs.promises.stat(bornMarker(dir)).catch(() => undefined);
+    if (!born) {
+      // A clone from before ages were kept starts its age now.
+      await fs.promises.writeFile(bornMarker(dir), '');
+      return undefined;
+    }
+    const age = Date.now() - born.mtimeMs;
+    return age > this.limits.maxCloneAgeMs
+      ? `it was ${Math.floor(age / 3600_000)} hours old, over the maximum of ${
+          this.limits.maxCloneAgeMs / 3600_000
+        } hours`
+      : undefined;
+  }
+
   /**
    * Clones shallowly (pushing only needs the tip) into a temporary directory
-   * and renames it into place, so a failed clone never leaves a broken one.
+   * and then replaces `dir` with it, so a failed clone never leaves a broken
+   * one, nor loses a working one.
    */
   private async createClone(
     dir: string,
@@ -591,7 +797,6 @@ export class GitSource {
     remote: RemoteAccess,
   ): Promise<void> {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-    await fs.promises.rm(dir, { recursive: true, force: true });
     try {
       const cache = {};
       await remote.run('clone', (http, headers) =>
@@ -610,6 +815,8 @@ export class GitSource {
         }),
       );
       await checkoutAll(tmp, branch, cache);
+      await fs.promises.writeFile(bornMarker(tmp), '');
+      await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.rename(tmp, dir);
       this.options.logger?.info(`cloned ${url} (${branch})`, { dir });
     } catch (e) {
