@@ -34,6 +34,51 @@ export interface Config {
      * Default: every Application.
      */
     selector?: { matchLabels?: { [key: string]: string } };
+    /**
+     * What the Applications of each project may do (like Argo CD's
+     * AppProjects). An Application in no project gets the default: namespaced
+     * objects in its own namespace on the first cluster only, no
+     * cluster-scoped kinds, only its own Secrets (never the integration
+     * tokens), no notification hosts, no remote kustomize bases. Every
+     * object of a pass is checked before anything is applied; one refused
+     * object stops the whole pass. Globs take `*` for any characters.
+     */
+    projects?: Array<{
+      /** A DNS label, unique; named in refusals. */
+      name: string;
+      /** Which Applications belong: the first project that matches wins. */
+      applications: {
+        /** Namespaces (globs) the Applications live in. */
+        namespaces?: string[];
+        /** Labels the Applications carry, all of them. */
+        matchLabels?: { [key: string]: string };
+      };
+      /** Git repository URLs (globs) kustomize components may sync. Default: none. */
+      sourceRepos?: string[];
+      /** Cluster names and namespaces (globs) objects may go to. Default: none. */
+      destinations?: Array<{ cluster: string; namespace: string }>;
+      /** Cluster-scoped kinds that may be created (group `''` is the core group). Default: none. */
+      clusterScopedKinds?: Array<{ group?: string; kind: string }>;
+      /** Namespaced kinds that may not be created, e.g. RoleBinding. */
+      deniedNamespacedKinds?: Array<{ group?: string; kind: string }>;
+      /**
+       * Whether a repository without a secretRef may use the tokens of
+       * Backstage's `integrations` config. Default false.
+       */
+      integrationCredentials?: boolean;
+      /** Hosts (globs) notification steps may post to. Default: none. */
+      notificationHosts?: string[];
+      /** Hosts (globs) a registry may send its token requests to besides its own. */
+      registryTokenHosts?: string[];
+      /** Whether kustomizations may load remote bases. Default false. */
+      remoteBases?: boolean;
+      /**
+       * The ServiceAccount, in the Application's namespace, its reads and
+       * writes go as when its `app.oam.dev/service-account-name` annotation
+       * names none; the cluster's RBAC then decides.
+       */
+      serviceAccountName?: string;
+    }>;
     /** Where working clones of Git repositories are kept between polls. Default: a directory under the OS temp dir. */
     cacheDir?: string;
     /** Reconciles running at once, 1 to 64. Default 4. */

@@ -6,7 +6,9 @@ import {
   ClusterConnectionConfig,
   DEFAULT_COMMIT_AUTHOR,
   GitAuthor,
+  Project,
 } from '@gitops-workflow/plugin-gitops-node';
+import { readProjects } from './projects';
 import { readClusterConfigs } from './service/ClusterService';
 
 /** `gitops.*` from app-config, checked and with defaults filled in. */
@@ -22,6 +24,8 @@ export interface GitopsConfig {
   shardLeaseSeconds: number;
   retentionDays: number;
   webhooks: { registrySecret?: string; gitSecret?: string };
+  /** `gitops.projects`; an Application in none gets the default project. */
+  projects: Project[];
 }
 
 function positiveInteger(
@@ -109,5 +113,6 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       registrySecret: secret(config, 'gitops.webhooks.registrySecret'),
       gitSecret: secret(config, 'gitops.webhooks.gitSecret'),
     },
+    projects: readProjects(config),
   };
 }

@@ -83,12 +83,14 @@ export const gitopsPlugin = createBackendPlugin({
               clientFor: target => clusters.clientFor(target.name),
             },
             definitions,
+            // Repositories without a secretRef may use the token Backstage has
+            // for their host, when their project allows it (never by default).
+            integrationCredentials: credentialsFromIntegrations(
+              ScmIntegrations.fromConfig(deps.config),
+            ),
+            projects: config.projects,
             git: new GitSource({
               cacheDir: config.cacheDir,
-              // Repositories without a secretRef use the token Backstage has for their host.
-              credentialsProvider: credentialsFromIntegrations(
-                ScmIntegrations.fromConfig(deps.config),
-              ),
               logger: {
                 info: message => logger.info(message),
                 debug: message => logger.debug(message),

@@ -116,6 +116,14 @@ describe('one pipeline for every Application', () => {
         cacheDir,
         tickSeconds: 1,
         shards: 1,
+        // Its Applications deploy to a second cluster: beyond the default project's reach.
+        projects: [
+          {
+            name: 'platform',
+            applications: { namespaces: ['default'] },
+            destinations: [{ cluster: '*', namespace: '*' }],
+          },
+        ],
       },
       [teamDefinitions],
     );

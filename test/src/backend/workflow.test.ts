@@ -125,6 +125,14 @@ describe('a delivery workflow through the backend', () => {
               ],
               tickSeconds: 1,
               shards: 1,
+              // Its Applications deploy to a second cluster: beyond the default project's reach.
+              projects: [
+                {
+                  name: 'platform',
+                  applications: { namespaces: ['default'] },
+                  destinations: [{ cluster: '*', namespace: '*' }],
+                },
+              ],
             },
           },
         }),

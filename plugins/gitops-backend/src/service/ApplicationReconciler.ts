@@ -2,6 +2,7 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { stringifyError } from '@backstage/errors';
 import {
   applyWorkflowCommand,
+  impersonatedUser,
   PROGRESS_INTERVAL_MS,
   pollIntervalOf,
   prepareSources,
@@ -10,10 +11,12 @@ import {
   type ClusterConnectionConfig,
   type DefinitionRegistry,
   type GitAuthor,
+  type GitCredentialsProvider,
   type GitSource,
   type ImagePolicyEvaluator,
   type KubeClient,
   type KubeObject,
+  type Project,
   type ReconcileOutcome,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -41,6 +44,10 @@ export interface ApplicationReconcilerOptions {
   };
   definitions: DefinitionRegistry;
   git: GitSource;
+  /** The backend's integration tokens, for the projects that allow them. */
+  integrationCredentials?: GitCredentialsProvider;
+  /** `gitops.projects`; Applications in none get the default project. */
+  projects?: Project[];
   images: ImagePolicyEvaluator;
   author?: GitAuthor;
   kustomizePath?: string;
@@ -119,12 +126,19 @@ export class ApplicationReconciler {
       home: this.options.home,
       executor: this.executor,
       definitions: this.options.definitions,
-      sources: async (application, into) => {
+      projects: this.options.projects,
+      sources: async (application, into, project) => {
+        const user = impersonatedUser(application, project);
         await prepareSources(
           application,
           {
-            client: this.options.home.client,
+            // The Application's Secrets are read as its ServiceAccount, when it has one.
+            client: user
+              ? this.options.home.client.asUser(user)
+              : this.options.home.client,
             git: this.options.git,
+            integrationCredentials: this.options.integrationCredentials,
+            project,
             images: this.options.images,
             automationSuspended: await store.isSuspended(key),
             author: this.options.author,

@@ -1,6 +1,7 @@
 import { ConflictError } from '@backstage/errors';
 import type { Fields } from '../model/fields';
 import type { ClusterConnectionConfig } from '../clusters';
+import type { Project } from '../model/project';
 import type {
   Application,
   ApplicationComponent,
@@ -91,6 +92,14 @@ export interface StepContext {
   ): Promise<string[]>;
   /** How long an outgoing HTTP call may take. */
   httpTimeoutMs: number;
+  /** What the Application's project allows (e.g. notification hosts); none outside the backend. */
+  project?: Project;
+}
+
+/** Components and the targets a step deploys them to. */
+export interface StepDeployment {
+  components: ApplicationComponent[];
+  targets: DeployTarget[];
 }
 
 /**
@@ -101,6 +110,13 @@ export interface StepContext {
 export interface StepTypeDefinition {
   type: string;
   run?(ctx: StepContext): Promise<StepOutcome>;
+  /**
+   * What `run` would deploy, without deploying: the workflow checks it
+   * against the Application's project before any step of the pass runs, so
+   * a refused object stops the whole pass. A step without it is still
+   * checked, but only when it deploys.
+   */
+  plan?(ctx: StepContext): StepDeployment[];
 }
 
 /** An OAM policy type; its semantics live with the steps and stages that read it. */

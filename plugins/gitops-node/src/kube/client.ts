@@ -81,6 +81,8 @@ export class KubeClient {
     string,
     Promise<Map<string, ResourceInfo>>
   >();
+  /** Set by `asUser`: the user every request goes as, and the client whose connections it shares. */
+  private impersonating?: { user: string; root: KubeClient };
 
   private constructor(private readonly kc: KubeConfig) {
     const server = kc.getCurrentCluster()?.server;
@@ -99,11 +101,34 @@ export class KubeClient {
     );
   }
 
+  /**
+   * The same cluster, connections and discovery, with every request (reads,
+   * writes, watches) sent as `user` through `Impersonate-User`: the API
+   * server's RBAC for that user decides, e.g.
+   * `system:serviceaccount:<namespace>:<name>`.
+   */
+  asUser(user: string): KubeClient {
+    const view = Object.create(KubeClient.prototype) as KubeClient;
+    return Object.assign(view, this, {
+      impersonating: { user, root: this.impersonating?.root ?? this },
+    });
+  }
+
   private async connection(): Promise<{
     agent: http.Agent;
     headers: Record<string, string>;
     basic?: string;
   }> {
+    if (this.impersonating) {
+      const shared = await this.impersonating.root.connection();
+      return {
+        ...shared,
+        headers: {
+          ...shared.headers,
+          'Impersonate-User': this.impersonating.user,
+        },
+      };
+    }
     if (!this.auth || Date.now() - this.auth.at > AUTH_REFRESH_MS) {
       // client-node resolves tokens, exec plugins and TLS files; we keep one pooled agent.
       const opts: https.RequestOptions & { headers?: Record<string, string> } =
@@ -224,7 +249,9 @@ export class KubeClient {
     if (status >= 400 && !allow.includes(status)) {
       throw statusError(
         status,
-        `${method} ${url.pathname}`,
+        `${method} ${url.pathname}${
+          this.impersonating ? ` as ${this.impersonating.user}` : ''
+        }`,
         body as KubeStatus,
       );
     }
@@ -489,6 +516,8 @@ export class KubeClient {
 
   /** Closes pooled connections so a process (or a test) can exit promptly. */
   close(): void {
+    // A client made by asUser borrows its connections; their owner closes them.
+    if (this.impersonating) return;
     this.agent?.destroy();
   }
 }

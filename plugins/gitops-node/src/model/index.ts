@@ -4,3 +4,4 @@ export { Fields, invalid, isRecord, childPath, checkInt } from './fields';
 export * from '../render/parse';
 export * from './schedule';
 export * from './kustomize';
+export * from './project';

@@ -1,4 +1,4 @@
-import { isError } from '@backstage/errors';
+import { isError, NotAllowedError } from '@backstage/errors';
 import {
   stableStringify,
   type InventoryEntry,
@@ -9,6 +9,7 @@ import type { DefinitionRegistry } from '../definitions/registry';
 import type { KubeClient } from '../kube/client';
 import { describeRef, type KubeObject, type ObjectRef } from '../kube/objects';
 import { kustomizeComponents } from '../model/kustomize';
+import { projectFor, type Project } from '../model/project';
 import type { Application, ApplicationStatus } from '../model/types';
 import {
   computeApplicationStatus,
@@ -37,7 +38,17 @@ export interface PipelineContext {
    * `prepareSources` with Git and the image scanner). Without it, an
    * Application with such components stops at this stage.
    */
-  sources?: (app: Application, into: PreparedSources) => Promise<void>;
+  sources?: (
+    app: Application,
+    into: PreparedSources,
+    project: Project,
+  ) => Promise<void>;
+  /**
+   * The configured projects (`gitops.projects`). An Application in none of
+   * them gets the default project: its own namespace on the home cluster,
+   * no cluster-scoped kinds, only its own Secrets.
+   */
+  projects?: Project[];
   /** The workflow state the last pass left (the store's). */
   workflow?: WorkflowState;
   /**
@@ -120,8 +131,10 @@ export async function runPipeline(
     stage: ReconcileFailure['stage'],
     error: unknown,
     application?: Application,
+    reason?: string,
   ): Promise<NotDeployedOutcome> => {
     const failure: ReconcileFailure = { stage, message: messageOf(error) };
+    if (reason) failure.reason = reason;
     const status = computeApplicationStatus({
       app: { metadata: meta },
       failure,
@@ -139,11 +152,12 @@ export async function runPipeline(
   } catch (error) {
     return stop('parse', error);
   }
+  const project = projectFor(app, context.projects ?? [], home.name);
   if (kustomizeComponents(app.spec.components).length > 0) {
     try {
       if (!context.sources)
         throw new Error('no Git source is configured for kustomize components');
-      await context.sources(app, sources);
+      await context.sources(app, sources, project);
     } catch (error) {
       return stop('sources', error, app);
     }
@@ -164,18 +178,27 @@ export async function runPipeline(
       sources: sources.manifests,
       inventories:
         context.inventories ?? inventoriesFromStatus(previous, home.name),
+      project,
     });
   } catch (error) {
+    // The project refused an object: nothing of the pass was applied.
+    if (error instanceof NotAllowedError)
+      return stop('apply', error, app, 'Forbidden');
     // An invalid workflow (unknown policy, cycle, bad duration) runs nothing.
     return stop('render', error, app);
   }
   const failure: ReconcileFailure | undefined =
     pass.failure &&
-    (pass.failure.reason === 'Conflict' || pass.failure.reason === 'ApplyFailed')
+    (pass.failure.reason === 'Conflict' ||
+      pass.failure.reason === 'Forbidden' ||
+      pass.failure.reason === 'ApplyFailed')
       ? {
           stage: 'apply',
           message: pass.failure.message,
-          reason: pass.failure.reason === 'Conflict' ? 'Conflict' : undefined,
+          reason:
+            pass.failure.reason === 'ApplyFailed'
+              ? undefined
+              : pass.failure.reason,
         }
       : undefined;
   const status = computeApplicationStatus({

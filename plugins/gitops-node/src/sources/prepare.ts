@@ -1,4 +1,4 @@
-import { InputError } from '@backstage/errors';
+import { InputError, NotAllowedError } from '@backstage/errors';
 import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/objects';
 import {
@@ -6,6 +6,7 @@ import {
   kustomizeComponents,
   type KustomizeProperties,
 } from '../model/kustomize';
+import { matchesAny, type Project } from '../model/project';
 import type { Application, ApplicationComponent } from '../model/types';
 import { parseGoDuration } from '../util/duration';
 import { resolveInside } from '../util/paths';
@@ -13,10 +14,13 @@ import { runImageUpdate } from './automation';
 import { buildManifests } from './build';
 import {
   revisionOf,
+  splitUrlCredentials,
   type GitAuthor,
+  type GitCredentialsProvider,
   type GitSource,
   type WorkingClone,
 } from './git';
+import { checkKustomization } from './kustomization';
 import {
   credentialsForRegistry,
   credentialsFromSecret,
@@ -28,7 +32,18 @@ import { describeImagePolicy } from './tagPolicy';
 export interface SourceContext {
   /** Reads the Secrets named by `secretRef`, in the Application's namespace. */
   client: KubeClient;
+  /** Holds no credentials of its own: each repository gets the ones chosen here. */
   git: GitSource;
+  /**
+   * The backend's tokens for a host (Backstage `integrations`), for a
+   * repository without a `secretRef`, when the project allows them.
+   */
+  integrationCredentials?: GitCredentialsProvider;
+  /**
+   * What the Application may reach and use; without one (the CLI, offline),
+   * any repository, the integration tokens, and remote bases.
+   */
+  project?: Project;
   images: ImagePolicyEvaluator;
   /** Image update automation switched off by a person: sync only. */
   automationSuspended?: boolean;
@@ -192,17 +207,32 @@ export async function prepareSources(
   /** Filled as the stage goes, so a caller still sees the bot's commits when a later step fails. */
   prepared: PreparedSources = emptyPreparedSources(),
 ): Promise<PreparedSources> {
-  for (const { component, props } of kustomizeComponents(
-    app.spec.components,
-  )) {
+  const { project } = context;
+  for (const { component, props } of kustomizeComponents(app.spec.components)) {
+    const { url: repository, credentials: inUrl } = splitUrlCredentials(
+      props.url,
+    );
+    if (project && !matchesAny(project.sourceRepos, repository))
+      throw new NotAllowedError(
+        `component ${component.name}: project "${
+          project.name
+        }" does not allow the repository ${repository} (sourceRepos: ${
+          project.sourceRepos.join(', ') || 'none'
+        })`,
+      );
     const secret = props.secretRef
       ? await readSecret(context, app, props.secretRef)
       : undefined;
     const data = (secret?.data ?? {}) as Record<string, string>;
-    const credentials = secret && {
-      username: decode(data.username),
-      password: decode(data.password),
-    };
+    // Only the Application's own Secret, unless its project lets it use the backend's tokens.
+    const credentials =
+      (secret && {
+        username: decode(data.username),
+        password: decode(data.password),
+      }) ||
+      (!inUrl && (!project || project.integrationCredentials)
+        ? await context.integrationCredentials?.(repository)
+        : undefined);
     const branch = branchOf(props);
     const objects = await context.git.withClone(
       { url: props.url, branch, credentials },
@@ -214,6 +244,10 @@ export async function prepareSources(
           await clone.head(),
         );
         const dir = resolveInside(clone.dir, props.path ?? '.');
+        await checkKustomization(dir, resolveInside(clone.dir, '.'), {
+          remoteBases: project?.remoteBases ?? true,
+          project: project?.name,
+        });
         return (
           await buildManifests(dir, { kustomizePath: context.kustomizePath })
         ).objects;

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
+import {
+  ConflictError,
+  InputError,
+  NotAllowedError,
+  NotFoundError,
+} from '@backstage/errors';
 import type {
   ApplicationPhase,
   ComponentStatus,
@@ -20,8 +25,16 @@ import type {
   StepContext,
 } from '../definitions/registry';
 import { KubeClient } from '../kube/client';
-import { apiVersionOf, refKey, type ObjectRef } from '../kube/objects';
+import {
+  apiVersionOf,
+  groupOf,
+  refKey,
+  refOf,
+  type KubeObject,
+  type ObjectRef,
+} from '../kube/objects';
 import { isRecord } from '../model/fields';
+import { impersonatedUser, type Project } from '../model/project';
 import {
   applicationOwner,
   type Application,
@@ -41,6 +54,7 @@ import {
   workflowOf,
   type StepOutcome,
 } from './plan';
+import { admitObjects } from './admission';
 import { deletionPolicy, type DeployTarget } from './oamPolicies';
 import type { StepState, WorkflowRevision, WorkflowState } from './types';
 
@@ -148,6 +162,13 @@ export interface WorkflowPassInput {
   sources?: PreparedManifests;
   /** What is applied on each cluster, by cluster name. */
   inventories?: Record<string, InventoryEntry[]>;
+  /**
+   * What the Application may do. With one, every object of the pass is
+   * checked against it before any step runs (a refusal throws a
+   * NotAllowedError and nothing is applied), and its reads and writes go as
+   * its ServiceAccount when it names one. Without one, nothing is checked.
+   */
+  project?: Project;
 }
 
 /** `status.workflow.steps[]` with KubeVela's `subSteps`. */
@@ -188,7 +209,15 @@ export interface WorkflowPassResult {
 const isPermanent = (error: unknown) =>
   error instanceof InputError ||
   error instanceof ConflictError ||
-  error instanceof NotFoundError;
+  error instanceof NotFoundError ||
+  error instanceof NotAllowedError;
+
+const failureReason = (error: unknown) => {
+  if (error instanceof ConflictError) return 'Conflict';
+  // Refused by the project or by the cluster's RBAC for the impersonated user.
+  if (error instanceof NotAllowedError) return 'Forbidden';
+  return 'ApplyFailed';
+};
 
 function stepStatus(state: StepState): WorkflowStepStatusWithSubSteps {
   const out: WorkflowStepStatusWithSubSteps = {
@@ -243,6 +272,9 @@ interface PassScope {
   app: Application;
   state: WorkflowState;
   sources?: PreparedManifests;
+  project?: Project;
+  /** The Kubernetes user the pass reads and writes as (`Impersonate-User`), if not the backend. */
+  user?: string;
   inventories: Record<string, InventoryEntry[]>;
   services: Map<string, ComponentStatus>;
   /** Clusters a step applied to in this pass. */
@@ -274,13 +306,17 @@ export class WorkflowExecutor {
     this.clients.clear();
   }
 
-  private client(cluster: ClusterConnectionConfig): KubeClient {
+  /** The cluster's shared client, acting as the pass's user when it has one. */
+  private client(
+    cluster: ClusterConnectionConfig,
+    scope: Pick<PassScope, 'user'>,
+  ): KubeClient {
     let client = this.clients.get(cluster.name);
     if (!client) {
       client = (this.options.clientFor ?? KubeClient.fromCluster)(cluster);
       this.clients.set(cluster.name, client);
     }
-    return client;
+    return scope.user ? client.asUser(scope.user) : client;
   }
 
   private now(): Date {
@@ -361,6 +397,8 @@ export class WorkflowExecutor {
       app,
       state,
       sources: input.sources,
+      project: input.project,
+      user: input.project && impersonatedUser(app, input.project),
       inventories: structuredClone(input.inventories ?? {}),
       services: new Map<string, ComponentStatus>(
         (state.services ?? [])
@@ -372,6 +410,8 @@ export class WorkflowExecutor {
       drifted: [],
       writes: 0,
     };
+
+    if (scope.project) await this.admit(scope, workflow.steps);
 
     const ran = new Set<WorkflowStep>();
     // Each round runs what is due; a round where nothing finishes ends the pass.
@@ -490,7 +530,7 @@ export class WorkflowExecutor {
       if (scope.touched.has(name) || prune === false) continue;
       const cluster = this.options.clusters.find(c => c.name === name);
       if (!cluster) continue; // not configured here: nothing to reach it with
-      const result = await applyObjects(this.client(cluster), [], {
+      const result = await applyObjects(this.client(cluster, scope), [], {
         owner: applicationOwner(scope.app.metadata),
         inventory,
         prune,
@@ -514,21 +554,71 @@ export class WorkflowExecutor {
     scope.writes += result.writes;
   }
 
-  private async runStep(
-    scope: PassScope,
-    step: WorkflowStep,
-  ): Promise<StepOutcome> {
-    const definition = this.definitions.getStepType(step.type);
-    if (!definition?.run) {
-      return {
-        phase: 'failed',
-        reason: 'UnknownStepType',
-        message: `unknown step type "${
-          step.type
-        }" (known: ${this.definitions.listStepTypes().join(', ')})`,
-      };
+  /**
+   * Checks everything the pass's steps would deploy against the project,
+   * before any of them runs: one refused object on any cluster stops the
+   * whole pass with a NotAllowedError, and nothing is applied.
+   */
+  private async admit(scope: PassScope, steps: WorkflowStep[]): Promise<void> {
+    for (const step of steps) {
+      if (step.subSteps?.length) await this.admit(scope, step.subSteps);
+      const definition = this.definitions.getStepType(step.type);
+      let deployments;
+      try {
+        deployments = definition?.plan?.(this.stepContext(scope, step)) ?? [];
+      } catch (error) {
+        // A step that cannot plan (a bad policy) fails when it runs, with its own message.
+        if (error instanceof InputError) continue;
+        throw error;
+      }
+      for (const { components, targets } of deployments) {
+        for (const target of targets) {
+          const objects = (await this.renderFor(scope, components, target))
+            .objects;
+          await this.admitOnCluster(scope, target, objects);
+        }
+      }
     }
-    const ctx: StepContext = {
+  }
+
+  private async admitOnCluster(
+    scope: PassScope,
+    target: DeployTarget,
+    objects: KubeObject[],
+  ): Promise<void> {
+    if (!scope.project) return;
+    const client = this.client(target.cluster, scope);
+    const namespaced = await namespacedKinds(client, objects);
+    admitObjects({
+      project: scope.project,
+      cluster: target.cluster.name,
+      objects,
+      defaultNamespace: target.namespace ?? scope.app.metadata.namespace,
+      namespaced: object => namespaced(object),
+    });
+  }
+
+  private renderFor(
+    scope: PassScope,
+    components: ApplicationComponent[],
+    target: DeployTarget,
+  ): Promise<RenderedApplication> {
+    const { app } = scope;
+    return renderApplication(
+      {
+        ...app,
+        metadata: {
+          ...app.metadata,
+          namespace: target.namespace ?? app.metadata.namespace,
+        },
+        spec: { ...app.spec, components },
+      },
+      { definitions: this.definitions, sources: scope.sources },
+    );
+  }
+
+  private stepContext(scope: PassScope, step: WorkflowStep): StepContext {
+    return {
       app: scope.app,
       step,
       where: `step "${step.name}"`,
@@ -540,17 +630,31 @@ export class WorkflowExecutor {
       httpTimeoutMs: this.options.httpTimeoutMs ?? 10_000,
       deploy: (components, targets, owns) =>
         this.applyToCluster(scope, components, targets, owns),
+      project: scope.project,
     };
+  }
+
+  private async runStep(
+    scope: PassScope,
+    step: WorkflowStep,
+  ): Promise<StepOutcome> {
+    const definition = this.definitions.getStepType(step.type);
+    if (!definition?.run) {
+      return {
+        phase: 'failed',
+        reason: 'UnknownStepType',
+        message: `unknown step type "${step.type}" (known: ${this.definitions
+          .listStepTypes()
+          .join(', ')})`,
+      };
+    }
+    const ctx = this.stepContext(scope, step);
     try {
       return await definition.run(ctx);
     } catch (error) {
       const message = (error as Error).message;
       if (isPermanent(error))
-        return {
-          phase: 'failed',
-          reason: error instanceof ConflictError ? 'Conflict' : 'ApplyFailed',
-          message,
-        };
+        return { phase: 'failed', reason: failureReason(error), message };
       return { phase: 'running', reason: 'Retrying', message };
     }
   }
@@ -570,7 +674,7 @@ export class WorkflowExecutor {
   ): Promise<string[]> {
     const { app } = scope;
     const cluster = targets[0].cluster;
-    const client = this.client(cluster);
+    const client = this.client(cluster, scope);
     scope.touched.add(cluster.name);
     const { prune, allowDrift, driftPaths } = deletionPolicy(app, undefined);
     const levels = componentLevels(components);
@@ -582,22 +686,14 @@ export class WorkflowExecutor {
       const deferred = new Set(levels.slice(reached).flat());
       const rendered: RenderedApplication[] = [];
       for (const target of targets) {
-        rendered.push(
-          await renderApplication(
-            {
-              ...app,
-              metadata: {
-                ...app.metadata,
-                namespace: target.namespace ?? app.metadata.namespace,
-              },
-              spec: {
-                ...app.spec,
-                components: components.filter(c => applied.has(c.name)),
-              },
-            },
-            { definitions: this.definitions, sources: scope.sources },
-          ),
+        const one = await this.renderFor(
+          scope,
+          components.filter(c => applied.has(c.name)),
+          target,
         );
+        // Checked again here: a step without `plan` is only seen when it deploys.
+        await this.admitOnCluster(scope, target, one.objects);
+        rendered.push(one);
       }
       const previous = scope.inventories[cluster.name] ?? [];
       const mine = (entry: InventoryEntry) =>
@@ -648,6 +744,42 @@ export class WorkflowExecutor {
     }
     return waiting;
   }
+}
+
+/**
+ * Whether each kind of these objects is namespaced on the cluster, from its
+ * discovery, or from a CRD in the same set. A kind the cluster does not know
+ * counts as namespaced: applying it fails before any write anyway.
+ */
+async function namespacedKinds(
+  client: KubeClient,
+  objects: KubeObject[],
+): Promise<(object: KubeObject) => boolean> {
+  const kindKey = (object: KubeObject) =>
+    `${groupOf(object.apiVersion)}/${object.kind}`;
+  const fromCrds = new Map<string, boolean>();
+  for (const object of objects) {
+    if (object.kind !== 'CustomResourceDefinition') continue;
+    const spec = object.spec as
+      | { group?: string; scope?: string; names?: { kind?: string } }
+      | undefined;
+    fromCrds.set(
+      `${spec?.group}/${spec?.names?.kind}`,
+      spec?.scope !== 'Cluster',
+    );
+  }
+  const known = new Map<string, boolean>();
+  for (const object of objects) {
+    const key = kindKey(object);
+    if (known.has(key)) continue;
+    try {
+      known.set(key, (await client.resource(refOf(object))).namespaced);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      known.set(key, fromCrds.get(key) ?? true);
+    }
+  }
+  return object => known.get(kindKey(object)) ?? true;
 }
 
 /** `status.appliedResources`: the inventory of every cluster, for `kubectl` users and as a fallback. */

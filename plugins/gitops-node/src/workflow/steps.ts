@@ -1,9 +1,11 @@
-import { InputError } from '@backstage/errors';
+import { InputError, NotAllowedError } from '@backstage/errors';
 import { isRecord } from '../model/fields';
 import type {
   StepContext,
+  StepDeployment,
   StepTypeDefinition,
 } from '../definitions/registry';
+import { matchesAny } from '../model/project';
 import {
   applyOverrides,
   deployPolicies,
@@ -17,6 +19,25 @@ const waitingOrDone = (waiting: string[], clusters: string): StepOutcome =>
     ? { phase: 'running', message: `waiting for ${waiting.join('; ')}` }
     : { phase: 'succeeded', message: `healthy on ${clusters}` };
 
+/** The deploy step's components and targets; an InputError for bad properties or policies. */
+function planDeploy(ctx: StepContext): StepDeployment {
+  const { app, step, where } = ctx;
+  const names = step.properties.policies ?? [];
+  if (!Array.isArray(names) || names.some(n => typeof n !== 'string'))
+    throw new InputError(
+      `${where}: properties.policies must list policy names`,
+    );
+  const policies = deployPolicies(app, names as string[], where);
+  return {
+    targets: resolveTopology(policies.topology, ctx.clusters, ctx.localCluster),
+    components: applyOverrides(
+      app.spec.components,
+      policies.override,
+      ctx.definitions,
+    ),
+  };
+}
+
 /**
  * KubeVela's `deploy`: every component, on the clusters its topology
  * policies choose (the local cluster without one), patched by its override
@@ -24,27 +45,12 @@ const waitingOrDone = (waiting: string[], clusters: string): StepOutcome =>
  */
 const deployStep: StepTypeDefinition = {
   type: 'deploy',
+  plan: ctx => [planDeploy(ctx)],
   async run(ctx) {
-    const { app, step, where } = ctx;
-    const names = step.properties.policies ?? [];
-    if (!Array.isArray(names) || names.some(n => typeof n !== 'string'))
-      throw new InputError(
-        `${where}: properties.policies must list policy names`,
-      );
-    let targets: DeployTarget[];
-    let components;
+    const { step, where } = ctx;
+    let planned: StepDeployment;
     try {
-      const policies = deployPolicies(app, names as string[], where);
-      targets = resolveTopology(
-        policies.topology,
-        ctx.clusters,
-        ctx.localCluster,
-      );
-      components = applyOverrides(
-        app.spec.components,
-        policies.override,
-        ctx.definitions,
-      );
+      planned = planDeploy(ctx);
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
       return {
@@ -53,6 +59,7 @@ const deployStep: StepTypeDefinition = {
         message: error.message,
       };
     }
+    const { targets, components } = planned;
     const parallelism = Number(step.properties.parallelism ?? 5);
     if (!Number.isInteger(parallelism) || parallelism < 1)
       throw new InputError(
@@ -79,32 +86,38 @@ const deployStep: StepTypeDefinition = {
   },
 };
 
+/** The apply-component step's component and its one target. */
+function planApplyComponent(ctx: StepContext): StepDeployment {
+  const { app, step } = ctx;
+  const { component: name, cluster: clusterName, namespace } = step.properties;
+  const component = app.spec.components.find(c => c.name === name);
+  if (!component)
+    throw new InputError(
+      `${
+        ctx.where
+      }: properties.component names no component of the Application ("${String(
+        name,
+      )}")`,
+    );
+  const wanted =
+    typeof clusterName === 'string' ? clusterName : ctx.localCluster;
+  const cluster = ctx.clusters.find(c => c.name === wanted);
+  if (!cluster)
+    throw new InputError(`${ctx.where}: cluster "${wanted}" is not configured`);
+  const target: DeployTarget = { cluster };
+  if (typeof namespace === 'string') target.namespace = namespace;
+  return { components: [component], targets: [target] };
+}
+
 /** KubeVela's `apply-component`: one component, on one cluster and namespace. */
 const applyComponentStep: StepTypeDefinition = {
   type: 'apply-component',
+  plan: ctx => [planApplyComponent(ctx)],
   async run(ctx) {
-    const { app, step } = ctx;
-    const { component: name, cluster: clusterName, namespace } =
-      step.properties;
-    const component = app.spec.components.find(c => c.name === name);
-    if (!component)
-      throw new InputError(
-        `${ctx.where}: properties.component names no component of the Application ("${String(
-          name,
-        )}")`,
-      );
-    const wanted =
-      typeof clusterName === 'string' ? clusterName : ctx.localCluster;
-    const cluster = ctx.clusters.find(c => c.name === wanted);
-    if (!cluster)
-      throw new InputError(
-        `${ctx.where}: cluster "${wanted}" is not configured`,
-      );
-    const target: DeployTarget = { cluster };
-    if (typeof namespace === 'string') target.namespace = namespace;
+    const { components, targets } = planApplyComponent(ctx);
     return waitingOrDone(
-      await ctx.deploy([component], [target], 'listed'),
-      cluster.name,
+      await ctx.deploy(components, targets, 'listed'),
+      targets[0].cluster.name,
     );
   },
 };
@@ -124,6 +137,16 @@ function notificationUrl(ctx: StepContext, channel: Record<string, unknown>) {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new InputError(`${ctx.where}: the webhook url must be http(s)`);
+  // The backend's network is not the Application's: it reaches only the hosts its project names.
+  const { project } = ctx;
+  if (project && !matchesAny(project.notificationHosts, url.hostname))
+    throw new NotAllowedError(
+      `${ctx.where}: project "${
+        project.name
+      }" does not allow notifications to ${url.hostname} (notificationHosts: ${
+        project.notificationHosts.join(', ') || 'none'
+      })`,
+    );
   return url;
 }
 

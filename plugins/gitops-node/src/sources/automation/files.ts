@@ -20,7 +20,8 @@ export async function readMarkedFiles(
   root: string,
   sub = '.',
 ): Promise<SetterInputFile[]> {
-  const base = path.resolve(root);
+  // Real paths both, so the files' paths relative to the root stay right under a symlinked root.
+  const base = resolveInside(root, '.');
   const start = resolveInside(base, sub);
   const out: SetterInputFile[] = [];
   const walk = async (dir: string) => {
