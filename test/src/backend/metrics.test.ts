@@ -156,9 +156,10 @@ describe('reconcile metrics', () => {
       [],
     );
 
+    // An unreachable Git server stops the pass in its sources stage, before render.
     const errors = points('gitops.reconcile.errors', {
       app: 'local/default/broken',
-      stage: 'render',
+      stage: 'sources',
     });
     expect(errors).toHaveLength(1);
     expect(errors[0].value).toBeGreaterThanOrEqual(1);

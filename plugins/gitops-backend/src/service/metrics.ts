@@ -21,7 +21,7 @@ export class ReconcileMetrics {
     });
     this.errors = meter.createCounter('gitops.reconcile.errors', {
       description:
-        'Reconciles that failed, by stage (parse, render, apply, … or internal: the cluster or database)',
+        'Reconciles that failed, by stage (parse, sources, render, apply, or internal: the cluster or database)',
     });
   }
 

@@ -1,5 +1,5 @@
 import { parseGoDuration } from '../util/duration';
-import { pollIntervalOf } from './schedule';
+import { pollIntervalOf, retryDelay } from './schedule';
 
 describe('parseGoDuration', () => {
   it.each([
@@ -68,5 +68,15 @@ describe('pollIntervalOf', () => {
     ).toThrow(
       'spec.components[0].properties.pullInterval: "soon" is not a duration',
     );
+  });
+});
+
+describe('retryDelay', () => {
+  it('doubles from 5 s per failure in a row and never waits past the interval', () => {
+    expect([1, 2, 3, 4, 5].map(n => retryDelay(n, 60_000, 0))).toEqual([
+      5_000, 10_000, 20_000, 40_000, 60_000,
+    ]);
+    expect(retryDelay(30, 60_000, 0)).toBe(60_000);
+    expect(retryDelay(1, 60_000, 0.999)).toBeLessThanOrEqual(5_500);
   });
 });

@@ -41,3 +41,20 @@ export function pollIntervalOf(app: KubeObject): number {
   });
   return intervals.length ? Math.min(...intervals) : DEFAULT_RESYNC_INTERVAL_MS;
 }
+
+/** The first retry after a failure; each further failure in a row doubles it. */
+export const FIRST_RETRY_MS = 5_000;
+
+/**
+ * When to try again after `failures` failures in a row, as Flux backs off:
+ * 5 s, 10 s, 20 s … never later than the Application's own interval, with up
+ * to 10% jitter so broken Applications do not retry in lockstep.
+ */
+export function retryDelay(
+  failures: number,
+  intervalMs: number,
+  random = Math.random(),
+): number {
+  const exponential = FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1);
+  return Math.round(Math.min(exponential, intervalMs) * (1 + 0.1 * random));
+}

@@ -24,7 +24,13 @@ export function RunsTable(props: {
         );
       },
     },
-    { title: 'Result', render: r => r.result ?? 'running' },
+    {
+      title: 'Result',
+      render: r =>
+        r.repeats
+          ? `${r.result}, ${r.repeats} times until ${formatTime(r.finishedAt!)}`
+          : r.result ?? 'running',
+    },
     { title: 'Objects changed', render: r => r.objectsChanged ?? '—' },
     { title: 'Error', render: r => r.error ?? '' },
   ];
