@@ -66,6 +66,25 @@ export interface ApplicationDetails {
   sync?: SyncState;
   /** KubeVela's `status.workflow`, when the Application runs a workflow. */
   workflow?: WorkflowStatus;
+  /** Set while the Application is being deleted: what is left to delete. */
+  deletion?: ApplicationDeletion;
+}
+
+/**
+ * A deleted Application waiting for its objects to be collected (phase
+ * `deleting`): the objects still there, and in `message` why each is.
+ */
+export interface ApplicationDeletion {
+  requestedAt: string;
+  remaining: Array<{
+    apiVersion: string;
+    kind: string;
+    namespace?: string;
+    name: string;
+    cluster?: string;
+  }>;
+  /** The status' sentence: each object left and why, and what is kept on purpose. */
+  message?: string;
 }
 
 /** One step of a KubeVela workflow, as in `status.workflow.steps[]`. */
@@ -107,6 +126,8 @@ export interface ReconcileRun {
   result?: 'succeeded' | 'failed';
   error?: string;
   objectsChanged?: number;
+  /** When the Application this run belonged to was deleted (its history outlives it). */
+  applicationDeletedAt?: string;
 }
 
 /** GET /applications/:namespace/:name/image-history: one committed image update. */
@@ -123,6 +144,8 @@ export interface ImageHistoryEntry {
   pushedAt?: string;
   appliedAt?: string;
   healthyAt?: string;
+  /** When the Application this update belonged to was deleted (its history outlives it). */
+  applicationDeletedAt?: string;
 }
 
 /** A page of results and the total count, for paged tables. */
@@ -161,6 +184,8 @@ export interface ApplicationSummary {
   }>;
   /** The catalog entity annotated with this Application, e.g. `component:default/git-app`. */
   entityRef?: string;
+  /** Set while the Application is being deleted: what is left to delete. */
+  deletion?: ApplicationDeletion;
 }
 
 export interface ApplicationListResponse {

@@ -105,7 +105,10 @@ describe('Applications on a real cluster', () => {
       name,
     }))!;
 
-  type ReconcileResult = ReconcileOutcome & {
+  type ReconcileResult = Extract<
+    ReconcileOutcome,
+    { kind: 'notDeployed' | 'deployed' }
+  > & {
     applied?: Pick<
       Extract<ReconcileOutcome, { kind: 'deployed' }>,
       'changes' | 'drifted' | 'writes'
@@ -141,6 +144,9 @@ describe('Applications on a real cluster', () => {
       },
     });
     if (outcome.kind === 'notDeployed') return outcome;
+    // No Application here is deleted: a deletion pass would be a bug.
+    if (outcome.kind !== 'deployed')
+      throw new Error(`${key} was collected, not deployed`);
     inventories.set(key, outcome.inventories);
     workflows.set(key, outcome.workflow);
     const { changes, drifted, writes } = outcome;

@@ -2,6 +2,11 @@ import { LoggerService } from '@backstage/backend-plugin-api';
 import { stringifyError } from '@backstage/errors';
 import {
   applyWorkflowCommand,
+  GITOPS_FINALIZER,
+  listApplications,
+  ORPHAN_FINALIZER,
+  releaseSources,
+  removeFinalizers,
   impersonatedUser,
   PROGRESS_INTERVAL_MS,
   pollIntervalOf,
@@ -104,12 +109,50 @@ export class ApplicationReconciler {
       };
     }
     await store.recordReconcile(key, record);
+    // Rows first, finalizer last: a crash in between leaves a deleting
+    // Application that the next pass finds collected and lets go.
+    if (record.collected) await this.letGo(app, log);
     this.metrics.reconciled(
       key,
       trigger,
       record.run.result,
       (record.run.finishedAt.getTime() - startedAt.getTime()) / 1000,
     );
+  }
+
+  /**
+   * An Application that stopped being ours (the selector no longer picks
+   * it): our finalizer goes, so deleting it later deletes nothing of what it
+   * deployed; its objects, status and rows stay as they are.
+   */
+  async release(app: KubeObject, key: string): Promise<void> {
+    await removeFinalizers(this.options.home.client, app, [GITOPS_FINALIZER]);
+    this.options.logger.info(
+      `Released ${key}: the selector no longer picks it; what it deployed is left in place`,
+    );
+  }
+
+  /** After a deleted Application's objects are collected: its clones, then the finalizers. */
+  private async letGo(app: KubeObject, log: LoggerService): Promise<void> {
+    const { home, git } = this.options;
+    try {
+      const removed = await releaseSources(
+        app,
+        await listApplications(home.client),
+        git,
+      );
+      for (const r of removed)
+        log.info(`Removed the working clone of ${r.url} (${r.branch})`);
+    } catch (error) {
+      // A clone left behind costs disk, not correctness: it is renewed or reused later.
+      log.warn(`Could not remove the working clones: ${stringifyError(error)}`);
+    }
+    // The orphan marker is removed too: with no KubeVela controller here, nobody else would.
+    await removeFinalizers(home.client, app, [
+      GITOPS_FINALIZER,
+      ORPHAN_FINALIZER,
+    ]);
+    log.info('Deleted: what it deployed is collected and its finalizer removed');
   }
 
   private async runPass(
@@ -150,6 +193,12 @@ export class ApplicationReconciler {
       },
       workflow,
       inventories: await store.inventories(key),
+      clientFor: name => {
+        const cluster = this.options.deployTargets.clusters.find(
+          c => c.name === name,
+        );
+        return cluster && this.options.deployTargets.clientFor(cluster);
+      },
     });
   }
 
@@ -178,16 +227,18 @@ export class ApplicationReconciler {
     app: KubeObject,
   ): ReconcileRecord {
     const healthy = outcome.kind === 'deployed' && outcome.healthy;
+    const failure = failureOf(outcome);
     const revisions = Object.values(outcome.sources.revisions);
     const record: ReconcileRecord = {
       run: {
         trigger,
         startedAt,
         finishedAt: new Date(),
-        result: outcome.failure ? 'failed' : 'succeeded',
+        result: failure ? 'failed' : 'succeeded',
         revision: revisions[0],
-        error: outcome.failure?.message,
-        objectsChanged: outcome.kind === 'deployed' ? outcome.writes : undefined,
+        error: failure?.message,
+        objectsChanged:
+          outcome.kind === 'notDeployed' ? undefined : outcome.writes,
       },
       imageUpdates: outcome.sources.imageUpdates.map(update => ({
         component: update.component,
@@ -213,6 +264,9 @@ export class ApplicationReconciler {
         healthy,
       };
     }
+    if (outcome.kind === 'collecting')
+      record.collecting = { inventories: outcome.inventories };
+    if (outcome.kind === 'collected') record.collected = true;
     return record;
   }
 
@@ -230,12 +284,16 @@ export class ApplicationReconciler {
       );
     }
     for (const warning of outcome.sources.warnings) log.warn(warning);
-    if (outcome.failure) {
-      log.warn(
-        `Reconcile failed at ${outcome.failure.stage}: ${outcome.failure.message}`,
-      );
-      this.metrics.failed(key, outcome.failure.stage);
+    const failure = failureOf(outcome);
+    if (failure) {
+      log.warn(`Reconcile failed at ${failure.stage}: ${failure.message}`);
+      this.metrics.failed(key, failure.stage);
     }
+    if (outcome.kind === 'collecting' && outcome.status.conditions)
+      log.info(
+        outcome.status.conditions.find(c => c.type === 'Deleted')?.message ??
+          'Deleting',
+      );
   }
 
   private interval(app: KubeObject): number {
@@ -245,4 +303,11 @@ export class ApplicationReconciler {
       return PROGRESS_INTERVAL_MS;
     }
   }
+}
+
+/** Where a deploying pass stopped, if it did; a deletion pass reports what is left in its status instead. */
+function failureOf(outcome: ReconcileOutcome) {
+  return outcome.kind === 'notDeployed' || outcome.kind === 'deployed'
+    ? outcome.failure
+    : undefined;
 }

@@ -10,6 +10,7 @@ import {
 } from '@backstage/errors';
 import { CatalogService } from '@backstage/plugin-catalog-node';
 import {
+  ApplicationDeletion,
   ApplicationDetails,
   ApplicationListResponse,
   ApplicationRef,
@@ -75,6 +76,24 @@ function componentsOf(object: KubeObject): SpecComponent[] {
 
 function statusOf(object: KubeObject): ApplicationStatus {
   return (object.status ?? {}) as ApplicationStatus;
+}
+
+/**
+ * A deleted Application still waiting for its finalizers: what is left of
+ * what it deployed (`status.appliedResources` shrinks as objects go) and the
+ * status' sentence saying why each is still there.
+ */
+function deletionOf(object: KubeObject): ApplicationDeletion | undefined {
+  const requestedAt = object.metadata.deletionTimestamp as string | undefined;
+  if (!requestedAt) return undefined;
+  const status = statusOf(object);
+  const deletion: ApplicationDeletion = {
+    requestedAt,
+    remaining: status.appliedResources ?? [],
+  };
+  const message = status.conditions?.find(c => c.type === 'Deleted')?.message;
+  if (message) deletion.message = message;
+  return deletion;
 }
 
 /** `https://user:token@host/repo` → `https://host/repo`: credentials never leave the backend. */
@@ -280,12 +299,13 @@ export class ApplicationService {
         type: c.type,
         traits: (c.traits ?? []).map(t => t.type),
       })),
-      phase: status.status,
+      phase: object.metadata.deletionTimestamp ? 'deleting' : status.status,
       services: status.services ?? [],
       conditions: status.conditions ?? [],
       workflow: status.workflow as ApplicationDetails['workflow'],
       resources,
       sync,
+      deletion: deletionOf(object),
     };
   }
 
@@ -479,13 +499,17 @@ function summaryOf(cluster: string, object: KubeObject): ApplicationSummary {
       message: service?.message,
     };
   });
-  return {
+  const summary: ApplicationSummary = {
     cluster,
     namespace: object.metadata.namespace ?? 'default',
     name: object.metadata.name,
     createdAt: object.metadata.creationTimestamp as string | undefined,
-    phase: status.status,
+    // Deleted is deleting from the moment it is asked, before a pass says so.
+    phase: object.metadata.deletionTimestamp ? 'deleting' : status.status,
     healthy: components.length > 0 && components.every(c => c.healthy === true),
     components,
   };
+  const deletion = deletionOf(object);
+  if (deletion) summary.deletion = deletion;
+  return summary;
 }

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
+  finalizersOf,
+  GITOPS_FINALIZER,
+  isDeleting,
   KubeClient,
   KubeObject,
   listApplications,
@@ -27,7 +30,7 @@ export interface ReconcileLoopOptions {
   /** The default cluster: where Applications live. */
   cluster: { name: string; client: KubeClient };
   /** Runs and records one pass of one Application. */
-  reconciler: Pick<ApplicationReconciler, 'reconcile'>;
+  reconciler: Pick<ApplicationReconciler, 'reconcile' | 'release'>;
   /** Only Applications with all of these labels are ours. */
   matchLabels: Record<string, string>;
   concurrency: number;
@@ -120,7 +123,7 @@ export class ReconcileLoop {
               | undefined;
             const changed =
               (app.metadata.generation ?? 0) !==
-              (status?.observedGeneration ?? -1);
+                (status?.observedGeneration ?? -1) || deletionStarted(app);
             if (type === 'DELETED' || !changed || !this.manages(app)) return;
             const key = ReconcileLoop.keyOf(
               cluster.name,
@@ -171,8 +174,7 @@ export class ReconcileLoop {
       );
       return;
     }
-    const ours = apps
-      .filter(app => this.manages(app))
+    const inShard = apps
       .map(app => ({
         app,
         key: ReconcileLoop.keyOf(
@@ -182,6 +184,20 @@ export class ReconcileLoop {
         ),
       }))
       .filter(({ key }) => shardOf(key, this.shards) === shard);
+    // Ours no more (the selector changed): released, never collected.
+    for (const { app, key } of inShard) {
+      if (this.manages(app) || !finalizersOf(app).includes(GITOPS_FINALIZER))
+        continue;
+      await this.options.reconciler.release(app, key).catch(error =>
+        logger.warn(`Could not release ${key}: ${stringifyError(error)}`),
+      );
+    }
+    const ours = inShard.filter(
+      ({ app }) =>
+        this.manages(app) &&
+        // Deleted before its first pass: nothing was applied, nothing to collect.
+        (!isDeleting(app) || finalizersOf(app).includes(GITOPS_FINALIZER)),
+    );
     const schedules = await this.options.store.schedules(ours.map(o => o.key));
     const due: Array<{
       app: KubeObject;
@@ -192,7 +208,8 @@ export class ReconcileLoop {
       const { nextAt, requested } = schedules.get(key) ?? {};
       const status = app.status as { observedGeneration?: number } | undefined;
       const specChanged =
-        (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1);
+        (app.metadata.generation ?? 0) !==
+          (status?.observedGeneration ?? -1) || deletionStarted(app);
       if (requested || specChanged || !nextAt || now >= nextAt.getTime()) {
         if (requested) await this.options.store.clearSyncRequest(key);
         due.push({
@@ -214,4 +231,15 @@ export class ReconcileLoop {
       ([k, v]) => labels[k] === v,
     );
   }
+}
+
+/**
+ * Deleted, and no pass has said so yet: due at once. A deletion that goes on
+ * (objects still terminating) is then due at its schedule, seconds apart.
+ */
+function deletionStarted(app: KubeObject): boolean {
+  return (
+    isDeleting(app) &&
+    (app.status as { status?: string } | undefined)?.status !== 'deleting'
+  );
 }

@@ -41,6 +41,14 @@ export interface ReconcileRecord {
     applied: boolean;
     healthy: boolean;
   };
+  /** A deletion pass: what is still to delete on each cluster replaces the stored inventories. */
+  collecting?: { inventories: Record<string, InventoryEntry[]> };
+  /**
+   * The Application's objects are collected: its schedule, workflow state,
+   * pending commands, inventories and automation switch go; its history
+   * stays, marked deleted.
+   */
+  collected?: boolean;
   nextAt: Date;
 }
 
@@ -66,6 +74,7 @@ const runOf = (r: any): ReconcileRun => ({
   result: orUndefined(r.result),
   error: orUndefined(r.error),
   objectsChanged: orUndefined(r.objects_changed),
+  applicationDeletedAt: toIso(r.app_deleted_at),
 });
 
 /**
@@ -113,11 +122,35 @@ export class GitopsStore {
         if (applied && healthy)
           await this.markRollout(appKey, 'healthy', run.finishedAt, tx);
       }
+      if (record.collecting)
+        await this.writeInventories(tx, appKey, record.collecting.inventories);
+      if (record.collected) {
+        await this.forget(tx, appKey, run.finishedAt);
+        return;
+      }
       await tx('gitops_schedule')
         .insert({ app_key: appKey, next_at: record.nextAt })
         .onConflict('app_key')
         .merge(['next_at']);
     });
+  }
+
+  /** Drops a deleted Application's rows and marks its history deleted (in the caller's transaction). */
+  private async forget(tx: Knex, appKey: string, at: Date): Promise<void> {
+    for (const table of [
+      'gitops_schedule',
+      'gitops_workflow_state', // with its pending commands
+      'gitops_inventories',
+      'gitops_automation',
+    ]) {
+      await tx(table).where({ app_key: appKey }).delete();
+    }
+    for (const table of ['gitops_reconcile_runs', 'gitops_image_history']) {
+      await tx(table)
+        .where({ app_key: appKey })
+        .whereNull('app_deleted_at')
+        .update({ app_deleted_at: at });
+    }
   }
 
   async listRuns(
@@ -245,6 +278,7 @@ export class GitopsStore {
         pushedAt: toIso(r.pushed_at),
         appliedAt: toIso(r.applied_at),
         healthyAt: toIso(r.healthy_at),
+        applicationDeletedAt: toIso(r.app_deleted_at),
       })),
     };
   }

@@ -4,13 +4,23 @@ import {
   type InventoryEntry,
   type ObjectChange,
 } from '../apply/apply';
-import { writeApplicationStatus } from '../applications/applications';
+import {
+  addFinalizer,
+  finalizersOf,
+  isDeleting,
+  writeApplicationStatus,
+} from '../applications/applications';
 import type { DefinitionRegistry } from '../definitions/registry';
 import type { KubeClient } from '../kube/client';
 import { describeRef, type KubeObject, type ObjectRef } from '../kube/objects';
 import { kustomizeComponents } from '../model/kustomize';
 import { projectFor, type Project } from '../model/project';
-import type { Application, ApplicationStatus } from '../model/types';
+import {
+  GITOPS_FINALIZER,
+  ORPHAN_FINALIZER,
+  type Application,
+  type ApplicationStatus,
+} from '../model/types';
 import {
   computeApplicationStatus,
   type ReconcileFailure,
@@ -22,6 +32,12 @@ import {
   type PreparedSources,
 } from '../sources/prepare';
 import {
+  collectApplication,
+  describeLeft,
+  type ClusterObjectLeft,
+} from '../workflow/collect';
+import {
+  appliedResourcesOf,
   inventoriesFromStatus,
   type WorkflowExecutor,
 } from '../workflow/execute';
@@ -59,6 +75,14 @@ export interface PipelineContext {
   fieldManager?: string;
   /** Write the computed status through the status subresource (default true). */
   writeStatus?: boolean;
+  /**
+   * A client for a configured cluster by name (undefined for one this
+   * backend does not know): a deleted Application's objects are collected
+   * through it.
+   */
+  clientFor?: (cluster: string) => KubeClient | undefined;
+  /** How long a deletion waits for deleted objects to be gone before reporting them (default 5 s). */
+  deleteWaitMs?: number;
 }
 
 interface OutcomeBase {
@@ -90,8 +114,35 @@ export interface DeployedOutcome extends OutcomeBase {
   failure?: ReconcileFailure;
 }
 
+interface CollectionBase extends OutcomeBase {
+  /** Objects left on purpose (keep rules, the orphan marker, another owner), and why. */
+  kept: ClusterObjectLeft[];
+  changes: ObjectChange[];
+  writes: number;
+}
+
+/** The Application is being deleted and some of its objects are still there: try again soon. */
+export interface CollectingOutcome extends CollectionBase {
+  kind: 'collecting';
+  /** What is still to delete, by cluster: the inventory to keep. */
+  inventories: Record<string, InventoryEntry[]>;
+  remaining: ClusterObjectLeft[];
+}
+
+/**
+ * The Application's objects are gone (or kept on purpose): drop its rows,
+ * then remove the finalizers so the API server deletes it.
+ */
+export interface CollectedOutcome extends CollectionBase {
+  kind: 'collected';
+}
+
 /** What one pass of the pipeline came to. */
-export type ReconcileOutcome = NotDeployedOutcome | DeployedOutcome;
+export type ReconcileOutcome =
+  | NotDeployedOutcome
+  | DeployedOutcome
+  | CollectingOutcome
+  | CollectedOutcome;
 
 const messageOf = (error: unknown) =>
   isError(error) ? error.message : String(error);
@@ -146,6 +197,8 @@ export async function runPipeline(
     return { kind: 'notDeployed', failure, status, sources, application };
   };
 
+  if (isDeleting(object)) return collect(object, context, write);
+
   let app: Application;
   try {
     app = parseApplication(object, { definitions: context.definitions });
@@ -171,6 +224,26 @@ export async function runPipeline(
     });
   } catch (error) {
     return stop('render', error, app);
+  }
+  try {
+    // Before anything is applied: from here on, deleting the Application
+    // waits until what it deployed is collected.
+    await addFinalizer(
+      home.client,
+      object,
+      GITOPS_FINALIZER,
+      context.fieldManager,
+    );
+  } catch (error) {
+    return stop(
+      'apply',
+      new Error(
+        `Could not add the finalizer ${GITOPS_FINALIZER}, so nothing was applied: ${messageOf(
+          error,
+        )}`,
+      ),
+      app,
+    );
   }
   let pass;
   try {
@@ -236,4 +309,79 @@ export async function runPipeline(
       reason: pass.failure.reason,
     };
   return outcome;
+}
+
+/**
+ * The deletion stage of a deleted Application: collect what it deployed on
+ * every cluster and say what is left. Its status (phase `deleting`) names
+ * each object still there and why, and `appliedResources` shrinks to them.
+ */
+async function collect(
+  object: KubeObject,
+  context: PipelineContext,
+  write: (status: ApplicationStatus) => Promise<void>,
+): Promise<CollectingOutcome | CollectedOutcome> {
+  const previous = object.status as ApplicationStatus | undefined;
+  const inventories =
+    context.inventories ?? inventoriesFromStatus(previous, context.home.name);
+  const orphan = finalizersOf(object).includes(ORPHAN_FINALIZER);
+  const result = await collectApplication({
+    app: object,
+    inventories,
+    orphan,
+    clientFor: name =>
+      name === context.home.name
+        ? context.home.client
+        : context.clientFor?.(name),
+    waitMs: context.deleteWaitMs,
+  });
+  const kept = result.kept.length
+    ? ` Kept: ${result.kept.map(describeLeft).join('; ')}.`
+    : '';
+  const base = {
+    sources: emptyPreparedSources(),
+    kept: result.kept,
+    changes: result.changes,
+    writes: result.writes,
+  };
+  if (result.remaining.length === 0) {
+    return {
+      kind: 'collected',
+      ...base,
+      status: {
+        ...previous,
+        status: 'deleting',
+        appliedResources: [],
+      },
+    };
+  }
+  const message = `Deleting: ${result.remaining.length} object${
+    result.remaining.length === 1 ? '' : 's'
+  } left: ${result.remaining.map(describeLeft).join('; ')}.${kept}`;
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const status: ApplicationStatus = {
+    ...previous,
+    status: 'deleting',
+    appliedResources: appliedResourcesOf(result.inventories),
+    conditions: [
+      ...(previous?.conditions ?? []).filter(c => c.type !== 'Deleted'),
+      {
+        type: 'Deleted',
+        status: 'False',
+        reason: 'Deleting',
+        message,
+        lastTransitionTime:
+          previous?.conditions?.find(c => c.type === 'Deleted')
+            ?.lastTransitionTime ?? now,
+      },
+    ],
+  };
+  await write(status);
+  return {
+    kind: 'collecting',
+    ...base,
+    status,
+    inventories: result.inventories,
+    remaining: result.remaining,
+  };
 }
