@@ -58,7 +58,38 @@ describe('readGitopsConfig', () => {
       shardLeaseSeconds: 600,
       retentionDays: 30,
       webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
+      projects: [],
     });
+  });
+
+  it('reads projects with their safe defaults', () => {
+    expect(
+      read({
+        projects: [
+          {
+            name: 'team-a',
+            applications: { namespaces: ['team-a-*'] },
+            destinations: [{ cluster: 'prod', namespace: 'team-a-*' }],
+            clusterScopedKinds: [{ kind: 'Namespace' }],
+            serviceAccountName: 'deployer',
+          },
+        ],
+      }).projects,
+    ).toEqual([
+      {
+        name: 'team-a',
+        applications: { namespaces: ['team-a-*'] },
+        sourceRepos: [],
+        destinations: [{ cluster: 'prod', namespace: 'team-a-*' }],
+        clusterScopedKinds: [{ group: '', kind: 'Namespace' }],
+        deniedNamespacedKinds: [],
+        integrationCredentials: false,
+        notificationHosts: [],
+        registryTokenHosts: [],
+        remoteBases: false,
+        serviceAccountName: 'deployer',
+      },
+    ]);
   });
 
   it.each([
@@ -107,6 +138,18 @@ describe('readGitopsConfig', () => {
     [
       { clusters: [{ name: 'prod' }] },
       'gitops.clusters[0]: cluster "prod" needs "kubeconfig" or "url"',
+    ],
+    [
+      { projects: [{ name: 'default', applications: { namespaces: ['a'] } }] },
+      'gitops.projects[0].name must be a DNS label other than "default"',
+    ],
+    [
+      { projects: [{ name: 'all', applications: {} }] },
+      'gitops.projects[0].applications must name namespaces or matchLabels',
+    ],
+    [
+      { projects: [{ name: 'a', applications: { matchLabels: { x: 1 } } }] },
+      'gitops.projects[0].applications.matchLabels must be a map of label names to strings',
     ],
   ])('refuses %j, naming the key', (gitops, message) => {
     expect(() => read(gitops)).toThrow(message);
