@@ -11,6 +11,7 @@ import {
   clusterServer,
   kubeConfigFor,
   KubeClient,
+  KubeClientOptions,
   KubeObject,
   probeCluster,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -71,13 +72,17 @@ export interface ClusterApplication {
 export class ClusterService {
   private readonly clusters: Cluster[];
 
-  constructor(configs: ClusterConnectionConfig[]) {
+  /** `kube`: deadlines of every request to the clusters (`gitops.timeouts`). */
+  constructor(
+    configs: ClusterConnectionConfig[],
+    options: { kube?: KubeClientOptions } = {},
+  ) {
     this.clusters = configs.map(config => {
       const kubeConfig = kubeConfigFor(config);
       return {
         config,
         kubeConfig,
-        client: KubeClient.fromKubeConfig(kubeConfig),
+        client: KubeClient.fromKubeConfig(kubeConfig, options.kube),
       };
     });
   }
@@ -103,11 +108,11 @@ export class ClusterService {
   /** Every configured cluster, each probed for reachability in parallel. */
   async listClusters(): Promise<ClusterStatus[]> {
     return Promise.all(
-      this.clusters.map(async ({ config, kubeConfig }) => ({
+      this.clusters.map(async ({ config, kubeConfig, client }) => ({
         name: config.name,
         labels: config.labels ?? {},
         server: clusterServer(kubeConfig),
-        ...(await probeCluster(kubeConfig)),
+        ...(await probeCluster(client)),
       })),
     );
   }

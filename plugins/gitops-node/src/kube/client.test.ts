@@ -124,3 +124,114 @@ describe('KubeClient', () => {
     }
   });
 });
+
+/**
+ * An API server that stops answering: it serves discovery, then accepts
+ * every other request and never finishes it (after nothing, or after the
+ * headers and half a body), as a black-holed or wedged one does.
+ */
+describe('KubeClient deadlines', () => {
+  let server: http.Server;
+  let base: string;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/api/v1') {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            resources: [
+              { name: 'configmaps', kind: 'ConfigMap', namespaced: true },
+            ],
+          }),
+        );
+      } else if (req.url?.startsWith('/api/v1/namespaces/half')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"kind":"ConfigMapList","items":[');
+      } else if (req.url?.includes('watch=true')) {
+        // The watch starts, then nothing ever crosses the connection again.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.flushHeaders();
+      }
+      // Anything else: accepted, never answered.
+    });
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    return new Promise(resolve => server.close(resolve));
+  });
+
+  const CONFIGMAP = { group: '', version: 'v1', kind: 'ConfigMap' };
+
+  function client(options: { requestTimeoutMs: number; watchGraceMs?: number }) {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: base, skipTLSVerify: true }],
+      users: [{ name: 'u', token: 'tok3n-never-shown' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    return KubeClient.fromKubeConfig(kc, options);
+  }
+
+  it('ends a request the server never answers, naming it and the deadline', async () => {
+    const c = client({ requestTimeoutMs: 300 });
+    try {
+      const error = await c
+        .list(CONFIGMAP, { namespace: 'silent' })
+        .catch(e => e);
+      expect(error).toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Kubernetes API server ${base}: GET /api/v1/namespaces/silent/configmaps timed out after 300ms`,
+      });
+      expect(JSON.stringify(error)).not.toContain('tok3n');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('ends a request whose response stops half-way', async () => {
+    const c = client({ requestTimeoutMs: 300 });
+    try {
+      await expect(
+        c.list(CONFIGMAP, { namespace: 'half' }),
+      ).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Kubernetes API server ${base}: GET /api/v1/namespaces/half/configmaps timed out after 300ms`,
+      });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('ends a request when its signal aborts', async () => {
+    const c = client({ requestTimeoutMs: 60_000 });
+    try {
+      const request = c.request('GET', '/api/v1/namespaces/silent/configmaps', {
+        signal: AbortSignal.timeout(200),
+      });
+      await expect(request).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Kubernetes API server ${base}: GET /api/v1/namespaces/silent/configmaps was aborted`,
+      });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('ends a watch that outlives the time the server was asked to end it', async () => {
+    const c = client({ requestTimeoutMs: 300, watchGraceMs: 300 });
+    try {
+      await expect(
+        c.watch(CONFIGMAP, { namespace: 'w', timeoutSeconds: 1 }, () => {}),
+      ).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Kubernetes API server ${base}: WATCH /api/v1/namespaces/w/configmaps (the server never ended it) timed out after 1300ms`,
+      });
+    } finally {
+      c.close();
+    }
+  });
+});

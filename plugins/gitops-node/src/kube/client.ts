@@ -27,6 +27,22 @@ interface RequestOptions {
   query?: Record<string, string | undefined>;
   body?: unknown;
   contentType?: string;
+  /** Ends the request early, e.g. when the pass it belongs to is aborted. */
+  signal?: AbortSignal;
+}
+
+export interface KubeClientOptions {
+  /**
+   * Deadline of one API request, from sending it to the end of the
+   * response. Default 30 s. Watches are long by design: their response
+   * headers must arrive within this, and the rest has its own bound (below).
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How much longer than the `timeoutSeconds` it asked for a watch may stay
+   * open before it is taken for a dead connection and ended. Default 30 s.
+   */
+  watchGraceMs?: number;
 }
 
 interface Response<T> {
@@ -52,22 +68,32 @@ const MAX_THROTTLE_RETRIES = 5;
  * request's credentials).
  */
 export class KubeClient {
-  static fromKubeConfig(kc: KubeConfig): KubeClient {
-    return new KubeClient(kc);
+  static fromKubeConfig(
+    kc: KubeConfig,
+    options?: KubeClientOptions,
+  ): KubeClient {
+    return new KubeClient(kc, options);
   }
 
   /** A kubeconfig file; without one, `KUBECONFIG`, then `~/.kube/config`, then in-cluster. */
-  static fromKubeconfigFile(file?: string, context?: string): KubeClient {
+  static fromKubeconfigFile(
+    file?: string,
+    context?: string,
+    options?: KubeClientOptions,
+  ): KubeClient {
     const kc = new KubeConfig();
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();
     if (context) kc.setCurrentContext(context);
-    return new KubeClient(kc);
+    return new KubeClient(kc, options);
   }
 
   /** A configured cluster (`gitops.clusters[]`): kubeconfig file, or URL + token + CA. */
-  static fromCluster(cluster: ClusterConnectionConfig): KubeClient {
-    return new KubeClient(kubeConfigFor(cluster));
+  static fromCluster(
+    cluster: ClusterConnectionConfig,
+    options?: KubeClientOptions,
+  ): KubeClient {
+    return new KubeClient(kubeConfigFor(cluster), options);
   }
 
   readonly server: URL;
@@ -81,16 +107,31 @@ export class KubeClient {
     string,
     Promise<Map<string, ResourceInfo>>
   >();
+
+  private readonly requestTimeoutMs: number;
+  private readonly watchGraceMs: number;
   /** Set by `asUser`: the user every request goes as, and the client whose connections it shares. */
   private impersonating?: { user: string; root: KubeClient };
 
-  private constructor(private readonly kc: KubeConfig) {
+  private constructor(
+    private readonly kc: KubeConfig,
+    options: KubeClientOptions = {},
+  ) {
     const server = kc.getCurrentCluster()?.server;
     if (!server)
       throw new InputError(
         'The kubeconfig has no current cluster with a server URL',
       );
     this.server = new URL(server);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.watchGraceMs = options.watchGraceMs ?? 30_000;
+  }
+
+  /** The error of a request that got no (complete) answer in time; names the request, never its credentials. */
+  private timeoutError(what: string, ms: number): ServiceUnavailableError {
+    return new ServiceUnavailableError(
+      `Kubernetes API server ${this.server.origin}: ${what} timed out after ${ms}ms`,
+    );
   }
 
   /** The namespace of the kubeconfig's current context (`default` when unset). */
@@ -189,37 +230,61 @@ export class KubeClient {
       requestHeaders['content-length'] = Buffer.byteLength(payload);
     }
     const transport = url.protocol === 'https:' ? https : http;
+    const what = `${method} ${url.pathname}`;
+    const timeoutMs = this.requestTimeoutMs;
     const send = () =>
       new Promise<{
         status: number;
         text: string;
         retryAfter?: string;
       }>((resolve, reject) => {
+        // One deadline over the whole exchange: a socket timeout alone would
+        // let a server that trickles bytes hold the request for ever.
+        const timer = setTimeout(() => {
+          reject(this.timeoutError(what, timeoutMs));
+          req.destroy();
+        }, timeoutMs);
+        const settle = () => clearTimeout(timer);
         const req = transport.request(
           url,
-          { method, agent, headers: requestHeaders, auth: basic },
+          {
+            method,
+            agent,
+            headers: requestHeaders,
+            auth: basic,
+            signal: options.signal,
+          },
           res => {
             const chunks: Buffer[] = [];
             res.on('data', chunk => chunks.push(chunk));
-            res.on('end', () =>
+            res.on('end', () => {
+              settle();
               resolve({
                 status: res.statusCode ?? 0,
                 text: Buffer.concat(chunks).toString('utf8'),
                 retryAfter: res.headers['retry-after'],
-              }),
-            );
-            res.on('error', reject);
+              });
+            });
+            res.on('error', error => {
+              settle();
+              reject(error);
+            });
           },
         );
-        req.on('error', error =>
+        req.on('error', error => {
+          settle();
           reject(
-            new ServiceUnavailableError(
-              `Kubernetes API server ${this.server.origin}: ${describeKubeError(
-                error,
-              )}`,
-            ),
-          ),
-        );
+            options.signal?.aborted
+              ? new ServiceUnavailableError(
+                  `Kubernetes API server ${this.server.origin}: ${what} was aborted`,
+                )
+              : new ServiceUnavailableError(
+                  `Kubernetes API server ${
+                    this.server.origin
+                  }: ${describeKubeError(error)}`,
+                ),
+          );
+        });
         req.end(payload);
       });
     let response = await send();
@@ -281,14 +346,25 @@ export class KubeClient {
     url.searchParams.set('watch', 'true');
     url.searchParams.set('allowWatchBookmarks', 'true');
     url.searchParams.set('resourceVersion', options.resourceVersion ?? '0');
-    url.searchParams.set(
-      'timeoutSeconds',
-      String(options.timeoutSeconds ?? 300),
-    );
+    const watchSeconds = options.timeoutSeconds ?? 300;
+    url.searchParams.set('timeoutSeconds', String(watchSeconds));
     const { agent, headers, basic } = await this.connection();
     const transport = url.protocol === 'https:' ? https : http;
     let resourceVersion = options.resourceVersion;
-    return new Promise((resolve, reject) => {
+    const what = `WATCH ${url.pathname}`;
+    // Liveness: the headers must come as fast as any answer, and the server
+    // ends the watch itself after timeoutSeconds; a watch still open well
+    // past that is a dead connection that no event will ever cross.
+    const headersMs = this.requestTimeoutMs;
+    const lifetimeMs = watchSeconds * 1000 + this.watchGraceMs;
+    let timer: NodeJS.Timeout | undefined;
+    const watching = new Promise<string | undefined>((resolve, reject) => {
+      const expire = (detail: string, ms: number) =>
+        setTimeout(() => {
+          reject(this.timeoutError(`${what} (${detail})`, ms));
+          req.destroy();
+        }, ms);
+      timer = expire('waiting for the response', headersMs);
       const req = transport.request(
         url,
         {
@@ -299,6 +375,8 @@ export class KubeClient {
           signal: options.signal,
         },
         res => {
+          clearTimeout(timer);
+          timer = expire('the server never ended it', lifetimeMs);
           if ((res.statusCode ?? 0) >= 400) {
             res.resume();
             reject(
@@ -353,6 +431,7 @@ export class KubeClient {
       );
       req.end();
     });
+    return watching.finally(() => clearTimeout(timer));
   }
 
   /** Plural and scope of a kind, from the API server's discovery documents (cached per group/version). */

@@ -6,6 +6,7 @@ import {
   writeFileSync,
   chmodSync,
   existsSync,
+  readFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -119,5 +120,54 @@ describe('buildManifests', () => {
     await expect(
       buildManifests(dir, { kustomizePath: path.join(dir, 'nope') }),
     ).rejects.toThrow(/kustomize binary configured at .*nope does not exist/);
+  });
+
+  it('refuses a manifest file over the maximum size, naming it and the limit', async () => {
+    write('ok.yaml', 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n');
+    write('big/huge.yaml', `# ${'x'.repeat(3000)}\n`);
+    // Other files may be any size: only manifests are parsed.
+    write('logo.png', 'x'.repeat(5000));
+    await expect(
+      buildManifests(dir, { maxFileBytes: 2048 }),
+    ).rejects.toMatchObject({
+      name: 'InputError',
+      message: 'big/huge.yaml is 3 KiB, over the maximum file size of 2 KiB',
+    });
+    await expect(buildManifests(dir, { maxFileBytes: 4096 })).resolves.toMatchObject({
+      builtWith: 'yaml',
+    });
+  });
+
+  it('refuses a component that produces more objects than the maximum', async () => {
+    const configMap = (name: string) =>
+      `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ${name}}\n---\n`;
+    write('a.yaml', configMap('a') + configMap('b'));
+    write('b.yaml', configMap('c'));
+    await expect(buildManifests(dir, { maxManifests: 2 })).rejects.toMatchObject({
+      name: 'InputError',
+      message: `${dir} produces 3 objects, over the maximum of 2 per component`,
+    });
+    const built = await buildManifests(dir, { maxManifests: 3 });
+    expect(built.objects).toHaveLength(3);
+  });
+
+  it('kills a kustomize build that outlives its timeout, and says so', async () => {
+    // A kustomize that never finishes, as one stuck on a remote base would.
+    const stuck = path.join(dir, 'stuck-kustomize');
+    writeFileSync(stuck, '#!/bin/sh\necho $$ > "$0.pid"\nexec sleep 60\n');
+    chmodSync(stuck, 0o755);
+    write('app/kustomization.yaml', 'resources: []\n');
+    await expect(
+      buildManifests(path.join(dir, 'app'), { kustomizePath: stuck, timeoutMs: 300 }),
+    ).rejects.toMatchObject({
+      name: 'ServiceUnavailableError',
+      message: `kustomize build of ${path.join(
+        dir,
+        'app',
+      )} timed out after 300ms and was killed`,
+    });
+    // The process is gone, not left running.
+    const pid = Number(readFileSync(`${stuck}.pid`, 'utf8'));
+    expect(() => process.kill(pid, 0)).toThrow();
   });
 });

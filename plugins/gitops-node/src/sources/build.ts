@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import { isRecord } from '../model/fields';
 import { compareBytes } from '../util/bytes';
 import type { KubeObject } from '../model/types';
+import { formatBytes } from './units';
 
 /**
  * The one I/O step between render and apply: turns a checked-out directory
@@ -16,7 +17,20 @@ export interface BuildOptions {
   kustomizePath?: string;
   /** Kills a kustomize build that takes longer (default 60 s). */
   timeoutMs?: number;
+  /** Largest file the component's path may hold (default 4 MiB). */
+  maxFileBytes?: number;
+  /** Most objects one component may produce (default 5,000). */
+  maxManifests?: number;
 }
+
+export const DEFAULT_BUILD_LIMITS = {
+  timeoutMs: 60_000,
+  maxFileBytes: 4 * 1024 * 1024,
+  maxManifests: 5000,
+};
+
+/** kustomize's output is one stream; this bounds it whatever the inputs expand to. */
+const MAX_KUSTOMIZE_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 export interface BuiltManifests {
   objects: KubeObject[];
@@ -123,13 +137,34 @@ function runKustomize(
       binary,
       ['build', dir],
       {
-        maxBuffer: 256 * 1024 * 1024,
+        maxBuffer: MAX_KUSTOMIZE_OUTPUT_BYTES,
         timeout: timeoutMs,
+        // A build stuck on a remote base or a plugin may ignore SIGTERM.
+        killSignal: 'SIGKILL',
         env: { ...process.env },
       },
       (error, stdout, stderr) => {
         if (!error) {
           resolve(stdout);
+          return;
+        }
+        const failure = error as NodeJS.ErrnoException & { killed?: boolean };
+        if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+          reject(
+            new InputError(
+              `kustomize build of ${dir} produced more than ${formatBytes(
+                MAX_KUSTOMIZE_OUTPUT_BYTES,
+              )} of output; it was stopped`,
+            ),
+          );
+          return;
+        }
+        if (failure.killed) {
+          reject(
+            new ServiceUnavailableError(
+              `kustomize build of ${dir} timed out after ${timeoutMs}ms and was killed`,
+            ),
+          );
           return;
         }
         const reason =
@@ -138,6 +173,37 @@ function runKustomize(
       },
     );
   });
+}
+
+/** Refuses a manifest file over the size limit, naming it, before anything parses it. */
+async function checkFileSizes(
+  root: string,
+  files: string[],
+  maxFileBytes: number,
+): Promise<void> {
+  for (const file of files) {
+    const { size } = await fs.stat(file);
+    if (size > maxFileBytes) {
+      throw new InputError(
+        `${path.relative(root, file)} is ${formatBytes(
+          size,
+        )}, over the maximum file size of ${formatBytes(maxFileBytes)}`,
+      );
+    }
+  }
+}
+
+function checkManifestCount(
+  objects: KubeObject[],
+  dir: string,
+  maxManifests: number,
+): KubeObject[] {
+  if (objects.length > maxManifests) {
+    throw new InputError(
+      `${dir} produces ${objects.length} objects, over the maximum of ${maxManifests} per component`,
+    );
+  }
+  return objects;
 }
 
 /**
@@ -151,28 +217,43 @@ export async function buildManifests(
 ): Promise<BuiltManifests> {
   const stat = await fs.stat(dir).catch(() => undefined);
   if (!stat?.isDirectory()) throw new InputError(`${dir} is not a directory`);
+  const limits = { ...DEFAULT_BUILD_LIMITS, ...definedOnly(options) };
+  // The YAML files are what kustomize and we parse: other files (images, sources) may be any size.
+  const files = await yamlFiles(dir);
+  await checkFileSizes(dir, files, limits.maxFileBytes);
   for (const name of KUSTOMIZATION_FILES) {
     if (await exists(path.join(dir, name))) {
       const binary = await findKustomize(options);
-      const output = await runKustomize(
-        binary,
-        dir,
-        options.timeoutMs ?? 60_000,
-      );
+      const output = await runKustomize(binary, dir, limits.timeoutMs);
       return {
-        objects: parseObjects(output, `kustomize build output of ${dir}`),
+        objects: checkManifestCount(
+          parseObjects(output, `kustomize build output of ${dir}`),
+          dir,
+          limits.maxManifests,
+        ),
         builtWith: 'kustomize',
       };
     }
   }
   const objects: KubeObject[] = [];
-  for (const file of await yamlFiles(dir)) {
+  for (const file of files) {
     objects.push(
       ...parseObjects(
         await fs.readFile(file, 'utf8'),
         path.relative(dir, file),
       ),
     );
+    checkManifestCount(objects, dir, limits.maxManifests);
   }
   return { objects, builtWith: 'yaml' };
+}
+
+/** The options that are set, so an explicit `undefined` keeps the default. */
+function definedOnly(options: BuildOptions): Partial<typeof DEFAULT_BUILD_LIMITS> {
+  const { timeoutMs, maxFileBytes, maxManifests } = options;
+  return Object.fromEntries(
+    Object.entries({ timeoutMs, maxFileBytes, maxManifests }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
 }
