@@ -1,16 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import knexFactory, { Knex } from 'knex';
-import { Cluster, freePort, startCluster } from '../infra';
+import { Cluster, startCluster } from '../infra';
 import { Postgres, startPostgres } from '../infra/postgres';
-import {
-  makeTempDir,
-  ManagedProcess,
-  repoRoot,
-  ServiceHandle,
-  waitFor,
-} from '../infra/process';
-import { installCrd, waitUntil } from './support';
+import { makeTempDir, ServiceHandle } from '../infra/process';
+import { installCrd, startReplica, waitUntil } from './support';
 
 /*
  * Two backend processes on one real PostgreSQL share the reconciles of 50
@@ -71,56 +63,18 @@ describe('several backend replicas', () => {
     });
 
     const dir = handle.addDir(await makeTempDir('gitops-replicas'));
-    const startReplica = async (name: string): Promise<ManagedProcess> => {
-      const port = await freePort();
-      const config = {
-        backend: {
-          baseUrl: `http://127.0.0.1:${port}`,
-          listen: { host: '127.0.0.1', port },
-          database: { client: 'pg', connection: postgres.connection },
-        },
-        gitops: {
-          clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-          tickSeconds: 1,
-          shards: 8,
-          concurrency: 2,
-          // A killed replica's shards are taken over within seconds.
-          shardLeaseSeconds: 5,
-        },
-      };
-      const configFile = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(configFile, JSON.stringify(config));
-      const replica = handle.spawn(
-        name,
-        process.execPath,
-        [
-          '--require',
-          '@backstage/cli/config/nodeTransform.cjs',
-          path.join(repoRoot(), 'test/src/backend/replica.ts'),
-          '--config',
-          configFile,
-        ],
-        {
-          cwd: path.join(repoRoot(), 'test'),
-          env: { ...process.env, NODE_ENV: 'development' },
-          logFile: path.join(dir, `${name}.log`),
-        },
-      );
-      await waitFor(
-        `${name} to be ready`,
-        async () =>
-          (
-            await fetch(
-              `http://127.0.0.1:${port}/.backstage/health/v1/readiness`,
-            )
-          ).ok,
-        { timeoutMs: 120_000, intervalMs: 500, abort: replica.deathError },
-      );
-      return replica;
-    };
+    const start = (name: string) =>
+      startReplica(handle, dir, name, postgres.connection, {
+        clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+        tickSeconds: 1,
+        shards: 8,
+        concurrency: 2,
+        // A killed replica's shards are taken over within seconds.
+        shardLeaseSeconds: 5,
+      });
     const [first] = await Promise.all([
-      startReplica('replica-a'),
-      startReplica('replica-b'),
+      start('replica-a'),
+      start('replica-b'),
     ]);
 
     const running = async () => {

@@ -4,8 +4,15 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
-import type { Cluster, GitServer, Registry } from '../infra';
-import { repoRoot } from '../infra/process';
+import fs from 'node:fs';
+import { freePort, type Cluster, type GitServer, type Registry } from '../infra';
+import type { PostgresConnection } from '../infra/postgres';
+import {
+  repoRoot,
+  waitFor,
+  type ManagedProcess,
+  type ServiceHandle,
+} from '../infra/process';
 
 /** Polls `fn` until it returns a value; on timeout the error carries `context()`, what a person would look at. */
 export async function waitUntil<T>(
@@ -190,4 +197,53 @@ export function kustomizeApp(
       ],
     },
   };
+}
+
+/**
+ * One backend replica as its own process (`replica.ts`) on a shared
+ * PostgreSQL, ready when this resolves: the multi-replica tests kill one
+ * with SIGKILL and watch another take over.
+ */
+export async function startReplica(
+  handle: ServiceHandle,
+  dir: string,
+  name: string,
+  database: PostgresConnection,
+  gitops: JsonObject,
+): Promise<ManagedProcess> {
+  const port = await freePort();
+  const config = {
+    backend: {
+      baseUrl: `http://127.0.0.1:${port}`,
+      listen: { host: '127.0.0.1', port },
+      database: { client: 'pg', connection: database },
+    },
+    gitops,
+  };
+  const configFile = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(configFile, JSON.stringify(config));
+  const replica = handle.spawn(
+    name,
+    process.execPath,
+    [
+      '--require',
+      '@backstage/cli/config/nodeTransform.cjs',
+      path.join(repoRoot(), 'test/src/backend/replica.ts'),
+      '--config',
+      configFile,
+    ],
+    {
+      cwd: path.join(repoRoot(), 'test'),
+      env: { ...process.env, NODE_ENV: 'development' },
+      logFile: path.join(dir, `${name}.log`),
+    },
+  );
+  await waitFor(
+    `${name} to be ready`,
+    async () =>
+      (await fetch(`http://127.0.0.1:${port}/.backstage/health/v1/readiness`))
+        .ok,
+    { timeoutMs: 120_000, intervalMs: 500, abort: replica.deathError },
+  );
+  return replica;
 }

@@ -348,7 +348,11 @@ export interface ObjectLeft {
 
 export interface DeleteOptions {
   owner: ObjectOwner;
-  /** How long to wait for deleted objects to be gone (default 5 s); what is still there is reported. */
+  /**
+   * How long to wait for deleted objects to be gone (default 1 s); what is
+   * still there is reported. Short: a pass holds its shard meanwhile, and
+   * objects without finalizers go at once; the next pass looks again.
+   */
   waitMs?: number;
   concurrency?: number;
 }
@@ -407,7 +411,7 @@ export async function deleteObjects(
     });
   }
   // Most objects are gone at once; finalizers (or a busy garbage collector) take longer.
-  const deadline = Date.now() + (options.waitMs ?? 5_000);
+  const deadline = Date.now() + (options.waitMs ?? 1_000);
   let waiting = deleted;
   for (;;) {
     const still = await mapLimited(waiting, concurrency, async entry => ({

@@ -81,7 +81,7 @@ export interface PipelineContext {
    * through it.
    */
   clientFor?: (cluster: string) => KubeClient | undefined;
-  /** How long a deletion waits for deleted objects to be gone before reporting them (default 5 s). */
+  /** How long a deletion waits for deleted objects to be gone before reporting them (default 1 s). */
   deleteWaitMs?: number;
 }
 

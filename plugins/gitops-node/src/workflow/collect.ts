@@ -29,7 +29,7 @@ export interface CollectInput {
   orphan: boolean;
   /** A client for a configured cluster; undefined for a cluster this backend does not know. */
   clientFor: (cluster: string) => KubeClient | undefined;
-  /** How long to wait for deleted objects to be gone before reporting them (default 5 s). */
+  /** How long to wait for deleted objects to be gone before reporting them (default 1 s). */
   waitMs?: number;
 }
 
