@@ -128,6 +128,8 @@ export interface ReconcileRun {
   objectsChanged?: number;
   /** When the Application this run belonged to was deleted (its history outlives it). */
   applicationDeletedAt?: string;
+  /** A failure that repeated: how many passes failed this way, from `startedAt` to `finishedAt`. */
+  repeats?: number;
 }
 
 /** GET /applications/:namespace/:name/image-history: one committed image update. */

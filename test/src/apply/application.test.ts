@@ -14,12 +14,14 @@ import {
   buildManifests,
   installApplicationCrd,
   KubeClient,
+  PassStoppedError,
   kustomizeComponents,
   resolveInside,
   runPipeline,
   WorkflowExecutor,
   type InventoryEntry,
   type KubeObject,
+  type Project,
   type ReconcileOutcome,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -84,6 +86,20 @@ spec:
         commitMessage: "Image: {{range .Updated.Images}}{{println .}}{{end}}"
 `;
 
+/** These Applications install CRDs and Namespaces: the platform team's project allows it. */
+const platformProject: Project = {
+  name: 'platform',
+  applications: {},
+  sourceRepos: ['*'],
+  destinations: [{ cluster: '*', namespace: '*' }],
+  clusterScopedKinds: [{ group: '*', kind: '*' }],
+  deniedNamespacedKinds: [],
+  integrationCredentials: false,
+  notificationHosts: [],
+  registryTokenHosts: [],
+  remoteBases: false,
+};
+
 describe('Applications on a real cluster', () => {
   let cluster: Cluster;
   let client: KubeClient;
@@ -127,6 +143,7 @@ describe('Applications on a real cluster', () => {
     const outcome = await runPipeline(await getApp(name, namespace), {
       home: { name: 'local', client },
       executor,
+      projects: [platformProject],
       workflow: workflows.get(key),
       inventories: inventories.get(key),
       sources: async (app, into) => {
@@ -742,4 +759,46 @@ spec:
       'AGE',
     ]);
   });
+
+  it('writes nothing once its fence says stop: a lost shard or a passed deadline', async () => {
+    await applyYaml(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: fenced, namespace: default}
+spec:
+  components:
+  - name: settings
+    type: k8s-objects
+    properties:
+      objects:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: fenced-settings}
+        data: {level: info}
+`);
+    const executor = new WorkflowExecutor({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      clientFor: () => client,
+    });
+    const lost = {
+      signal: new AbortController().signal,
+      check: async () => {
+        throw new PassStoppedError('this replica no longer holds shard 0');
+      },
+    };
+    const late = new AbortController();
+    late.abort(new Error('the pass deadline passed'));
+    for (const fence of [lost, { signal: late.signal, check: async () => {} }]) {
+      await expect(
+        runPipeline(await getApp('fenced'), {
+          home: { name: 'local', client },
+          executor,
+          projects: [platformProject],
+          fence,
+        }),
+      ).rejects.toThrow(PassStoppedError);
+      expect(await get('ConfigMap', 'fenced-settings')).toBeUndefined();
+      expect((await getApp('fenced')).status).toBeUndefined();
+    }
+  });
 });
+

@@ -10,7 +10,10 @@ import {
   impersonatedUser,
   PROGRESS_INTERVAL_MS,
   pollIntervalOf,
+  retryDelay,
   prepareSources,
+  PassStoppedError,
+  type PassFence,
   runPipeline,
   WorkflowExecutor,
   type ClusterConnectionConfig,
@@ -83,17 +86,26 @@ export class ApplicationReconciler {
     app: KubeObject,
     key: string,
     trigger: ReconcileTrigger,
+    /** Stops the pass before any write once it should not write (see `PassFence`). */
+    fence?: PassFence,
   ): Promise<void> {
     const { store, logger } = this.options;
     const log = logger.child({ application: key });
     const startedAt = new Date();
+    const failures =
+      ((await store.schedules([key])).get(key)?.failures ?? 0) + 1;
     let record: ReconcileRecord;
     try {
-      const outcome = await this.runPass(app, key, trigger);
-      record = this.recordOf(outcome, trigger, startedAt, app);
+      const outcome = await this.runPass(app, key, trigger, fence);
+      record = this.recordOf(outcome, trigger, startedAt, app, failures);
       this.report(outcome, key, log);
     } catch (error) {
-      // The cluster or the database failed, not the Application: retry soon.
+      if (error instanceof PassStoppedError) {
+        // Another replica has the shard (or the backend stops): it records, not us.
+        log.warn(`Pass stopped: ${error.message}`);
+        return;
+      }
+      // The cluster or the database failed, not the Application: retry, backing off.
       log.error(`Reconcile could not complete: ${stringifyError(error)}`);
       this.metrics.failed(key, 'internal');
       record = {
@@ -105,8 +117,21 @@ export class ApplicationReconciler {
           error: stringifyError(error),
         },
         imageUpdates: [],
-        nextAt: new Date(Date.now() + PROGRESS_INTERVAL_MS),
+        failures,
+        nextAt: new Date(
+          Date.now() + retryDelay(failures, this.interval(app)),
+        ),
       };
+    }
+    try {
+      if (fence) {
+        if (fence.signal.aborted)
+          throw new PassStoppedError('the pass ran out of time');
+        await fence.check();
+      }
+    } catch (error) {
+      log.warn(`Pass not recorded: ${(error as Error).message}`);
+      return;
     }
     await store.recordReconcile(key, record);
     // Rows first, finalizer last: a crash in between leaves a deleting
@@ -159,6 +184,7 @@ export class ApplicationReconciler {
     app: KubeObject,
     key: string,
     trigger: ReconcileTrigger,
+    fence: PassFence | undefined,
   ): Promise<ReconcileOutcome> {
     const { store } = this.options;
     let workflow = await store.getWorkflowState(key);
@@ -168,6 +194,7 @@ export class ApplicationReconciler {
     return runPipeline(app, {
       home: this.options.home,
       executor: this.executor,
+      fence,
       definitions: this.options.definitions,
       projects: this.options.projects,
       sources: async (application, into, project) => {
@@ -225,9 +252,14 @@ export class ApplicationReconciler {
     trigger: ReconcileTrigger,
     startedAt: Date,
     app: KubeObject,
+    /** Failed passes in a row if this one failed too. */
+    failures: number,
   ): ReconcileRecord {
     const healthy = outcome.kind === 'deployed' && outcome.healthy;
     const failure = failureOf(outcome);
+    let delay = PROGRESS_INTERVAL_MS; // still rolling out (or deleting): look again soon
+    if (failure) delay = retryDelay(failures, this.interval(app));
+    else if (healthy) delay = withJitter(this.interval(app));
     const revisions = Object.values(outcome.sources.revisions);
     const record: ReconcileRecord = {
       run: {
@@ -251,10 +283,8 @@ export class ApplicationReconciler {
         detectedAt: update.detectedAt.toISOString(),
         pushedAt: update.pushedAt.toISOString(),
       })),
-      nextAt: new Date(
-        Date.now() +
-          (healthy ? withJitter(this.interval(app)) : PROGRESS_INTERVAL_MS),
-      ),
+      failures,
+      nextAt: new Date(Date.now() + delay),
     };
     if (outcome.kind === 'deployed') {
       record.deployed = {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
@@ -9,6 +9,8 @@ import {
   KubeObject,
   listApplications,
   mapLimited,
+  PassStoppedError,
+  type PassFence,
   watchApplications,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
@@ -56,6 +58,8 @@ export interface ReconcileLoopOptions {
  */
 export class ReconcileLoop {
   private readonly shards: number;
+  /** This replica, in the shard leases. */
+  private readonly holder = randomUUID();
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -73,7 +77,7 @@ export class ReconcileLoop {
         // The lease: a shard whose replica died is run elsewhere after this.
         timeout: { seconds: this.options.shardLeaseSeconds ?? 600 },
         scope: 'global',
-        fn: () => this.tick(shard),
+        fn: signal => this.tick(shard, Date.now(), signal),
       });
     }
   }
@@ -161,7 +165,38 @@ export class ReconcileLoop {
   }
 
   /** One pass over a shard's Applications. */
-  async tick(shard: number, now = Date.now()): Promise<void> {
+  async tick(
+    shard: number,
+    now = Date.now(),
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { store } = this.options;
+    const leaseMs = (this.options.shardLeaseSeconds ?? 600) * 1000;
+    if (!(await store.claimShard(shard, this.holder, new Date(now + leaseMs))))
+      return; // another replica's tick of this shard is still running
+    // Passes stop before the lease ends, so none writes once another replica may hold the shard.
+    const deadline = AbortSignal.timeout(Math.floor(leaseMs * 0.8));
+    const fence: PassFence = {
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+      check: async () => {
+        if (!(await store.holdsShard(shard, this.holder)))
+          throw new PassStoppedError(
+            `this replica no longer holds shard ${shard}`,
+          );
+      },
+    };
+    try {
+      await this.tickShard(shard, now, fence);
+    } finally {
+      await store.releaseShard(shard, this.holder);
+    }
+  }
+
+  private async tickShard(
+    shard: number,
+    now: number,
+    fence: PassFence,
+  ): Promise<void> {
     const { cluster, logger } = this.options;
     let apps: KubeObject[];
     try {
@@ -219,8 +254,11 @@ export class ReconcileLoop {
         });
       }
     }
-    await mapLimited(due, this.options.concurrency, ({ app, key, trigger }) =>
-      this.options.reconciler.reconcile(app, key, trigger),
+    await mapLimited(due, this.options.concurrency, async d =>
+      // Past the deadline, the rest wait for the next tick.
+      fence.signal.aborted
+        ? undefined
+        : this.options.reconciler.reconcile(d.app, d.key, d.trigger, fence),
     );
   }
 

@@ -162,9 +162,95 @@ describe('GitopsStore', () => {
       expect(
         await store.deleteHistoryBefore(new Date('2026-06-01T00:00:00Z')),
       ).toEqual({ runs: 1, images: 0 });
+      // The two recent runs stay.
       expect(
         (await store.listRuns(APP, { limit: 10, offset: 0 })).totalCount,
-      ).toBe(1);
+      ).toBe(2);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'keeps a failure that repeats as one run that counts, and counts failures in a row until one succeeds, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const failed = (error: string, at: string) => ({
+        run: {
+          trigger: 'poll' as const,
+          startedAt: new Date(at),
+          finishedAt: new Date(at),
+          result: 'failed' as const,
+          error,
+        },
+        imageUpdates: [],
+        nextAt: new Date(at),
+      });
+      await store.recordReconcile(APP, {
+        ...failed('Git server down', '2026-02-01T00:00:00Z'),
+        failures: 1,
+      });
+      await store.recordReconcile(APP, {
+        ...failed('Git server down', '2026-02-01T00:00:05Z'),
+        failures: 2,
+      });
+      await store.recordReconcile(APP, {
+        ...failed('Git server down', '2026-02-01T00:00:15Z'),
+        failures: 3,
+      });
+      expect((await store.schedules([APP])).get(APP)?.failures).toBe(3);
+      await store.recordReconcile(APP, {
+        ...failed('path "x" points outside the repository', '2026-02-01T00:01:00Z'),
+        failures: 4,
+      });
+
+      const runs = await store.listRuns(APP, { limit: 10, offset: 0 });
+      expect(runs.items).toEqual([
+        expect.objectContaining({
+          error: 'path "x" points outside the repository',
+        }),
+        expect.objectContaining({
+          error: 'Git server down',
+          repeats: 3,
+          startedAt: '2026-02-01T00:00:00.000Z',
+          finishedAt: '2026-02-01T00:00:15.000Z',
+        }),
+      ]);
+      expect(runs.items[0].repeats).toBeUndefined();
+
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        failures: 5,
+      });
+      expect((await store.schedules([APP])).get(APP)?.failures).toBe(0);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'lets one replica hold a shard at a time, and another take it once the lease ran out, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const inAMinute = () => new Date(Date.now() + 60_000);
+      expect(await store.claimShard(0, 'replica-a', inAMinute())).toBe(true);
+      expect(await store.claimShard(0, 'replica-b', inAMinute())).toBe(false);
+      expect(await store.claimShard(1, 'replica-b', inAMinute())).toBe(true);
+      expect(await store.holdsShard(0, 'replica-a')).toBe(true);
+      expect(await store.holdsShard(0, 'replica-b')).toBe(false);
+
+      // A's lease runs out while its pass still runs: B takes the shard, A no longer holds it.
+      expect(await store.claimShard(0, 'replica-a', new Date(Date.now() - 1))).toBe(true);
+      expect(await store.claimShard(0, 'replica-b', inAMinute())).toBe(true);
+      expect(await store.holdsShard(0, 'replica-a')).toBe(false);
+
+      // A tick that ends lets the shard go at once.
+      await store.releaseShard(0, 'replica-b');
+      expect(await store.holdsShard(0, 'replica-b')).toBe(false);
+      expect(await store.claimShard(0, 'replica-a', inAMinute())).toBe(true);
     },
   );
 });

@@ -50,6 +50,8 @@ export interface ReconcileRecord {
    */
   collected?: boolean;
   nextAt: Date;
+  /** Failed passes in a row, this one included (for backoff); ignored when the pass succeeded. */
+  failures?: number;
 }
 
 export type NewImageUpdate = Omit<
@@ -75,6 +77,7 @@ const runOf = (r: any): ReconcileRun => ({
   error: orUndefined(r.error),
   objectsChanged: orUndefined(r.objects_changed),
   applicationDeletedAt: toIso(r.app_deleted_at),
+  ...(Number(r.repeats ?? 1) > 1 ? { repeats: Number(r.repeats) } : {}),
 });
 
 /**
@@ -101,16 +104,35 @@ export class GitopsStore {
   async recordReconcile(appKey: string, record: ReconcileRecord): Promise<void> {
     await this.db.transaction(async tx => {
       const { run } = record;
-      await tx('gitops_reconcile_runs').insert({
-        app_key: appKey,
-        trigger: run.trigger,
-        started_at: run.startedAt,
-        finished_at: run.finishedAt,
-        result: run.result,
-        revision: run.revision ?? null,
-        error: run.error ?? null,
-        objects_changed: run.objectsChanged ?? null,
-      });
+      const last = await tx('gitops_reconcile_runs')
+        .where({ app_key: appKey })
+        .orderBy('id', 'desc')
+        .first('id', 'result', 'error');
+      const repeated =
+        run.result === 'failed' &&
+        last?.result === 'failed' &&
+        (last.error ?? undefined) === run.error;
+      if (repeated) {
+        // The same failure again is one row that counts, not a new row each retry.
+        await tx('gitops_reconcile_runs')
+          .where({ id: last.id })
+          .update({
+            finished_at: run.finishedAt,
+            trigger: run.trigger,
+            repeats: tx.raw('repeats + 1'),
+          });
+      } else {
+        await tx('gitops_reconcile_runs').insert({
+          app_key: appKey,
+          trigger: run.trigger,
+          started_at: run.startedAt,
+          finished_at: run.finishedAt,
+          result: run.result,
+          revision: run.revision ?? null,
+          error: run.error ?? null,
+          objects_changed: run.objectsChanged ?? null,
+        });
+      }
       for (const update of record.imageUpdates) {
         await this.insertImageUpdate(tx, appKey, update);
       }
@@ -128,10 +150,11 @@ export class GitopsStore {
         await this.forget(tx, appKey, run.finishedAt);
         return;
       }
+      const failures = run.result === 'failed' ? record.failures ?? 1 : 0;
       await tx('gitops_schedule')
-        .insert({ app_key: appKey, next_at: record.nextAt })
+        .insert({ app_key: appKey, next_at: record.nextAt, failures })
         .onConflict('app_key')
-        .merge(['next_at']);
+        .merge(['next_at', 'failures']);
     });
   }
 
@@ -342,7 +365,12 @@ export class GitopsStore {
   /** When each Application is next due, and which have a pending sync request. */
   async schedules(
     appKeys: string[],
-  ): Promise<Map<string, { nextAt?: Date; requested?: ReconcileTrigger }>> {
+  ): Promise<
+    Map<
+      string,
+      { nextAt?: Date; requested?: ReconcileTrigger; failures: number }
+    >
+  > {
     const rows = appKeys.length
       ? await this.db('gitops_schedule').whereIn('app_key', appKeys)
       : [];
@@ -352,6 +380,7 @@ export class GitopsStore {
         {
           nextAt: r.next_at ? new Date(toIso(r.next_at)!) : undefined,
           requested: orUndefined(r.requested_trigger),
+          failures: Number(r.failures ?? 0),
         },
       ]),
     );
@@ -438,6 +467,49 @@ export class GitopsStore {
         .update({ commands: null });
       return JSON.parse(row.commands);
     });
+  }
+
+  /**
+   * Takes a shard for `holder` until `expiresAt`, unless another holder's
+   * lease is still running. Returns whether `holder` holds it now.
+   */
+  async claimShard(
+    shard: number,
+    holder: string,
+    expiresAt: Date,
+  ): Promise<boolean> {
+    return this.db.transaction(async tx => {
+      const query = tx('gitops_shard_leases').where({ shard });
+      const sqlite = String(this.db.client.config.client).includes('sqlite');
+      const row = await (sqlite ? query : query.forUpdate()).first();
+      if (
+        row &&
+        row.holder !== holder &&
+        new Date(toIso(row.expires_at)!).getTime() > Date.now()
+      )
+        return false;
+      await tx('gitops_shard_leases')
+        .insert({ shard, holder, expires_at: expiresAt })
+        .onConflict('shard')
+        .merge(['holder', 'expires_at']);
+      return true;
+    });
+  }
+
+  /** Whether `holder` still holds the shard: its lease is its own and not expired. */
+  async holdsShard(shard: number, holder: string): Promise<boolean> {
+    const row = await this.db('gitops_shard_leases').where({ shard }).first();
+    return (
+      row?.holder === holder &&
+      new Date(toIso(row.expires_at)!).getTime() > Date.now()
+    );
+  }
+
+  /** Lets the shard go at the end of a tick, so any replica may take the next one at once. */
+  async releaseShard(shard: number, holder: string): Promise<void> {
+    await this.db('gitops_shard_leases')
+      .where({ shard, holder })
+      .update({ expires_at: new Date() });
   }
 
   /** Drops runs and image history older than the retention window. */

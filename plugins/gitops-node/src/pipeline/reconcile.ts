@@ -42,6 +42,21 @@ import {
   type WorkflowExecutor,
 } from '../workflow/execute';
 import type { WorkflowState } from '../workflow/types';
+import { PassStoppedError } from '../workflow/errors';
+
+export { PassStoppedError };
+
+/**
+ * What keeps a pass from writing once it should not: the scheduler's abort
+ * (its lease ran out, the backend stops) and a check that it still holds its
+ * shard, made before every write. A fence that fails throws; the pass stops
+ * where it is, having written nothing more.
+ */
+export interface PassFence {
+  signal: AbortSignal;
+  /** Throws a `PassStoppedError` when this replica no longer holds the Application's shard. */
+  check(): Promise<void>;
+}
 
 export interface PipelineContext {
   /** The cluster the Application lives in: its Secrets are read and its status written there. */
@@ -73,6 +88,8 @@ export interface PipelineContext {
    */
   inventories?: Record<string, InventoryEntry[]>;
   fieldManager?: string;
+  /** Checked before each write stage; absent: nothing stops the pass but its own errors. */
+  fence?: PassFence;
   /** Write the computed status through the status subresource (default true). */
   writeStatus?: boolean;
   /**
@@ -165,18 +182,29 @@ export async function runPipeline(
   };
   const previous = object.status as ApplicationStatus | undefined;
   const sources = emptyPreparedSources();
+  const fenced = async () => {
+    if (context.fence?.signal.aborted)
+      throw new PassStoppedError(
+        `the pass was stopped before writing: ${messageOf(
+          context.fence.signal.reason,
+        )}`,
+      );
+    await context.fence?.check();
+  };
   const write = async (status: ApplicationStatus) => {
     // An unchanged status is not written: a quiet poll makes no write at all.
     if (
       (context.writeStatus ?? true) &&
       stableStringify(status) !== stableStringify(previous ?? {})
-    )
+    ) {
+      await fenced();
       await writeApplicationStatus(
         home.client,
         { metadata: meta },
         status,
         context.fieldManager,
       );
+    }
   };
   const stop = async (
     stage: ReconcileFailure['stage'],
@@ -210,8 +238,10 @@ export async function runPipeline(
     try {
       if (!context.sources)
         throw new Error('no Git source is configured for kustomize components');
+      await fenced(); // the bot may push to Git in this stage
       await context.sources(app, sources, project);
     } catch (error) {
+      if (error instanceof PassStoppedError) throw error;
       return stop('sources', error, app);
     }
   }
@@ -252,8 +282,10 @@ export async function runPipeline(
       inventories:
         context.inventories ?? inventoriesFromStatus(previous, home.name),
       project,
+      beforeWrite: fenced,
     });
   } catch (error) {
+    if (error instanceof PassStoppedError) throw error;
     // The project refused an object: nothing of the pass was applied.
     if (error instanceof NotAllowedError)
       return stop('apply', error, app, 'Forbidden');

@@ -57,6 +57,7 @@ import {
 import { admitObjects } from './admission';
 import { deletionPolicy, type DeployTarget } from './oamPolicies';
 import type { StepState, WorkflowRevision, WorkflowState } from './types';
+import { PassStoppedError } from './errors';
 
 /**
  * The revision identity of an Application: a hash of its normalised spec
@@ -169,6 +170,8 @@ export interface WorkflowPassInput {
    * its ServiceAccount when it names one. Without one, nothing is checked.
    */
   project?: Project;
+  /** Called before every write to a cluster; throws to stop the pass (see `PassFence`). */
+  beforeWrite?: () => Promise<void>;
 }
 
 /** `status.workflow.steps[]` with KubeVela's `subSteps`. */
@@ -279,6 +282,7 @@ interface PassScope {
   services: Map<string, ComponentStatus>;
   /** Clusters a step applied to in this pass. */
   touched: Set<string>;
+  beforeWrite?: () => Promise<void>;
   changes: ObjectChange[];
   drifted: ObjectRef[];
   writes: number;
@@ -406,6 +410,7 @@ export class WorkflowExecutor {
           .map(s => [serviceKey(s), s]),
       ),
       touched: new Set(),
+      beforeWrite: input.beforeWrite,
       changes: [],
       drifted: [],
       writes: 0,
@@ -530,6 +535,7 @@ export class WorkflowExecutor {
       if (scope.touched.has(name) || prune === false) continue;
       const cluster = this.options.clusters.find(c => c.name === name);
       if (!cluster) continue; // not configured here: nothing to reach it with
+      await scope.beforeWrite?.();
       const result = await applyObjects(this.client(cluster, scope), [], {
         owner: applicationOwner(scope.app.metadata),
         inventory,
@@ -652,6 +658,7 @@ export class WorkflowExecutor {
     try {
       return await definition.run(ctx);
     } catch (error) {
+      if (error instanceof PassStoppedError) throw error;
       const message = (error as Error).message;
       if (isPermanent(error))
         return { phase: 'failed', reason: failureReason(error), message };
@@ -676,6 +683,7 @@ export class WorkflowExecutor {
     const cluster = targets[0].cluster;
     const client = this.client(cluster, scope);
     scope.touched.add(cluster.name);
+    await scope.beforeWrite?.();
     const { prune, allowDrift, driftPaths } = deletionPolicy(app, undefined);
     const levels = componentLevels(components);
     const inScope = new Set(components.map(c => c.name));

@@ -293,8 +293,10 @@ describe('selectLatestTag', () => {
       const chosen = select(tags, alphabetical(), '^(a+)+$', extract);
       const elapsed = performance.now() - start;
       expect(chosen).toBe('aaaa');
-      // A backtracking engine needs ~2^40 steps for the first tag alone.
-      expect(elapsed).toBeLessThan(1000);
+      // A backtracking engine needs ~2^40 steps for the first tag alone
+      // (hours); linear takes ~15 ms, and stays far below this bound even on
+      // two cores busy with the rest of the suite (1.1 s was seen there).
+      expect(elapsed).toBeLessThan(10_000);
     }
   });
 });
