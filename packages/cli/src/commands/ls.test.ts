@@ -68,4 +68,17 @@ describe('formatApplicationTable', () => {
       'a',
     ]);
   });
+
+  it('says a deleted Application is deleting and how much is left', () => {
+    const deleted = app('gone', 'default', [{ name: 'web', type: 'webservice' }], {
+      status: 'running',
+      services: [{ name: 'web', healthy: true, message: 'Ready:1/1' }],
+      appliedResources: [
+        { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', cluster: 'local' },
+      ],
+    });
+    (deleted.metadata as any).deletionTimestamp = '2021-09-10T04:00:00Z';
+    const row = formatApplicationTable([deleted], false).split('\n')[1];
+    expect(row).toMatch(/^gone\s+web\s+webservice\s+deleting\s+healthy\s+1 object left to delete\s/);
+  });
 });

@@ -66,6 +66,9 @@ export function formatApplicationTable(
     const spec = (app.spec ?? {}) as { components?: Component[] };
     const status = (app.status ?? {}) as ApplicationStatus;
     const components = spec.components ?? [];
+    // Deleted, waiting for its objects to go: the phase and what is left, from the first moment.
+    const deleting = Boolean(app.metadata.deletionTimestamp);
+    const left = status.appliedResources?.length ?? 0;
     components.forEach((component, i) => {
       const service = status.services?.find(s => s.name === component.name);
       let appCell = app.metadata.name;
@@ -75,9 +78,11 @@ export function formatApplicationTable(
         component.name ?? '',
         component.type ?? '',
         (component.traits ?? []).map(t => t.type ?? '').join(','),
-        status.status ?? '',
+        deleting ? 'deleting' : status.status ?? '',
         healthWord(service?.healthy),
-        service?.message ?? '',
+        deleting && i === 0
+          ? `${left} object${left === 1 ? '' : 's'} left to delete`
+          : service?.message ?? '',
         goTime(app.metadata.creationTimestamp as string | undefined),
       ];
       rows.push(allNamespaces ? [app.metadata.namespace ?? '', ...row] : row);
