@@ -18,6 +18,12 @@ export interface Proxy {
   up(): Promise<void>;
   /** Answer the next `count` requests with 429 and this `Retry-After`. */
   rateLimit(count: number, retryAfter: string): void;
+  /**
+   * Stop answering while keeping connections open, as a black-holed
+   * registry does: `'all'` sends nothing, `'body'` sends the registry's
+   * status and headers but never its body. `false` answers again.
+   */
+  silence(mode: 'all' | 'body' | false): void;
   close(): Promise<void>;
 }
 
@@ -30,8 +36,10 @@ export async function startProxy(
   const requests: string[] = [];
   let limited = 0;
   let retryAfter = '1';
+  let silent: 'all' | 'body' | false = false;
   const handler: http.RequestListener = (req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    if (silent === 'all') return;
     if (limited > 0) {
       limited--;
       res.writeHead(429, {
@@ -51,6 +59,11 @@ export async function startProxy(
       },
       answer => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        if (silent === 'body') {
+          res.flushHeaders();
+          answer.resume();
+          return;
+        }
         answer.pipe(res);
       },
     );
@@ -77,6 +90,9 @@ export async function startProxy(
     rateLimit(count, after) {
       limited = count;
       retryAfter = after;
+    },
+    silence(mode) {
+      silent = mode;
     },
     close: () => (server.listening ? stop() : Promise.resolve()),
   };

@@ -256,6 +256,71 @@ describe('registry with htpasswd Basic auth', () => {
     }
   });
 
+  it('forgets the policies and listings of Applications that are gone', async () => {
+    await pushTags(registry, 'team/other', ['v1.0.0']);
+    const evaluator = new ImagePolicyEvaluator({
+      scanner: new ImageScanner({ client: fastClient() }),
+    });
+    const access = { credentials, insecure: true };
+    await evaluator.evaluate('default:app', {
+      image: `${registry.host}/team/app`,
+      spec: seedSpec,
+      ...access,
+    });
+    await evaluator.evaluate('default:other', {
+      image: `${registry.host}/team/other`,
+      spec: { policy: { semver: { range: '>=1.0.0' } } },
+      ...access,
+    });
+    expect(evaluator.rememberedPolicies).toBe(2);
+    expect(evaluator.scanner.cachedListings).toBe(2);
+
+    evaluator.retain(['default:app']);
+    expect(evaluator.rememberedPolicies).toBe(1);
+    expect(evaluator.scanner.cachedListings).toBe(1);
+    expect(evaluator.lastResult('default:other')).toBeUndefined();
+    expect(evaluator.lastResult('default:app')?.tag).toBe(tags[tags.length - 1]);
+
+    evaluator.forget('default:app');
+    expect(evaluator.rememberedPolicies).toBe(0);
+    expect(evaluator.scanner.cachedListings).toBe(0);
+  });
+
+  it('gives up on a registry that stops answering, naming the request and the deadline', async () => {
+    const proxy = await startProxy(registry);
+    const client = new RegistryClient({
+      timeoutMs: 300,
+      maxRetries: 1,
+      retryBaseDelayMs: 10,
+    });
+    const list = () =>
+      client
+        .listTags(`${proxy.host}/team/app`, { credentials, insecure: true })
+        .catch(e => e);
+    try {
+      proxy.silence('all');
+      const silent = await list();
+      expect(silent).toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Registry ${proxy.host}: GET /v2/team/app/tags/list timed out after 300ms, 2 tries`,
+      });
+      // Headers, then silence: the deadline covers the body as well.
+      proxy.silence('body');
+      const halfway = await list();
+      expect(halfway).toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `Registry ${proxy.host}: reading the answer to /v2/team/app/tags/list timed out after 300ms`,
+      });
+      for (const error of [silent, halfway]) {
+        expect(JSON.stringify(error)).not.toContain(credentials.password);
+      }
+      proxy.silence(false);
+      await expect(list()).resolves.toContain(tags[0]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('honours 429 + Retry-After, and keeps the last good choice when it persists', async () => {
     const proxy = await startProxy(registry);
     try {

@@ -1,10 +1,12 @@
 import {
   AuthenticationError,
+  NotAllowedError,
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
 import crypto from 'node:crypto';
 import { Agent } from 'undici';
+import { matchesAny } from '../../model/project';
 import type { RegistryCredentials } from './credentials';
 import { ImageReference, parseImageReference } from './reference';
 
@@ -15,6 +17,14 @@ export interface RegistryAccess {
   insecure?: boolean;
   /** PEM CA bundle trusted in addition to the system's. */
   ca?: string;
+  /**
+   * Where a Bearer challenge may send the token request besides the
+   * registry's own host name: host globs (`*` for any run of characters,
+   * matched against the realm's host name, or host and port), and the
+   * project that allows them, named when a realm is refused. Unset: any
+   * realm (the caller chose the registry, as the CLI does).
+   */
+  tokenHosts?: { allowed: string[]; project: string };
 }
 
 export interface RegistryClientOptions {
@@ -37,6 +47,8 @@ const MANIFEST_TYPES = [
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_PAGES = 10_000;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
 
 type Challenge =
   | { scheme: 'basic' }
@@ -91,9 +103,19 @@ export class RegistryClient {
       }
       seen.add(url);
       const response = await this.request(ref, url, 'GET', {}, access, signal);
-      const body = (await response.json()) as { tags?: string[] | null };
+      const body = await this.read(ref.registry, response, signal, r =>
+        r.json(),
+      ) as { tags?: string[] | null };
       tags.push(...(body.tags ?? []));
       url = nextLink(response.headers.get('link'), url);
+      // Every page is asked for with the registry's credentials.
+      if (url && !keepsAuthorization(new URL(baseUrl(ref, access)), url)) {
+        throw new NotAllowedError(
+          `Registry ${ref.registry}: the next page of the tags of ${
+            ref.repository
+          } is on another host (${new URL(url).host}), not followed`,
+        );
+      }
     }
     return tags;
   }
@@ -118,7 +140,9 @@ export class RegistryClient {
     if (digest) return digest;
     // Registries may omit the header; the digest is the manifest's sha256.
     const get = await this.request(ref, url, 'GET', headers, access, signal);
-    const bytes = Buffer.from(await get.arrayBuffer());
+    const bytes = Buffer.from(
+      await this.read(ref.registry, get, signal, r => r.arrayBuffer()),
+    );
     return `sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`;
   }
 
@@ -138,10 +162,11 @@ export class RegistryClient {
       signal,
     );
     for (let attempt = 0; ; attempt++) {
-      const response = await this.fetchWithRetry(
+      const response = await this.send(
         ref.registry,
         url,
-        { method, headers: { ...headers, ...authorization } },
+        method,
+        { ...headers, ...authorization },
         access,
         signal,
       );
@@ -199,6 +224,8 @@ export class RegistryClient {
     access: RegistryAccess,
     signal?: AbortSignal,
   ): Promise<string> {
+    // Checked before the cache: a token fetched for another project is not reused.
+    checkRealm(host, challenge.realm, access);
     const key = tokenKey(challenge, scope, access);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.token;
@@ -214,10 +241,11 @@ export class RegistryClient {
       const headers: Record<string, string> = access.credentials
         ? { authorization: basic(access.credentials) }
         : {};
-      const response = await this.fetchWithRetry(
+      const response = await this.send(
         host,
         url.toString(),
-        { headers },
+        'GET',
+        headers,
         access,
         signal,
       );
@@ -234,7 +262,9 @@ export class RegistryClient {
           `Registry ${host}: the token service answered HTTP ${response.status}`,
         );
       }
-      const body = (await response.json()) as {
+      const body = (await this.read(host, response, signal, r =>
+        r.json(),
+      )) as {
         token?: string;
         access_token?: string;
         expires_in?: number;
@@ -254,8 +284,67 @@ export class RegistryClient {
     entry.token.catch(
       () => this.tokens.get(key) === entry && this.tokens.delete(key),
     );
+    // Tokens are per repository: without this, every repository ever scanned would keep one.
+    const now = Date.now();
+    for (const [k, e] of this.tokens) {
+      if (e.expiresAt <= now) this.tokens.delete(k);
+    }
     this.tokens.set(key, entry);
     return entry.token;
+  }
+
+  /**
+   * One request, following redirects itself (a registry may send blob and
+   * manifest requests on to its storage elsewhere): the `authorization`
+   * header goes only to the host the request was meant for, never to
+   * another host and never from HTTPS down to HTTP.
+   */
+  private async send(
+    host: string,
+    url: string,
+    method: string,
+    headers: Record<string, string>,
+    access: RegistryAccess,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const first = new URL(url);
+    let current = first;
+    let sent = headers;
+    for (let hops = 0; ; hops++) {
+      const response = await this.fetchWithRetry(
+        host,
+        current.toString(),
+        { method, headers: sent },
+        access,
+        signal,
+      );
+      const location = REDIRECTS.has(response.status)
+        ? response.headers.get('location')
+        : null;
+      if (location === null) return response;
+      await response.body?.cancel();
+      const next = URL.canParse(location, current)
+        ? new URL(location, current)
+        : undefined;
+      if (!next || !/^https?:$/.test(next.protocol)) {
+        throw new ServiceUnavailableError(
+          `Registry ${host}: redirected to a location that is not an HTTP(S) URL`,
+        );
+      }
+      if (hops >= MAX_REDIRECTS) {
+        throw new ServiceUnavailableError(
+          `Registry ${host}: more than ${MAX_REDIRECTS} redirects from ${first.pathname}`,
+        );
+      }
+      if (!keepsAuthorization(first, next)) {
+        sent = Object.fromEntries(
+          Object.entries(sent).filter(
+            ([name]) => name.toLowerCase() !== 'authorization',
+          ),
+        );
+      }
+      current = next;
+    }
   }
 
   private async fetchWithRetry(
@@ -272,7 +361,8 @@ export class RegistryClient {
       try {
         response = await fetch(url, {
           ...init,
-          redirect: 'follow',
+          // Followed by send(), which decides where credentials may go.
+          redirect: 'manual',
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
           // @ts-expect-error undici's fetch option, not in the DOM RequestInit
           dispatcher: this.agent(access.ca),
@@ -284,11 +374,15 @@ export class RegistryClient {
           await this.backoff(attempt, undefined, signal);
           continue;
         }
-        const reason = timeout.aborted
-          ? `no answer within ${timeoutMs}ms`
-          : describeNetworkError(error);
+        const tries = attempt > 0 ? `, ${attempt + 1} tries` : '';
         throw new ServiceUnavailableError(
-          `Registry ${host} is unreachable: ${reason}`,
+          timeout.aborted
+            ? `Registry ${host}: ${init.method ?? 'GET'} ${
+                new URL(url).pathname
+              } timed out after ${timeoutMs}ms${tries}`
+            : `Registry ${host} is unreachable: ${describeNetworkError(
+                error,
+              )}${tries}`,
         );
       }
       if (!RETRYABLE.has(response.status) || attempt >= maxRetries) {
@@ -296,6 +390,35 @@ export class RegistryClient {
       }
       await response.body?.cancel();
       await this.backoff(attempt, response.headers.get('retry-after'), signal);
+    }
+  }
+
+  /**
+   * Reads a response body. The request's deadline covers the body too: a
+   * registry that sends headers and then falls silent ends here, as an
+   * error that says so rather than the runtime's bare abort.
+   */
+  private async read<T>(
+    host: string,
+    response: Response,
+    signal: AbortSignal | undefined,
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await read(response);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      const what = `${new URL(response.url).pathname}`;
+      if ((error as Error)?.name === 'TimeoutError') {
+        throw new ServiceUnavailableError(
+          `Registry ${host}: reading the answer to ${what} timed out after ${this.options.timeoutMs}ms`,
+        );
+      }
+      throw new ServiceUnavailableError(
+        `Registry ${host}: the answer to ${what} is unreadable: ${describeNetworkError(
+          error,
+        )}`,
+      );
     }
   }
 
@@ -344,6 +467,49 @@ function tokenKey(
     scope,
     identity(access.credentials),
   ].join('\n');
+}
+
+/**
+ * Whether a request meant for `origin` may carry its `authorization` header
+ * to `target`: same host and port, and no step down from HTTPS to HTTP.
+ */
+function keepsAuthorization(origin: URL, target: string | URL): boolean {
+  const to = typeof target === 'string' ? new URL(target) : target;
+  return (
+    to.host === origin.host &&
+    (to.protocol === 'https:' || origin.protocol === 'http:')
+  );
+}
+
+/**
+ * Refuses a Bearer token realm that is neither on the registry's own host
+ * name nor one `access.tokenHosts` allows: the token request carries the
+ * registry credentials, and the backend's reach is the project's to grant.
+ */
+function checkRealm(
+  registry: string,
+  realm: string,
+  access: RegistryAccess,
+): void {
+  if (!access.tokenHosts) return;
+  const url = URL.canParse(realm) ? new URL(realm) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) {
+    throw new ServiceUnavailableError(
+      `Registry ${registry}: its token realm is not an HTTP(S) URL`,
+    );
+  }
+  if (url.hostname === new URL(`http://${registry}`).hostname) return;
+  const { allowed, project } = access.tokenHosts;
+  if (matchesAny(allowed, url.hostname) || matchesAny(allowed, url.host)) {
+    return;
+  }
+  const fix =
+    project === 'default'
+      ? `Applications in no project may use only the registry's own host: list "${url.hostname}" in registryTokenHosts of a project in gitops.projects that holds this Application`
+      : `project "${project}" does not allow it: add "${url.hostname}" to its registryTokenHosts (gitops.projects)`;
+  throw new NotAllowedError(
+    `Registry ${registry} sends its token requests to ${url.host}, not the registry's own host; ${fix}`,
+  );
 }
 
 function baseUrl(ref: ImageReference, access: RegistryAccess): string {

@@ -52,12 +52,15 @@ export class ImageScanner {
   async scan(image: string, options: ScanOptions = {}): Promise<ImageScan> {
     const ref = parseImageReference(image);
     const key = [
+      // First, so that forget/retain find an image's entries by name.
       ref.name,
       identity(options.credentials),
       options.insecure ? 'http' : 'https',
       options.ca
         ? crypto.createHash('sha256').update(options.ca).digest('hex')
         : '',
+      // A listing one project's token hosts allowed is not another's to reuse.
+      JSON.stringify(options.tokenHosts?.allowed ?? '*'),
     ].join('|');
     const interval = options.intervalMs ?? this.intervalMs;
     let entry = this.cache.get(key);
@@ -86,6 +89,28 @@ export class ImageScanner {
       tags: excludeTags(tags, options.exclusionList),
       scannedAt,
     };
+  }
+
+  /** Drops the listings of `image` (any tag, any credentials), e.g. once no policy watches it. */
+  forget(image: string): void {
+    this.retainWhere(name => name !== parseImageReference(image).name);
+  }
+
+  /** Keeps the listings of exactly these images (as policies name them) and drops the rest. */
+  retain(images: Iterable<string>): void {
+    const keep = new Set([...images].map(i => parseImageReference(i).name));
+    this.retainWhere(name => keep.has(name));
+  }
+
+  /** How many listings are kept (for metrics and tests). */
+  get cachedListings(): number {
+    return this.cache.size;
+  }
+
+  private retainWhere(keep: (imageName: string) => boolean): void {
+    for (const key of this.cache.keys()) {
+      if (!keep(key.slice(0, key.indexOf('|')))) this.cache.delete(key);
+    }
   }
 }
 
@@ -117,6 +142,7 @@ export interface EvaluateOptions extends ScanOptions {
 }
 
 interface PolicyState {
+  image: string;
   specKey: string;
   policy?: CompiledImagePolicy;
   last?: Omit<ImagePolicyResult, 'error' | 'changed'>;
@@ -144,7 +170,7 @@ export class ImagePolicyEvaluator {
     const specKey = JSON.stringify([options.image, options.spec]);
     let state = this.states.get(policyId);
     if (!state || state.specKey !== specKey) {
-      state = { specKey, last: state?.last };
+      state = { image: options.image, specKey, last: state?.last };
       this.states.set(policyId, state);
     }
     try {
@@ -174,9 +200,30 @@ export class ImagePolicyEvaluator {
     }
   }
 
-  /** Drops what is remembered of a policy that no longer exists. */
+  /**
+   * Drops what is remembered of a policy that no longer exists, and the
+   * listings of its image when no other policy watches that image.
+   */
   forget(policyId: string): void {
-    this.states.delete(policyId);
+    this.retain([...this.states.keys()].filter(id => id !== policyId));
+  }
+
+  /**
+   * Keeps what is remembered of exactly these policies (e.g. every
+   * `<namespace>:<component>` the Applications still define) and forgets
+   * the rest, with the listings of images no kept policy watches.
+   */
+  retain(policyIds: Iterable<string>): void {
+    const keep = new Set(policyIds);
+    for (const id of this.states.keys()) {
+      if (!keep.has(id)) this.states.delete(id);
+    }
+    this.scanner.retain([...this.states.values()].map(s => s.image));
+  }
+
+  /** How many policies are remembered (for metrics and tests). */
+  get rememberedPolicies(): number {
+    return this.states.size;
   }
 
   /** The last good result of a policy, if it ever had one. */
