@@ -121,6 +121,7 @@ describe('one pipeline for every Application', () => {
           {
             name: 'platform',
             applications: { namespaces: ['default'] },
+            sourceRepos: ['*'],
             destinations: [{ cluster: '*', namespace: '*' }],
           },
         ],
