@@ -90,7 +90,7 @@ export function registerDryRunCommand(program: Command): void {
           }
           const built = await buildManifests(
             resolveInside(dir, props.path ?? '.'),
-            { kustomizePath: flags.kustomize },
+            { kustomizePath: flags.kustomize, root: dir },
           );
           manifests.set(component.name, built.objects);
         }

@@ -7,6 +7,7 @@ import {
   chmodSync,
   existsSync,
   readFileSync,
+  symlinkSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -169,5 +170,77 @@ describe('buildManifests', () => {
     // The process is gone, not left running.
     const pid = Number(readFileSync(`${stuck}.pid`, 'utf8'));
     expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  describe('symlinks', () => {
+    // `dir` is the clone; the component is its `app` path; `other` is another clone.
+    let other: string;
+    beforeEach(() => {
+      other = mkdtempSync(path.join(os.tmpdir(), 'gitops-build-other-'));
+      writeFileSync(
+        path.join(other, 'secret.yaml'),
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: theirs}\n',
+      );
+      write(
+        'app/ok.yaml',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n',
+      );
+      write(
+        'shared/base.yaml',
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n',
+      );
+    });
+    afterEach(() => rmSync(other, { recursive: true, force: true }));
+    const app = () => path.join(dir, 'app');
+
+    it.each`
+      what                                      | file                   | target
+      ${'a file in another clone'}              | ${'app/theirs.yaml'}   | ${() => path.join(other, 'secret.yaml')}
+      ${'another clone, as a directory'}        | ${'app/nested/theirs'} | ${() => other}
+      ${'a relative ../ path out of the clone'} | ${'app/up.yaml'}       | ${() => `../../${path.basename(other)}/secret.yaml`}
+      ${'a file outside that does not exist'}   | ${'app/dangling.yaml'} | ${() => '/nonexistent/gitops/secret.yaml'}
+    `(
+      'refuses a symlink to $what, naming the file',
+      async ({ file, target }) => {
+        mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        symlinkSync(target(), path.join(dir, file));
+        await expect(
+          buildManifests(app(), { root: dir }),
+        ).rejects.toMatchObject({
+          name: 'InputError',
+          message: `${path.relative(
+            app(),
+            path.join(dir, file),
+          )} is a symlink leading outside the repository, refused`,
+        });
+      },
+    );
+
+    it('refuses a symlink out of the clone in a kustomization directory too', async () => {
+      write('app/kustomization.yaml', 'resources: [ok.yaml]\n');
+      symlinkSync(path.join(other, 'secret.yaml'), path.join(app(), 'x.yaml'));
+      await expect(
+        buildManifests(app(), {
+          root: dir,
+          kustomizePath: path.join(dir, 'nope'),
+        }),
+      ).rejects.toThrow(
+        'x.yaml is a symlink leading outside the repository, refused',
+      );
+    });
+
+    it('leaves a symlink that stays inside the clone alone, as before: not read, not refused', async () => {
+      symlinkSync('../shared/base.yaml', path.join(app(), 'base.yaml'));
+      symlinkSync(path.join(dir, 'shared'), path.join(app(), 'shared'));
+      const built = await buildManifests(app(), { root: dir });
+      expect(built.objects.map(o => o.metadata.name)).toEqual(['ok']);
+    });
+
+    it('without a root, the directory itself is the boundary', async () => {
+      symlinkSync('../shared/base.yaml', path.join(app(), 'base.yaml'));
+      await expect(buildManifests(app())).rejects.toThrow(
+        'base.yaml is a symlink leading outside the repository, refused',
+      );
+    });
   });
 });

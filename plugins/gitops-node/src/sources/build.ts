@@ -21,6 +21,12 @@ export interface BuildOptions {
   maxFileBytes?: number;
   /** Most objects one component may produce (default 5,000). */
   maxManifests?: number;
+  /**
+   * The checkout `dir` lies in: a symlink below `dir` whose target is
+   * outside it (another repository's clone, the backend's own files) is
+   * refused, naming the file. Default: `dir` itself.
+   */
+  root?: string;
 }
 
 export const DEFAULT_BUILD_LIMITS = {
@@ -113,7 +119,39 @@ function parseObjects(text: string, where: string): KubeObject[] {
   return objects;
 }
 
-async function yamlFiles(root: string): Promise<string[]> {
+const inside = (base: string, target: string) =>
+  target === base || target.startsWith(`${base}${path.sep}`);
+
+/**
+ * Refuses a symlink whose target lies outside `boundary` (a real path),
+ * dangling or not; one that stays inside is left alone, and not read.
+ */
+async function checkSymlink(
+  link: string,
+  boundary: string,
+  top: string,
+): Promise<void> {
+  const target =
+    (await fs.realpath(link).catch(() => undefined)) ??
+    path.resolve(
+      await fs.realpath(path.dirname(link)),
+      await fs.readlink(link),
+    );
+  if (!inside(boundary, target)) {
+    throw new InputError(
+      `${path.relative(
+        top,
+        link,
+      )} is a symlink leading outside the repository, refused`,
+    );
+  }
+}
+
+async function yamlFiles(
+  root: string,
+  boundary: string,
+  top = root,
+): Promise<string[]> {
   const entries = await fs.readdir(root, { withFileTypes: true });
   // Byte order, not locale order, so every machine applies in the same order.
   entries.sort((a, b) => compareBytes(a.name, b.name));
@@ -121,7 +159,9 @@ async function yamlFiles(root: string): Promise<string[]> {
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     const full = path.join(root, entry.name);
-    if (entry.isDirectory()) files.push(...(await yamlFiles(full)));
+    if (entry.isSymbolicLink()) await checkSymlink(full, boundary, top);
+    else if (entry.isDirectory())
+      files.push(...(await yamlFiles(full, boundary, top)));
     else if (entry.isFile() && /\.ya?ml$/.test(entry.name)) files.push(full);
   }
   return files;
@@ -219,7 +259,7 @@ export async function buildManifests(
   if (!stat?.isDirectory()) throw new InputError(`${dir} is not a directory`);
   const limits = { ...DEFAULT_BUILD_LIMITS, ...definedOnly(options) };
   // The YAML files are what kustomize and we parse: other files (images, sources) may be any size.
-  const files = await yamlFiles(dir);
+  const files = await yamlFiles(dir, await fs.realpath(options.root ?? dir));
   await checkFileSizes(dir, files, limits.maxFileBytes);
   for (const name of KUSTOMIZATION_FILES) {
     if (await exists(path.join(dir, name))) {

@@ -244,12 +244,16 @@ export async function prepareSources(
           await clone.head(),
         );
         const dir = resolveInside(clone.dir, props.path ?? '.');
-        await checkKustomization(dir, resolveInside(clone.dir, '.'), {
+        const root = resolveInside(clone.dir, '.');
+        await checkKustomization(dir, root, {
           remoteBases: project?.remoteBases ?? true,
           project: project?.name,
         });
         return (
-          await buildManifests(dir, { kustomizePath: context.kustomizePath })
+          await buildManifests(dir, {
+            kustomizePath: context.kustomizePath,
+            root,
+          })
         ).objects;
       },
     );
