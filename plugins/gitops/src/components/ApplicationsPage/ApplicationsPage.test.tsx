@@ -55,6 +55,33 @@ const list: ApplicationListResponse = {
 };
 
 describe('ApplicationsPage', () => {
+  it('shows a deleted Application as deleting, with how many objects are left and why', async () => {
+    await render(async () => ({
+      items: [
+        {
+          cluster: 'local',
+          namespace: 'default',
+          name: 'leaving',
+          phase: 'deleting',
+          healthy: true,
+          components: [{ name: 'web', type: 'webservice', traits: [] }],
+          deletion: {
+            requestedAt: '2026-11-23T10:00:00Z',
+            remaining: [
+              { apiVersion: 'v1', kind: 'ConfigMap', name: 'held', cluster: 'local' },
+            ],
+            message:
+              'Deleting: 1 object left: ConfigMap default/held on local: deleted, waiting for its finalizers example/hold.',
+          },
+        },
+      ],
+    }));
+    const cell = await screen.findByText('deleting: 1 object left');
+    expect(cell.closest('[title]')?.getAttribute('title')).toContain(
+      'waiting for its finalizers example/hold',
+    );
+  });
+
   it('lists every Application like vela ls, linked to its catalog entity', async () => {
     await render(async () => list);
     const row = (await screen.findByText('default/git-app')).closest('tr')!;

@@ -65,7 +65,7 @@ function Header(props: {
     <InfoCard title={`Application ${app.namespace}/${app.name}`}>
       <StructuredMetadataTable
         metadata={{
-          phase: <PhaseStatus phase={app.phase} />,
+          phase: <PhaseStatus phase={app.phase} deletion={app.deletion} />,
           health: (
             <HealthyStatus
               healthy={healthy}

@@ -4,10 +4,33 @@ import {
   StatusPending,
   StatusWarning,
 } from '@backstage/core-components';
-import { ApplicationPhase } from '@gitops-workflow/plugin-gitops-common';
+import {
+  ApplicationDeletion,
+  ApplicationPhase,
+} from '@gitops-workflow/plugin-gitops-common';
 
-/** The application phase as a status light and KubeVela's word for it. */
-export function PhaseStatus({ phase }: { phase?: ApplicationPhase }) {
+/**
+ * The application phase as a status light and KubeVela's word for it; a
+ * deleted Application also says how many objects are left, and (on hover)
+ * which and why.
+ */
+export function PhaseStatus({
+  phase,
+  deletion,
+}: {
+  phase?: ApplicationPhase;
+  deletion?: ApplicationDeletion;
+}) {
+  if (deletion) {
+    const left = deletion.remaining.length;
+    return (
+      <span title={deletion.message}>
+        <StatusWarning>
+          deleting: {left} object{left === 1 ? '' : 's'} left
+        </StatusWarning>
+      </span>
+    );
+  }
   switch (phase) {
     case 'running':
       return <StatusOK>running</StatusOK>;
