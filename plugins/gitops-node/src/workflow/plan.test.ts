@@ -1,8 +1,8 @@
+import { parseGoDuration } from '../util/duration';
 import type { ApplicationWorkflow, WorkflowStep } from '../model/types';
 import { parseCondition, type StepFacts } from './condition';
 import {
   initialSteps,
-  parseDuration,
   planWorkflow,
   recordOutcome,
   resumeStep,
@@ -107,15 +107,15 @@ describe('parseCondition', () => {
   });
 });
 
-describe('parseDuration', () => {
+describe('parseGoDuration (step timeouts and suspend durations)', () => {
   it.each([
     ['2s', 2000],
     ['1m30s', 90_000],
     ['1.5h', 5_400_000],
     ['250ms', 250],
-  ])('%s = %d ms', (text, ms) => expect(parseDuration(text, 'x')).toBe(ms));
+  ])('%s = %d ms', (text, ms) => expect(parseGoDuration(text, 'x')).toBe(ms));
   it.each(['', '5', '1d', 's1', '1s foo'])('rejects "%s"', text => {
-    expect(() => parseDuration(text, 'timeout')).toThrow(/is not a duration/);
+    expect(() => parseGoDuration(text, 'timeout')).toThrow(/is not a duration/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { parseGoDuration } from '../util/duration';
 import { ConflictError, InputError, NotFoundError } from '@backstage/errors';
 import type {
   Application,
@@ -58,35 +59,6 @@ export function initialSteps(steps: WorkflowStep[]): StepState[] {
     if (step.subSteps) state.subSteps = initialSteps(step.subSteps);
     return state;
   });
-}
-
-const GO_DURATION = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** A Go duration (`30s`, `1m30s`, `1.5h`, `500ms`) in milliseconds. */
-export function parseDuration(text: string, where: string): number {
-  const trimmed = text.trim();
-  let total = 0;
-  let consumed = 0;
-  for (const match of trimmed.matchAll(GO_DURATION)) {
-    if (match.index !== consumed) break;
-    total += Number(match[1]) * UNIT_MS[match[2]];
-    consumed += match[0].length;
-  }
-  if (trimmed.length === 0 || consumed !== trimmed.length) {
-    throw new InputError(
-      `${where}: "${text}" is not a duration (e.g. 30s, 5m, 1h30m)`,
-    );
-  }
-  return total;
 }
 
 const FINISHED: ReadonlySet<StepPhase> = new Set([
@@ -160,9 +132,9 @@ function compile(level: Level): Map<string, Compiled> {
       }
     }
     if (step.timeout !== undefined)
-      parseDuration(step.timeout, `${where}.timeout`);
+      parseGoDuration(step.timeout, `${where}.timeout`);
     if (step.type === 'suspend' && step.properties.duration !== undefined)
-      parseDuration(
+      parseGoDuration(
         String(step.properties.duration),
         `${where}.properties.duration`,
       );
@@ -270,7 +242,7 @@ function planLevel(
       if (isFinished(state.phase)) return;
 
       if (step.timeout !== undefined) {
-        const limit = parseDuration(step.timeout, `${where}.timeout`);
+        const limit = parseGoDuration(step.timeout, `${where}.timeout`);
         if (now.getTime() - Date.parse(state.startedAt!) >= limit) {
           finish(
             state,
@@ -287,7 +259,7 @@ function planLevel(
         if (
           duration !== undefined &&
           now.getTime() - Date.parse(state.startedAt!) >=
-            parseDuration(String(duration), `${where}.properties.duration`)
+            parseGoDuration(String(duration), `${where}.properties.duration`)
         ) {
           finish(state, 'succeeded', undefined, `resumed after ${duration}`);
           changed = true;
