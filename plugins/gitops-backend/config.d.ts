@@ -79,6 +79,47 @@ export interface Config {
        */
       serviceAccountName?: string;
     }>;
+    /**
+     * Deadlines of the calls the backend makes to other servers, in seconds
+     * (1 to 3600). A call that runs out fails with an error naming what
+     * timed out and after how long; the pass fails and is retried.
+     * Notification steps have their own `timeout`.
+     * @visibility backend
+     */
+    timeouts?: {
+      /** One Kubernetes API request, from sending it to the end of the answer. Default 30. */
+      kubernetesSeconds?: number;
+      /**
+       * How long past the end it asked the API server for a watch may stay
+       * open before it is taken for a dead connection. Default 30.
+       */
+      watchGraceSeconds?: number;
+      /** One Git remote operation: ref listing, clone, fetch or push. Default 60. */
+      gitSeconds?: number;
+      /** Waiting for another reconcile, here or in another replica, using the same working clone. Default 300. */
+      cloneLockSeconds?: number;
+      /** One registry HTTP request, body included (each retry gets its own). Default 30. */
+      registrySeconds?: number;
+      /** One kustomize build; the process is killed after it. Default 60. */
+      kustomizeSeconds?: number;
+    };
+    /**
+     * Bounds on what one repository or component may take. What exceeds one
+     * is refused with an error naming the file or repository and the limit.
+     * @visibility backend
+     */
+    limits?: {
+      /** Largest download of one clone or fetch, in MiB; a bigger repository is refused. Default 512. */
+      maxRepositoryMiB?: number;
+      /** A working clone grown past this many MiB is replaced by a fresh shallow clone. Default 1024. */
+      maxCloneMiB?: number;
+      /** A working clone older than this many hours is replaced by a fresh one. Default 168 (a week). */
+      maxCloneAgeHours?: number;
+      /** Largest YAML file a component's path may hold, in KiB. Default 4096. */
+      maxFileKiB?: number;
+      /** Most objects one component may produce. Default 5000. */
+      maxManifests?: number;
+    };
     /** Where working clones of Git repositories are kept between polls. Default: a directory under the OS temp dir. */
     cacheDir?: string;
     /** Reconciles running at once, 1 to 64. Default 4. */

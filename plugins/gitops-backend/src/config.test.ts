@@ -59,7 +59,50 @@ describe('readGitopsConfig', () => {
       retentionDays: 30,
       webhooks: { registrySecret: 'r'.repeat(16), gitSecret: 'g'.repeat(16) },
       projects: [],
+      // Read in their own test below.
+      timeouts: expect.any(Object),
+      limits: expect.any(Object),
     });
+  });
+
+  it('reads timeouts and limits, in the units their names say, with defaults', () => {
+    expect(read(undefined)).toMatchObject({
+      timeouts: {
+        kubernetesMs: 30_000,
+        watchGraceMs: 30_000,
+        gitMs: 60_000,
+        cloneLockMs: 300_000,
+        registryMs: 30_000,
+        kustomizeMs: 60_000,
+      },
+      limits: {
+        maxRepositoryBytes: 512 * 1024 * 1024,
+        maxCloneBytes: 1024 * 1024 * 1024,
+        maxCloneAgeMs: 168 * 3600_000,
+        maxFileBytes: 4 * 1024 * 1024,
+        maxManifests: 5000,
+      },
+    });
+    expect(
+      read({
+        timeouts: {
+          kubernetesSeconds: 5,
+          gitSeconds: '20',
+          kustomizeSeconds: 9,
+        },
+        limits: { maxRepositoryMiB: 64, maxFileKiB: 512, maxManifests: 100 },
+      }),
+    ).toMatchObject({
+      timeouts: { kubernetesMs: 5000, gitMs: 20_000, kustomizeMs: 9000 },
+      limits: {
+        maxRepositoryBytes: 64 * 1024 * 1024,
+        maxFileBytes: 512 * 1024,
+        maxManifests: 100,
+      },
+    });
+    expect(() => read({ timeouts: { registrySeconds: 0 } })).toThrow(
+      'gitops.timeouts.registrySeconds must be a whole number from 1 to 3600, got 0',
+    );
   });
 
   it('reads projects with their safe defaults', () => {

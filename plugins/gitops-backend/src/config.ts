@@ -26,6 +26,29 @@ export interface GitopsConfig {
   webhooks: { registrySecret?: string; gitSecret?: string };
   /** `gitops.projects`; an Application in none gets the default project. */
   projects: Project[];
+  /** `gitops.timeouts`: the deadline of each kind of external call. */
+  timeouts: {
+    /** One Kubernetes API request. */
+    kubernetesMs: number;
+    /** How long past its requested end a watch may stay open. */
+    watchGraceMs: number;
+    /** One Git remote operation: ref listing, clone, fetch or push. */
+    gitMs: number;
+    /** Waiting for another reconcile (here or in another replica) holding the same clone. */
+    cloneLockMs: number;
+    /** One registry HTTP request, body included. */
+    registryMs: number;
+    /** One kustomize build, killed after. */
+    kustomizeMs: number;
+  };
+  /** `gitops.limits`: bounds on what one repository or component may take. */
+  limits: {
+    maxRepositoryBytes: number;
+    maxCloneBytes: number;
+    maxCloneAgeMs: number;
+    maxFileBytes: number;
+    maxManifests: number;
+  };
 }
 
 function positiveInteger(
@@ -114,5 +137,45 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       gitSecret: secret(config, 'gitops.webhooks.gitSecret'),
     },
     projects: readProjects(config),
+    timeouts: {
+      kubernetesMs: seconds('kubernetesSeconds', 30),
+      watchGraceMs: seconds('watchGraceSeconds', 30),
+      gitMs: seconds('gitSeconds', 60),
+      cloneLockMs: seconds('cloneLockSeconds', 300),
+      registryMs: seconds('registrySeconds', 30),
+      kustomizeMs: seconds('kustomizeSeconds', 60),
+    },
+    limits: {
+      maxRepositoryBytes:
+        positiveInteger(
+          config,
+          'gitops.limits.maxRepositoryMiB',
+          512,
+          1 << 20,
+        ) * MIB,
+      maxCloneBytes:
+        positiveInteger(config, 'gitops.limits.maxCloneMiB', 1024, 1 << 20) *
+        MIB,
+      maxCloneAgeMs:
+        positiveInteger(config, 'gitops.limits.maxCloneAgeHours', 168, 8760) *
+        3600_000,
+      maxFileBytes:
+        positiveInteger(config, 'gitops.limits.maxFileKiB', 4096, 1 << 20) *
+        1024,
+      maxManifests: positiveInteger(
+        config,
+        'gitops.limits.maxManifests',
+        5000,
+        1_000_000,
+      ),
+    },
   };
+
+  function seconds(key: string, fallback: number): number {
+    return (
+      positiveInteger(config, `gitops.timeouts.${key}`, fallback, 3600) * 1000
+    );
+  }
 }
+
+const MIB = 1024 * 1024;

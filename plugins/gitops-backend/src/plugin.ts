@@ -11,6 +11,8 @@ import {
   gitopsDefinitionsExtensionPoint,
   GitSource,
   ImagePolicyEvaluator,
+  ImageScanner,
+  RegistryClient,
 } from '@gitops-workflow/plugin-gitops-node';
 import { readGitopsConfig } from './config';
 import { createRouter } from './router';
@@ -68,7 +70,13 @@ export const gitopsPlugin = createBackendPlugin({
           logger,
           retentionDays: config.retentionDays,
         });
-        const clusters = new ClusterService(config.clusters);
+        const { timeouts, limits } = config;
+        const clusters = new ClusterService(config.clusters, {
+          kube: {
+            requestTimeoutMs: timeouts.kubernetesMs,
+            watchGraceMs: timeouts.watchGraceMs,
+          },
+        });
         deps.lifecycle.addShutdownHook(() => clusters.close());
 
         let loop: ReconcileLoop | undefined;
@@ -91,12 +99,21 @@ export const gitopsPlugin = createBackendPlugin({
             projects: config.projects,
             git: new GitSource({
               cacheDir: config.cacheDir,
+              timeoutMs: timeouts.gitMs,
+              lockTimeoutMs: timeouts.cloneLockMs,
+              maxRepositoryBytes: limits.maxRepositoryBytes,
+              maxCloneBytes: limits.maxCloneBytes,
+              maxCloneAgeMs: limits.maxCloneAgeMs,
               logger: {
                 info: message => logger.info(message),
                 debug: message => logger.debug(message),
               },
             }),
-            images: new ImagePolicyEvaluator(),
+            images: new ImagePolicyEvaluator({
+              scanner: new ImageScanner({
+                client: new RegistryClient({ timeoutMs: timeouts.registryMs }),
+              }),
+            }),
             author: config.commitAuthor,
             kustomizePath: config.kustomizePath,
           });
