@@ -572,20 +572,17 @@ export async function startRealNode(
   const name = options.name ?? 'real-node-0';
   await acquireLock(options.lockTimeoutMs ?? 10 * 60_000);
   const handle = new ServiceHandle('real-node');
-  let dir: string | undefined;
   const teardown = async () => {
-    // Clients first (they would log errors about a vanishing node), then
-    // kubelet, the pods' processes, the runtime, and the host-level state.
+    // Clients first (they would log errors about a vanishing node), then the
+    // kubelet and the runtime; then the pods' processes and the host-level state.
     await handle.stopProcesses(3_000);
-    await killPods();
-    if (dir) killShims(dir);
     await reclaimRealNode(bins.kubeProxy);
     await handle.stop();
     fs.rmSync(lockFile(), { force: true });
   };
   try {
     // Under /tmp with a short name: containerd's socket paths must fit 108 bytes.
-    dir = handle.addDir(
+    const dir = handle.addDir(
       fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-real-node-')),
     );
     return await boot(handle, dir, cp, bins, name, teardown);

@@ -6,6 +6,7 @@
  * afterAll.
  */
 import { buildK8sBinaries } from '../binaries';
+import { nodeBinaries, realNodeUnsupported } from '../node';
 import { startPostgres } from '../postgres';
 import { reapOrphans } from '../process';
 
@@ -27,6 +28,14 @@ export default async function globalSetup(): Promise<void> {
       process.stderr.write(`test/infra: ${(e as Error).message}\n`);
     }
   }
+  // Likewise the real node's binaries, where a real node can run at all.
+  if (!realNodeUnsupported()) {
+    try {
+      nodeBinaries();
+    } catch (e) {
+      process.stderr.write(`test/infra: ${(e as Error).message}\n`);
+    }
+  }
   // Store tests (TestDatabases) run against SQLite and, through this
   // variable, a real throw-away PostgreSQL; workers inherit it.
   const postgresVar = 'BACKSTAGE_TEST_DATABASE_POSTGRES17_CONNECTION_STRING';
@@ -36,7 +45,9 @@ export default async function globalSetup(): Promise<void> {
       (globalThis as Record<symbol, unknown>)[POSTGRES_HANDLE] = postgres;
       process.env[postgresVar] = postgres.url;
     } catch (e) {
-      process.stderr.write(`test/infra: store tests run on SQLite only: ${(e as Error).message}\n`);
+      process.stderr.write(
+        `test/infra: store tests run on SQLite only: ${(e as Error).message}\n`,
+      );
     }
   }
 }
