@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 )
 
 const VERSION = "0.1.5"
@@ -11,7 +16,19 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = fmt.Fprintf(w, "Version: %s\n", VERSION)
 	})
-	if err := http.ListenAndServe(":8088", nil); err != nil {
+	server := &http.Server{Addr: ":8088"}
+	go func() {
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+		<-stop
+		// Kubernetes sends SIGTERM as it withdraws the Pod's endpoint; the
+		// ingress controller learns of it a moment later. Keep answering
+		// until it has, so no request fails during a rollout, then drain.
+		time.Sleep(5 * time.Second)
+		_ = server.Shutdown(context.Background())
+	}()
+	if err := server.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		println(err.Error())
+		os.Exit(1)
 	}
 }

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { isolatedGitEnv } from '../infra';
+import { httpGet, isolatedGitEnv } from '../infra';
 import { waitFor } from '../infra/process';
 import { isDemoRunning, readDemoState } from './state';
 import { BRANCH, REPO } from './stack';
@@ -102,6 +102,11 @@ async function main() {
       1000
     ).toFixed(1)} s after the tag push`,
   );
+  if (state.ingress) {
+    const { url, host, curl } = state.ingress;
+    const answer = await httpGet(`${url}/`, host);
+    say(`${curl} answers: ${answer.body.trim() || `HTTP ${answer.status}`}`);
+  }
   await ask('/settled');
   say(
     'both Applications report running and healthy again: `yarn gitops ls` shows them as the seed does',

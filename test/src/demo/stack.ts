@@ -2,12 +2,15 @@
  * The seed's world on one machine: a cluster, a registry and a Git server
  * (the real servers from ../infra), seeded like the seed's example
  * repository, plus the seed's CI: every push to master that is not a bot
- * commit builds an image tagged `master-<sha>-<timestamp>`. Used by
- * `./run start`, `yarn demo:release` and the acceptance test.
+ * commit builds the pushed commit's Go program (static, CGO_ENABLED=0) into
+ * an image tagged `master-<sha>-<timestamp>`. On a real node that image runs
+ * and the seed's Ingress answers through Traefik. Used by `./run start`,
+ * `yarn demo:release` and the acceptance test.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  buildGoImage,
   Cluster,
   GitServer,
   pushImage,
@@ -30,6 +33,8 @@ export const BRANCH = 'master';
 export const IMAGE_REPO = 'gitops';
 const SOURCE = 'main.go';
 const DEMO_REPO_DIR = path.join(repoRoot(), 'examples', 'demo-repo');
+/** The seed's Ingress host (the ingress trait's `domain` in app.yaml). */
+export const INGRESS_HOST = 'testsvc.example.com';
 /** The seed's CI filter: `if: "!contains(github.event.head_commit.message, 'Update image automatically')"`. */
 const BOT_MESSAGE = 'Update image automatically';
 
@@ -104,6 +109,11 @@ export interface CiEntry {
 
 export interface DemoStack {
   cluster: Cluster;
+  /**
+   * The seed's last step, on a real node: Traefik's address and the curl
+   * command that answers `Version: …` through the seed's Ingress.
+   */
+  ingress?: { url: string; host: string; curl: string };
   registry: Registry;
   git: GitServer;
   /** `<registry host>/gitops`, the image git-app keeps up to date. */
@@ -123,6 +133,8 @@ export interface DemoStack {
 }
 
 export interface StartDemoOptions {
+  /** `real`: containers run and the Ingress answers; `kwok` (default): simulated. */
+  nodes?: 'real' | 'kwok';
   /** Where the registry sends its notifications, e.g. Backstage's registry webhook. */
   notifications?: { url: string; secret: string };
   log?: (line: string) => void;
@@ -148,7 +160,7 @@ export async function startDemoStack(
 
   try {
     const [cluster, registry, git] = await Promise.all([
-      track(startCluster({ name: 'demo' })),
+      track(startCluster({ name: 'demo', nodes: options.nodes })),
       track(
         startRegistry(
           options.notifications && {
@@ -164,19 +176,29 @@ export async function startDemoStack(
       track(startGitServer()),
     ]);
     const image = `${registry.host}/${IMAGE_REPO}`;
+    cluster.node?.trustRegistry(registry.host);
 
     // Tags sort by their timestamp: never hand out the same second twice.
     let lastTimestamp = 0;
     const builds = new Map<string, DemoBuild>();
     const ciLog: CiEntry[] = [];
-    const build = async (sha: string, source: string): Promise<DemoBuild> => {
+    // The seed's Dockerfile, without a container engine: `go build` of the
+    // pushed commit, the static binary as the image's one layer.
+    const build = async (sha: string): Promise<DemoBuild> => {
+      const checkout = await makeTempDir('demo-ci');
+      let content;
+      try {
+        await git.checkout(REPO, sha, checkout);
+        content = await buildGoImage(checkout, { exposedPorts: ['8088/tcp'] });
+      } finally {
+        await removeDir(checkout);
+      }
       lastTimestamp = Math.max(
         Math.floor(Date.now() / 1000),
         lastTimestamp + 1,
       );
       const tag = `${BRANCH}-${sha.slice(0, 7)}-${lastTimestamp}`;
-      // kwok nodes run no containers, so the layer carries the source it was built from.
-      await pushImage(registry, IMAGE_REPO, tag, { fileContent: source });
+      await pushImage(registry, IMAGE_REPO, tag, { image: content });
       const done = { sha, tag, pushedAt: Date.now() };
       builds.set(sha, done);
       ciLog.push({ sha, built: tag });
@@ -186,7 +208,6 @@ export async function startDemoStack(
 
     // The repository as the seed has it; the image line needs the first build's
     // tag, which needs the commit: the CI build of the source commit comes first.
-    const source = fs.readFileSync(path.join(DEMO_REPO_DIR, SOURCE), 'utf8');
     const work = await makeTempDir('demo-repo');
     let initial: DemoBuild;
     try {
@@ -197,7 +218,7 @@ export async function startDemoStack(
         branch: BRANCH,
         message: 'A web server that prints its version',
       });
-      initial = await build(sourceSha, source);
+      initial = await build(sourceSha);
     } finally {
       await removeDir(work);
     }
@@ -233,7 +254,7 @@ export async function startDemoStack(
                 })`,
               );
             } else {
-              await build(head, await git.readFile(REPO, SOURCE, BRANCH));
+              await build(head);
             }
           }
         } catch (e) {
@@ -244,8 +265,16 @@ export async function startDemoStack(
     };
     ci = ciLoop();
 
+    const ingressUrl = cluster.node?.ingressUrl;
     return {
       cluster,
+      ingress: ingressUrl
+        ? {
+            url: ingressUrl,
+            host: INGRESS_HOST,
+            curl: `curl -H "Host: ${INGRESS_HOST}" ${ingressUrl}/`,
+          }
+        : undefined,
       registry,
       git,
       image,

@@ -10,7 +10,14 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { k8sBinaries, MissingToolError, reapOrphans } from '../infra';
+import {
+  k8sBinaries,
+  MissingToolError,
+  nodeBinaries,
+  realNodeHolder,
+  realNodeUnsupported,
+  reapOrphans,
+} from '../infra';
 import { repoRoot } from '../infra/process';
 import {
   Backstage,
@@ -55,11 +62,19 @@ async function main() {
   }
   for (const what of reapOrphans()) say(`cleaned up ${what} of an earlier run`);
 
+  const nodes = realNodeOrWhyNot();
+  if (typeof nodes === 'string') {
+    say(
+      `no real node: ${nodes}; kwok simulates the node (containers do not run, no curl)`,
+    );
+  }
+
   const startedAt = Date.now();
   // Registry notifications make a pushed tag a bot commit within seconds instead of at the next minute's poll.
   const webhookSecret = crypto.randomBytes(24).toString('hex');
   say('starting a cluster, a registry and a Git server, and seeding them');
   const stack = await startDemoStack({
+    nodes: typeof nodes === 'string' ? 'kwok' : 'real',
     notifications: {
       url: 'http://127.0.0.1:7007/api/gitops/webhooks/registry',
       secret: webhookSecret,
@@ -128,6 +143,7 @@ async function main() {
     gitUrl: stack.git.repoUrl(REPO),
     gitRoot: stack.git.root,
     image: stack.image,
+    ingress: stack.ingress,
   };
   fs.mkdirSync(path.dirname(demoStateFile()), { recursive: true });
   fs.writeFileSync(demoStateFile(), JSON.stringify(state, null, 2), {
@@ -169,7 +185,14 @@ async function main() {
 
  Git repository  ${state.gitUrl} (branch ${BRANCH})
  Image           ${stack.image}:${stack.initial.tag} (Version 0.1.5)
-
+${
+  stack.ingress
+    ? `
+ The seed's last step, through its Ingress (Traefik on a real node):
+   ${stack.ingress.curl}
+`
+    : ''
+}
  Try next, in another terminal:
    ./run yarn demo:release 0.1.6     commit Version 0.1.6; the CI pushes its image,
                                      the bot commits it and the Deployment rolls out
@@ -181,6 +204,21 @@ async function main() {
  Ctrl-C stops Backstage and every server.
 ================================================================
 `);
+}
+
+/** 'real' when this machine can run a real node now, else why not (one line). */
+function realNodeOrWhyNot(): 'real' | string {
+  const unsupported = realNodeUnsupported();
+  if (unsupported) return unsupported;
+  const holder = realNodeHolder();
+  if (holder)
+    return `this machine's real node is in use by pid ${holder} (one at a time)`;
+  try {
+    nodeBinaries();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return 'real';
 }
 
 main().catch(async e => {

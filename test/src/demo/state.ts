@@ -17,6 +17,8 @@ export interface DemoState {
   /** The Git server's bare repositories, to read the log without credentials. */
   gitRoot: string;
   image: string;
+  /** The seed's Ingress (Traefik) and its `curl`, when a real node runs the pods. */
+  ingress?: { url: string; host: string; curl: string };
 }
 
 export const demoStateFile = () => path.join(cacheDir(), 'demo', 'demo.json');
