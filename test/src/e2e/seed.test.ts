@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { freePort, listTags } from '../infra';
+import { freePort, httpGet, listTags } from '../infra';
 import { makeTempDir, removeDir } from '../infra/process';
 import {
   Backstage,
@@ -22,9 +22,11 @@ import { waitUntil } from '../backend/support';
 
 /*
  * The seed, replayed on a fresh stack the way `./run start` runs it: the demo
- * stack and the real `yarn start` (frontend dev server + backend process) on
- * free ports. A version bump becomes one kubevelabot commit, a rollout of the
- * new image, and a row in the entity page's image history.
+ * stack on a real node and the real `yarn start` (frontend dev server +
+ * backend process) on free ports. A version bump becomes one kubevelabot
+ * commit, a rollout of the new image, a row in the entity page's image
+ * history, and the seed's last line: curl through the Ingress answers
+ * `Version: 0.1.6`, with no request failing during the rollout.
  */
 
 const BOT = {
@@ -69,6 +71,7 @@ describe('the seed, end to end', () => {
     backendUrl = `http://localhost:${backendPort}`;
     const webhookSecret = crypto.randomBytes(24).toString('hex');
     stack = await startDemoStack({
+      nodes: 'real',
       notifications: {
         url: `http://127.0.0.1:${backendPort}/api/gitops/webhooks/registry`,
         secret: webhookSecret,
@@ -136,19 +139,87 @@ describe('the seed, end to end', () => {
     const seeded = await git.log(REPO, BRANCH);
     expect(seeded).toHaveLength(2);
 
+    // The seed's `curl -H "Host: testsvc.example.com" http://<your-ip>`.
+    const ingress = stack.ingress!;
+    const curl = () => httpGet(`${ingress.url}/`, ingress.host);
+    const answered = await waitUntil(
+      'the Ingress to answer',
+      async () => {
+        const res = await curl();
+        return res.status === 200 ? res : undefined;
+      },
+      context,
+    );
+    expect(answered.body).toBe('Version: 0.1.5\n');
+
+    // Requests keep coming, one after another, through the whole rollout.
+    const answers: string[] = [];
+    let rolling = true;
+    const traffic = (async () => {
+      while (rolling) {
+        const res = await curl().catch(e => ({
+          status: 0,
+          body: (e as Error).message,
+        }));
+        answers.push(
+          res.status === 200
+            ? res.body.trim()
+            : `HTTP ${res.status}: ${res.body.trim()}`,
+        );
+        // A steady stream, not a flood: the two cores also run the rollout.
+        await new Promise(r => setTimeout(r, 20));
+      }
+    })();
+
     // The seed's "change the code": Version 0.1.6, the CI pushes its image.
     const release = await stack.release('0.1.6');
     const newImage = `${image}:${release.tag}`;
     expect(release.tag).toMatch(
       new RegExp(`^master-${release.sha.slice(0, 7)}-[0-9]+$`),
     );
-    await waitUntil(
-      '0.1.6 to be available',
-      () => availableWith(newImage),
-      context,
-      120_000,
+    let seconds: number;
+    try {
+      await waitUntil(
+        '0.1.6 to be available',
+        () => availableWith(newImage),
+        context,
+        120_000,
+      );
+      seconds = (Date.now() - release.pushedAt) / 1000;
+      // The rollout ends when the old Pod is gone, not when the new one is up.
+      await waitUntil(
+        'the 0.1.5 Pod to be gone',
+        async () => {
+          const pods = await kubeJson(
+            'pods',
+            '-l',
+            'app.oam.dev/component=test-server',
+          );
+          return pods.items.length === 1 &&
+            pods.items[0].spec.containers[0].image === newImage
+            ? pods
+            : undefined;
+        },
+        context,
+      );
+      await waitUntil('the Ingress to answer 0.1.6', async () =>
+        answers[answers.length - 1] === 'Version: 0.1.6' ? true : undefined,
+      );
+    } finally {
+      rolling = false;
+      await traffic;
+    }
+    // eslint-disable-next-line no-console
+    console.log(
+      `${answers.length} requests through the Ingress during the rollout: ${
+        answers.filter(a => a === 'Version: 0.1.5').length
+      } answered 0.1.5, ${
+        answers.filter(a => a === 'Version: 0.1.6').length
+      } 0.1.6`,
     );
-    const seconds = (Date.now() - release.pushedAt) / 1000;
+    expect(answers.filter(a => !/^Version: 0\.1\.[56]$/.test(a))).toEqual([]);
+    expect(answers[0]).toBe('Version: 0.1.5');
+    expect((await curl()).body).toBe('Version: 0.1.6\n');
     // The guest sign-in the browser does, for the API calls below.
     const guest = await fetch(`${backendUrl}/api/auth/guest/refresh`, {
       headers: { 'x-requested-with': 'XMLHttpRequest' },
