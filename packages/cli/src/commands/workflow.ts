@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerSecret } from '../secrets';
 
 interface BackendFlags {
   backend: string;
@@ -12,22 +13,31 @@ interface BackendFlags {
  * token from `backend.auth.externalAccess`).
  */
 export function withBackendOptions(command: Command): Command {
-  return command
-    .option(
-      '-n, --namespace <namespace>',
-      "the Application's namespace",
-      'default',
-    )
-    .option(
-      '--backend <url>',
-      'the Backstage backend',
-      process.env.GITOPS_BACKEND_URL ?? 'http://localhost:7007',
-    )
-    .option(
-      '--token <token>',
-      'a token the backend accepts (default: GITOPS_TOKEN)',
-      process.env.GITOPS_TOKEN,
-    );
+  return (
+    command
+      .option(
+        '-n, --namespace <namespace>',
+        "the Application's namespace",
+        'default',
+      )
+      .option(
+        '--backend <url>',
+        'the Backstage backend',
+        process.env.GITOPS_BACKEND_URL ?? 'http://localhost:7007',
+      )
+      // No default value here: commander would print it in --help.
+      .option(
+        '--token <token>',
+        'a token the backend accepts (default: the GITOPS_TOKEN environment variable)',
+      )
+  );
+}
+
+/** The token to send: `--token`, else GITOPS_TOKEN; registered so that no output shows it. */
+function tokenOf(flags: BackendFlags): string | undefined {
+  const token = flags.token ?? process.env.GITOPS_TOKEN;
+  registerSecret(token);
+  return token;
 }
 
 /** POSTs to an Application's route of the gitops API; the backend's own sentence on failure. */
@@ -43,11 +53,12 @@ export async function postToApplication(
   )}/api/gitops/applications/${encodeURIComponent(
     flags.namespace,
   )}/${encodeURIComponent(app)}/${route}`;
+  const token = tokenOf(flags);
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      ...(flags.token ? { authorization: `Bearer ${flags.token}` } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
     body: JSON.stringify(body),
   }).catch(error => {
