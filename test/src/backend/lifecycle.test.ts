@@ -27,7 +27,11 @@ const ORPHAN = 'app.oam.dev/orphan-resource';
 const OURS = { 'gitops.example/managed': 'yes' };
 
 /** An Application whose one component is these ConfigMaps. */
-function configMapsApp(name: string, configMaps: string[], policies: object[] = []) {
+function configMapsApp(
+  name: string,
+  configMaps: string[],
+  policies: object[] = [],
+) {
   return {
     apiVersion: 'core.oam.dev/v1beta1',
     kind: 'Application',
@@ -110,14 +114,19 @@ describe('Application lifecycle', () => {
   };
   const exists = async (cluster: Cluster, kind: string, name: string) =>
     (
-      await cluster.kubectl(['get', kind, name, '--ignore-not-found', '-o', 'name'])
+      await cluster.kubectl([
+        'get',
+        kind,
+        name,
+        '--ignore-not-found',
+        '-o',
+        'name',
+      ])
     ).trim() !== '';
   const whatHappened = async (name: string) =>
-    `${JSON.stringify((await api(`/default/${name}/runs`)).body)}\n${JSON.stringify(
-      await getApp(name),
-      null,
-      1,
-    )}`;
+    `${JSON.stringify(
+      (await api(`/default/${name}/runs`)).body,
+    )}\n${JSON.stringify(await getApp(name), null, 1)}`;
   const running = (name: string) =>
     waitUntil(
       `${name} to run with our finalizer`,
@@ -188,18 +197,28 @@ describe('Application lifecycle', () => {
 
   it('keeps what the garbage-collect rules and another owner keep, and everything under the orphan marker', async () => {
     await applyApp(
-      configMapsApp('keeper', ['keep-never', 'keep-orphan', 'relabelled', 'drop'], [
-        {
-          name: 'keep',
-          type: 'garbage-collect',
-          properties: {
-            rules: [
-              { selector: { resourceNames: ['keep-never'] }, strategy: 'never' },
-              { selector: { resourceNames: ['keep-orphan'] }, propagation: 'orphan' },
-            ],
+      configMapsApp(
+        'keeper',
+        ['keep-never', 'keep-orphan', 'relabelled', 'drop'],
+        [
+          {
+            name: 'keep',
+            type: 'garbage-collect',
+            properties: {
+              rules: [
+                {
+                  selector: { resourceNames: ['keep-never'] },
+                  strategy: 'never',
+                },
+                {
+                  selector: { resourceNames: ['keep-orphan'] },
+                  propagation: 'orphan',
+                },
+              ],
+            },
           },
-        },
-      ]),
+        ],
+      ),
     );
     await applyApp(configMapsApp('orphaned', ['orphan-a', 'orphan-b']));
     await Promise.all([running('keeper'), running('orphaned')]);
@@ -230,7 +249,13 @@ describe('Application lifecycle', () => {
     const left = JSON.parse(
       await local.kubectl(['get', 'configmaps', '-o', 'json']),
     ).items.map((c: any) => c.metadata.name);
-    for (const name of ['keep-never', 'keep-orphan', 'relabelled', 'orphan-a', 'orphan-b'])
+    for (const name of [
+      'keep-never',
+      'keep-orphan',
+      'relabelled',
+      'orphan-a',
+      'orphan-b',
+    ])
       expect(left).toContain(name);
     expect(left).not.toContain('drop');
   });

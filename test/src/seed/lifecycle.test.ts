@@ -71,7 +71,14 @@ describe('the seed nested Applications, deleted', () => {
   };
   const exists = async (kind: string, name: string) =>
     (
-      await cluster.kubectl(['get', kind, name, '--ignore-not-found', '-o', 'name'])
+      await cluster.kubectl([
+        'get',
+        kind,
+        name,
+        '--ignore-not-found',
+        '-o',
+        'name',
+      ])
     ).trim() !== '';
   const state = async () =>
     cluster.kubectl(['get', 'applications,deployments', '-o', 'yaml']);
@@ -125,9 +132,9 @@ describe('the seed nested Applications, deleted', () => {
         .expect(202);
     await running('first-vela-workflow');
     await running('git-app');
-    expect(
-      (await getApp('first-vela-workflow')).metadata.finalizers,
-    ).toContain('gitops.backstage.io/finalizer');
+    expect((await getApp('first-vela-workflow')).metadata.finalizers).toContain(
+      'gitops.backstage.io/finalizer',
+    );
 
     // app.yaml leaves Git: git-app prunes the child, which collects its own objects.
     await git.pushAsHuman(REPO, {

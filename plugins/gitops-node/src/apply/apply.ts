@@ -416,9 +416,11 @@ export async function deleteObjects(
   for (;;) {
     const still = await mapLimited(waiting, concurrency, async entry => ({
       entry,
-      live: await client.get(entry).catch(error =>
-        error instanceof NotFoundError ? undefined : ({ error } as const),
-      ),
+      live: await client
+        .get(entry)
+        .catch(error =>
+          error instanceof NotFoundError ? undefined : ({ error } as const),
+        ),
     }));
     waiting = still.filter(s => s.live).map(s => s.entry);
     if (waiting.length === 0 || Date.now() >= deadline) {

@@ -6,10 +6,13 @@ import type { ApplicationComponent } from '../model/types';
 import type { GitSource } from './git';
 
 /** The Git repositories (url, branch) an Application's kustomize components sync. */
-function repositoriesOf(app: KubeObject): Array<{ url: string; branch: string }> {
+function repositoriesOf(
+  app: KubeObject,
+): Array<{ url: string; branch: string }> {
   const spec = isRecord(app.spec) ? app.spec : {};
-  const components = (
-    Array.isArray(spec.components) ? spec.components : []
+  const components = (Array.isArray(spec.components)
+    ? spec.components
+    : []
   ).filter(isRecord) as unknown as ApplicationComponent[];
   return kustomizeComponents(components)
     .filter(({ props }) => typeof props?.url === 'string')

@@ -339,9 +339,9 @@ export function keptByGarbageCollect(
   const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
   for (const policy of app.spec.policies) {
     if (policy.type !== 'garbage-collect') continue;
-    const rules = (Array.isArray(policy.properties?.rules)
-      ? policy.properties.rules
-      : []) as GarbageCollectRule[];
+    const rules = (
+      Array.isArray(policy.properties?.rules) ? policy.properties.rules : []
+    ) as GarbageCollectRule[];
     for (const rule of rules) {
       const { componentNames, componentTypes, resourceTypes, resourceNames } =
         rule.selector ?? {};
@@ -388,7 +388,9 @@ function applyOnce(
   properties: Record<string, unknown>,
 ): Pick<ApplyOptions, 'allowDrift' | 'driftPaths'> {
   if (properties.enable !== true) return { allowDrift: false };
-  const rules = (Array.isArray(properties.rules) ? properties.rules : []) as ApplyOnceRule[];
+  const rules = (
+    Array.isArray(properties.rules) ? properties.rules : []
+  ) as ApplyOnceRule[];
   if (rules.length === 0) return { allowDrift: true };
   const typeOf = new Map(app.spec.components.map(c => [c.name, c.type]));
   const selects = (rule: ApplyOnceRule, object: KubeObject) => {
@@ -397,7 +399,8 @@ function applyOnce(
       rule.selector ?? {};
     return (
       (!componentNames || componentNames.includes(component)) &&
-      (!componentTypes || componentTypes.includes(typeOf.get(component) ?? '')) &&
+      (!componentTypes ||
+        componentTypes.includes(typeOf.get(component) ?? '')) &&
       (!resourceTypes || resourceTypes.includes(object.kind)) &&
       (!resourceNames || resourceNames.includes(object.metadata.name))
     );
@@ -405,7 +408,9 @@ function applyOnce(
   return {
     allowDrift: false,
     driftPaths: object =>
-      rules.filter(r => selects(r, object)).flatMap(r => r.strategy?.path ?? []),
+      rules
+        .filter(r => selects(r, object))
+        .flatMap(r => r.strategy?.path ?? []),
   };
 }
 

@@ -68,7 +68,12 @@ describe('ApplicationsPage', () => {
           deletion: {
             requestedAt: '2026-11-23T10:00:00Z',
             remaining: [
-              { apiVersion: 'v1', kind: 'ConfigMap', name: 'held', cluster: 'local' },
+              {
+                apiVersion: 'v1',
+                kind: 'ConfigMap',
+                name: 'held',
+                cluster: 'local',
+              },
             ],
             message:
               'Deleting: 1 object left: ConfigMap default/held on local: deleted, waiting for its finalizers example/hold.',
