@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import git from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import type { HttpClient, TreeEntry } from 'isomorphic-git';
+import type {
+  GitHttpRequest,
+  GitHttpResponse,
+  HttpClient,
+  TreeEntry,
+} from 'isomorphic-git';
 import {
   AuthenticationError,
   ConflictError,
@@ -54,7 +59,12 @@ export interface GitSourceOptions {
   /** Used when a repository names no credentials, e.g. `credentialsFromIntegrations(...)`. */
   credentialsProvider?: GitCredentialsProvider;
   logger?: GitLogger;
-  /** Replaces isomorphic-git's Node HTTP client, e.g. to add a proxy agent. */
+  /**
+   * Replaces isomorphic-git's Node HTTP client, e.g. to add a proxy agent.
+   * It must not follow redirects itself (it is passed
+   * `fetchOptions.followRedirects: false`): GitSource follows them, so that
+   * credentials never go on to another host.
+   */
   http?: HttpClient;
 }
 
@@ -465,6 +475,97 @@ const bornMarker = (dir: string) => path.join(dir, '.git', 'gitops-cloned');
 type Http = HttpClient;
 type Headers = Record<string, string>;
 
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
+
+/**
+ * One HTTP request of isomorphic-git, following redirects here rather than
+ * in the HTTP client: the `Authorization` header goes on only to the
+ * repository's own host (and port), never to another host and never from
+ * HTTPS down to HTTP; once dropped it stays dropped.
+ */
+async function requestFollowing(
+  http: Http,
+  req: GitHttpRequest,
+  repository: string,
+): Promise<GitHttpResponse> {
+  const origin = new URL(repository);
+  // Collected once, so a 307/308 can send the same body again.
+  let body = req.body && (await collectBody(req.body));
+  let current: GitHttpRequest = { ...req, body };
+  for (let hops = 0; ; hops++) {
+    const res = await http.request({
+      ...current,
+      // isomorphic-git's Node client (simple-get) would follow redirects with the header.
+      fetchOptions: { ...current.fetchOptions, followRedirects: false },
+    });
+    const location = REDIRECTS.has(res.statusCode)
+      ? res.headers?.location
+      : undefined;
+    if (!location) return res;
+    await drain(res.body);
+    const next = URL.canParse(location, current.url)
+      ? new URL(location, current.url)
+      : undefined;
+    if (!next || !/^https?:$/.test(next.protocol)) {
+      throw new ServiceUnavailableError(
+        `${origin.host} redirected to a location that is not an HTTP(S) URL`,
+      );
+    }
+    if (hops >= MAX_REDIRECTS) {
+      throw new ServiceUnavailableError(
+        `${origin.host}: more than ${MAX_REDIRECTS} redirects`,
+      );
+    }
+    let headers = { ...current.headers };
+    const sameHost =
+      next.host === origin.host &&
+      (next.protocol === 'https:' || origin.protocol === 'http:');
+    if (!sameHost) {
+      headers = Object.fromEntries(
+        Object.entries(headers).filter(
+          ([name]) => name.toLowerCase() !== 'authorization',
+        ),
+      );
+    }
+    let method = current.method ?? 'GET';
+    // As browsers and curl do: a 303, or a 301/302 after a POST, is fetched with GET.
+    if (
+      res.statusCode === 303 ||
+      ([301, 302].includes(res.statusCode) && method === 'POST')
+    ) {
+      method = 'GET';
+      body = undefined;
+      headers = Object.fromEntries(
+        Object.entries(headers).filter(
+          ([name]) => !/^content-(type|length)$/i.test(name),
+        ),
+      );
+    }
+    current = { ...current, url: next.toString(), method, headers, body };
+  }
+}
+
+/**
+ * The body as an array of chunks, which isomorphic-git itself passes and its
+ * Node client sends as one buffer with a Content-Length (typed as an iterator).
+ */
+async function collectBody(
+  body: NonNullable<GitHttpRequest['body']>,
+): Promise<GitHttpRequest['body']> {
+  if (Array.isArray(body)) return body;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return chunks as unknown as GitHttpRequest['body'];
+}
+
+async function drain(body: GitHttpResponse['body']): Promise<void> {
+  if (!body) return;
+  for await (const _ of body) {
+    // discarded
+  }
+}
+
 /** Authenticated, bounded access to one remote; every error leaves without credentials. */
 class RemoteAccess {
   constructor(
@@ -503,7 +604,11 @@ class RemoteAccess {
     const base = this.http;
     const http: Http = {
       request: async req => {
-        const res = await base.request({ ...req, signal: controller.signal });
+        const res = await requestFollowing(
+          base,
+          { ...req, signal: controller.signal },
+          this.url,
+        );
         const body = res.body;
         if (!body) return res;
         async function* counted() {
