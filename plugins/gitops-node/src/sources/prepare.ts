@@ -149,6 +149,11 @@ async function updateImages(
     spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
     credentials: credentialsForRegistry(docker, repo.image),
     insecure: repo.insecure,
+    // Without a project (the CLI, offline) the registry may name any token realm.
+    tokenHosts: context.project && {
+      allowed: context.project.registryTokenHosts,
+      project: context.project.name,
+    },
     intervalMs: context.refresh
       ? 0
       : parseGoDuration(
