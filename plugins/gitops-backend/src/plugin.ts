@@ -4,6 +4,7 @@ import {
 } from '@backstage/backend-plugin-api';
 import { ScmIntegrations } from '@backstage/integration';
 import { catalogServiceRef } from '@backstage/plugin-catalog-node';
+import { eventsServiceRef } from '@backstage/plugin-events-node';
 import { gitopsPermissions } from '@gitops-workflow/plugin-gitops-common';
 import {
   createBuiltinDefinitions,
@@ -17,6 +18,7 @@ import {
 import { readGitopsConfig } from './config';
 import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
+import { subscribeToPushEvents, WebhookSync } from './service/webhookSync';
 import { ApplicationReconciler } from './service/ApplicationReconciler';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
@@ -53,6 +55,8 @@ export const gitopsPlugin = createBackendPlugin({
         permissionsRegistry: coreServices.permissionsRegistry,
         lifecycle: coreServices.lifecycle,
         catalog: catalogServiceRef,
+        events: eventsServiceRef,
+        cache: coreServices.cache,
       },
       async init(deps) {
         const { logger } = deps;
@@ -140,15 +144,22 @@ export const gitopsPlugin = createBackendPlugin({
           path: '/webhooks',
           allow: 'unauthenticated',
         });
+        const webhookSync = new WebhookSync({
+          matchLabels: config.matchLabels,
+          clusters,
+          loop,
+          cache: deps.cache,
+          logger,
+        });
         deps.httpRouter.use(
-          createWebhookRouter({
-            webhooks: config.webhooks,
-            matchLabels: config.matchLabels,
-            clusters,
-            loop,
-            logger,
-          }),
+          createWebhookRouter({ webhooks: config.webhooks, sync: webhookSync }),
         );
+        // GitHub and GitLab push hooks checked by the events backend's modules.
+        await subscribeToPushEvents({
+          events: deps.events,
+          sync: webhookSync,
+          logger,
+        });
         deps.httpRouter.use(
           await createRouter({
             httpAuth: deps.httpAuth,

@@ -2,9 +2,12 @@ import crypto from 'node:crypto';
 import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
 import request from 'supertest';
 import { gitopsPlugin } from './plugin';
+import { eventsBackendFeatures } from './__testUtils__/eventsBackend';
 
 const REGISTRY_SECRET = 'registry-secret-0123456789';
 const GIT_SECRET = 'git-secret-0123456789abcdef';
+const GITHUB_SECRET = 'github-events-secret-0123456789';
+const GITLAB_TOKEN = 'gitlab-events-token-0123456789';
 
 // A loopback port nothing listens on: a request that passes verification
 // goes on to list Applications there and gets 503, one that fails never does.
@@ -18,6 +21,12 @@ const config = {
       },
     ],
     webhooks: { registrySecret: REGISTRY_SECRET, gitSecret: GIT_SECRET },
+  },
+  events: {
+    modules: {
+      github: { webhookSecret: GITHUB_SECRET },
+      gitlab: { webhookSecret: GITLAB_TOKEN },
+    },
   },
 };
 
@@ -44,6 +53,8 @@ describe('webhooks', () => {
     ({ server } = await startTestBackend({
       features: [
         gitopsPlugin,
+        // The events backend's HTTP ingress and the modules that check GitHub and GitLab.
+        ...eventsBackendFeatures(),
         mockServices.rootConfig.factory({ data: config }),
       ],
     }));
@@ -131,6 +142,72 @@ describe('webhooks', () => {
     ],
   ])('refuses a Git push with %s: 401', async (_, headers) => {
     expect((await git(headers)).status).toBe(401);
+  });
+
+  it('ignores a GitHub delivery it has seen before', async () => {
+    const headers = {
+      'x-hub-signature-256': `sha256=${sign(gitPush)}`,
+      'x-github-event': 'push',
+      'x-github-delivery': 'c0ffee00-0000-4000-8000-000000000001',
+    };
+    // The first goes on to list Applications (503 here); the replay stops before.
+    expect((await git(headers)).status).toBe(503);
+    const replay = await git(headers);
+    expect(replay.status).toBe(202);
+    expect(replay.body).toEqual({ applications: [], duplicate: true });
+    // Our own senders' id header works the same way.
+    const own = { 'x-signature': sign(gitPush), 'x-delivery-id': 'build-77' };
+    expect((await git(own)).status).toBe(503);
+    expect((await git(own)).body).toEqual({
+      applications: [],
+      duplicate: true,
+    });
+  });
+
+  it('ignores a registry notification whose events it has seen before', async () => {
+    const withIds = JSON.stringify({
+      events: [{ ...JSON.parse(push).events[0], id: 'event-0001' }],
+    });
+    const auth = { authorization: `Bearer ${REGISTRY_SECRET}` };
+    expect((await registry(auth, withIds)).status).toBe(503);
+    expect((await registry(auth, withIds)).body).toEqual({
+      applications: [],
+      duplicate: true,
+    });
+  });
+
+  it('receives GitHub and GitLab through the events backend, which checks them', async () => {
+    const events = (topic: string, headers: Record<string, string>) =>
+      request(server)
+        .post(`/api/events/http/${topic}`)
+        .set({ 'content-type': 'application/json', ...headers })
+        .send(gitPush);
+    const githubSignature = `sha256=${crypto
+      .createHmac('sha256', GITHUB_SECRET)
+      .update(gitPush)
+      .digest('hex')}`;
+    expect(
+      (
+        await events('github', {
+          'x-github-event': 'push',
+          'x-hub-signature-256': githubSignature,
+        })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await events('github', {
+          'x-github-event': 'push',
+          'x-hub-signature-256': `sha256=${sign(gitPush)}`,
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (await events('gitlab', { 'x-gitlab-token': GITLAB_TOKEN })).status,
+    ).toBe(202);
+    expect((await events('gitlab', { 'x-gitlab-token': 'wrong' })).status).toBe(
+      403,
+    );
   });
 
   it('is off, answering 404, when its secret is not configured', async () => {

@@ -1,37 +1,21 @@
-import { LoggerService } from '@backstage/backend-plugin-api';
-import {
-  InputError,
-  NotFoundError,
-  ServiceUnavailableError,
-} from '@backstage/errors';
-import { KubeObject } from '@gitops-workflow/plugin-gitops-node';
+import { InputError, NotFoundError } from '@backstage/errors';
 import express from 'express';
 import Router from 'express-promise-router';
 import { GitopsConfig } from './config';
-import { ClusterService } from './service/ClusterService';
-import { ReconcileLoop } from './service/ReconcileLoop';
 import {
-  applicationsForImages,
-  applicationsForRepository,
   checkFreshness,
   pushedImages,
-  pushedRepository,
   verifyBearer,
   verifyHmac,
 } from './service/webhooks';
+import { WebhookResponse, WebhookSync } from './service/webhookSync';
+
+export type { WebhookResponse } from './service/webhookSync';
 
 export interface WebhookRouterOptions {
   webhooks: GitopsConfig['webhooks'];
-  matchLabels: Record<string, string>;
-  clusters: ClusterService;
-  /** Absent when no cluster is configured. */
-  loop?: ReconcileLoop;
-  logger: LoggerService;
-}
-
-/** What a webhook answers: the Applications it asked to sync (`cluster/namespace/name`). */
-export interface WebhookResponse {
-  applications: string[];
+  /** The same sync path the events system's push events take. */
+  sync: WebhookSync;
 }
 
 function parseJson(body: Buffer): unknown {
@@ -42,61 +26,29 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** The ids of a registry notification's events; an envelope whose every event was seen is a redelivery. */
+function eventIds(body: unknown): string[] {
+  const events = (body as { events?: Array<{ id?: unknown }> })?.events;
+  return Array.isArray(events)
+    ? events.flatMap(e => (typeof e?.id === 'string' ? [e.id] : []))
+    : [];
+}
+
 /**
  * `POST /webhooks/registry` and `POST /webhooks/git`: open to callers without
  * Backstage credentials (registries and Git hosts have none), so every
  * request proves itself with the shared secret before anything is read.
  * Signatures need the body as sent, so these routes parse it themselves.
+ * GitHub and GitLab can also go through Backstage's events system instead
+ * (`/api/events/http/github|gitlab`, see `subscribeToPushEvents`); both paths
+ * end in the same `WebhookSync`.
  */
 export function createWebhookRouter(
   options: WebhookRouterOptions,
 ): express.Router {
-  const { webhooks, matchLabels, clusters, loop, logger } = options;
+  const { webhooks, sync } = options;
   const router = Router();
   const raw = express.raw({ type: () => true, limit: '1mb' });
-
-  async function homeApplications(): Promise<{
-    cluster: string;
-    apps: KubeObject[];
-  }> {
-    const home = clusters.home;
-    if (!home || !loop) {
-      throw new ServiceUnavailableError(
-        'No clusters are configured: add gitops.clusters to app-config.yaml',
-      );
-    }
-    const { items, errors } = await clusters.listApplications(matchLabels);
-    const failed = errors.find(e => e.cluster === home.name);
-    if (failed)
-      throw new ServiceUnavailableError(
-        `Could not list Applications: ${failed.error}`,
-      );
-    return {
-      cluster: home.name,
-      apps: items.filter(i => i.cluster === home.name).map(i => i.object),
-    };
-  }
-
-  async function syncAll(
-    cluster: string,
-    apps: KubeObject[],
-    what: string,
-  ): Promise<WebhookResponse> {
-    const keys = apps.map(app =>
-      ReconcileLoop.keyOf(
-        cluster,
-        app.metadata.namespace ?? 'default',
-        app.metadata.name,
-      ),
-    );
-    for (const key of keys) await loop!.requestSync(key, 'webhook');
-    logger.info(
-      `${what}: ${
-        keys.length ? `syncing ${keys.join(', ')}` : 'no Application watches it'
-      }`,
-    );
-    return { applications: keys };
-  }
 
   router.post('/webhooks/registry', raw, async (req, res) => {
     const secret = webhooks.registrySecret;
@@ -107,17 +59,16 @@ export function createWebhookRouter(
     }
     verifyBearer(req.header('authorization'), secret);
     checkFreshness(req.header('x-timestamp'));
-    const images = pushedImages(parseJson(req.body));
-    let body: WebhookResponse = { applications: [] };
-    if (images.length) {
-      const { cluster, apps } = await homeApplications();
-      body = await syncAll(
-        cluster,
-        applicationsForImages(apps, images),
-        `Registry push of ${images.join(', ')}`,
-      );
+    const body = parseJson(req.body);
+    const ids = eventIds(body);
+    const fresh = await Promise.all(
+      ids.map(id => sync.firstDelivery('registry', id)),
+    );
+    if (ids.length > 0 && !fresh.includes(true)) {
+      res.status(202).json({ applications: [], duplicate: true });
+      return;
     }
-    res.status(202).json(body);
+    res.status(202).json(await sync.imagesPushed(pushedImages(body)));
   });
 
   router.post('/webhooks/git', raw, async (req, res) => {
@@ -143,16 +94,17 @@ export function createWebhookRouter(
       res.status(202).json({ applications: [] });
       return;
     }
-    const pushed = pushedRepository(parseJson(req.body));
-    const { cluster, apps } = await homeApplications();
-    const body = await syncAll(
-      cluster,
-      applicationsForRepository(apps, pushed),
-      `Git push to ${pushed.urls[0]}${
-        pushed.branch ? ` (${pushed.branch})` : ''
-      }`,
-    );
-    res.status(202).json(body);
+    // Checked after the signature, so an unsigned request can't burn an id.
+    const github = req.header('x-github-delivery');
+    const delivery = github
+      ? { source: 'github', id: github }
+      : { source: 'git', id: req.header('x-delivery-id') };
+    if (!(await sync.firstDelivery(delivery.source, delivery.id))) {
+      const duplicate: WebhookResponse = { applications: [], duplicate: true };
+      res.status(202).json(duplicate);
+      return;
+    }
+    res.status(202).json(await sync.repositoryPushed(parseJson(req.body)));
   });
 
   return router;
