@@ -426,18 +426,19 @@ export async function deleteObjects(
     if (waiting.length === 0 || Date.now() >= deadline) {
       for (const { entry, live } of still) {
         if (!live) continue;
-        const finalizers = (live as KubeObject).metadata?.finalizers as
-          | string[]
-          | undefined;
-        result.remaining.push({
-          entry,
-          reason:
-            'error' in live
-              ? `could not check it is gone: ${(live.error as Error).message}`
-              : finalizers?.length
-              ? `deleted, waiting for its finalizers ${finalizers.join(', ')}`
-              : 'deleted, still terminating',
-        });
+        let reason = 'deleted, still terminating';
+        if ('error' in live) {
+          reason = `could not check it is gone: ${
+            (live.error as Error).message
+          }`;
+        } else {
+          const finalizers = live.metadata.finalizers as string[] | undefined;
+          if (finalizers?.length)
+            reason = `deleted, waiting for its finalizers ${finalizers.join(
+              ', ',
+            )}`;
+        }
+        result.remaining.push({ entry, reason });
       }
       return result;
     }
