@@ -104,8 +104,16 @@ async function main() {
   );
   if (state.ingress) {
     const { url, host, curl } = state.ingress;
-    const answer = await httpGet(`${url}/`, host);
-    say(`${curl} answers: ${answer.body.trim() || `HTTP ${answer.status}`}`);
+    // Traefik follows the endpoints a moment after the rollout: wait for the new answer.
+    const answer = await waitFor(
+      `the Ingress to answer Version: ${version}`,
+      async () => {
+        const res = await httpGet(`${url}/`, host);
+        return res.body.trim() === `Version: ${version}` ? res : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+    say(`${curl} answers: ${answer.body.trim()}`);
   }
   await ask('/settled');
   say(

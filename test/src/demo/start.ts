@@ -62,10 +62,10 @@ async function main() {
   }
   for (const what of reapOrphans()) say(`cleaned up ${what} of an earlier run`);
 
-  const nodes = realNodeOrWhyNot();
-  if (typeof nodes === 'string') {
+  const noRealNode = whyNoRealNode();
+  if (noRealNode) {
     say(
-      `no real node: ${nodes}; kwok simulates the node (containers do not run, no curl)`,
+      `no real node: ${noRealNode}; kwok simulates the node (containers do not run, no curl)`,
     );
   }
 
@@ -74,7 +74,7 @@ async function main() {
   const webhookSecret = crypto.randomBytes(24).toString('hex');
   say('starting a cluster, a registry and a Git server, and seeding them');
   const stack = await startDemoStack({
-    nodes: typeof nodes === 'string' ? 'kwok' : 'real',
+    nodes: noRealNode ? 'kwok' : 'real',
     notifications: {
       url: 'http://127.0.0.1:7007/api/gitops/webhooks/registry',
       secret: webhookSecret,
@@ -206,19 +206,20 @@ ${
 `);
 }
 
-/** 'real' when this machine can run a real node now, else why not (one line). */
-function realNodeOrWhyNot(): 'real' | string {
+/** Why this machine cannot run a real node now, in one line; undefined when it can. */
+function whyNoRealNode(): string | undefined {
   const unsupported = realNodeUnsupported();
   if (unsupported) return unsupported;
   const holder = realNodeHolder();
-  if (holder)
+  if (holder) {
     return `this machine's real node is in use by pid ${holder} (one at a time)`;
+  }
   try {
     nodeBinaries();
   } catch (e) {
     return (e as Error).message;
   }
-  return 'real';
+  return undefined;
 }
 
 main().catch(async e => {
