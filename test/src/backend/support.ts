@@ -5,7 +5,12 @@ import type { BackendFeature } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import fs from 'node:fs';
-import { freePort, type Cluster, type GitServer, type Registry } from '../infra';
+import {
+  freePort,
+  type Cluster,
+  type GitServer,
+  type Registry,
+} from '../infra';
 import type { PostgresConnection } from '../infra/postgres';
 import {
   repoRoot,
@@ -78,12 +83,14 @@ export function startGitopsBackend(
   gitops: JsonObject,
   /** Backend modules to add, e.g. one that registers definitions. */
   modules: BackendFeature[] = [],
+  /** Config beside `gitops`, e.g. `events` for the events backend's modules. */
+  config: JsonObject = {},
 ) {
   return startTestBackend({
     features: [
       gitopsPlugin,
       schedulerServiceFactory,
-      mockServices.rootConfig.factory({ data: { gitops } }),
+      mockServices.rootConfig.factory({ data: { ...config, gitops } }),
       ...modules,
     ],
   });
@@ -241,8 +248,9 @@ export async function startReplica(
   await waitFor(
     `${name} to be ready`,
     async () =>
-      (await fetch(`http://127.0.0.1:${port}/.backstage/health/v1/readiness`))
-        .ok,
+      (
+        await fetch(`http://127.0.0.1:${port}/.backstage/health/v1/readiness`)
+      ).ok,
     { timeoutMs: 120_000, intervalMs: 500, abort: replica.deathError },
   );
   return replica;

@@ -25,15 +25,19 @@ import {
   startGitopsBackend,
   waitUntil,
 } from './support';
+import { eventsBackendFeatures } from '../../../plugins/gitops-backend/src/__testUtils__/eventsBackend';
 
 /*
  * Webhooks on the real servers: the registry's own notifications and a
  * signed Git push event make the backend sync within seconds, not at the
- * next one-minute poll.
+ * next one-minute poll. GitHub and GitLab pushes also arrive through
+ * Backstage's events backend, whose modules check them, as in packages/backend.
  */
 
 const REGISTRY_SECRET = 'registry-notification-secret-42';
 const GIT_SECRET = 'git-push-hook-secret-0123456789';
+const GITHUB_SECRET = 'github-events-secret-0123456789';
+const GITLAB_TOKEN = 'gitlab-events-token-0123456789';
 const IMAGE_REPO = 'web';
 describe('webhooks on the real registry and Git server', () => {
   let cluster: Cluster;
@@ -46,15 +50,26 @@ describe('webhooks on the real registry and Git server', () => {
     [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
     await installCrd(cluster);
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      webhooks: {
-        registrySecret: REGISTRY_SECRET,
-        gitSecret: GIT_SECRET,
+    backend = await startGitopsBackend(
+      {
+        clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+        cacheDir,
+        tickSeconds: 1,
+        webhooks: {
+          registrySecret: REGISTRY_SECRET,
+          gitSecret: GIT_SECRET,
+        },
       },
-    });
+      eventsBackendFeatures(),
+      {
+        events: {
+          modules: {
+            github: { webhookSecret: GITHUB_SECRET },
+            gitlab: { webhookSecret: GITLAB_TOKEN },
+          },
+        },
+      },
+    );
     const { port } = backend.server.address() as AddressInfo;
     registry = await startRegistry({
       notifications: {
@@ -203,5 +218,80 @@ describe('webhooks on the real registry and Git server', () => {
         (r: any) => r.trigger === 'webhook' && r.result === 'succeeded',
       ),
     ).toBe(true);
+  });
+
+  /** Pushes a human commit that adds a ConfigMap, and waits for the webhook to apply it. */
+  async function humanCommitAppliedAfter(
+    name: string,
+    send: () => Promise<request.Response>,
+  ): Promise<number> {
+    await git.pushAsHuman('demo', {
+      branch: 'main',
+      files: {
+        [`${name}.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: default\ndata:\n  from: ${name}\n`,
+      },
+      message: `Add ${name}`,
+    });
+    const sentAt = Date.now();
+    const res = await send();
+    expect(res.status).toBe(202);
+    await waitUntil(
+      `the ConfigMap ${name} from the human commit`,
+      async () =>
+        (await cluster
+          .kubectl(['get', 'configmap', name, '-o', 'name'])
+          .catch(() => undefined)) || undefined,
+      state,
+      20_000,
+    );
+    return (Date.now() - sentAt) / 1000;
+  }
+
+  it('a GitHub push through the events backend applies a human commit within seconds', async () => {
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      repository: { clone_url: git.repoUrl('demo') },
+    });
+    const send = (signature: string) =>
+      request(backend!.server)
+        .post('/api/events/http/github')
+        .set('content-type', 'application/json')
+        .set('x-github-event', 'push')
+        .set('x-github-delivery', crypto.randomUUID())
+        .set('x-hub-signature-256', signature)
+        .send(body);
+    const signature = `sha256=${crypto
+      .createHmac('sha256', GITHUB_SECRET)
+      .update(body)
+      .digest('hex')}`;
+    // The GitHub module refuses what it can't verify before gitops sees it.
+    expect((await send(`sha256=${'0'.repeat(64)}`)).status).toBe(403);
+    const seconds = await humanCommitAppliedAfter('from-github', () =>
+      send(signature),
+    );
+    process.stdout.write(`GitHub event → applied: ${seconds.toFixed(1)} s\n`);
+    expect(seconds).toBeLessThan(10);
+  });
+
+  it('a GitLab push (X-Gitlab-Token, no HMAC) through the events backend applies a human commit within seconds', async () => {
+    const body = JSON.stringify({
+      object_kind: 'push',
+      ref: 'refs/heads/main',
+      project: { git_http_url: git.repoUrl('demo') },
+    });
+    const send = (token: string) =>
+      request(backend!.server)
+        .post('/api/events/http/gitlab')
+        .set('content-type', 'application/json')
+        .set('x-gitlab-event', 'Push Hook')
+        .set('x-gitlab-event-uuid', crypto.randomUUID())
+        .set('x-gitlab-token', token)
+        .send(body);
+    expect((await send('not-the-token')).status).toBe(403);
+    const seconds = await humanCommitAppliedAfter('from-gitlab', () =>
+      send(GITLAB_TOKEN),
+    );
+    process.stdout.write(`GitLab event → applied: ${seconds.toFixed(1)} s\n`);
+    expect(seconds).toBeLessThan(10);
   });
 });

@@ -1,9 +1,12 @@
 import path from 'node:path';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
+import { eventsServiceFactory } from '@backstage/plugin-events-node';
 
 /**
  * The events backend with its GitHub and GitLab modules, as
- * packages/backend adds them, for tests. The modules' packages are feature
+ * packages/backend adds them, for tests, with the real events service a
+ * backend has by default (the test backend's mock gives each plugin its own,
+ * so no event would cross from one plugin to another). The modules' packages are feature
  * loaders that `import()` their parts, which Jest's CommonJS runtime cannot
  * do; so the very same parts are loaded here by file.
  */
@@ -16,6 +19,7 @@ export function eventsBackendFeatures(): BackendFeature[] {
   const github = '@backstage/plugin-events-backend-module-github';
   const gitlab = '@backstage/plugin-events-backend-module-gitlab';
   return [
+    eventsServiceFactory,
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@backstage/plugin-events-backend').default,
     part(github, 'eventsModuleGithubWebhook.cjs.js'),
