@@ -138,7 +138,7 @@ export class WebhookSync {
 export const WEBHOOK_TOPICS = ['github.push', 'gitlab.push'];
 
 /** The delivery id each Git host puts in its headers (the events backend passes them as metadata). */
-function deliveryOf(
+export function deliveryOf(
   topic: string,
   metadata: Record<string, string | string[] | undefined> | undefined,
 ): { source: string; id?: string } {
