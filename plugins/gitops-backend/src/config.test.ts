@@ -1,5 +1,5 @@
 import { ConfigReader } from '@backstage/config';
-import { readGitopsConfig } from './config';
+import { buildOptionsOf, readGitopsConfig } from './config';
 
 const read = (gitops: unknown) =>
   readGitopsConfig(new ConfigReader({ gitops } as any));
@@ -99,6 +99,20 @@ describe('readGitopsConfig', () => {
         maxFileBytes: 512 * 1024,
         maxManifests: 100,
       },
+    });
+    expect(
+      buildOptionsOf(
+        read({
+          kustomizePath: '/bin/kustomize',
+          timeouts: { kustomizeSeconds: 9 },
+          limits: { maxFileKiB: 1, maxManifests: 2 },
+        }),
+      ),
+    ).toEqual({
+      kustomizePath: '/bin/kustomize',
+      timeoutMs: 9000,
+      maxFileBytes: 1024,
+      maxManifests: 2,
     });
     expect(() => read({ timeouts: { registrySeconds: 0 } })).toThrow(
       'gitops.timeouts.registrySeconds must be a whole number from 1 to 3600, got 0',

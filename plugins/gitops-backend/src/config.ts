@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Config } from '@backstage/config';
 import { InputError } from '@backstage/errors';
 import {
+  BuildOptions,
   ClusterConnectionConfig,
   DEFAULT_COMMIT_AUTHOR,
   GitAuthor,
@@ -179,3 +180,16 @@ export function readGitopsConfig(config: Config): GitopsConfig {
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * What `buildManifests` takes from the config: the kustomize binary, its
+ * timeout and the per-component limits, to hand on where sources are built.
+ */
+export function buildOptionsOf(config: GitopsConfig): BuildOptions {
+  return {
+    kustomizePath: config.kustomizePath,
+    timeoutMs: config.timeouts.kustomizeMs,
+    maxFileBytes: config.limits.maxFileBytes,
+    maxManifests: config.limits.maxManifests,
+  };
+}
