@@ -69,7 +69,15 @@ describe('GitSource bounds against a real Git server', () => {
     expect(grown).toMatchObject({ cloned: false, fetched: true });
     const renewed = await source.sync(spec('growing'));
     expect(renewed).toMatchObject({ cloned: true, sha: grown.sha });
-    // The fresh clone is within the bound again, so the next poll keeps it.
+    // Its tip alone is past the bound: a small change fetched next must not
+    // make it re-clone after every fetch.
+    await server.pushAsHuman('growing', {
+      files: { 'small.txt': 'a change\n' },
+    });
+    expect(await source.sync(spec('growing'))).toMatchObject({
+      cloned: false,
+      fetched: true,
+    });
     expect((await source.sync(spec('growing'))).cloned).toBe(false);
   });
 
@@ -80,7 +88,11 @@ describe('GitSource bounds against a real Git server', () => {
     });
     expect((await source.sync(spec('small'))).cloned).toBe(true);
     expect((await source.sync(spec('small'))).cloned).toBe(false);
-    const born = path.join(source.cloneDir(spec('small')), '.git', 'gitops-cloned');
+    const born = path.join(
+      source.cloneDir(spec('small')),
+      '.git',
+      'gitops-cloned',
+    );
     const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
     fs.utimesSync(born, twoHoursAgo, twoHoursAgo);
     expect((await source.sync(spec('small'))).cloned).toBe(true);
@@ -88,7 +100,9 @@ describe('GitSource bounds against a real Git server', () => {
   });
 
   it('forgets the memory of repositories no longer used', async () => {
-    const source = new GitSource({ cacheDir: path.join(workDir, 'cache-memo') });
+    const source = new GitSource({
+      cacheDir: path.join(workDir, 'cache-memo'),
+    });
     await source.sync(spec('small'));
     await source.sync(spec('big'));
     expect(source.rememberedClones).toBe(2);
@@ -120,7 +134,11 @@ describe('GitSource bounds against a real Git server', () => {
         timeoutMs: 500,
       });
       await expect(
-        source.sync({ url, branch: 'main', credentials: { username: 'u', password: 's3cret-pw' } }),
+        source.sync({
+          url,
+          branch: 'main',
+          credentials: { username: 'u', password: 's3cret-pw' },
+        }),
       ).rejects.toMatchObject({
         name: 'ServiceUnavailableError',
         message: `clone ${url} timed out after 500ms`,

@@ -149,7 +149,12 @@ export class WorkingClone {
    */
   private async checkSize(): Promise<void> {
     const bytes = await directorySize(path.join(this.dir, '.git'));
-    if (bytes > this.maxCloneBytes) {
+    // A tip that alone is past the bound would be re-cloned after every
+    // fetch: only growth to twice the fresh clone's size is worth one.
+    const fresh = Number(
+      await fs.promises.readFile(bornMarker(this.dir), 'utf8').catch(() => 0),
+    );
+    if (bytes > this.maxCloneBytes && bytes > 2 * fresh) {
       await fs.promises.writeFile(renewMarker(this.dir), String(bytes));
       this.logger?.info(
         `${this.url} (${this.branch}): the working clone is ${formatBytes(
@@ -469,7 +474,7 @@ async function directorySize(dir: string): Promise<number> {
 
 /** Present when the clone must be replaced by a fresh one before its next use. */
 const renewMarker = (dir: string) => path.join(dir, '.git', 'gitops-renew');
-/** Written when the clone is made; its mtime is the clone's age. */
+/** Written when the clone is made: its mtime is the clone's age, its content the fresh size in bytes. */
 const bornMarker = (dir: string) => path.join(dir, '.git', 'gitops-cloned');
 
 type Http = HttpClient;
@@ -596,7 +601,9 @@ class RemoteAccess {
     const timer = setTimeout(
       () =>
         stop(
-          new ServiceUnavailableError(`${where} timed out after ${timeoutMs}ms`),
+          new ServiceUnavailableError(
+            `${where} timed out after ${timeoutMs}ms`,
+          ),
         ),
       timeoutMs,
     );
@@ -835,9 +842,9 @@ export class GitSource {
           // A clone that is only due for renewal still works: keep it for now.
           if (!exists) throw e;
           this.options.logger?.info(
-            `could not re-clone ${split.url} (${spec.branch}), keeping the old clone: ${
-              (e as Error).message
-            }`,
+            `could not re-clone ${split.url} (${
+              spec.branch
+            }), keeping the old clone: ${(e as Error).message}`,
           );
         }
       }
@@ -920,7 +927,11 @@ export class GitSource {
         }),
       );
       await checkoutAll(tmp, branch, cache);
-      await fs.promises.writeFile(bornMarker(tmp), '');
+      // Its mtime is the clone's age, its content the fresh clone's size.
+      await fs.promises.writeFile(
+        bornMarker(tmp),
+        String(await directorySize(path.join(tmp, '.git'))),
+      );
       await fs.promises.rm(dir, { recursive: true, force: true });
       await fs.promises.rename(tmp, dir);
       this.options.logger?.info(`cloned ${url} (${branch})`, { dir });
