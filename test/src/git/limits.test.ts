@@ -143,6 +143,20 @@ describe('GitSource bounds against a real Git server', () => {
         name: 'ServiceUnavailableError',
         message: `clone ${url} timed out after 500ms`,
       });
+      // The caller's signal (a pass that is aborted) ends it sooner.
+      const patient = new GitSource({
+        cacheDir: path.join(workDir, 'cache-silent'),
+        timeoutMs: 60_000,
+      });
+      await expect(
+        patient.sync(
+          { url, branch: 'main' },
+          { signal: AbortSignal.timeout(300) },
+        ),
+      ).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: `clone ${url} was aborted`,
+      });
     } finally {
       sockets.forEach(socket => socket.destroy());
       await new Promise(resolve => silent.close(resolve));

@@ -577,7 +577,12 @@ class RemoteAccess {
     readonly url: string,
     private readonly credentials: GitCredentials | undefined,
     private readonly http: Http,
-    private readonly limits: { timeoutMs: number; maxRepositoryBytes: number },
+    private readonly limits: {
+      timeoutMs: number;
+      maxRepositoryBytes: number;
+      /** Ends every operation early, e.g. when the reconcile pass is aborted. */
+      signal?: AbortSignal;
+    },
   ) {}
 
   /**
@@ -590,7 +595,10 @@ class RemoteAccess {
     what: string,
     op: (http: Http, headers: Headers) => Promise<T>,
   ): Promise<T> {
-    const { timeoutMs, maxRepositoryBytes } = this.limits;
+    const { timeoutMs, maxRepositoryBytes, signal } = this.limits;
+    if (signal?.aborted) {
+      throw new ServiceUnavailableError(`${what} ${this.url} was aborted`);
+    }
     const controller = new AbortController();
     let failure: Error | undefined;
     const stop = (error: Error) => {
@@ -647,12 +655,16 @@ class RemoteAccess {
       }),
     );
     aborted.catch(() => undefined);
+    const onAbort = () =>
+      stop(new ServiceUnavailableError(`${where} was aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await Promise.race([op(http, headers), aborted]);
     } catch (e) {
       throw failure ?? this.translate(where, e);
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -801,6 +813,10 @@ export class GitSource {
   async withClone<T>(
     spec: GitRepositorySpec,
     fn: (clone: WorkingClone) => Promise<T>,
+    options: {
+      /** Ends the clone's remote operations early, e.g. when the pass is aborted. */
+      signal?: AbortSignal;
+    } = {},
   ): Promise<T> {
     if (!spec.branch) throw new InputError('git branch is required');
     const split = splitUrlCredentials(spec.url);
@@ -816,6 +832,7 @@ export class GitSource {
     const remote = new RemoteAccess(split.url, credentials, this.http, {
       timeoutMs: this.limits.timeoutMs,
       maxRepositoryBytes: this.limits.maxRepositoryBytes,
+      signal: options.signal,
     });
     const dir = this.cloneDir(spec);
     await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
@@ -869,8 +886,11 @@ export class GitSource {
   }
 
   /** Polls once: syncs the clone and reports the revision. */
-  async sync(spec: GitRepositorySpec): Promise<SyncResult> {
-    return this.withClone(spec, clone => clone.sync());
+  async sync(
+    spec: GitRepositorySpec,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<SyncResult> {
+    return this.withClone(spec, clone => clone.sync(), options);
   }
 
   /** Why the clone in `dir` should be replaced by a fresh one, if it should. */
