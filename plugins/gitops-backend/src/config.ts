@@ -12,6 +12,8 @@ import {
 import { readProjects } from './projects';
 import { readClusterConfigs } from './service/ClusterService';
 
+const MIB = 1024 * 1024;
+
 /** `gitops.*` from app-config, checked and with defaults filled in. */
 export interface GitopsConfig {
   clusters: ClusterConnectionConfig[];
@@ -179,7 +181,6 @@ export function readGitopsConfig(config: Config): GitopsConfig {
   }
 }
 
-const MIB = 1024 * 1024;
 
 /**
  * What `buildManifests` takes from the config: the kustomize binary, its

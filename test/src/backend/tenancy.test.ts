@@ -280,6 +280,9 @@ describe('tenancy', () => {
         'paths-sneaky',
         'sneaky/kustomization.yaml resources entry "../clones": path clones is a symlink (or passes through one) leading outside the repository',
       );
+      expect(
+        await cluster.kubectl(['get', 'configmap', 'paths-ok', '-o', 'name']),
+      ).toContain('configmap/paths-ok');
     }, 120_000);
   });
 

@@ -25,7 +25,9 @@ import {
   startGitopsBackend,
   waitUntil,
 } from './support';
-import { eventsBackendFeatures } from '../../../plugins/gitops-backend/src/__testUtils__/eventsBackend';
+// The plugin's own tests use the same real events service; it is test-only, so not exported.
+// eslint-disable-next-line @backstage/no-forbidden-package-imports
+import { eventsBackendFeatures } from '@gitops-workflow/plugin-gitops-backend/src/__testUtils__/eventsBackend';
 
 /*
  * Webhooks on the real servers: the registry's own notifications and a

@@ -1,4 +1,5 @@
-import http from 'node:http';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import http, { type ClientRequest } from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
@@ -21,6 +22,22 @@ export interface ResourceInfo {
   /** URL segment of the resource, e.g. `deployments`. */
   plural: string;
   namespaced: boolean;
+}
+
+const passSignal = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Runs `fn` so that every Kubernetes request it makes without a signal of
+ * its own ends when `signal` aborts: a pass stopped at its deadline (before
+ * its shard lease ends) leaves no request in flight that a slow or
+ * black-holed API server could still carry out after another replica took
+ * the shard over.
+ */
+export function withRequestSignal<T>(
+  signal: AbortSignal,
+  fn: () => Promise<T>,
+): Promise<T> {
+  return passSignal.run(signal, fn);
 }
 
 interface RequestOptions {
@@ -231,6 +248,7 @@ export class KubeClient {
     }
     const transport = url.protocol === 'https:' ? https : http;
     const what = `${method} ${url.pathname}`;
+    const signal = options.signal ?? passSignal.getStore();
     const timeoutMs = this.requestTimeoutMs;
     const send = () =>
       new Promise<{
@@ -240,19 +258,20 @@ export class KubeClient {
       }>((resolve, reject) => {
         // One deadline over the whole exchange: a socket timeout alone would
         // let a server that trickles bytes hold the request for ever.
+        let req: ClientRequest | undefined = undefined;
         const timer = setTimeout(() => {
           reject(this.timeoutError(what, timeoutMs));
-          req.destroy();
+          req?.destroy();
         }, timeoutMs);
         const settle = () => clearTimeout(timer);
-        const req = transport.request(
+        req = transport.request(
           url,
           {
             method,
             agent,
             headers: requestHeaders,
             auth: basic,
-            signal: options.signal,
+            signal,
           },
           res => {
             const chunks: Buffer[] = [];
@@ -274,7 +293,7 @@ export class KubeClient {
         req.on('error', error => {
           settle();
           reject(
-            options.signal?.aborted
+            signal?.aborted
               ? new ServiceUnavailableError(
                   `Kubernetes API server ${this.server.origin}: ${what} was aborted`,
                 )
@@ -359,13 +378,14 @@ export class KubeClient {
     const lifetimeMs = watchSeconds * 1000 + this.watchGraceMs;
     let timer: NodeJS.Timeout | undefined;
     const watching = new Promise<string | undefined>((resolve, reject) => {
+      let req: ClientRequest | undefined = undefined;
       const expire = (detail: string, ms: number) =>
         setTimeout(() => {
           reject(this.timeoutError(`${what} (${detail})`, ms));
-          req.destroy();
+          req?.destroy();
         }, ms);
       timer = expire('waiting for the response', headersMs);
-      const req = transport.request(
+      req = transport.request(
         url,
         {
           method: 'GET',
@@ -399,7 +419,7 @@ export class KubeClient {
                 object: KubeObject & KubeStatus & { code?: number };
               };
               if (event.type === 'ERROR') {
-                req.destroy();
+                req?.destroy();
                 reject(
                   statusError(
                     event.object.code ?? 500,

@@ -27,6 +27,11 @@ import {
 import { withLock } from './lock';
 import { formatBytes } from '../units';
 
+/** Present when the clone must be replaced by a fresh one before its next use. */
+const renewMarker = (dir: string) => path.join(dir, '.git', 'gitops-renew');
+/** Written when the clone is made: its mtime is the clone's age, its content the fresh size in bytes. */
+const bornMarker = (dir: string) => path.join(dir, '.git', 'gitops-cloned');
+
 export interface GitLogger {
   info(message: string, meta?: Record<string, unknown>): void;
   debug(message: string, meta?: Record<string, unknown>): void;
@@ -472,10 +477,6 @@ async function directorySize(dir: string): Promise<number> {
   return total;
 }
 
-/** Present when the clone must be replaced by a fresh one before its next use. */
-const renewMarker = (dir: string) => path.join(dir, '.git', 'gitops-renew');
-/** Written when the clone is made: its mtime is the clone's age, its content the fresh size in bytes. */
-const bornMarker = (dir: string) => path.join(dir, '.git', 'gitops-cloned');
 
 type Http = HttpClient;
 type Headers = Record<string, string>;
