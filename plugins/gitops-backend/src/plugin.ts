@@ -15,7 +15,7 @@ import {
   ImageScanner,
   RegistryClient,
 } from '@gitops-workflow/plugin-gitops-node';
-import { readGitopsConfig } from './config';
+import { buildOptionsOf, readGitopsConfig } from './config';
 import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
 import { subscribeToPushEvents, WebhookSync } from './service/webhookSync';
@@ -119,7 +119,7 @@ export const gitopsPlugin = createBackendPlugin({
               }),
             }),
             author: config.commitAuthor,
-            kustomizePath: config.kustomizePath,
+            build: buildOptionsOf(config),
           });
           loop = new ReconcileLoop({
             logger,

@@ -17,6 +17,11 @@ import {
   runPipeline,
   WorkflowExecutor,
   type ClusterConnectionConfig,
+  branchOf,
+  imagePolicyId,
+  kustomizeComponents,
+  type ApplicationComponent,
+  type BuildOptions,
   type DefinitionRegistry,
   type GitAuthor,
   type GitCredentialsProvider,
@@ -58,7 +63,8 @@ export interface ApplicationReconcilerOptions {
   projects?: Project[];
   images: ImagePolicyEvaluator;
   author?: GitAuthor;
-  kustomizePath?: string;
+  /** The kustomize binary, its deadline and the build limits (`buildOptionsOf(config)`). */
+  build?: Omit<BuildOptions, 'root'>;
   metrics?: ReconcileMetrics;
 }
 
@@ -180,6 +186,28 @@ export class ApplicationReconciler {
     log.info('Deleted: what it deployed is collected and its finalizer removed');
   }
 
+  /**
+   * Keeps the memory of the image policies and Git clones these
+   * Applications use, and forgets the rest (Applications deleted, or
+   * changed to other repositories and images), so nothing grows with the
+   * Applications that have come and gone.
+   */
+  retainSources(apps: KubeObject[]): void {
+    const policies: string[] = [];
+    const repositories: Array<{ url: string; branch: string }> = [];
+    for (const app of apps) {
+      const components = ((app.spec as { components?: unknown[] } | undefined)
+        ?.components ?? []) as ApplicationComponent[];
+      for (const { component, props } of kustomizeComponents(components)) {
+        repositories.push({ url: props.url, branch: branchOf(props) });
+        if (props.imageRepository)
+          policies.push(imagePolicyId(app.metadata.namespace!, component.name));
+      }
+    }
+    this.options.images.retain(policies);
+    this.options.git.retain(repositories);
+  }
+
   private async runPass(
     app: KubeObject,
     key: string,
@@ -212,7 +240,7 @@ export class ApplicationReconciler {
             images: this.options.images,
             automationSuspended: await store.isSuspended(key),
             author: this.options.author,
-            kustomizePath: this.options.kustomizePath,
+            build: this.options.build,
             refresh: trigger === 'manual' || trigger === 'webhook',
           },
           into,

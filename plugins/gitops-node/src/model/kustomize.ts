@@ -39,3 +39,7 @@ export function kustomizeComponents(
 /** The branch a kustomize component syncs. */
 export const branchOf = (props: KustomizeProperties): string =>
   props.git?.branch ?? DEFAULT_BRANCH;
+
+/** The image policy a kustomize component defines, as markers name it (`default:gitops`). */
+export const imagePolicyId = (namespace: string, component: string): string =>
+  `${namespace}:${component}`;

@@ -3,6 +3,7 @@ import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/objects';
 import {
   branchOf,
+  imagePolicyId,
   kustomizeComponents,
   type KustomizeProperties,
 } from '../model/kustomize';
@@ -11,7 +12,7 @@ import type { Application, ApplicationComponent } from '../model/types';
 import { parseGoDuration } from '../util/duration';
 import { resolveInside } from '../util/paths';
 import { runImageUpdate } from './automation';
-import { buildManifests } from './build';
+import { buildManifests, type BuildOptions } from './build';
 import {
   revisionOf,
   splitUrlCredentials,
@@ -48,7 +49,8 @@ export interface SourceContext {
   /** Image update automation switched off by a person: sync only. */
   automationSuspended?: boolean;
   author?: GitAuthor;
-  kustomizePath?: string;
+  /** The kustomize binary, its deadline and the size limits of a build (`root` is the clone's). */
+  build?: Omit<BuildOptions, 'root'>;
   /**
    * A person or a webhook asked for this pass: list the image's tags afresh
    * instead of reusing this interval's listing.
@@ -140,7 +142,7 @@ async function updateImages(
   const repo = props.imageRepository;
   if (!repo || context.automationSuspended) return;
   const now = () => context.now?.() ?? new Date();
-  const policyId = `${app.metadata.namespace}:${component.name}`;
+  const policyId = imagePolicyId(app.metadata.namespace, component.name);
   const docker = repo.secretRef
     ? credentialsFromSecret(await readSecret(context, app, repo.secretRef))
     : undefined;
@@ -255,10 +257,7 @@ export async function prepareSources(
           project: project?.name,
         });
         return (
-          await buildManifests(dir, {
-            kustomizePath: context.kustomizePath,
-            root,
-          })
+          await buildManifests(dir, { ...context.build, root })
         ).objects;
       },
     );
