@@ -2,10 +2,10 @@ import {
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
-import { InputError, NotAllowedError } from '@backstage/errors';
+import { InputError, NotAllowedError, stringifyError } from '@backstage/errors';
 import {
   AuthorizeResult,
-  BasicPermission,
+  ResourcePermission,
 } from '@backstage/plugin-permission-common';
 import {
   ApplicationDetails,
@@ -19,6 +19,7 @@ import {
   gitopsWorkflowResumePermission,
   gitopsRollbackPermission,
   parseApplicationRef,
+  stringifyApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
@@ -51,13 +52,50 @@ export async function createRouter(
   const router = Router();
   router.use(express.json());
 
-  async function authorize(req: Request, permission: BasicPermission) {
+  /**
+   * Authorizes `permission` for the user of the request on the catalog
+   * entity the Application `ref` is linked to, so a policy can decide with
+   * the catalog's rules (e.g. owners of the entity may sync). For an
+   * Application no entity is linked to (or whose entity the catalog cannot
+   * tell right now) it asks without a resourceRef, and only an unconditional
+   * ALLOW passes: a conditional decision has no entity to hold for.
+   */
+  async function authorize(
+    req: Request,
+    permission: ResourcePermission,
+    ref: ApplicationRef,
+  ) {
     const credentials = await httpAuth.credentials(req);
-    const [decision] = await permissions.authorize([{ permission }], {
-      credentials,
-    });
+    let entityRef: string | undefined;
+    let unlinked = 'no catalog entity is linked to it';
+    try {
+      entityRef = await applications.linkedEntityRef(ref);
+    } catch (error) {
+      unlinked = `its catalog entity could not be looked up (${stringifyError(
+        error,
+      )})`;
+    }
+    if (entityRef) {
+      const [decision] = await permissions.authorize(
+        [{ permission, resourceRef: entityRef }],
+        { credentials },
+      );
+      if (decision.result !== AuthorizeResult.ALLOW) {
+        throw new NotAllowedError(
+          `Missing permission ${permission.name} on ${entityRef}`,
+        );
+      }
+      return credentials;
+    }
+    const [decision] = await permissions.authorizeConditional(
+      [{ permission }],
+      { credentials },
+    );
     if (decision.result !== AuthorizeResult.ALLOW) {
-      throw new NotAllowedError(`Missing permission ${permission.name}`);
+      const app = stringifyApplicationRef(ref);
+      throw new NotAllowedError(
+        `Missing permission ${permission.name} for ${app}: ${unlinked}, so only a policy that allows it for every entity lets you`,
+      );
     }
     return credentials;
   }
@@ -73,46 +111,86 @@ export async function createRouter(
     return parsed.ref;
   }
 
+  /**
+   * The read decision for routes about no one Application: DENY refuses;
+   * ALLOW or CONDITIONAL (the user may read some Applications) let them on.
+   */
+  async function readDecision(req: Request) {
+    const credentials = await httpAuth.credentials(req);
+    const [decision] = await permissions.authorizeConditional(
+      [{ permission: gitopsReadPermission }],
+      { credentials },
+    );
+    if (decision.result === AuthorizeResult.DENY) {
+      throw new NotAllowedError(
+        `Missing permission ${gitopsReadPermission.name}`,
+      );
+    }
+    return { credentials, decision };
+  }
+
   router.get('/clusters', async (req, res) => {
-    await authorize(req, gitopsReadPermission);
+    await readDecision(req);
     const body: ClusterListResponse = { items: await clusters.listClusters() };
     res.json(body);
   });
 
   router.get('/applications', async (req, res) => {
-    await authorize(req, gitopsReadPermission);
-    const body: ApplicationListResponse = await applications.list();
+    const { credentials, decision } = await readDecision(req);
+    const body: ApplicationListResponse = await applications.list(credentials);
+    if (decision.result === AuthorizeResult.CONDITIONAL) {
+      // Only the Applications whose entity (as this user reads the catalog)
+      // the policy lets them read; one without an entity needs an ALLOW.
+      const linked = body.items.filter(item => item.entityRef);
+      const decisions = linked.length
+        ? await permissions.authorize(
+            linked.map(item => ({
+              permission: gitopsReadPermission,
+              resourceRef: item.entityRef!,
+            })),
+            { credentials },
+          )
+        : [];
+      const readable = new Set(
+        linked.filter((_, i) => decisions[i].result === AuthorizeResult.ALLOW),
+      );
+      body.items = body.items.filter(item => readable.has(item));
+    }
     res.json(body);
   });
 
   router.get('/applications/:namespace/:name', async (req, res) => {
-    await authorize(req, gitopsReadPermission);
-    const body: ApplicationDetails = await applications.get(refOf(req));
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    const body: ApplicationDetails = await applications.get(ref);
     res.json(body);
   });
 
   router.get('/applications/:namespace/:name/sync-config', async (req, res) => {
-    await authorize(req, gitopsReadPermission);
-    const body: SyncConfiguration = await applications.syncConfig(refOf(req));
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    const body: SyncConfiguration = await applications.syncConfig(ref);
     res.json(body);
   });
 
   router.get(
     '/applications/:namespace/:name/image-history',
     async (req, res) => {
-      await authorize(req, gitopsReadPermission);
-      res.json(await applications.imageHistory(refOf(req), pageOf(req)));
+      const ref = refOf(req);
+      await authorize(req, gitopsReadPermission, ref);
+      res.json(await applications.imageHistory(ref, pageOf(req)));
     },
   );
 
   router.get('/applications/:namespace/:name/runs', async (req, res) => {
-    await authorize(req, gitopsReadPermission);
-    res.json(await applications.runs(refOf(req), pageOf(req)));
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    res.json(await applications.runs(ref, pageOf(req)));
   });
 
   router.post('/applications/:namespace/:name/sync', async (req, res) => {
-    await authorize(req, gitopsSyncPermission);
     const ref = refOf(req);
+    await authorize(req, gitopsSyncPermission, ref);
     await applications.requestSync(ref, 'manual');
     res
       .status(202)
@@ -126,11 +204,12 @@ export async function createRouter(
     router.post(
       `/applications/:namespace/:name/${action}`,
       async (req, res) => {
-        const credentials = await authorize(req, gitopsSuspendPermission);
+        const ref = refOf(req);
+        const credentials = await authorize(req, gitopsSuspendPermission, ref);
         const who =
           (credentials.principal as { userEntityRef?: string }).userEntityRef ??
           'a service';
-        await applications.setSuspended(refOf(req), suspended, who);
+        await applications.setSuspended(ref, suspended, who);
         res.json({ suspended });
       },
     );
@@ -139,17 +218,19 @@ export async function createRouter(
   router.post(
     '/applications/:namespace/:name/workflow/resume',
     async (req, res) => {
-      await authorize(req, gitopsWorkflowResumePermission);
+      const ref = refOf(req);
+      await authorize(req, gitopsWorkflowResumePermission, ref);
       const step = req.body?.step;
       if (step !== undefined && typeof step !== 'string') {
         throw new InputError('step must be the name of a suspended step');
       }
-      res.json(await applications.resumeWorkflow(refOf(req), step));
+      res.json(await applications.resumeWorkflow(ref, step));
     },
   );
 
   router.post('/applications/:namespace/:name/rollback', async (req, res) => {
-    await authorize(req, gitopsRollbackPermission);
+    const ref = refOf(req);
+    await authorize(req, gitopsRollbackPermission, ref);
     const revision = req.body?.revision;
     if (
       revision !== undefined &&
@@ -157,7 +238,7 @@ export async function createRouter(
     ) {
       throw new InputError('revision must be a revision number, e.g. 2');
     }
-    res.json(await applications.rollback(refOf(req), revision));
+    res.json(await applications.rollback(ref, revision));
   });
 
   return router;

@@ -1,6 +1,10 @@
-import { AuthService, LoggerService } from '@backstage/backend-plugin-api';
+import {
+  AuthService,
+  BackstageCredentials,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
 import { CATALOG_FILTER_EXISTS } from '@backstage/catalog-client';
-import { stringifyEntityRef } from '@backstage/catalog-model';
+import { Entity, stringifyEntityRef } from '@backstage/catalog-model';
 import {
   ConflictError,
   InputError,
@@ -126,12 +130,18 @@ export class ApplicationService {
     );
   }
 
-  /** The Applications this backend manages, like `vela ls`, with their catalog entities. */
-  async list(): Promise<ApplicationListResponse> {
+  /**
+   * The Applications this backend manages, like `vela ls`, with their catalog
+   * entities. The catalog is read on behalf of `credentials`, so an entity
+   * that user may not read is not named.
+   */
+  async list(
+    credentials: BackstageCredentials,
+  ): Promise<ApplicationListResponse> {
     const { clusters, matchLabels } = this.options;
     const [{ items, errors }, entities] = await Promise.all([
       clusters.listApplications(matchLabels),
-      this.entityRefs(),
+      this.entityRefs(credentials),
     ]);
     const summaries = items.map(({ cluster, object }): ApplicationSummary => {
       const summary = summaryOf(cluster, object);
@@ -178,7 +188,11 @@ export class ApplicationService {
     changedBy: string,
   ): Promise<void> {
     await this.options.clusters.getApplication(ref);
-    await this.options.store.setSuspended(this.keyOf(ref), suspended, changedBy);
+    await this.options.store.setSuspended(
+      this.keyOf(ref),
+      suspended,
+      changedBy,
+    );
   }
 
   /**
@@ -314,36 +328,37 @@ export class ApplicationService {
     const { object } = await this.options.clusters.getApplication(ref);
     const defaultInterval = `${DEFAULT_POLL_INTERVAL_MS / 60_000}m`;
     return {
-      components: kustomizeComponents(componentsOf(object) as ApplicationComponent[])
-        .map(({ component: c, props: p }) => {
-          const repo = p.imageRepository;
-          const pullInterval = p.pullInterval ?? defaultInterval;
-          const entry: SyncConfiguration['components'][number] = {
-            name: c.name,
-            git: {
-              url: withoutCredentials(String(p.url ?? '')),
-              branch: branchOf(p),
-              path: p.path ?? '.',
-              pullInterval,
-              prune: p.prune ?? true,
-              secretRef: p.secretRef,
-            },
+      components: kustomizeComponents(
+        componentsOf(object) as ApplicationComponent[],
+      ).map(({ component: c, props: p }) => {
+        const repo = p.imageRepository;
+        const pullInterval = p.pullInterval ?? defaultInterval;
+        const entry: SyncConfiguration['components'][number] = {
+          name: c.name,
+          git: {
+            url: withoutCredentials(String(p.url ?? '')),
+            branch: branchOf(p),
+            path: p.path ?? '.',
+            pullInterval,
+            prune: p.prune ?? true,
+            secretRef: p.secretRef,
+          },
+        };
+        if (repo) {
+          entry.image = {
+            image: repo.image,
+            interval: repo.interval ?? pullInterval,
+            pattern: repo.filterTags?.pattern,
+            extract: repo.filterTags?.extract,
+            policy:
+              describeImagePolicy(repo.policy) ??
+              'none (the component needs one)',
+            commitMessage: repo.commitMessage,
+            secretRef: repo.secretRef,
           };
-          if (repo) {
-            entry.image = {
-              image: repo.image,
-              interval: repo.interval ?? pullInterval,
-              pattern: repo.filterTags?.pattern,
-              extract: repo.filterTags?.extract,
-              policy:
-                describeImagePolicy(repo.policy) ??
-                'none (the component needs one)',
-              commitMessage: repo.commitMessage,
-              secretRef: repo.secretRef,
-            };
-          }
-          return entry;
-        }),
+        }
+        return entry;
+      }),
       commitAuthor: { ...this.options.commitAuthor },
     };
   }
@@ -438,12 +453,42 @@ export class ApplicationService {
   }
 
   /**
-   * Application key → the catalog entity annotated with it. The catalog
-   * being down costs the links, not the list.
+   * The catalog entity an Application is linked to, for permission checks:
+   * of the entities whose `gitops.backstage.io/application` annotation names
+   * it, the first by entity ref (as in the list), read with the plugin's own
+   * credentials. Undefined when no entity names it; throws when the catalog
+   * cannot be read or no cluster is configured.
    */
-  private async entityRefs(): Promise<Map<string, string>> {
-    const { catalog, auth, clusters, logger } = this.options;
-    const links = new Map<string, string>();
+  async linkedEntityRef(ref: ApplicationRef): Promise<string | undefined> {
+    const { catalog, auth, clusters } = this.options;
+    const cluster = clusters.clusterName(ref.cluster);
+    const key = ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
+    // Only the annotation values that can name this Application.
+    const values = [`${cluster}/${ref.namespace}/${ref.name}`];
+    if (clusters.clusterName(undefined) === cluster) {
+      values.push(`${ref.namespace}/${ref.name}`);
+    }
+    const { items } = await catalog.getEntities(
+      {
+        filter: {
+          [`metadata.annotations.${GITOPS_APPLICATION_ANNOTATION}`]: values,
+        },
+        fields: ['kind', 'metadata'],
+      },
+      { credentials: await auth.getOwnServiceCredentials() },
+    );
+    return this.linksOf(items).get(key);
+  }
+
+  /**
+   * Application key → the catalog entity annotated with it, as far as
+   * `credentials` may read the catalog. The catalog being down costs the
+   * links, not the list.
+   */
+  private async entityRefs(
+    credentials: BackstageCredentials,
+  ): Promise<Map<string, string>> {
+    const { catalog, logger } = this.options;
     try {
       const { items } = await catalog.getEntities(
         {
@@ -453,34 +498,41 @@ export class ApplicationService {
           },
           fields: ['kind', 'metadata'],
         },
-        { credentials: await auth.getOwnServiceCredentials() },
+        { credentials },
       );
-      const refs = items
-        .map(entity => ({
-          entityRef: stringifyEntityRef(entity),
-          parsed: parseApplicationRef(
-            entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION] ?? '',
-          ),
-        }))
-        // One Application named by several entities links to the first by ref, every time.
-        .sort((a, b) => a.entityRef.localeCompare(b.entityRef));
-      for (const { entityRef, parsed } of refs) {
-        if ('error' in parsed) continue;
-        const { cluster, namespace, name } = parsed.ref;
-        if (cluster && !clusters.has(cluster)) continue;
-        const key = ReconcileLoop.keyOf(
-          clusters.clusterName(cluster),
-          namespace,
-          name,
-        );
-        if (!links.has(key)) links.set(key, entityRef);
-      }
+      return this.linksOf(items);
     } catch (error) {
       logger.warn(
         `Could not read catalog links for Applications: ${stringifyError(
           error,
         )}`,
       );
+    }
+    return new Map();
+  }
+
+  /** Application key → entity ref; one Application named by several entities links to the first by ref, every time. */
+  private linksOf(items: Entity[]): Map<string, string> {
+    const { clusters } = this.options;
+    const links = new Map<string, string>();
+    const refs = items
+      .map(entity => ({
+        entityRef: stringifyEntityRef(entity),
+        parsed: parseApplicationRef(
+          entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION] ?? '',
+        ),
+      }))
+      .sort((a, b) => a.entityRef.localeCompare(b.entityRef));
+    for (const { entityRef, parsed } of refs) {
+      if ('error' in parsed) continue;
+      const { cluster, namespace, name } = parsed.ref;
+      if (cluster && !clusters.has(cluster)) continue;
+      const key = ReconcileLoop.keyOf(
+        clusters.clusterName(cluster),
+        namespace,
+        name,
+      );
+      if (!links.has(key)) links.set(key, entityRef);
     }
     return links;
   }

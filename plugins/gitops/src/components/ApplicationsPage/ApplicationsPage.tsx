@@ -30,7 +30,10 @@ const columns: TableColumn<ApplicationSummary>[] = [
     render: a =>
       [...new Set(a.components.flatMap(c => c.traits))].join(', ') || 'none',
   },
-  { title: 'Phase', render: a => <PhaseStatus phase={a.phase} deletion={a.deletion} /> },
+  {
+    title: 'Phase',
+    render: a => <PhaseStatus phase={a.phase} deletion={a.deletion} />,
+  },
   { title: 'Healthy', render: a => <HealthyStatus healthy={a.healthy} /> },
   {
     title: 'Status',

@@ -1,6 +1,4 @@
 import { useApi } from '@backstage/core-plugin-api';
-import { BasicPermission } from '@backstage/plugin-permission-common';
-import { usePermission } from '@backstage/plugin-permission-react';
 import {
   ApplicationRef,
   gitopsSuspendPermission,
@@ -18,20 +16,7 @@ import Typography from '@material-ui/core/Typography';
 import { ReactNode, useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { backendMessage } from '../common/errors';
-import { WithReason } from '../common/WithReason';
-
-/** Why a button is disabled, or undefined when the user may press it. */
-function useDeniedReason(permission: BasicPermission, what: string) {
-  const { loading, allowed } = usePermission({ permission });
-  if (loading) return { loading, reason: 'Checking your permissions…' };
-  if (!allowed) {
-    return {
-      loading,
-      reason: `You are not allowed to ${what} (permission ${permission.name}). Ask an administrator for it.`,
-    };
-  }
-  return { loading, reason: undefined };
-}
+import { useEntityPermissionReason, WithReason } from '../common/WithReason';
 
 function GuardedButton(props: {
   label: string;
@@ -64,8 +49,8 @@ export function ApplicationActions(props: {
   const { appRef, suspended, onDone } = props;
   const api = useApi(gitopsApiRef);
   const name = stringifyApplicationRef(appRef);
-  const sync = useDeniedReason(gitopsSyncPermission, `sync ${name}`);
-  const suspend = useDeniedReason(
+  const sync = useEntityPermissionReason(gitopsSyncPermission, `sync ${name}`);
+  const suspend = useEntityPermissionReason(
     gitopsSuspendPermission,
     `${suspended ? 'resume' : 'suspend'} automation of ${name}`,
   );

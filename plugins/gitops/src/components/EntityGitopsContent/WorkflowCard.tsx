@@ -1,6 +1,5 @@
 import { InfoCard, Table, TableColumn } from '@backstage/core-components';
 import { useApi } from '@backstage/core-plugin-api';
-import { usePermission } from '@backstage/plugin-permission-react';
 import {
   ApplicationRef,
   gitopsWorkflowResumePermission,
@@ -13,7 +12,7 @@ import { useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { backendMessage } from '../common/errors';
 import { formatDuration } from '../common/format';
-import { WithReason } from '../common/WithReason';
+import { useEntityPermissionReason, WithReason } from '../common/WithReason';
 
 function ResumeButton(props: {
   appRef: ApplicationRef;
@@ -21,21 +20,19 @@ function ResumeButton(props: {
   onDone: () => void;
 }) {
   const api = useApi(gitopsApiRef);
-  const { allowed, loading } = usePermission({
-    permission: gitopsWorkflowResumePermission,
-  });
+  const { loading, reason } = useEntityPermissionReason(
+    gitopsWorkflowResumePermission,
+    `resume the workflow step ${props.step}`,
+  );
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
-  const reason = allowed
-    ? undefined
-    : `You are not allowed to resume workflows (permission ${gitopsWorkflowResumePermission.name}).`;
   const button = (
     <Button
       size="small"
       variant="outlined"
       color="primary"
       aria-label={`Resume workflow step ${props.step}`}
-      disabled={loading || busy || !allowed}
+      disabled={loading || busy || Boolean(reason)}
       onClick={async () => {
         setBusy(true);
         setError(undefined);

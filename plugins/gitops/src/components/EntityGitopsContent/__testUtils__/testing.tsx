@@ -174,10 +174,10 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
 export async function render(
   e: Entity,
   gitopsApi: GitopsApi,
-  allow: (name: string) => boolean = () => true,
+  allow: (name: string, resourceRef?: string) => boolean = () => true,
 ) {
   const permissionApi = new MockPermissionApi(request =>
-    allow(request.permission.name)
+    allow(request.permission.name, request.resourceRef)
       ? AuthorizeResult.ALLOW
       : AuthorizeResult.DENY,
   );
