@@ -24,11 +24,23 @@ import {
 
 /*
  * The GitOps tab in Debian's Chromium against the real stack: the real
- * backend (packages/backend, serving the app built here), a cluster, a
- * registry and a Git server.
+ * backend (packages/backend, serving the app built here, with its own
+ * permission policy), a cluster, a registry and a Git server.
  */
 
 const IMAGE_REPO = 'web';
+/** The entities' owner team; Alice is in it. */
+const OWNERS = 'group:default/team-a';
+/**
+ * Who the guest sign-in makes you: each backend signs its guests in as one
+ * identity (the guest provider's userEntityRef and ownershipEntityRefs).
+ */
+const ALICE = {
+  userEntityRef: 'user:default/alice',
+  ownershipEntityRefs: ['user:default/alice', OWNERS],
+};
+/** The guest provider's default: user:development/guest, owning nothing here. */
+const GUEST = {};
 const ARTIFACTS = path.join(repoRoot(), 'test-results');
 
 function freePort(): Promise<number> {
@@ -71,7 +83,7 @@ metadata:
 spec:
   type: service
   lifecycle: production
-  owner: guests
+  owner: ${OWNERS}
 `,
     )
     .join('---\n');
@@ -83,13 +95,14 @@ interface Backend {
   output(): string;
 }
 
-/** Starts packages/backend with only the given config, on a free port. */
+/** Starts packages/backend with only the given config, on a free port; its guests sign in as `guest`. */
 async function startBackend(
   dir: string,
   name: string,
   extra: Record<string, unknown>,
   cluster: Cluster,
   cacheDir: string,
+  guest: Record<string, unknown>,
 ): Promise<Backend> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -104,7 +117,9 @@ async function startBackend(
     },
     auth: {
       environment: 'development',
-      providers: { guest: { dangerouslyAllowOutsideDevelopment: true } },
+      providers: {
+        guest: { dangerouslyAllowOutsideDevelopment: true, ...guest },
+      },
     },
     catalog: {
       rules: [{ allow: ['Component', 'Location'] }],
@@ -167,12 +182,52 @@ async function startBackend(
   return { url, stop, output: () => log };
 }
 
+/** What the browser's guest sign-in gets from a backend: the token and who it names. */
+async function signIn(backend: Backend) {
+  const res = await fetch(`${backend.url}/api/auth/guest/refresh`, {
+    headers: { 'x-requested-with': 'XMLHttpRequest' },
+  });
+  const { backstageIdentity } = (await res.json()) as {
+    backstageIdentity: {
+      token: string;
+      identity: { userEntityRef: string; ownershipEntityRefs: string[] };
+    };
+  };
+  const authorization = `Bearer ${backstageIdentity.token}`;
+  return {
+    ...backstageIdentity.identity,
+    /** GETs from /api/gitops as this user: the status. */
+    get: async (route: string) =>
+      (
+        await fetch(`${backend.url}/api/gitops${route}`, {
+          headers: { authorization },
+        })
+      ).status,
+    /** POSTs to /api/gitops as this user: the status and the error message. */
+    post: async (route: string, body: object = {}) => {
+      const r = await fetch(`${backend.url}/api/gitops${route}`, {
+        method: 'POST',
+        headers: {
+          authorization,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify(body),
+      });
+      const answer = (await r.json().catch(() => ({}))) as {
+        error?: { message?: string };
+      };
+      return { status: r.status, message: answer.error?.message };
+    },
+  };
+}
+
 describe('the GitOps tab in a real browser', () => {
   let cluster: Cluster;
   let registry: Registry;
   let git: GitServer;
   let dir: string;
   let backend: Backend | undefined;
+  let notOwner: Backend | undefined;
   let denied: Backend | undefined;
   let context: BrowserContext | undefined;
   let onFailure: () => string = () => '';
@@ -202,7 +257,7 @@ describe('the GitOps tab in a real browser', () => {
       console.log(onFailure());
     }
     await context?.close();
-    await Promise.all([backend?.stop(), denied?.stop()]);
+    await Promise.all([backend?.stop(), notOwner?.stop(), denied?.stop()]);
     await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }, 60_000);
@@ -253,7 +308,8 @@ describe('the GitOps tab in a real browser', () => {
       ),
     });
 
-    backend = await startBackend(dir, 'allowed', {}, cluster, dir);
+    // Alice's team owns the entities: the demo's policy lets her act.
+    backend = await startBackend(dir, 'owner', {}, cluster, dir, ALICE);
 
     context = await chromium.launchPersistentContext(
       path.join(dir, 'profile'),
@@ -284,8 +340,10 @@ describe('the GitOps tab in a real browser', () => {
     onFailure = () =>
       [
         ...consoleLines,
-        '--- backend ---',
+        '--- backend (the owner) ---',
         backend?.output().slice(-3000),
+        '--- backend (a guest who owns nothing) ---',
+        notOwner?.output().slice(-3000),
         '--- backend without sync permission ---',
         denied?.output().slice(-3000),
       ].join('\n');
@@ -381,9 +439,81 @@ describe('the GitOps tab in a real browser', () => {
       fullPage: true,
     });
 
-    // A user whose policy denies gitops.application.sync sees it disabled, with
-    // the reason. One backend at a time reconciles the cluster and the repo.
+    // Alice may roll back too: past the policy, the workflow answers (no such
+    // revision, so nothing changes).
+    const alice = await signIn(backend);
+    expect(alice.userEntityRef).toBe(ALICE.userEntityRef);
+    expect(
+      (
+        await alice.post('/applications/default/git-app/rollback', {
+          revision: 999,
+        })
+      ).status,
+    ).toBe(404);
+
+    // A guest who does not own the entity may look, not act: the API says 403
+    // and the tab shows each action disabled, with the reason. One backend at
+    // a time reconciles the cluster and the repo.
     await backend.stop();
+    notOwner = await startBackend(dir, 'not-owner', {}, cluster, dir, GUEST);
+    await open(
+      page,
+      `${notOwner.url}/catalog/default/component/git-app/gitops`,
+      'Application default/git-app',
+    );
+    await page
+      .getByText(
+        'You are not allowed to sync default/git-app (permission gitops.application.sync on component:default/git-app). Ask an owner of component:default/git-app or an administrator.',
+      )
+      .waitFor();
+    await page
+      .getByText(
+        /You are not allowed to suspend automation of default\/git-app \(permission gitops.application.suspend on component:default\/git-app\)/,
+      )
+      .waitFor();
+    const guestSync = page.getByRole('button', {
+      name: 'Sync default/git-app now',
+    });
+    const guestSuspend = page.getByRole('button', {
+      name: 'Suspend automation of default/git-app',
+    });
+    expect(await guestSync.isDisabled()).toBe(true);
+    expect(await guestSuspend.isDisabled()).toBe(true);
+    // The tooltip on the disabled button says why.
+    await guestSync.locator('xpath=..').hover();
+    await page
+      .getByRole('tooltip')
+      .getByText(
+        /permission gitops.application.sync on component:default\/git-app/,
+      )
+      .waitFor();
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-not-owner.png'),
+      fullPage: true,
+    });
+    const guest = await signIn(notOwner);
+    expect(guest.userEntityRef).toBe('user:development/guest');
+    for (const [route, permission] of [
+      ['sync', 'gitops.application.sync'],
+      ['rollback', 'gitops.application.rollback'],
+      ['suspend', 'gitops.application.suspend'],
+      ['resume', 'gitops.application.suspend'],
+    ]) {
+      expect(
+        await guest.post(`/applications/default/git-app/${route}`, {
+          revision: 999,
+        }),
+      ).toEqual({
+        status: 403,
+        message: `Missing permission ${permission} on component:default/git-app`,
+      });
+    }
+    // Reading stays open to everyone.
+    expect(await guest.get('/applications/default/git-app')).toBe(200);
+
+    // Alice again, with gitops.application.sync in permission.denyPermissions:
+    // the deny list wins over ownership, the other actions stay hers.
+    await notOwner.stop();
     denied = await startBackend(
       dir,
       'denied',
@@ -395,6 +525,7 @@ describe('the GitOps tab in a real browser', () => {
       },
       cluster,
       dir,
+      ALICE,
     );
     await open(
       page,
@@ -406,15 +537,21 @@ describe('the GitOps tab in a real browser', () => {
     });
     await page
       .getByText(
-        /You are not allowed to sync default\/git-app \(permission gitops.application.sync\)/,
+        /You are not allowed to sync default\/git-app \(permission gitops.application.sync on component:default\/git-app\)/,
       )
       .waitFor();
     expect(await deniedSync.isDisabled()).toBe(true);
-    expect(
-      await page
-        .getByRole('button', { name: 'Suspend automation of default/git-app' })
-        .isEnabled(),
-    ).toBe(true);
+    await waitUntil(
+      'Suspend automation to be enabled for the owner',
+      async () =>
+        (await page
+          .getByRole('button', {
+            name: 'Suspend automation of default/git-app',
+          })
+          .isEnabled())
+          ? true
+          : undefined,
+    );
     await page.screenshot({
       path: path.join(ARTIFACTS, 'gitops-tab-denied.png'),
       fullPage: true,
