@@ -135,7 +135,10 @@ export const gitopsPlugin = createBackendPlugin({
           });
           await loop.start();
           const watching = new AbortController();
-          deps.lifecycle.addShutdownHook(() => watching.abort());
+          deps.lifecycle.addShutdownHook(() => {
+            watching.abort();
+            loop?.stop();
+          });
           loop.watch(watching.signal);
         }
 

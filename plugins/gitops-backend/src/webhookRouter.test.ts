@@ -23,6 +23,8 @@ const config = {
     webhooks: { registrySecret: REGISTRY_SECRET, gitSecret: GIT_SECRET },
   },
   events: {
+    // One backend: events stay in the process (the bus's long poll would hold its stop).
+    useEventBus: 'never',
     modules: {
       github: { webhookSecret: GITHUB_SECRET },
       gitlab: { webhookSecret: GITLAB_TOKEN },

@@ -12,6 +12,7 @@ import {
   PassStoppedError,
   type PassFence,
   watchApplications,
+  withRequestSignal,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
@@ -32,7 +33,10 @@ export interface ReconcileLoopOptions {
   /** The default cluster: where Applications live. */
   cluster: { name: string; client: KubeClient };
   /** Runs and records one pass of one Application. */
-  reconciler: Pick<ApplicationReconciler, 'reconcile' | 'release'>;
+  reconciler: Pick<
+    ApplicationReconciler,
+    'reconcile' | 'release' | 'retainSources'
+  >;
   /** Only Applications with all of these labels are ours. */
   matchLabels: Record<string, string>;
   concurrency: number;
@@ -60,6 +64,7 @@ export class ReconcileLoop {
   private readonly shards: number;
   /** This replica, in the shard leases. */
   private readonly holder = randomUUID();
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -80,6 +85,11 @@ export class ReconcileLoop {
         fn: signal => this.tick(shard, Date.now(), signal),
       });
     }
+  }
+
+  /** The backend stops: passes under way stop before their next write, and no tick starts. */
+  stop(): void {
+    this.stopping.abort(new Error('the backend is shutting down'));
   }
 
   /** Reconciles an Application at its shard's next tick, which starts now. */
@@ -171,13 +181,19 @@ export class ReconcileLoop {
     signal?: AbortSignal,
   ): Promise<void> {
     const { store } = this.options;
+    // The backend is shutting down: its database may already be closed.
+    if (this.stopping.signal.aborted) return;
     const leaseMs = (this.options.shardLeaseSeconds ?? 600) * 1000;
     if (!(await store.claimShard(shard, this.holder, new Date(now + leaseMs))))
       return; // another replica's tick of this shard is still running
     // Passes stop before the lease ends, so none writes once another replica may hold the shard.
     const deadline = AbortSignal.timeout(Math.floor(leaseMs * 0.8));
     const fence: PassFence = {
-      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+      signal: AbortSignal.any(
+        [signal, deadline, this.stopping.signal].filter(
+          (s): s is AbortSignal => s !== undefined,
+        ),
+      ),
       check: async () => {
         if (!(await store.holdsShard(shard, this.holder)))
           throw new PassStoppedError(
@@ -186,9 +202,15 @@ export class ReconcileLoop {
       },
     };
     try {
-      await this.tickShard(shard, now, fence);
+      // A request still in flight when the pass stops is ended with it, so
+      // none reaches the cluster after another replica took the shard.
+      await withRequestSignal(fence.signal, () =>
+        this.tickShard(shard, now, fence),
+      );
     } finally {
-      await store.releaseShard(shard, this.holder);
+      // On shutdown the lease simply runs out: the database may be gone.
+      if (!this.stopping.signal.aborted)
+        await store.releaseShard(shard, this.holder);
     }
   }
 
@@ -209,6 +231,8 @@ export class ReconcileLoop {
       );
       return;
     }
+    // Caches and clones of Applications that are gone are forgotten.
+    this.options.reconciler.retainSources(apps);
     const inShard = apps
       .map(app => ({
         app,
