@@ -286,6 +286,8 @@ interface PassScope {
   changes: ObjectChange[];
   drifted: ObjectRef[];
   writes: number;
+  /** The first step of a finished run that could not apply again this pass, and why. */
+  keepFailure?: { step: string; message: string; reason?: string };
 }
 
 /**
@@ -491,6 +493,7 @@ export class WorkflowExecutor {
         message: failed.message ?? `step "${failed.name}" failed`,
         reason: failed.reason,
       };
+    else if (scope.keepFailure) result.failure = scope.keepFailure;
     return result;
   }
 
@@ -519,7 +522,19 @@ export class WorkflowExecutor {
           ran,
         );
       } else if (step.type === 'deploy' || step.type === 'apply-component') {
-        await this.runStep(scope, step);
+        const outcome = await this.runStep(scope, step);
+        // Its phase stays, but the pass failed: a cluster down, an object
+        // refused. Recorded and retried, and the status says so.
+        const failed =
+          outcome.phase === 'failed' || outcome.reason === 'Retrying';
+        if (failed && !scope.keepFailure)
+          scope.keepFailure = {
+            step: step.name,
+            message:
+              outcome.message ?? `step "${step.name}" could not apply again`,
+            reason:
+              outcome.phase === 'failed' ? outcome.reason : 'ApplyFailed',
+          };
       }
     }
   }
