@@ -318,6 +318,7 @@ export async function runPipeline(
     },
     failure,
     previous,
+    warnings: sources.warnings,
   });
   // The workflow's own phase stands even when a step's failure shaped the conditions.
   status.status = pass.phase;

@@ -32,6 +32,11 @@ export interface StatusInput {
   workflowPhase?: ApplicationPhase;
   /** KubeVela's `status.workflow`. */
   workflow?: WorkflowRunStatus;
+  /**
+   * What the sources stage could not do but the pass went on without (the
+   * registry failing, so the last good tag stays): a `Warning` condition.
+   */
+  warnings?: string[];
   /** The status as last written, so unchanged conditions keep their transition time. */
   previous?: ApplicationStatus;
   now?: Date;
@@ -161,6 +166,10 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
     }
   }
   if (input.workflowPhase) phase = input.workflowPhase;
+  if (input.warnings?.length)
+    conditions.push(
+      condition('Warning', true, 'SourceWarnings', input.warnings.join('; ')),
+    );
 
   const status: ApplicationStatus = { status: phase, services, conditions };
   if (input.workflow) status.workflow = input.workflow;
