@@ -70,6 +70,14 @@ export interface Cluster {
     apiPath: string,
     body?: unknown,
   ): Promise<{ status: number; body: any }>;
+  /**
+   * Stops kube-apiserver (SIGKILL: a crash, connections reset) and leaves it
+   * down until {@link Cluster.startApiServer}: etcd and the other components
+   * keep running, as when the API server's pod restarts.
+   */
+  stopApiServer(): Promise<void>;
+  /** Starts kube-apiserver again on the same port, etcd and certificates; resolves once /readyz answers. */
+  startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -310,40 +318,43 @@ async function boot(
     abort: etcd.deathError,
   });
 
-  const apiserver = handle.spawn(
-    'kube-apiserver',
-    bins.kubeApiserver,
-    [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${pki}`,
-      `--tls-cert-file=${serving.certFile}`,
-      `--tls-private-key-file=${serving.keyFile}`,
-      `--client-ca-file=${ca.certFile}`,
-      `--token-auth-file=${tokensFile}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--allow-privileged=true',
-      '--profiling=false',
-      '--endpoint-reconciler-type=none',
-      '--v=0',
-    ],
-    { logFile: path.join(logs, 'kube-apiserver.log'), env },
-  );
+  const apiserverArgs = [
+    `--etcd-servers=${etcdUrl}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${pki}`,
+    `--tls-cert-file=${serving.certFile}`,
+    `--tls-private-key-file=${serving.keyFile}`,
+    `--client-ca-file=${ca.certFile}`,
+    `--token-auth-file=${tokensFile}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${saPub}`,
+    `--service-account-signing-key-file=${saKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--endpoint-reconciler-type=none',
+    '--v=0',
+  ];
+  const spawnApiServer = () =>
+    handle.spawn('kube-apiserver', bins.kubeApiserver, apiserverArgs, {
+      logFile: path.join(logs, 'kube-apiserver.log'),
+      env,
+    });
+  let apiserver = spawnApiServer();
 
   const request = (method: string, apiPath: string, body?: unknown) =>
     apiRequest(server, ca.certPem, adminToken, method, apiPath, body);
 
-  await waitFor(
-    'kube-apiserver /readyz',
-    async () => (await request('GET', '/readyz')).status === 200,
-    { timeoutMs: 60_000, intervalMs: 100, abort: apiserver.deathError },
-  );
+  const apiServerReady = () =>
+    waitFor(
+      'kube-apiserver /readyz',
+      async () => (await request('GET', '/readyz')).status === 200,
+      { timeoutMs: 60_000, intervalMs: 100, abort: apiserver.deathError },
+    );
+  await apiServerReady();
 
   const kwokConfig = path.join(dir, 'kwok.yaml');
   // An explicit configuration keeps ~/.kwok/kwok.yaml out of the picture;
@@ -507,6 +518,18 @@ async function boot(
     request,
     kubectl,
     node,
+    async stopApiServer() {
+      apiserver.killNow();
+      await waitFor('kube-apiserver to exit', async () => !apiserver.running, {
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+    },
+    async startApiServer() {
+      if (apiserver.running) return;
+      apiserver = spawnApiServer();
+      await apiServerReady();
+    },
     async stop() {
       // The node's kubelet and proxies are clients of the control plane: they go first.
       await node?.stop();

@@ -16,6 +16,11 @@ export interface Proxy {
   /** Stop listening: connections are refused, as from a registry that is down. */
   down(): Promise<void>;
   up(): Promise<void>;
+  /**
+   * Answer every request with this status (500, 401…) and a registry error
+   * body until called with `false`; a 429 says `Retry-After: 1`.
+   */
+  failWith(status: number | false): void;
   /** Answer the next `count` requests with 429 and this `Retry-After`. */
   rateLimit(count: number, retryAfter: string): void;
   /**
@@ -37,9 +42,26 @@ export async function startProxy(
   let limited = 0;
   let retryAfter = '1';
   let silent: 'all' | 'body' | false = false;
+  let failing: number | false = false;
   const handler: http.RequestListener = (req, res) => {
     requests.push(`${req.method} ${req.url}`);
     if (silent === 'all') return;
+    if (failing) {
+      res.writeHead(failing, {
+        'content-type': 'application/json',
+        ...(failing === 429 ? { 'retry-after': '1' } : {}),
+        ...(failing === 401
+          ? { 'www-authenticate': 'Basic realm="chaos"' }
+          : {}),
+      });
+      res.end(
+        JSON.stringify({
+          errors: [{ code: 'CHAOS', message: `chaos answers ${failing}` }],
+        }),
+      );
+      req.resume();
+      return;
+    }
     if (limited > 0) {
       limited--;
       res.writeHead(429, {
@@ -87,6 +109,9 @@ export async function startProxy(
     requests,
     down: stop,
     up: () => listen(port),
+    failWith(status) {
+      failing = status;
+    },
     rateLimit(count, after) {
       limited = count;
       retryAfter = after;
