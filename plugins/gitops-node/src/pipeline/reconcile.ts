@@ -197,7 +197,9 @@ export async function runPipeline(
       (context.writeStatus ?? true) &&
       stableStringify(status) !== stableStringify(previous ?? {})
     ) {
-      await fenced();
+      // What this pass applied is reported while the shard is still ours,
+      // even past the deadline (which only stops new work).
+      await context.fence?.check();
       await writeApplicationStatus(
         home.client,
         { metadata: meta },
