@@ -450,11 +450,17 @@ export class GitopsStore {
     });
   }
 
-  /** The workflow row, locked until the transaction ends (SQLite locks the whole database anyway). */
-  private lockedRow(tx: Knex.Transaction, appKey: string) {
-    const query = tx('gitops_workflow_state').where({ app_key: appKey });
+  /** The first row of `query`, locked until the transaction ends (SQLite locks the whole database anyway). */
+  private lockedFirst(query: Knex.QueryBuilder) {
     const sqlite = String(this.db.client.config.client).includes('sqlite');
     return (sqlite ? query : query.forUpdate()).first();
+  }
+
+  /** The workflow row, locked until the transaction ends. */
+  private lockedRow(tx: Knex.Transaction, appKey: string) {
+    return this.lockedFirst(
+      tx('gitops_workflow_state').where({ app_key: appKey }),
+    );
   }
 
   /** The queued requests, removed from the queue. */
@@ -479,9 +485,9 @@ export class GitopsStore {
     expiresAt: Date,
   ): Promise<boolean> {
     return this.db.transaction(async tx => {
-      const query = tx('gitops_shard_leases').where({ shard });
-      const sqlite = String(this.db.client.config.client).includes('sqlite');
-      const row = await (sqlite ? query : query.forUpdate()).first();
+      const row = await this.lockedFirst(
+        tx('gitops_shard_leases').where({ shard }),
+      );
       if (
         row &&
         row.holder !== holder &&
