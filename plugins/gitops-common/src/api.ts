@@ -148,6 +148,88 @@ export interface ImageHistoryEntry {
   healthyAt?: string;
   /** When the Application this update belonged to was deleted (its history outlives it). */
   applicationDeletedAt?: string;
+  /** The manifest digest the markers wrote (`image:tag@digest`), when the policy reflects digests. */
+  digest?: string;
+  /**
+   * Why the bot committed: its tag policy (`update`), a person's rollback,
+   * the automatic rollback of a failed rollout, or automation resuming
+   * after a hold was released.
+   */
+  action?: ImageUpdateAction;
+  /** The Backstage user who asked for it (`user:default/jane`), for a person's action. */
+  requestedBy?: string;
+  /** The reason given with a rollback, or why the automatic rollback happened. */
+  reason?: string;
+  /** When this rollout was found failed, and why (kstatus Failed, a progress deadline, not healthy in time). */
+  failedAt?: string;
+  failure?: string;
+  /** When a later commit rolled this update back. */
+  rolledBackAt?: string;
+}
+
+export type ImageUpdateAction =
+  | 'update'
+  | 'rollback'
+  | 'automaticRollback'
+  | 'release';
+
+/**
+ * A hold on a component's image automation: its markers stay at `tag`
+ * (and `digest`) until a person releases it; scans still record what the
+ * policy would pick.
+ */
+export interface ImageHold {
+  component: string;
+  image: string;
+  tag: string;
+  digest?: string;
+  /** `user:default/jane`, or `gitops:automatic-rollback`. */
+  heldBy: string;
+  heldAt: string;
+  reason?: string;
+  /** Placed by the automatic rollback of `failedTag`. */
+  automatic: boolean;
+  failedTag?: string;
+  /** The newest tag the policy picked while held, not committed. */
+  wouldPick?: string;
+  wouldPickAt?: string;
+}
+
+/** POST /applications/:namespace/:name/images/:component/rollback */
+export interface ImageRollbackRequest {
+  /** The tag to go back to: one this component ran before (see its image history). */
+  to: string;
+  reason?: string;
+}
+
+/** POST .../images/:component/rollback answers with the hold placed; .../release with the one released. */
+export interface ImageHoldResponse {
+  hold: ImageHold;
+}
+
+/** Every person's action on an Application, and the automatic rollback's. */
+export type AuditAction =
+  | 'sync'
+  | 'suspend'
+  | 'resume'
+  | 'workflowResume'
+  | 'workflowRollback'
+  | 'workflowRelease'
+  | 'imageRollback'
+  | 'imageRelease'
+  | 'automaticRollback';
+
+/** GET /applications/:namespace/:name/audit: one action, newest first. */
+export interface AuditEntry {
+  id: number;
+  action: AuditAction;
+  /** `user:default/jane`, `gitops:automatic-rollback`, or a service's subject. */
+  actor: string;
+  at: string;
+  reason?: string;
+  component?: string;
+  /** What was done, in a sentence: "rolled web back to 0.1.5". */
+  summary: string;
 }
 
 /** A page of results and the total count, for paged tables. */
@@ -220,6 +302,11 @@ export interface SyncConfiguration {
       policy: string;
       commitMessage?: string;
       secretRef?: string;
+      /** `Never` (the default), `IfNotPresent` or `Always`, as Flux's `digestReflectionPolicy`. */
+      digestReflectionPolicy?: string;
+      /** Automatic rollback of a failed rollout, when switched on. */
+      rollback?: { onFailure: boolean; after: string };
+      hold?: ImageHold;
     };
   }>;
   commitAuthor: { name: string; email: string };
@@ -235,4 +322,13 @@ export interface SyncState {
   nextSyncAt?: string;
   /** Image update automation suspended by a person. */
   suspended: boolean;
+  /** Components whose image automation is held at a tag. */
+  holds?: ImageHold[];
+  /** A workflow revision rolled back to and pinned until released. */
+  pinnedRevision?: {
+    revision: number;
+    by?: string;
+    at?: string;
+    reason?: string;
+  };
 }
