@@ -21,9 +21,21 @@ yarn lint:all
 step "Tests"
 report="$(mktemp -d)/jest.json"
 status=0
+# Servers the tests start inherit this mark, so the check below names only
+# this run's leftovers, not those of another test run on the same machine.
+export GITOPS_TEST_RUN="$$-$(date +%s%N)"
 CI=true yarn backstage-cli repo test --json --outputFile="$report" "$@" || status=$?
 
-leftover="$(ps -eo pid=,comm= | awk '$2 ~ /^(kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|docker-registry|registry|postgres|chromium|git-http-backend|kubelet|kube-proxy|containerd|containerd-shim|traefik|pause)$/' || true)"
+# A server of ours still running is a broken teardown: one carrying this
+# run's mark, or one carrying no mark at all (started outside Node, e.g. by
+# containerd); one marked by another run is that run's business.
+leftover="$(ps -eo pid=,comm= | awk '$2 ~ /^(kube-apiserver|kube-controller|kube-scheduler|etcd|kwok|docker-registry|registry|postgres|chromium|git-http-backend|kubelet|kube-proxy|containerd|containerd-shim|traefik|pause)$/' |
+  while read -r pid comm; do
+    mark="$(tr '\0' '\n' 2>/dev/null </proc/"$pid"/environ | sed -n 's/^GITOPS_TEST_RUN=//p' || true)"
+    if [ -z "$mark" ] || [ "$mark" = "$GITOPS_TEST_RUN" ]; then
+      echo "$pid $comm"
+    fi
+  done || true)"
 if [ -n "$leftover" ]; then
   printf 'Tests left these servers running (a teardown is broken):\n%s\n' "$leftover" >&2
   status=1
