@@ -332,3 +332,113 @@ export interface SyncState {
     reason?: string;
   };
 }
+
+/**
+ * What a timeline event tells, which is also its mark's colour:
+ * - `tagPushed`: the tag reached the registry (known from the registry's
+ *   push notification; a tag found by polling has none),
+ * - `picked`: the tag policy picked a new tag, or a rollback chose an old one,
+ * - `committed`: the bot's commit of it reached Git,
+ * - `applied`, `healthy`, `failed`: how its rollout went,
+ * - `rolledBack`: a later commit rolled it back,
+ * - `hold`, `release`: a person's (or the automatic) rollback held a tag, a
+ *   person released it; `action`: any other person's action (sync,
+ *   suspend, resume, resume a workflow step),
+ * - `synced`, `syncFailed`: a reconcile changed objects, or failed,
+ * - `workflowStep`: a step of the current workflow run started or ended.
+ */
+export type TimelineEventKind =
+  | 'tagPushed'
+  | 'picked'
+  | 'committed'
+  | 'applied'
+  | 'healthy'
+  | 'failed'
+  | 'rolledBack'
+  | 'hold'
+  | 'release'
+  | 'action'
+  | 'synced'
+  | 'syncFailed'
+  | 'workflowStep';
+
+/** One thing that happened to an Application, from the backend's own records. */
+export interface TimelineEvent {
+  at: string;
+  kind: TimelineEventKind;
+  /** The component's lane; absent for what concerns the whole Application (syncs, workflow steps, suspend). */
+  component?: string;
+  /** What happened, in a sentence. */
+  sentence: string;
+  /** Who did it, for a person's action (`user:default/jane`) or the automatic rollback. */
+  actor?: string;
+  /** What the event is about, for links. */
+  links: {
+    /** The full SHA of the commit it concerns. */
+    commit?: string;
+    /** `image:tag` it concerns. */
+    image?: string;
+    /** The reconcile run it was (see `/runs`). */
+    run?: number;
+    /** The image history row it came from (see `/image-history`). */
+    imageUpdate?: number;
+  };
+}
+
+/**
+ * The four DORA figures of one Application over a window, from its image
+ * history. A rollout is one committed image update (the bot's, or one it
+ * made after a hold was released); rollbacks restore, they are not counted
+ * as changes. A rollout belongs to the window in which its tag was picked.
+ */
+export interface DoraFigures {
+  from: string;
+  to: string;
+  /** Rollouts of a new tag in the window. */
+  rollouts: number;
+  /** Of those, the ones that became healthy and were not found failed first. */
+  deployments: number;
+  /** Deployment frequency: `deployments` per 24 hours of the window. */
+  deploymentsPerDay: number;
+  /**
+   * Lead time of the deployments, from the tag push to healthy. The push is
+   * the registry's, when its notification told us (`fromTagPush` of the
+   * `samples`); otherwise the moment the tag policy picked the tag, which
+   * comes later: that lead time is a lower bound.
+   */
+  leadTime: {
+    samples: number;
+    fromTagPush: number;
+    medianMs?: number;
+    /** The nearest-rank 90th percentile. */
+    p90Ms?: number;
+  };
+  /** Rollouts whose outcome is known: healthy, failed or rolled back. */
+  finished: number;
+  /** Rollouts found failed, or rolled back. */
+  failures: number;
+  /** Change failure rate: `failures / finished`, from 0 to 1; absent with nothing finished. */
+  changeFailureRate?: number;
+  /**
+   * Time to restore: from a failure (found failed; for a rollout rolled back
+   * without that, from when it went live) to the next rollout of that
+   * component that became healthy, rollbacks included.
+   */
+  timeToRestore: {
+    /** Failures restored by now. */
+    restored: number;
+    /** Failures not restored yet: not in the median. */
+    unrestored: number;
+    medianMs?: number;
+  };
+}
+
+/** GET /applications/:namespace/:name/timeline[?from=&to=]: oldest event first. */
+export interface TimelineResponse {
+  from: string;
+  to: string;
+  events: TimelineEvent[];
+  dora: DoraFigures;
+  /** Set when the window held more records than one answer carries: the oldest were left out. */
+  truncated?: boolean;
+}

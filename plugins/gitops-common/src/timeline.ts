@@ -1,0 +1,121 @@
+import type { DoraFigures, ImageHistoryEntry } from './api';
+
+/**
+ * One rollout as the DORA figures read it: an image history row, with the
+ * time its tag reached the registry when the registry's push notification
+ * told us.
+ */
+export type Rollout = Pick<
+  ImageHistoryEntry,
+  | 'id'
+  | 'component'
+  | 'action'
+  | 'detectedAt'
+  | 'appliedAt'
+  | 'healthyAt'
+  | 'failedAt'
+  | 'rolledBackAt'
+> & { tagPushedAt?: string };
+
+const DAY_MS = 24 * 3600_000;
+
+const ms = (iso: string) => new Date(iso).getTime();
+
+/** Rollbacks restore a component; only new tags are changes. */
+const isChange = (r: Rollout) =>
+  r.action === undefined || r.action === 'update' || r.action === 'release';
+
+/** Healthy, and not found failed before it was. */
+const succeeded = (r: Rollout): r is Rollout & { healthyAt: string } =>
+  r.healthyAt !== undefined &&
+  (r.failedAt === undefined || ms(r.failedAt) > ms(r.healthyAt));
+
+const isFailure = (r: Rollout) =>
+  r.failedAt !== undefined || r.rolledBackAt !== undefined;
+
+/**
+ * When a failed rollout started failing: when it was found failed, else
+ * (rolled back by a person while it ran) when it went live.
+ */
+const failingSince = (r: Rollout): number =>
+  ms(r.failedAt ?? r.healthyAt ?? r.appliedAt ?? r.rolledBackAt!);
+
+/** The middle value; the mean of the two middle ones for an even count. */
+export function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** The nearest-rank percentile: the smallest value at least `p`% of the values are not above. */
+export function percentile(values: number[], p: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * The DORA figures of one Application's rollouts over `[from, to)`; see
+ * {@link DoraFigures} for what each counts. `rollouts` may hold rows outside
+ * the window (they are left out) and in any order; the rollouts after a
+ * failure, within the window, are what restores it.
+ */
+export function doraFigures(
+  rollouts: Rollout[],
+  window: { from: string; to: string },
+): DoraFigures {
+  const from = ms(window.from);
+  const to = ms(window.to);
+  const inWindow = rollouts
+    .filter(r => ms(r.detectedAt) >= from && ms(r.detectedAt) < to)
+    .sort((a, b) => ms(a.detectedAt) - ms(b.detectedAt) || a.id - b.id);
+  const changes = inWindow.filter(isChange);
+  const deployments = changes.filter(succeeded);
+  const leadTimes = deployments.map(r =>
+    Math.max(0, ms(r.healthyAt) - ms(r.tagPushedAt ?? r.detectedAt)),
+  );
+  const finished = changes.filter(r => succeeded(r) || isFailure(r));
+  const failures = changes.filter(isFailure);
+
+  const restoreTimes: number[] = [];
+  for (const failure of failures) {
+    const since = failingSince(failure);
+    const after = inWindow.slice(inWindow.indexOf(failure) + 1);
+    const restoredAt = after
+      .filter(
+        r =>
+          r.component === failure.component &&
+          succeeded(r) &&
+          ms(r.healthyAt) >= since,
+      )
+      .map(r => ms(r.healthyAt!))
+      .sort((a, b) => a - b)[0];
+    if (restoredAt !== undefined) restoreTimes.push(restoredAt - since);
+  }
+
+  return {
+    from: new Date(from).toISOString(),
+    to: new Date(to).toISOString(),
+    rollouts: changes.length,
+    deployments: deployments.length,
+    deploymentsPerDay:
+      to > from ? deployments.length / ((to - from) / DAY_MS) : 0,
+    leadTime: {
+      samples: leadTimes.length,
+      fromTagPush: deployments.filter(r => r.tagPushedAt !== undefined).length,
+      medianMs: median(leadTimes),
+      p90Ms: percentile(leadTimes, 90),
+    },
+    finished: finished.length,
+    failures: failures.length,
+    changeFailureRate: finished.length
+      ? failures.length / finished.length
+      : undefined,
+    timeToRestore: {
+      restored: restoreTimes.length,
+      unrestored: failures.length - restoreTimes.length,
+      medianMs: median(restoreTimes),
+    },
+  };
+}
