@@ -6,7 +6,7 @@ export const HOUSEKEEPING_TASK_ID = 'gitops-history-retention';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Deletes reconcile runs and image history older than the retention, once a
+ * Deletes reconcile runs, image history and audit entries older than the retention, once a
  * day (and at start-up). Global scope: one replica does it per day.
  */
 export async function scheduleHousekeeping(options: {
@@ -23,9 +23,9 @@ export async function scheduleHousekeeping(options: {
     scope: 'global',
     fn: async () => {
       const cutoff = new Date(Date.now() - retentionDays * DAY_MS);
-      const { runs, images } = await store.deleteHistoryBefore(cutoff);
+      const { runs, images, audit } = await store.deleteHistoryBefore(cutoff);
       logger.info(
-        `History older than ${retentionDays} days deleted: ${runs} reconcile runs, ${images} image updates`,
+        `History older than ${retentionDays} days deleted: ${runs} reconcile runs, ${images} image updates, ${audit} audit entries`,
       );
     },
   });

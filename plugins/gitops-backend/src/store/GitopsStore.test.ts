@@ -1,3 +1,4 @@
+import { resolvePackagePath } from '@backstage/backend-plugin-api';
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import { GitopsStore } from './GitopsStore';
 
@@ -161,7 +162,7 @@ describe('GitopsStore', () => {
 
       expect(
         await store.deleteHistoryBefore(new Date('2026-06-01T00:00:00Z')),
-      ).toEqual({ runs: 1, images: 0 });
+      ).toEqual({ runs: 1, images: 0, audit: 0 });
       // The two recent runs stay.
       expect(
         (await store.listRuns(APP, { limit: 10, offset: 0 })).totalCount,
@@ -198,7 +199,10 @@ describe('GitopsStore', () => {
       });
       expect((await store.schedules([APP])).get(APP)?.failures).toBe(3);
       await store.recordReconcile(APP, {
-        ...failed('path "x" points outside the repository', '2026-02-01T00:01:00Z'),
+        ...failed(
+          'path "x" points outside the repository',
+          '2026-02-01T00:01:00Z',
+        ),
         failures: 4,
       });
 
@@ -243,7 +247,9 @@ describe('GitopsStore', () => {
       expect(await store.holdsShard(0, 'replica-b')).toBe(false);
 
       // A's lease runs out while its pass still runs: B takes the shard, A no longer holds it.
-      expect(await store.claimShard(0, 'replica-a', new Date(Date.now() - 1))).toBe(true);
+      expect(
+        await store.claimShard(0, 'replica-a', new Date(Date.now() - 1)),
+      ).toBe(true);
       expect(await store.claimShard(0, 'replica-b', inAMinute())).toBe(true);
       expect(await store.holdsShard(0, 'replica-a')).toBe(false);
 
@@ -251,6 +257,283 @@ describe('GitopsStore', () => {
       await store.releaseShard(0, 'replica-b');
       expect(await store.holdsShard(0, 'replica-b')).toBe(false);
       expect(await store.claimShard(0, 'replica-a', inAMinute())).toBe(true);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'holds a component at a tag, records what it would pick, and lets one pass settle its release, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const hold = await store.placeHold(APP, {
+        component: 'git-app',
+        image: 'registry.local/gitops',
+        tag: '0.1.5',
+        heldBy: 'user:default/jane',
+        heldAt: new Date('2026-12-01T10:00:00Z'),
+        reason: '0.1.6 leaks memory',
+      });
+      expect(hold).toMatchObject({ tag: '0.1.5', automatic: false });
+      // Another Application's holds are its own.
+      expect(await store.listHolds('local/default/other')).toEqual([]);
+
+      await store.recordWouldPick(
+        APP,
+        'git-app',
+        '0.1.6',
+        new Date('2026-12-01T10:01:00Z'),
+      );
+      // The same pick again keeps when it was first seen.
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        wouldPick: [
+          {
+            component: 'git-app',
+            tag: '0.1.6',
+            at: new Date('2026-12-01T10:02:00Z'),
+          },
+        ],
+      });
+      expect(await store.listHolds(APP)).toEqual([
+        {
+          component: 'git-app',
+          image: 'registry.local/gitops',
+          tag: '0.1.5',
+          heldBy: 'user:default/jane',
+          heldAt: '2026-12-01T10:00:00.000Z',
+          reason: '0.1.6 leaks memory',
+          automatic: false,
+          wouldPick: '0.1.6',
+          wouldPickAt: '2026-12-01T10:01:00.000Z',
+          digest: undefined,
+          failedTag: undefined,
+        },
+      ]);
+
+      const released = await store.releaseHold(APP, 'git-app', {
+        releasedBy: 'user:default/john',
+        reason: 'fixed in 0.1.6',
+      });
+      expect(released?.tag).toBe('0.1.5');
+      expect(await store.listHolds(APP)).toEqual([]);
+      // Released once: releasing again finds no hold.
+      expect(
+        await store.releaseHold(APP, 'git-app', {
+          releasedBy: 'user:default/john',
+        }),
+      ).toBeUndefined();
+      expect(await store.listReleases(APP)).toEqual([
+        expect.objectContaining({
+          component: 'git-app',
+          releasedBy: 'user:default/john',
+          reason: 'fixed in 0.1.6',
+        }),
+      ]);
+
+      // The pass that let automation resume settles the release.
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        settledReleases: ['git-app'],
+      });
+      expect(await store.listReleases(APP)).toEqual([]);
+
+      // A new hold replaces a release not yet settled, and a settled release of it does not remove it.
+      await store.placeHold(APP, { ...hold, tag: '0.1.4', heldAt: undefined });
+      await store.releaseHold(APP, 'git-app', {
+        releasedBy: 'user:default/john',
+      });
+      await store.placeHold(APP, { ...hold, tag: '0.1.3', heldAt: undefined });
+      expect(await store.listReleases(APP)).toEqual([]);
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        settledReleases: ['git-app'],
+      });
+      expect((await store.listHolds(APP)).map(h => h.tag)).toEqual(['0.1.3']);
+
+      // Deleting the Application lets its holds go with it.
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+        collected: true,
+      });
+      expect(await store.listHolds(APP)).toEqual([]);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'records why the bot committed, marks the update a rollback undoes, and a failed rollout once, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const update = (
+        oldTag: string | undefined,
+        newTag: string,
+        minute: number,
+      ) => ({
+        component: 'git-app',
+        image: 'registry.local/gitops',
+        oldTag,
+        newTag,
+        trigger: 'poll' as const,
+        detectedAt: new Date(Date.UTC(2026, 11, 1, 10, minute)).toISOString(),
+        pushedAt: new Date(Date.UTC(2026, 11, 1, 10, minute, 5)).toISOString(),
+      });
+      const first = await store.addImageUpdate(APP, {
+        ...update(undefined, '0.1.5', 0),
+        action: 'update',
+      });
+      const bad = await store.addImageUpdate(APP, {
+        ...update('0.1.5', '0.1.6', 1),
+        action: 'update',
+        digest: 'sha256:abc',
+      });
+      expect(
+        await store.markRolloutFailed(
+          bad,
+          'ProgressDeadlineExceeded',
+          new Date('2026-12-01T10:03:00Z'),
+        ),
+      ).toBe(true);
+      expect(await store.markRolloutFailed(bad, 'later finding')).toBe(false);
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'manual',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [
+          {
+            ...update('0.1.6', '0.1.5', 4),
+            action: 'rollback',
+            requestedBy: 'user:default/jane',
+            reason: '0.1.6 leaks memory',
+          },
+        ],
+        nextAt: new Date(),
+      });
+
+      const { items } = await store.listImageHistory(APP, {
+        limit: 10,
+        offset: 0,
+      });
+      expect(items.map(i => [i.newTag, i.action])).toEqual([
+        ['0.1.5', 'rollback'],
+        ['0.1.6', 'update'],
+        ['0.1.5', 'update'],
+      ]);
+      expect(items[0]).toMatchObject({
+        requestedBy: 'user:default/jane',
+        reason: '0.1.6 leaks memory',
+        rolledBackAt: undefined,
+      });
+      expect(items[1]).toMatchObject({
+        id: bad,
+        digest: 'sha256:abc',
+        failedAt: '2026-12-01T10:03:00.000Z',
+        failure: 'ProgressDeadlineExceeded',
+        rolledBackAt: '2026-12-01T10:04:05.000Z',
+      });
+      expect(items[2]).toMatchObject({ id: first, rolledBackAt: undefined });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'keeps an audit trail per Application, newest first and paged, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const entry = await store.appendAudit(APP, {
+        action: 'imageRollback',
+        actor: 'user:default/jane',
+        at: new Date('2026-12-01T10:00:00Z'),
+        reason: '0.1.6 leaks memory',
+        component: 'git-app',
+        summary: 'rolled git-app back to 0.1.5',
+      });
+      expect(entry.id).toEqual(expect.any(Number));
+      await store.appendAudit(APP, {
+        action: 'imageRelease',
+        actor: 'user:default/john',
+        at: new Date('2026-12-01T11:00:00Z'),
+        component: 'git-app',
+        summary: 'released the hold of git-app at 0.1.5',
+      });
+      await store.appendAudit('local/default/other', {
+        action: 'sync',
+        actor: 'user:default/jane',
+        summary: 'asked for a sync',
+      });
+
+      const page = await store.listAudit(APP, { limit: 1, offset: 0 });
+      expect(page.totalCount).toBe(2);
+      expect(page.items).toEqual([
+        {
+          id: expect.any(Number),
+          action: 'imageRelease',
+          actor: 'user:default/john',
+          at: '2026-12-01T11:00:00.000Z',
+          reason: undefined,
+          component: 'git-app',
+          summary: 'released the hold of git-app at 0.1.5',
+        },
+      ]);
+      const second = await store.listAudit(APP, { limit: 1, offset: 1 });
+      expect(second.items).toEqual([entry]);
+
+      expect(
+        await store.deleteHistoryBefore(new Date('2026-12-01T10:30:00Z')),
+      ).toEqual({ runs: 0, images: 0, audit: 1 });
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'undoes the rollback migration and applies it again, %p',
+    async databaseId => {
+      const knex = await databases.init(databaseId);
+      const directory = resolvePackagePath(
+        '@gitops-workflow/plugin-gitops-backend',
+        'migrations',
+      );
+      await knex.migrate.latest({ directory });
+      await knex.migrate.down({ directory });
+      expect(await knex.schema.hasTable('gitops_image_holds')).toBe(false);
+      expect(await knex.schema.hasTable('gitops_audit')).toBe(false);
+      expect(
+        await knex.schema.hasColumn('gitops_image_history', 'rolled_back_at'),
+      ).toBe(false);
+      // What the migration before it added stays.
+      expect(
+        await knex.schema.hasColumn('gitops_image_history', 'app_deleted_at'),
+      ).toBe(true);
+      await knex.migrate.latest({ directory });
+      expect(
+        await knex.schema.hasColumn('gitops_image_history', 'requested_by'),
+      ).toBe(true);
     },
   );
 });

@@ -3,7 +3,9 @@ import {
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
 import {
+  AuditEntry,
   ImageHistoryEntry,
+  ImageHold,
   Page,
   ReconcileRun,
   ReconcileTrigger,
@@ -52,12 +54,37 @@ export interface ReconcileRecord {
   nextAt: Date;
   /** Failed passes in a row, this one included (for backoff); ignored when the pass succeeded. */
   failures?: number;
+  /**
+   * Components whose released hold this pass has let go of (automation
+   * picked again, committing or finding nothing to change): their release
+   * is done.
+   */
+  settledReleases?: string[];
+  /** What the policies of held components picked, not committed. */
+  wouldPick?: Array<{ component: string; tag: string; at: Date }>;
 }
 
 export type NewImageUpdate = Omit<
   ImageHistoryEntry,
   'id' | 'appliedAt' | 'healthyAt'
 >;
+
+/** A hold to place; `heldAt` defaults to now. */
+export type NewImageHold = Omit<
+  ImageHold,
+  'heldAt' | 'automatic' | 'wouldPick' | 'wouldPickAt'
+> & { heldAt?: Date; automatic?: boolean };
+
+/** A hold a person released, until a pass lets automation resume. */
+export interface ImageHoldRelease {
+  component: string;
+  releasedBy: string;
+  releasedAt: string;
+  reason?: string;
+}
+
+/** An action to audit; `at` defaults to now. */
+export type NewAuditEntry = Omit<AuditEntry, 'id' | 'at'> & { at?: Date };
 
 const toIso = (value: unknown): string | undefined => {
   if (value === null || value === undefined) return undefined;
@@ -80,6 +107,32 @@ const runOf = (r: any): ReconcileRun => ({
   ...(Number(r.repeats ?? 1) > 1 ? { repeats: Number(r.repeats) } : {}),
 });
 
+const holdOf = (r: any): ImageHold => ({
+  component: r.component,
+  image: r.image,
+  tag: r.tag,
+  digest: orUndefined(r.digest),
+  heldBy: r.held_by,
+  heldAt: toIso(r.held_at)!,
+  reason: orUndefined(r.reason),
+  automatic: Boolean(r.automatic),
+  failedTag: orUndefined(r.failed_tag),
+  wouldPick: orUndefined(r.would_pick),
+  wouldPickAt: toIso(r.would_pick_at),
+});
+
+const auditOf = (r: any): AuditEntry => ({
+  id: Number(r.id),
+  action: r.action,
+  actor: r.actor,
+  at: toIso(r.at)!,
+  reason: orUndefined(r.reason),
+  component: orUndefined(r.component),
+  summary: r.summary,
+});
+
+const ROLLBACK_ACTIONS = ['rollback', 'automaticRollback'];
+
 /**
  * The plugin's persistent state, in the Backstage database (SQLite or
  * PostgreSQL): reconcile runs, image history, inventory and the automation
@@ -101,7 +154,10 @@ export class GitopsStore {
    * workflow state and inventories it left, the rollout milestones it
    * reached and when it is next due. A crash leaves all of it or none.
    */
-  async recordReconcile(appKey: string, record: ReconcileRecord): Promise<void> {
+  async recordReconcile(
+    appKey: string,
+    record: ReconcileRecord,
+  ): Promise<void> {
     await this.db.transaction(async tx => {
       const { run } = record;
       const last = await tx('gitops_reconcile_runs')
@@ -140,10 +196,25 @@ export class GitopsStore {
         const { workflow, inventories, applied, healthy } = record.deployed;
         await this.writeWorkflowState(tx, appKey, workflow);
         await this.writeInventories(tx, appKey, inventories);
-        if (applied) await this.markRollout(appKey, 'applied', run.finishedAt, tx);
+        if (applied)
+          await this.markRollout(appKey, 'applied', run.finishedAt, tx);
         if (applied && healthy)
           await this.markRollout(appKey, 'healthy', run.finishedAt, tx);
       }
+      if (record.settledReleases?.length)
+        await tx('gitops_image_holds')
+          .where({ app_key: appKey })
+          .whereIn('component', record.settledReleases)
+          .whereNotNull('released_at')
+          .delete();
+      for (const pick of record.wouldPick ?? [])
+        await this.recordWouldPick(
+          appKey,
+          pick.component,
+          pick.tag,
+          pick.at,
+          tx,
+        );
       if (record.collecting)
         await this.writeInventories(tx, appKey, record.collecting.inventories);
       if (record.collected) {
@@ -165,6 +236,7 @@ export class GitopsStore {
       'gitops_workflow_state', // with its pending commands
       'gitops_inventories',
       'gitops_automation',
+      'gitops_image_holds',
     ]) {
       await tx(table).where({ app_key: appKey }).delete();
     }
@@ -249,9 +321,55 @@ export class GitopsStore {
         trigger: update.trigger,
         detected_at: new Date(update.detectedAt),
         pushed_at: update.pushedAt ? new Date(update.pushedAt) : null,
+        digest: update.digest ?? null,
+        action: update.action ?? null,
+        requested_by: update.requestedBy ?? null,
+        reason: update.reason ?? null,
       })
       .returning('id');
-    return typeof row === 'object' ? Number(row.id) : Number(row);
+    const id = typeof row === 'object' ? Number(row.id) : Number(row);
+    if (update.action && ROLLBACK_ACTIONS.includes(update.action)) {
+      // The update it undoes: the component's latest row that put in the tag it replaced.
+      const undone = db('gitops_image_history')
+        .where({ app_key: appKey, component: update.component })
+        .whereNull('app_deleted_at')
+        .where('id', '<', id);
+      if (update.oldTag) undone.where({ new_tag: update.oldTag });
+      const previous = await undone.orderBy('id', 'desc').first('id');
+      if (previous)
+        await this.markRolledBack(
+          Number(previous.id),
+          new Date(update.pushedAt ?? update.detectedAt),
+          db,
+        );
+    }
+    return id;
+  }
+
+  /** A rollout found failed (kstatus Failed, a progress deadline, not healthy in time): the first finding stands. */
+  async markRolloutFailed(
+    historyId: number,
+    failure: string,
+    at = new Date(),
+  ): Promise<boolean> {
+    const updated = await this.db('gitops_image_history')
+      .where({ id: historyId })
+      .whereNull('failed_at')
+      .update({ failed_at: at, failure });
+    return updated > 0;
+  }
+
+  /** A later commit rolled this update back. */
+  async markRolledBack(
+    historyId: number,
+    at = new Date(),
+    db: Knex = this.db,
+  ): Promise<boolean> {
+    const updated = await db('gitops_image_history')
+      .where({ id: historyId })
+      .whereNull('rolled_back_at')
+      .update({ rolled_back_at: at });
+    return updated > 0;
   }
 
   /**
@@ -302,6 +420,13 @@ export class GitopsStore {
         appliedAt: toIso(r.applied_at),
         healthyAt: toIso(r.healthy_at),
         applicationDeletedAt: toIso(r.app_deleted_at),
+        digest: orUndefined(r.digest),
+        action: orUndefined(r.action),
+        requestedBy: orUndefined(r.requested_by),
+        reason: orUndefined(r.reason),
+        failedAt: toIso(r.failed_at),
+        failure: orUndefined(r.failure),
+        rolledBackAt: toIso(r.rolled_back_at),
       })),
     };
   }
@@ -313,7 +438,10 @@ export class GitopsStore {
     const rows = await this.db('gitops_inventories').where({ app_key: appKey });
     if (rows.length === 0) return undefined;
     return Object.fromEntries(
-      rows.map(r => [r.cluster as string, JSON.parse(r.entries) as InventoryEntry[]]),
+      rows.map(r => [
+        r.cluster as string,
+        JSON.parse(r.entries) as InventoryEntry[],
+      ]),
     );
   }
 
@@ -360,6 +488,139 @@ export class GitopsStore {
       })
       .onConflict('app_key')
       .merge();
+  }
+
+  /**
+   * Holds a component's image automation at `tag`, replacing any hold or
+   * release it had: the next pass commits that tag, and later ones keep it.
+   */
+  async placeHold(appKey: string, hold: NewImageHold): Promise<ImageHold> {
+    const row = {
+      app_key: appKey,
+      component: hold.component,
+      image: hold.image,
+      tag: hold.tag,
+      digest: hold.digest ?? null,
+      held_by: hold.heldBy,
+      held_at: hold.heldAt ?? new Date(),
+      reason: hold.reason ?? null,
+      automatic: hold.automatic ?? false,
+      failed_tag: hold.failedTag ?? null,
+      would_pick: null,
+      would_pick_at: null,
+      released_by: null,
+      released_at: null,
+      release_reason: null,
+    };
+    await this.db('gitops_image_holds')
+      .insert(row)
+      .onConflict(['app_key', 'component'])
+      .merge();
+    return holdOf(row);
+  }
+
+  /**
+   * Releases a component's hold: automation picks again at the next pass,
+   * whose commit names who released it. Undefined when it was not held.
+   */
+  async releaseHold(
+    appKey: string,
+    component: string,
+    release: { releasedBy: string; reason?: string; at?: Date },
+  ): Promise<ImageHold | undefined> {
+    return this.db.transaction(async tx => {
+      const row = await this.lockedFirst(
+        tx('gitops_image_holds')
+          .where({ app_key: appKey, component })
+          .whereNull('released_at'),
+      );
+      if (!row) return undefined;
+      await tx('gitops_image_holds')
+        .where({ app_key: appKey, component })
+        .update({
+          released_by: release.releasedBy,
+          released_at: release.at ?? new Date(),
+          release_reason: release.reason ?? null,
+        });
+      return holdOf(row);
+    });
+  }
+
+  /** The components held now, by component name. */
+  async listHolds(appKey: string): Promise<ImageHold[]> {
+    const rows = await this.db('gitops_image_holds')
+      .where({ app_key: appKey })
+      .whereNull('released_at')
+      .orderBy('component');
+    return rows.map(holdOf);
+  }
+
+  /** The holds released since the last pass, which the next pass lets go of. */
+  async listReleases(appKey: string): Promise<ImageHoldRelease[]> {
+    const rows = await this.db('gitops_image_holds')
+      .where({ app_key: appKey })
+      .whereNotNull('released_at')
+      .orderBy('component');
+    return rows.map(r => ({
+      component: r.component,
+      releasedBy: r.released_by,
+      releasedAt: toIso(r.released_at)!,
+      reason: orUndefined(r.release_reason),
+    }));
+  }
+
+  /**
+   * What the policy picked for a held component, not committed. `at` is
+   * when it first picked that tag: the same pick again keeps its time.
+   */
+  async recordWouldPick(
+    appKey: string,
+    component: string,
+    tag: string,
+    at = new Date(),
+    db: Knex = this.db,
+  ): Promise<void> {
+    await db('gitops_image_holds')
+      .where({ app_key: appKey, component })
+      .whereNull('released_at')
+      .andWhere(q => q.whereNull('would_pick').orWhereNot('would_pick', tag))
+      .update({ would_pick: tag, would_pick_at: at });
+  }
+
+  async appendAudit(appKey: string, entry: NewAuditEntry): Promise<AuditEntry> {
+    const row = {
+      app_key: appKey,
+      action: entry.action,
+      actor: entry.actor,
+      at: entry.at ?? new Date(),
+      reason: entry.reason ?? null,
+      component: entry.component ?? null,
+      summary: entry.summary,
+    };
+    const [inserted] = await this.db('gitops_audit')
+      .insert(row)
+      .returning('id');
+    return auditOf({
+      ...row,
+      id: typeof inserted === 'object' ? inserted.id : inserted,
+    });
+  }
+
+  /** The audit trail, newest first. */
+  async listAudit(
+    appKey: string,
+    options: { limit: number; offset: number },
+  ): Promise<Page<AuditEntry>> {
+    const query = this.db('gitops_audit').where({ app_key: appKey });
+    const [{ count }] = await query.clone().count({ count: '*' });
+    const rows = await query
+      .orderBy([
+        { column: 'at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(options.limit)
+      .offset(options.offset);
+    return { totalCount: Number(count), items: rows.map(auditOf) };
   }
 
   /** When each Application is next due, and which have a pending sync request. */
@@ -518,16 +779,19 @@ export class GitopsStore {
       .update({ expires_at: new Date() });
   }
 
-  /** Drops runs and image history older than the retention window. */
+  /** Drops runs, image history and audit entries older than the retention window. */
   async deleteHistoryBefore(
     cutoff: Date,
-  ): Promise<{ runs: number; images: number }> {
+  ): Promise<{ runs: number; images: number; audit: number }> {
     const runs = await this.db('gitops_reconcile_runs')
       .where('started_at', '<', cutoff)
       .delete();
     const images = await this.db('gitops_image_history')
       .where('detected_at', '<', cutoff)
       .delete();
-    return { runs, images };
+    const audit = await this.db('gitops_audit')
+      .where('at', '<', cutoff)
+      .delete();
+    return { runs, images, audit };
   }
 }
