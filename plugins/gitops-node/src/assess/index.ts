@@ -1,2 +1,5 @@
 export * from './health';
 export * from './components';
+export * from './rollout';
+export * from './readySince';
+export * from './images';

@@ -150,6 +150,41 @@ describe('parseApplication', () => {
     );
   });
 
+  it.each<[unknown, string]>([
+    [{ onFailure: 'yes' }, 'rollback.onFailure: must be true or false'],
+    [{ after: '5m' }, 'rollback.onFailure: is required'],
+    [
+      { onFailure: true, after: 'soon' },
+      'rollback.after: "soon" is not a duration',
+    ],
+    [
+      { onFailure: true, after: '0s' },
+      'rollback.after: must be longer than 0s',
+    ],
+    [
+      { onFailure: true, afterr: '1m' },
+      'rollback.afterr: is not a known field (known: onFailure, after)',
+    ],
+    [true, 'rollback: must be a map'],
+  ])(
+    'rejects imageRepository.rollback %j naming the field',
+    (rollback, reason) => {
+      const app = base([
+        {
+          name: 'a',
+          type: 'kustomize',
+          properties: {
+            url: 'http://git.test/x',
+            imageRepository: { image: 'app', rollback },
+          },
+        },
+      ]);
+      expect(() => parseApplication(app)).toThrow(
+        `spec.components[0].properties.imageRepository.${reason}`,
+      );
+    },
+  );
+
   it('normalises a valid Application', () => {
     const app = parseApplication({
       ...base([{ name: 'a', type: 'worker', properties: { image: 'x' } }]),

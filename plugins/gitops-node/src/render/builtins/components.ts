@@ -1,5 +1,7 @@
 import { InputError } from '@backstage/errors';
 import { childPath, Fields, checkInt, invalid } from '../../model/fields';
+import { parseRollbackPolicy } from '../../model/kustomize';
+import { DIGEST_REFLECTION_POLICIES } from '../../sources/oci/digests';
 import type {
   ComponentRenderContext,
   ComponentTypeDefinition,
@@ -460,6 +462,16 @@ function validateKustomize(fields: Fields): void {
     filter?.optionalString('pattern');
     filter?.optionalString('extract');
     images.optionalMap('policy');
+    const digests = images.optionalString('digestReflectionPolicy');
+    if (
+      digests !== undefined &&
+      !(DIGEST_REFLECTION_POLICIES as readonly string[]).includes(digests)
+    )
+      invalid(
+        images.pathOf('digestReflectionPolicy'),
+        `must be ${DIGEST_REFLECTION_POLICIES.join(', ')}; got "${digests}"`,
+      );
+    parseRollbackPolicy(images.optionalMap('rollback'));
   }
 }
 
