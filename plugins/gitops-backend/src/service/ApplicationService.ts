@@ -42,6 +42,7 @@ import {
   mapLimited,
   ObjectHealth,
   resumeWorkflow,
+  rollbackPolicyOf,
   rollbackTo,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -344,6 +345,7 @@ export class ApplicationService {
             secretRef: p.secretRef,
           },
         };
+        const rollback = rollbackPolicyOf(p);
         if (repo) {
           entry.image = {
             image: repo.image,
@@ -355,6 +357,10 @@ export class ApplicationService {
               'none (the component needs one)',
             commitMessage: repo.commitMessage,
             secretRef: repo.secretRef,
+            rollback: rollback && {
+              onFailure: rollback.onFailure,
+              after: rollback.after,
+            },
           };
         }
         return entry;

@@ -183,7 +183,7 @@ describe('rollbackPolicyOf', () => {
     imageRepository: { image: IMAGE, rollback } as never,
   });
 
-  it('waits 5m by default, and is off unless onFailure is true', () => {
+  it('waits 5m by default, and is off unless onFailure is true and valid', () => {
     expect(rollbackPolicyOf(props({ onFailure: true }))).toEqual({
       onFailure: true,
       after: '5m',
@@ -191,6 +191,9 @@ describe('rollbackPolicyOf', () => {
     });
     expect(rollbackPolicyOf(props({ onFailure: false }))).toBeUndefined();
     expect(rollbackPolicyOf(props(undefined))).toBeUndefined();
+    expect(
+      rollbackPolicyOf(props({ onFailure: true, after: 'soon' })),
+    ).toBeUndefined();
     expect(
       rollbackPolicyOf(props({ onFailure: true, after: '1m30s' }))?.afterMs,
     ).toBe(90_000);

@@ -62,16 +62,24 @@ export function parseRollbackPolicy(
   return { onFailure, after, afterMs };
 }
 
-/** The automatic rollback a kustomize component asks for, if it is switched on. */
+/**
+ * The automatic rollback a kustomize component asks for, if it is switched
+ * on. An invalid one is off here: parsing the Application refuses it and
+ * its status says why.
+ */
 export function rollbackPolicyOf(
   props: KustomizeProperties,
 ): RollbackPolicy | undefined {
-  const policy = parseRollbackPolicy(
-    props.imageRepository?.rollback === undefined
-      ? undefined
-      : Fields.of(props.imageRepository.rollback, 'imageRepository.rollback'),
-  );
-  return policy?.onFailure ? policy : undefined;
+  const rollback = props.imageRepository?.rollback;
+  if (rollback === undefined) return undefined;
+  try {
+    const policy = parseRollbackPolicy(
+      Fields.of(rollback, 'imageRepository.rollback'),
+    );
+    return policy?.onFailure ? policy : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The Git-backed components of an Application, with their properties typed. */
