@@ -250,6 +250,98 @@ export interface ResourceStatus {
   message?: string;
 }
 
+/** kstatus's health of an object; `NotFound` for one applied that is gone. */
+export type ResourceHealth =
+  | 'Current'
+  | 'InProgress'
+  | 'Failed'
+  | 'Unknown'
+  | 'NotFound';
+
+/**
+ * One object of an Application's resource tree: one it applied, or one a
+ * controller made for it (a Deployment's ReplicaSets, their Pods), with its
+ * kstatus health.
+ */
+export interface ResourceTreeNode {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  /** Set on the objects the Application applied (their children are on the same cluster). */
+  cluster?: string;
+  health: ResourceHealth;
+  message?: string;
+  createdAt?: string;
+  /** The objects it owns (by `ownerReferences`), newest first, up to a bound. */
+  children: ResourceTreeNode[];
+  /** Owned objects left out of `children` to keep the tree small: old ReplicaSets, Pods past the bound. */
+  omittedChildren?: number;
+  /** Why its owned objects could not be read, when they could not. */
+  childrenError?: string;
+}
+
+/** One component of the tree: its health is the worst of its objects'. */
+export interface ResourceTreeComponent {
+  name: string;
+  /** Absent for objects of a component the spec no longer has. */
+  type?: string;
+  health: ResourceHealth;
+  /** The component's status message (KubeVela's, e.g. `Ready:1/1`), else its worst object's. */
+  message?: string;
+  objects: ResourceTreeNode[];
+}
+
+/** GET /applications/:namespace/:name/tree: Application → components → objects → owned objects. */
+export interface ResourceTree {
+  cluster: string;
+  namespace: string;
+  name: string;
+  phase?: ApplicationPhase;
+  /** The worst health of its components. */
+  health: ResourceHealth;
+  message?: string;
+  components: ResourceTreeComponent[];
+}
+
+/** What the next sync would do to one object. */
+export type ObjectDiffAction = 'created' | 'changed' | 'unchanged' | 'pruned';
+
+/** One object of a diff preview. */
+export interface ObjectDiff {
+  cluster: string;
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: ObjectDiffAction;
+  /**
+   * For `created` and `changed`: a unified diff of the object's YAML, live
+   * → after the sync, without server bookkeeping (managedFields,
+   * resourceVersion, generation, uid, creationTimestamp) and status. The
+   * values of Secrets are masked.
+   */
+  diff?: string;
+  /** For `changed`: up to ten field paths that differ, e.g. `spec.replicas`. */
+  changedFields?: string[];
+}
+
+/**
+ * POST /applications/:namespace/:name/diff: what the next sync would change,
+ * from a server-side dry-run of Git's HEAD (without image automation)
+ * against the live objects. Nothing in the cluster or in Git is changed.
+ */
+export interface DiffPreview {
+  /** When it was made: the cluster and Git may have moved on since. */
+  generatedAt: string;
+  /** `branch@sha1:<sha>` of each Git-backed component, as built. */
+  revisions: Record<string, string>;
+  objects: ObjectDiff[];
+  counts: Record<ObjectDiffAction, number>;
+  /** Problems that did not stop the preview. */
+  warnings?: string[];
+}
+
 /** GET /applications: one row per Application, like `vela ls`. */
 export interface ApplicationSummary {
   cluster: string;

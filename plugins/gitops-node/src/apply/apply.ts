@@ -93,8 +93,10 @@ export interface ApplyResult {
   drifted: ObjectRef[];
   /** Writes made (applies and deletes); zero for an unchanged set. */
   writes: number;
-  /** The objects as they are in the cluster after the apply, by the `objectKey` of the object passed in. */
+  /** The objects as they are in the cluster after the apply (with `dryRun`, as they would be), by the `objectKey` of the object passed in. */
   live: Map<string, KubeObject>;
+  /** The objects as they were before the apply, by the same key; absent for one that did not exist. */
+  before: Map<string, KubeObject>;
 }
 
 interface Planned {
@@ -128,7 +130,7 @@ function hashOf(object: KubeObject): string {
 }
 
 /** What an apply can change: everything but server bookkeeping and status. */
-function comparable(object: KubeObject): Record<string, unknown> {
+export function comparable(object: KubeObject): Record<string, unknown> {
   const { status: _status, metadata, ...rest } = object;
   const {
     managedFields: _m,
@@ -578,6 +580,8 @@ export async function applyObjects(
 
   const changes: ObjectChange[] = [];
   const live = new Map<string, KubeObject>();
+  const before = new Map<string, KubeObject>();
+  for (const item of planned) if (item.live) before.set(item.sourceKey, item.live);
   let writes = 0;
   for (const stage of [
     planned.filter(p => isFirstStage(p.desired)),
@@ -604,6 +608,14 @@ export async function applyObjects(
         });
       } catch (error) {
         const e = error as Error;
+        // Planning only: a custom resource whose CRD this set would install
+        // first cannot be dry-run before it is; it would be created as given.
+        if (
+          options.dryRun &&
+          e instanceof NotFoundError &&
+          definedCrds.has(`${item.ref.group}/${item.ref.kind}`)
+        )
+          return { item, action: 'created' as const, result: item.desired };
         if (
           e instanceof InputError ||
           e instanceof NotFoundError ||
@@ -690,5 +702,6 @@ export async function applyObjects(
     drifted: changes.filter(c => c.drifted).map(c => c.ref),
     writes,
     live,
+    before,
   };
 }

@@ -1,1 +1,2 @@
 export * from './apply';
+export * from './objectDiff';

@@ -48,6 +48,13 @@ export interface SourceContext {
   images: ImagePolicyEvaluator;
   /** Image update automation switched off by a person: sync only. */
   automationSuspended?: boolean;
+  /**
+   * Builds what Git's HEAD holds and changes nothing: no image scan, no
+   * commit, no push (e.g. for a preview of the next sync).
+   */
+  readOnly?: boolean;
+  /** Ends the clones' remote operations early, e.g. at a deadline. */
+  signal?: AbortSignal;
   author?: GitAuthor;
   /** The kustomize binary, its deadline and the size limits of a build (`root` is the clone's). */
   build?: Omit<BuildOptions, 'root'>;
@@ -140,7 +147,7 @@ async function updateImages(
   prepared: PreparedSources,
 ): Promise<void> {
   const repo = props.imageRepository;
-  if (!repo || context.automationSuspended) return;
+  if (!repo || context.automationSuspended || context.readOnly) return;
   const now = () => context.now?.() ?? new Date();
   const policyId = imagePolicyId(app.metadata.namespace, component.name);
   const docker = repo.secretRef
@@ -260,6 +267,7 @@ export async function prepareSources(
           await buildManifests(dir, { ...context.build, root })
         ).objects;
       },
+      { signal: context.signal },
     );
     prepared.manifests.set(component.name, objects);
   }

@@ -13,6 +13,7 @@ import type {
 } from '@gitops-workflow/plugin-gitops-common';
 import {
   applyObjects,
+  type ApplyResult,
   type InventoryEntry,
   type ObjectChange,
 } from '../apply/apply';
@@ -28,6 +29,7 @@ import { KubeClient } from '../kube/client';
 import {
   apiVersionOf,
   groupOf,
+  objectKey,
   refKey,
   refOf,
   type KubeObject,
@@ -394,29 +396,9 @@ export class WorkflowExecutor {
     previous?: WorkflowState,
     input: WorkflowPassInput = {},
   ): Promise<WorkflowPassResult> {
-    const prepared = this.prepare(live, previous);
-    const app = prepared.app;
-    const state: WorkflowState = structuredClone(prepared.state);
+    const scope = this.scopeOf(live, previous, input);
+    const { app, state } = scope;
     const workflow = workflowOf(app);
-    const components = new Set(app.spec.components.map(c => c.name));
-    const scope: PassScope = {
-      app,
-      state,
-      sources: input.sources,
-      project: input.project,
-      user: input.project && impersonatedUser(app, input.project),
-      inventories: structuredClone(input.inventories ?? {}),
-      services: new Map<string, ComponentStatus>(
-        (state.services ?? [])
-          .filter(s => components.has(s.name))
-          .map(s => [serviceKey(s), s]),
-      ),
-      touched: new Set(),
-      beforeWrite: input.beforeWrite,
-      changes: [],
-      drifted: [],
-      writes: 0,
-    };
 
     if (scope.project) await this.admit(scope, workflow.steps);
 
@@ -495,6 +477,93 @@ export class WorkflowExecutor {
       };
     else if (scope.keepFailure) result.failure = scope.keepFailure;
     return result;
+  }
+
+  /**
+   * What the next pass would change on each cluster, found by server-side
+   * dry-run and nothing written: every object the workflow's deploying
+   * steps plan (checked against the project first, as a pass does), and
+   * what would be pruned, the objects of clusters no step deploys to
+   * included. A step type without `plan` is not seen.
+   */
+  async preview(
+    live: Application,
+    previous?: WorkflowState,
+    input: Omit<WorkflowPassInput, 'beforeWrite'> = {},
+  ): Promise<Array<{ cluster: string; result: ApplyResult }>> {
+    const scope = this.scopeOf(live, previous, input);
+    const { app } = scope;
+    const byCluster = new Map<
+      string,
+      { cluster: ClusterConnectionConfig; objects: Map<string, KubeObject> }
+    >();
+    for await (const { target, objects } of this.planned(
+      scope,
+      workflowOf(app).steps,
+    )) {
+      await this.admitOnCluster(scope, target, objects);
+      let entry = byCluster.get(target.cluster.name);
+      if (!entry) {
+        entry = { cluster: target.cluster, objects: new Map() };
+        byCluster.set(target.cluster.name, entry);
+      }
+      // Two steps deploying the same object apply it in turn: the last one stays.
+      for (const object of objects) entry.objects.set(objectKey(object), object);
+    }
+    for (const name of Object.keys(scope.inventories)) {
+      const cluster = this.options.clusters.find(c => c.name === name);
+      if (cluster && !byCluster.has(name))
+        byCluster.set(name, { cluster, objects: new Map() });
+    }
+    const { prune, allowDrift, driftPaths } = deletionPolicy(app, undefined);
+    const previews = [];
+    for (const [name, { cluster, objects }] of byCluster) {
+      const result = await applyObjects(
+        this.client(cluster, scope),
+        [...objects.values()],
+        {
+          owner: applicationOwner(app.metadata),
+          inventory: scope.inventories[name] ?? [],
+          prune,
+          allowDrift,
+          driftPaths,
+          fieldManager: this.options.fieldManager,
+          dryRun: true,
+        },
+      );
+      previews.push({ cluster: name, result });
+    }
+    return previews;
+  }
+
+  /** The scope of one pass: the spec to run (a rollback's pinned one), its state and what it starts from. */
+  private scopeOf(
+    live: Application,
+    previous: WorkflowState | undefined,
+    input: WorkflowPassInput,
+  ): PassScope {
+    const prepared = this.prepare(live, previous);
+    const app = prepared.app;
+    const state: WorkflowState = structuredClone(prepared.state);
+    const components = new Set(app.spec.components.map(c => c.name));
+    return {
+      app,
+      state,
+      sources: input.sources,
+      project: input.project,
+      user: input.project && impersonatedUser(app, input.project),
+      inventories: structuredClone(input.inventories ?? {}),
+      services: new Map<string, ComponentStatus>(
+        (state.services ?? [])
+          .filter(s => components.has(s.name))
+          .map(s => [serviceKey(s), s]),
+      ),
+      touched: new Set(),
+      beforeWrite: input.beforeWrite,
+      changes: [],
+      drifted: [],
+      writes: 0,
+    };
   }
 
   /**
@@ -581,8 +650,17 @@ export class WorkflowExecutor {
    * whole pass with a NotAllowedError, and nothing is applied.
    */
   private async admit(scope: PassScope, steps: WorkflowStep[]): Promise<void> {
+    for await (const { target, objects } of this.planned(scope, steps))
+      await this.admitOnCluster(scope, target, objects);
+  }
+
+  /** The objects each step (sub-steps included) plans to deploy, rendered per target. */
+  private async *planned(
+    scope: PassScope,
+    steps: WorkflowStep[],
+  ): AsyncGenerator<{ target: DeployTarget; objects: KubeObject[] }> {
     for (const step of steps) {
-      if (step.subSteps?.length) await this.admit(scope, step.subSteps);
+      if (step.subSteps?.length) yield* this.planned(scope, step.subSteps);
       const definition = this.definitions.getStepType(step.type);
       let deployments;
       try {
@@ -596,7 +674,7 @@ export class WorkflowExecutor {
         for (const target of targets) {
           const objects = (await this.renderFor(scope, components, target))
             .objects;
-          await this.admitOnCluster(scope, target, objects);
+          yield { target, objects };
         }
       }
     }
