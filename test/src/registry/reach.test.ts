@@ -124,7 +124,7 @@ describe('registry token realm', () => {
     expect(allowed.error).toBeUndefined();
     const refused = await evaluator.evaluate('other:b', {
       ...options,
-      resolveDigest: true,
+      digestReflectionPolicy: 'IfNotPresent',
       ...access(project([])),
     });
     expect(refused.tag).toBeUndefined();

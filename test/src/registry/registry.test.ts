@@ -98,7 +98,7 @@ describe('registry with htpasswd Basic auth', () => {
       spec: seedSpec,
       credentials,
       insecure: true,
-      resolveDigest: true,
+      digestReflectionPolicy: 'IfNotPresent',
     });
     expect(result.error).toBeUndefined();
     expect(result.tag).toBe(tags[tags.length - 1]);
@@ -404,7 +404,7 @@ describe('registry with token auth', () => {
       image,
       spec,
       ...access,
-      resolveDigest: true,
+      digestReflectionPolicy: 'IfNotPresent',
     });
     expect(second.error).toBeUndefined();
     expect(second.digest).toMatch(/^sha256:/);

@@ -11,7 +11,7 @@ import { matchesAny, type Project } from '../model/project';
 import type { Application, ApplicationComponent } from '../model/types';
 import { parseGoDuration } from '../util/duration';
 import { resolveInside } from '../util/paths';
-import { runImageUpdate } from './automation';
+import { readMarkedFiles, runImageUpdate } from './automation';
 import { buildManifests, type BuildOptions } from './build';
 import {
   revisionOf,
@@ -27,6 +27,7 @@ import {
   credentialsFromSecret,
   type ImagePolicyEvaluator,
 } from './oci';
+import { markedValues } from './setters';
 import { describeImagePolicy } from './tagPolicy';
 
 /** What the sources stage needs: where to read Secrets, Git and the image scanner. */
@@ -108,6 +109,29 @@ function decode(value: string | undefined): string {
     : Buffer.from(value, 'base64').toString('utf8');
 }
 
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The digest the markers of `policyId` already hold for `tag`: a full
+ * reference `image:tag@digest`, or a `:digest` marker beside a `:tag`
+ * marker that holds `tag`.
+ */
+async function digestWritten(
+  clone: WorkingClone,
+  path: string | undefined,
+  policyId: string,
+  tag: string,
+): Promise<string | undefined> {
+  const values = markedValues(await readMarkedFiles(clone.dir, path), policyId);
+  const written = values.map(({ field, value }) => {
+    if (field === 'digest') return value;
+    const [reference, digest] = value.split('@');
+    return field === 'image' && tagOf(reference) === tag ? digest : undefined;
+  });
+  const tagged = values.some(v => v.field !== 'tag' || v.value === tag);
+  return tagged ? written.find(d => d && DIGEST.test(d)) : undefined;
+}
+
 /** The tag of a marker's previous value (`image:tag`, or a bare tag). */
 function tagOf(value: string): string {
   const withoutDigest = value.split('@')[0];
@@ -163,6 +187,8 @@ async function updateImages(
       allowed: context.project.registryTokenHosts,
       project: context.project.name,
     },
+    digestReflectionPolicy: repo.digestReflectionPolicy,
+    writtenDigest: tag => digestWritten(clone, props.path, policyId, tag),
     intervalMs: context.refresh
       ? 0
       : parseGoDuration(
@@ -263,9 +289,7 @@ export async function prepareSources(
           remoteBases: project?.remoteBases ?? true,
           project: project?.name,
         });
-        return (
-          await buildManifests(dir, { ...context.build, root })
-        ).objects;
+        return (await buildManifests(dir, { ...context.build, root })).objects;
       },
       { signal: context.signal },
     );

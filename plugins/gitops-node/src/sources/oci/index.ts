@@ -3,7 +3,7 @@
  *
  * - {@link ImagePolicyEvaluator} is what automation calls each interval:
  *   `evaluate('default:gitops', { image, spec, credentials })` resolves with
- *   the chosen tag (and digest if asked), or, when anything fails, the last
+ *   the chosen tag (and its digest, as `digestReflectionPolicy` says), or, when anything fails, the last
  *   good tag plus the error — it never rejects, and recovers by itself.
  * - {@link ImageScanner} lists an image at most once per interval per
  *   credentials, shared by every policy on that image; it drops cosign `*.sig`
@@ -47,6 +47,8 @@ export type {
 } from './credentials';
 export { parseImageReference } from './reference';
 export type { ImageReference } from './reference';
+export { DIGEST_REFLECTION_POLICIES, digestAction } from './digests';
+export type { DigestReflectionPolicy, ReflectedDigest } from './digests';
 export { ImagePolicyEvaluator, ImageScanner } from './scanner';
 export type {
   EvaluateOptions,

@@ -6,6 +6,11 @@ import {
   excludeTags,
 } from '../tagPolicy';
 import { RegistryAccess, RegistryClient, identity } from './client';
+import {
+  digestAction,
+  type DigestReflectionPolicy,
+  type ReflectedDigest,
+} from './digests';
 import { ImageReference, parseImageReference } from './reference';
 
 /** One listing of an image's tags. */
@@ -124,7 +129,7 @@ export interface ImagePolicyResult {
   image: string;
   /** The chosen tag: this evaluation's, or the last good one if it failed. */
   tag?: string;
-  /** Manifest digest of `tag`, when asked for with `resolveDigest`. */
+  /** Manifest digest of `tag`, when the policy reflects digests (`digestReflectionPolicy`). */
   digest?: string;
   /** Why this evaluation failed; `tag` then still holds the last good choice. */
   error?: Error;
@@ -137,8 +142,14 @@ export interface ImagePolicyResult {
 export interface EvaluateOptions extends ScanOptions {
   image: string;
   spec: ImagePolicySpec;
-  /** Also look up the chosen tag's digest (for `:digest` markers). */
-  resolveDigest?: boolean;
+  /** Whether the chosen tag's digest is reflected, and when it is looked up again. Default `Never`. */
+  digestReflectionPolicy?: DigestReflectionPolicy;
+  /**
+   * The digest already written for `tag` (what Git's markers hold), which
+   * `IfNotPresent` keeps instead of looking it up again when this process
+   * has not looked it up yet (after a restart, or on another replica).
+   */
+  writtenDigest?: (tag: string) => Promise<string | undefined>;
 }
 
 interface PolicyState {
@@ -146,6 +157,8 @@ interface PolicyState {
   specKey: string;
   policy?: CompiledImagePolicy;
   last?: Omit<ImagePolicyResult, 'error' | 'changed'>;
+  /** The chosen tag's digest as last looked up; outlives spec changes like `last`. */
+  digest?: ReflectedDigest;
 }
 
 /**
@@ -170,7 +183,12 @@ export class ImagePolicyEvaluator {
     const specKey = JSON.stringify([options.image, options.spec]);
     let state = this.states.get(policyId);
     if (!state || state.specKey !== specKey) {
-      state = { image: options.image, specKey, last: state?.last };
+      state = {
+        image: options.image,
+        specKey,
+        last: state?.last,
+        digest: state?.digest,
+      };
       this.states.set(policyId, state);
     }
     try {
@@ -179,9 +197,12 @@ export class ImagePolicyEvaluator {
       });
       const scan = await this.scanner.scan(options.image, options);
       const tag = state.policy.select(scan.tags);
-      const digest = options.resolveDigest
-        ? await this.resolveDigest(scan.image, tag, state, options)
-        : undefined;
+      const digest = await this.reflectDigest(
+        { image: options.image, tag, scannedAt: scan.scannedAt.getTime() },
+        scan.image,
+        state,
+        options,
+      );
       const changed = state.last?.tag !== undefined && state.last.tag !== tag;
       state.last = {
         image: imageName(options.image),
@@ -232,16 +253,30 @@ export class ImagePolicyEvaluator {
     return last && { ...last, changed: false };
   }
 
-  private async resolveDigest(
+  private async reflectDigest(
+    choice: { image: string; tag: string; scannedAt: number },
     ref: ImageReference,
-    tag: string,
     state: PolicyState,
-    access: RegistryAccess,
-  ): Promise<string> {
-    // Tags are mutable, but re-resolving every interval for an unchanged
-    // choice would double the requests; a changed choice is always looked up.
-    if (state.last?.tag === tag && state.last.digest) return state.last.digest;
-    return this.scanner.client.getDigest(ref, tag, access);
+    options: EvaluateOptions,
+  ): Promise<string | undefined> {
+    const policy = options.digestReflectionPolicy ?? 'Never';
+    switch (digestAction(policy, choice, state.digest)) {
+      case 'none':
+        return undefined;
+      case 'keep':
+        return state.digest!.digest;
+      default: {
+        const written =
+          policy === 'IfNotPresent'
+            ? await options.writtenDigest?.(choice.tag)
+            : undefined;
+        const digest =
+          written ??
+          (await this.scanner.client.getDigest(ref, choice.tag, options));
+        state.digest = { ...choice, digest };
+        return digest;
+      }
+    }
   }
 }
 

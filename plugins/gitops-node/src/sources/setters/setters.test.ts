@@ -1,4 +1,9 @@
-import { applySetters, parseMarker, setFileMarkers } from './setters';
+import {
+  applySetters,
+  markedValues,
+  parseMarker,
+  setFileMarkers,
+} from './setters';
 import { ImagePolicyChoices } from './types';
 
 const policies: ImagePolicyChoices = {
@@ -279,6 +284,36 @@ describe('setters', () => {
         'c: registry.local/team/app:master-abc123-1700000001',
       ),
     );
+  });
+
+  it('reads what the markers of one policy hold now, in file and source order', () => {
+    const files = [
+      {
+        file: 'a.yaml',
+        content: [
+          'image: "reg/app:1.0@sha256:aaa" # {"$imagepolicy": "default:gitops"}',
+          'other: reg/other:2 # {"$imagepolicy": "default:other"}',
+          '',
+        ].join('\n'),
+      },
+      {
+        file: 'b.yaml',
+        content: [
+          'tag: 1.0 # {"$imagepolicy": "default:gitops:tag"}',
+          'digest: sha256:aaa # {"$imagepolicy": "default:gitops:digest"}',
+          '',
+        ].join('\n'),
+      },
+      {
+        file: 'broken.yaml',
+        content: 'a: [x # {"$imagepolicy": "default:gitops"}\n',
+      },
+    ];
+    expect(markedValues(files, 'default:gitops')).toEqual([
+      { field: 'image', value: 'reg/app:1.0@sha256:aaa' },
+      { field: 'tag', value: '1.0' },
+      { field: 'digest', value: 'sha256:aaa' },
+    ]);
   });
 
   it('never parses files without the literal marker', () => {

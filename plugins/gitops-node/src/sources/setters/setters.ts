@@ -223,32 +223,41 @@ export interface SetFileResult {
   unresolved: SetterUnresolvedMarker[];
 }
 
-/**
- * Rewrites the marked fields of one YAML file. Only the bytes of each changed
- * scalar are replaced; everything else is copied from the input as is.
- */
-export function setFileMarkers(
-  file: string,
-  content: string,
-  policies: ImagePolicyChoices,
-): SetFileResult {
-  const unresolved: SetterUnresolvedMarker[] = [];
-  if (!content.includes(IMAGE_POLICY_MARKER)) return { unresolved };
+/** A marker and the scalar it belongs to. */
+interface FoundMarker extends ParsedMarker {
+  scalar: ValueScalar;
+}
 
+interface MarkedFile {
+  markers: FoundMarker[];
+  unresolved: SetterUnresolvedMarker[];
+  skipped?: SetterSkippedFile;
+  docs: Document.Parsed[];
+  lineCounter: LineCounter;
+}
+
+/** Every marker of one YAML file with the scalar it marks, and the ones that mark none. */
+function findMarkers(file: string, content: string): MarkedFile {
   const lineCounter = new LineCounter();
+  const found: MarkedFile = {
+    markers: [],
+    unresolved: [],
+    docs: [],
+    lineCounter,
+  };
+  if (!content.includes(IMAGE_POLICY_MARKER)) return found;
+
   const tokens = Array.from(new Parser(lineCounter.addNewLine).parse(content));
-  const docs = Array.from(new Composer().compose(tokens, true, content.length));
-  for (const doc of docs) {
+  found.docs = Array.from(new Composer().compose(tokens, true, content.length));
+  for (const doc of found.docs) {
     const error = doc.errors[0];
     if (error) {
       const { line, col } = lineCounter.linePos(error.pos[0]);
-      return {
-        unresolved,
-        skipped: {
-          file,
-          reason: `YAML does not parse at ${line}:${col}: ${error.message}`,
-        },
+      found.skipped = {
+        file,
+        reason: `YAML does not parse at ${line}:${col}: ${error.message}`,
       };
+      return found;
     }
   }
 
@@ -262,18 +271,13 @@ export function setFileMarkers(
     scalars.map(s => [s.token.offset + s.token.source.length, s]),
   );
 
-  const edits: Array<{
-    scalar: ValueScalar;
-    source: string;
-    change: SetterChange;
-  }> = [];
   for (const comment of comments) {
     const { line, col } = lineCounter.linePos(comment.offset);
     let marker: ParsedMarker | undefined;
     try {
       marker = parseMarker(comment.source);
     } catch (e) {
-      unresolved.push({
+      found.unresolved.push({
         file,
         line,
         policy: '',
@@ -284,7 +288,7 @@ export function setFileMarkers(
     if (!marker) continue;
     const scalar = scalarBeforeComment(content, comment, byEnd);
     if (!scalar) {
-      unresolved.push({
+      found.unresolved.push({
         file,
         line,
         policy: marker.policy,
@@ -292,29 +296,76 @@ export function setFileMarkers(
       });
       continue;
     }
-    const result = policies[marker.policy];
+    found.markers.push({ ...marker, scalar });
+  }
+  return found;
+}
+
+const scalarValue = (scalar: ValueScalar) =>
+  String(CST.resolveAsScalar(scalar.token).value);
+
+/**
+ * What the markers of `policy` hold now, in file then source order: e.g.
+ * the `image:tag@digest` a full-reference marker was last set to.
+ */
+export function markedValues(
+  files: Iterable<SetterInputFile>,
+  policy: string,
+): Array<{ field: SetterField; value: string }> {
+  const values: Array<{ field: SetterField; value: string }> = [];
+  for (const { file, content } of files) {
+    for (const marker of findMarkers(file, content).markers) {
+      if (marker.policy === policy)
+        values.push({ field: marker.field, value: scalarValue(marker.scalar) });
+    }
+  }
+  return values;
+}
+
+/**
+ * Rewrites the marked fields of one YAML file. Only the bytes of each changed
+ * scalar are replaced; everything else is copied from the input as is.
+ */
+export function setFileMarkers(
+  file: string,
+  content: string,
+  policies: ImagePolicyChoices,
+): SetFileResult {
+  const { markers, unresolved, skipped, docs, lineCounter } = findMarkers(
+    file,
+    content,
+  );
+  if (skipped) return { unresolved, skipped };
+
+  const edits: Array<{
+    scalar: ValueScalar;
+    source: string;
+    change: SetterChange;
+  }> = [];
+  for (const { policy, field, scalar } of markers) {
+    const pos = lineCounter.linePos(scalar.token.offset);
+    const result = policies[policy];
     if (!result) {
       unresolved.push({
         file,
-        line,
-        policy: marker.policy,
-        reason: `no result for image policy ${marker.policy}`,
+        line: pos.line,
+        policy,
+        reason: `no result for image policy ${policy}`,
       });
       continue;
     }
-    const newValue = setterValue(result, marker.field);
+    const newValue = setterValue(result, field);
     if (newValue === undefined) {
       unresolved.push({
         file,
-        line,
-        policy: marker.policy,
-        reason: `image policy ${marker.policy} has no digest for a :digest marker`,
+        line: pos.line,
+        policy,
+        reason: `image policy ${policy} has no digest for a :digest marker`,
       });
       continue;
     }
-    const oldValue = String(CST.resolveAsScalar(scalar.token).value);
+    const oldValue = scalarValue(scalar);
     if (oldValue === newValue) continue;
-    const pos = lineCounter.linePos(scalar.token.offset);
     const doc = docs.find(
       d =>
         d.range[0] <= scalar.token.offset && scalar.token.offset < d.range[2],
@@ -326,8 +377,8 @@ export function setFileMarkers(
         file,
         line: pos.line,
         column: pos.col,
-        policy: marker.policy,
-        field: marker.field,
+        policy,
+        field,
         oldValue,
         newValue,
         object: objectOf(doc),
@@ -335,6 +386,8 @@ export function setFileMarkers(
       },
     });
   }
+  // In source order, whichever stage found them.
+  unresolved.sort((a, b) => a.line - b.line);
 
   if (edits.length === 0) return { unresolved };
   edits.sort((a, b) => a.scalar.token.offset - b.scalar.token.offset);
