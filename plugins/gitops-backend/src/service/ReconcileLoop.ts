@@ -138,7 +138,13 @@ export class ReconcileLoop {
             const changed =
               (app.metadata.generation ?? 0) !==
                 (status?.observedGeneration ?? -1) || deletionStarted(app);
-            if (type === 'DELETED' || !changed || !this.manages(app)) return;
+            if (
+              type === 'DELETED' ||
+              type === 'BOOKMARK' ||
+              !changed ||
+              !this.manages(app)
+            )
+              return;
             const key = ReconcileLoop.keyOf(
               cluster.name,
               app.metadata.namespace!,

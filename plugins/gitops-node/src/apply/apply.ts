@@ -85,6 +85,11 @@ export interface ObjectChange {
   drifted?: boolean;
   /** Up to ten field paths that differed, e.g. `spec.replicas`. */
   changedFields?: string[];
+  /**
+   * With `dryRun`, for an object created or configured: the live object
+   * (absent when it would be created) and the API server's dry-run result.
+   */
+  objects?: { before?: KubeObject; after: KubeObject };
 }
 
 export interface ApplyResult {
@@ -95,8 +100,6 @@ export interface ApplyResult {
   writes: number;
   /** The objects as they are in the cluster after the apply (with `dryRun`, as they would be), by the `objectKey` of the object passed in. */
   live: Map<string, KubeObject>;
-  /** The objects as they were before the apply, by the same key; absent for one that did not exist. */
-  before: Map<string, KubeObject>;
 }
 
 interface Planned {
@@ -580,8 +583,6 @@ export async function applyObjects(
 
   const changes: ObjectChange[] = [];
   const live = new Map<string, KubeObject>();
-  const before = new Map<string, KubeObject>();
-  for (const item of planned) if (item.live) before.set(item.sourceKey, item.live);
   let writes = 0;
   for (const stage of [
     planned.filter(p => isFirstStage(p.desired)),
@@ -648,6 +649,8 @@ export async function applyObjects(
       if (write) current = await client.apply(item.desired, { fieldManager });
       live.set(item.sourceKey, current);
       const change: ObjectChange = { ref: item.ref, action: decision.action };
+      if (options.dryRun && decision.action !== 'unchanged')
+        change.objects = { before: item.live, after: current };
       if (decision.action === 'configured') {
         change.changedFields = decision.changedFields;
         // Same desired state as last time, yet the live object differs: someone edited it.
@@ -702,6 +705,5 @@ export async function applyObjects(
     drifted: changes.filter(c => c.drifted).map(c => c.ref),
     writes,
     live,
-    before,
   };
 }

@@ -165,7 +165,10 @@ describe('KubeClient deadlines', () => {
 
   const CONFIGMAP = { group: '', version: 'v1', kind: 'ConfigMap' };
 
-  function client(options: { requestTimeoutMs: number; watchGraceMs?: number }) {
+  function client(options: {
+    requestTimeoutMs: number;
+    watchGraceMs?: number;
+  }) {
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'c', server: base, skipTLSVerify: true }],

@@ -343,17 +343,19 @@ export class KubeClient {
   }
 
   /**
-   * Streams changes to a kind, calling `onEvent` for each, until the server
-   * ends the watch (after `timeoutSeconds`), the signal aborts, or the
-   * connection fails. From resourceVersion `0` the server first replays
-   * every existing object as ADDED. Resolves with the last resourceVersion
-   * seen, to continue from; a 410 Gone (history compacted) rejects with a
-   * ConflictError: start again from `0`.
+   * Streams changes to a kind, calling `onEvent` for each (`ADDED`,
+   * `MODIFIED`, `DELETED`, and `BOOKMARK`s that only carry a newer
+   * resourceVersion), until the server ends the watch (after
+   * `timeoutSeconds`), the signal aborts, or the connection fails. From
+   * resourceVersion `0` the server first replays every existing object as
+   * ADDED. Resolves with the last resourceVersion seen, to continue from; a
+   * 410 Gone (history compacted) rejects with a ConflictError: list again.
    */
   async watch(
     ref: Resolvable,
     options: {
       namespace?: string;
+      labelSelector?: string;
       resourceVersion?: string;
       timeoutSeconds?: number;
       signal?: AbortSignal;
@@ -365,6 +367,8 @@ export class KubeClient {
     url.searchParams.set('watch', 'true');
     url.searchParams.set('allowWatchBookmarks', 'true');
     url.searchParams.set('resourceVersion', options.resourceVersion ?? '0');
+    if (options.labelSelector)
+      url.searchParams.set('labelSelector', options.labelSelector);
     const watchSeconds = options.timeoutSeconds ?? 300;
     url.searchParams.set('timeoutSeconds', String(watchSeconds));
     const { agent, headers, basic } = await this.connection();
@@ -431,7 +435,7 @@ export class KubeClient {
               }
               const version = event.object.metadata?.resourceVersion;
               if (typeof version === 'string') resourceVersion = version;
-              if (event.type !== 'BOOKMARK') onEvent(event.type, event.object);
+              onEvent(event.type, event.object);
             }
           });
           res.on('end', () => resolve(resourceVersion));
@@ -535,20 +539,39 @@ export class KubeClient {
     ref: Resolvable,
     options: { namespace?: string; labelSelector?: string } = {},
   ): Promise<KubeObject[]> {
+    return (await this.listVersioned(ref, options)).items;
+  }
+
+  /**
+   * {@link KubeClient.list}, with the resourceVersion of the snapshot the
+   * pages were read from: a watch from it misses no change and replays none.
+   */
+  async listVersioned(
+    ref: Resolvable,
+    options: {
+      namespace?: string;
+      labelSelector?: string;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<{ items: KubeObject[]; resourceVersion?: string }> {
     const path = await this.path({ ...ref, namespace: options.namespace });
     const items: KubeObject[] = [];
     let next: string | undefined;
+    let resourceVersion: string | undefined;
     do {
       const { body } = await this.request<{
         items: KubeObject[];
-        metadata?: { continue?: string };
+        metadata?: { continue?: string; resourceVersion?: string };
       }>('GET', path, {
         query: {
           labelSelector: options.labelSelector,
           limit: '500',
           continue: next,
         },
+        signal: options.signal,
       });
+      // Every page of one list is read at the first page's resourceVersion.
+      resourceVersion ??= body.metadata?.resourceVersion;
       const apiVersion = ref.group
         ? `${ref.group}/${ref.version}`
         : ref.version;
@@ -558,7 +581,7 @@ export class KubeClient {
       );
       next = body.metadata?.continue || undefined;
     } while (next);
-    return items;
+    return { items, resourceVersion };
   }
 
   /** Server-side apply of one whole object (or its status subresource). */

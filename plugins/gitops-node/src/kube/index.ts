@@ -1,2 +1,4 @@
 export * from './client';
+export * from './informer';
+export * from './objectCache';
 export * from './objects';

@@ -1,0 +1,94 @@
+import { compactObject, ObjectCache } from './objectCache';
+import type { KubeObject } from './objects';
+
+const deployment = (name: string, resourceVersion: string): KubeObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: {
+    name,
+    namespace: 'default',
+    resourceVersion,
+    managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }],
+    annotations: {
+      'kubectl.kubernetes.io/last-applied-configuration': '{"big":"copy"}',
+      team: 'web',
+    },
+  },
+  spec: { replicas: 1 },
+  status: { readyReplicas: 1 },
+});
+
+describe('compactObject', () => {
+  it('keeps what status and health read, drops what only writers use', () => {
+    const compact = compactObject(deployment('web', '1'));
+    expect(compact.metadata.managedFields).toBeUndefined();
+    expect(compact.metadata.annotations).toEqual({ team: 'web' });
+    expect(compact.spec).toEqual({ replicas: 1 });
+    expect(compact.status).toEqual({ readyReplicas: 1 });
+  });
+
+  it('keeps no Secret or ConfigMap payload in memory', () => {
+    const secret = compactObject({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'default' },
+      type: 'Opaque',
+      data: { password: 'aHVudGVyMg==' },
+    });
+    expect(secret).toEqual({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'default' },
+      type: 'Opaque',
+    });
+    const configMap = compactObject({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', namespace: 'default' },
+      data: { big: 'x'.repeat(1000) },
+      binaryData: { blob: 'AAAA' },
+    });
+    expect(configMap.data).toBeUndefined();
+    expect(configMap.binaryData).toBeUndefined();
+  });
+});
+
+describe('ObjectCache', () => {
+  it('turns watch events into changes, ignoring what it already holds', () => {
+    const cache = new ObjectCache();
+    expect(cache.apply('ADDED', deployment('web', '1'))?.type).toBe('ADDED');
+    // The same version again (a replayed event) changes nothing.
+    expect(cache.apply('MODIFIED', deployment('web', '1'))).toBeUndefined();
+    expect(cache.apply('MODIFIED', deployment('web', '2'))?.type).toBe(
+      'MODIFIED',
+    );
+    expect(cache.get('default', 'web')?.metadata.resourceVersion).toBe('2');
+    expect(cache.apply('BOOKMARK', deployment('web', '3'))).toBeUndefined();
+    expect(cache.apply('DELETED', deployment('web', '4'))?.type).toBe(
+      'DELETED',
+    );
+    expect(cache.get('default', 'web')).toBeUndefined();
+    expect(cache.apply('DELETED', deployment('web', '4'))).toBeUndefined();
+  });
+
+  it('tells what a re-list changed: new, changed and gone objects', () => {
+    const cache = new ObjectCache();
+    cache.replace([deployment('kept', '1'), deployment('changed', '1')]);
+    cache.apply('ADDED', deployment('gone', '2'));
+    const events = cache.replace([
+      deployment('kept', '1'),
+      deployment('changed', '3'),
+      deployment('new', '3'),
+    ]);
+    expect(
+      events.map(e => `${e.type} ${e.object.metadata.name}`).sort(),
+    ).toEqual(['ADDED new', 'DELETED gone', 'MODIFIED changed']);
+    expect(
+      cache
+        .list('default')
+        .map(o => o.metadata.name)
+        .sort(),
+    ).toEqual(['changed', 'kept', 'new']);
+    expect(cache.list('other')).toEqual([]);
+  });
+});

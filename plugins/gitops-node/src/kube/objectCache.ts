@@ -1,0 +1,115 @@
+import type { KubeObject } from './objects';
+
+/** kubectl's copy of the last applied object: as large as the object itself, and of no use to a reader of status. */
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What a cache keeps of an object: everything a status page and kstatus
+ * health read (metadata, spec, status), without what only writers use
+ * (`managedFields`, kubectl's last-applied copy) and without the payload of
+ * Secrets and ConfigMaps, which health never reads and which must not sit
+ * in the backend's memory for the life of the process.
+ */
+export function compactObject(object: KubeObject): KubeObject {
+  const { managedFields: _managedFields, ...metadata } = object.metadata;
+  if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
+    const { [LAST_APPLIED]: _lastApplied, ...annotations } =
+      metadata.annotations;
+    metadata.annotations = annotations;
+  }
+  const compact: KubeObject = { ...object, metadata };
+  if (object.kind === 'Secret' && object.apiVersion === 'v1') {
+    delete compact.data;
+    delete compact.stringData;
+  }
+  if (object.kind === 'ConfigMap' && object.apiVersion === 'v1') {
+    delete compact.data;
+    delete compact.binaryData;
+  }
+  return compact;
+}
+
+/** A change a cache saw; `ADDED` also for an object first seen in a re-list. */
+export interface CacheEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  /** The object as it is now (for `DELETED`, as it was last). */
+  object: KubeObject;
+}
+
+const keyOf = (namespace: string | undefined, name: string) =>
+  `${namespace ?? ''}/${name}`;
+
+/**
+ * The objects of one kind as the API server last told them, by namespace
+ * and name. Knows nothing of lists or watches: an informer feeds it events
+ * and full lists, and it says what changed.
+ */
+export class ObjectCache {
+  private readonly objects = new Map<string, KubeObject>();
+
+  constructor(
+    private readonly compact: (
+      object: KubeObject,
+    ) => KubeObject = compactObject,
+  ) {}
+
+  get size(): number {
+    return this.objects.size;
+  }
+
+  get(namespace: string | undefined, name: string): KubeObject | undefined {
+    return this.objects.get(keyOf(namespace, name));
+  }
+
+  /** Every object, or those in one namespace. */
+  list(namespace?: string): KubeObject[] {
+    const all = [...this.objects.values()];
+    return namespace === undefined
+      ? all
+      : all.filter(o => o.metadata.namespace === namespace);
+  }
+
+  /**
+   * Applies one watch event. Undefined when it changes nothing (an object
+   * at the resourceVersion already held, or a deletion of one never seen).
+   */
+  apply(type: string, object: KubeObject): CacheEvent | undefined {
+    const key = keyOf(object.metadata.namespace, object.metadata.name);
+    const held = this.objects.get(key);
+    if (type === 'DELETED') {
+      if (!held) return undefined;
+      this.objects.delete(key);
+      return { type: 'DELETED', object: this.compact(object) };
+    }
+    if (type !== 'ADDED' && type !== 'MODIFIED') return undefined;
+    if (
+      held &&
+      held.metadata.resourceVersion === object.metadata.resourceVersion
+    ) {
+      return undefined;
+    }
+    const kept = this.compact(object);
+    this.objects.set(key, kept);
+    return { type: held ? 'MODIFIED' : 'ADDED', object: kept };
+  }
+
+  /**
+   * Replaces everything with a full list (after a 410 Gone, a restart or a
+   * resync) and returns what changed since: objects new, changed and gone.
+   */
+  replace(objects: KubeObject[]): CacheEvent[] {
+    const events: CacheEvent[] = [];
+    const listed = new Set<string>();
+    for (const object of objects) {
+      listed.add(keyOf(object.metadata.namespace, object.metadata.name));
+      const event = this.apply('MODIFIED', object);
+      if (event) events.push(event);
+    }
+    for (const [key, object] of this.objects) {
+      if (listed.has(key)) continue;
+      this.objects.delete(key);
+      events.push({ type: 'DELETED', object });
+    }
+    return events;
+  }
+}
