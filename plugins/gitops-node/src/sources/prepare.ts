@@ -14,6 +14,7 @@ import { resolveInside } from '../util/paths';
 import { readMarkedFiles, runImageUpdate } from './automation';
 import { buildManifests, type BuildOptions } from './build';
 import {
+  commitOfRevision,
   revisionOf,
   splitUrlCredentials,
   type GitAuthor,
@@ -64,6 +65,13 @@ export interface SourceContext {
    * instead of reusing this interval's listing.
    */
   refresh?: boolean;
+  /**
+   * A rolled-back workflow revision is pinned: each component named here is
+   * built at the commit of this revision (`branch@sha1:<sha>`, as the
+   * pinned revision last ran it) without moving its branch, and image
+   * automation commits nothing until the pin is released.
+   */
+  pinnedRevisions?: Record<string, string>;
   now?: () => Date;
 }
 
@@ -274,17 +282,22 @@ export async function prepareSources(
         ? await context.integrationCredentials?.(repository)
         : undefined);
     const branch = branchOf(props);
+    const pinnedAt = commitOfRevision(
+      context.pinnedRevisions?.[component.name],
+    );
     const objects = await context.git.withClone(
       { url: props.url, branch, credentials },
       async clone => {
         await clone.sync();
-        await updateImages(context, app, clone, component, props, prepared);
+        if (!context.pinnedRevisions)
+          await updateImages(context, app, clone, component, props, prepared);
         prepared.revisions[component.name] = revisionOf(
           branch,
-          await clone.head(),
+          pinnedAt ?? (await clone.head()),
         );
-        const dir = resolveInside(clone.dir, props.path ?? '.');
-        const root = resolveInside(clone.dir, '.');
+        const tree = pinnedAt ? await clone.treeAt(pinnedAt) : clone.dir;
+        const dir = resolveInside(tree, props.path ?? '.');
+        const root = resolveInside(tree, '.');
         await checkKustomization(dir, root, {
           remoteBases: project?.remoteBases ?? true,
           project: project?.name,

@@ -101,6 +101,20 @@ export interface SyncResult {
 export const revisionOf = (branch: string, sha: string) =>
   `${branch}@sha1:${sha}`;
 
+/** The commit of a revision `branch@sha1:<sha>`; undefined for anything else. */
+export function commitOfRevision(
+  revision: string | undefined,
+): string | undefined {
+  const match = /@sha1:([0-9a-f]{40})$/.exec(revision ?? '');
+  return match?.[1];
+}
+
+/** Where the tree of an earlier commit is written for building (see `WorkingClone.treeAt`). */
+const treesDir = (dir: string) => `${dir}.at`;
+
+/** `git fetch --unshallow` asks for this depth: all of the branch's history. */
+const FULL_DEPTH = 0x7fffffff;
+
 const ZERO = '0000000000000000000000000000000000000000';
 
 /**
@@ -235,6 +249,83 @@ export class WorkingClone {
     });
   }
 
+  /**
+   * A directory holding the files of commit `sha`, to build what an earlier
+   * revision ran without moving the branch or the working tree. A commit
+   * this shallow clone lacks is fetched with the branch's whole history; one
+   * the branch no longer has (force-pushed away) is a NotFoundError. The
+   * directory stays beside the clone while the same commit is asked for and
+   * is replaced when another one is.
+   */
+  async treeAt(sha: string): Promise<string> {
+    const dir = path.join(treesDir(this.dir), sha);
+    if (fs.existsSync(dir)) return dir;
+    if (!(await this.hasCommit(sha))) {
+      await this.remote.run('fetch the history of', (http, headers) =>
+        git.fetch({
+          fs,
+          cache: this.cache,
+          http,
+          headers,
+          dir: this.dir,
+          remote: 'origin',
+          ref: this.branch,
+          singleBranch: true,
+          tags: false,
+          depth: FULL_DEPTH,
+        }),
+      );
+      await this.checkSize();
+    }
+    if (!(await this.hasCommit(sha))) {
+      throw new NotFoundError(
+        `commit ${sha} is not in the history of ${this.branch} of ${this.url} (was it force-pushed away?)`,
+      );
+    }
+    await fs.promises.rm(treesDir(this.dir), { recursive: true, force: true });
+    // Written aside and renamed: a crash never leaves a half tree to build from.
+    const partial = `${dir}.partial`;
+    const { commit } = await git.readCommit({
+      fs,
+      cache: this.cache,
+      dir: this.dir,
+      oid: sha,
+    });
+    await this.writeTree(commit.tree, partial);
+    await fs.promises.rename(partial, dir);
+    return dir;
+  }
+
+  private async hasCommit(sha: string): Promise<boolean> {
+    return git
+      .readCommit({ fs, cache: this.cache, dir: this.dir, oid: sha })
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  /** Writes the files of tree `oid` under `into`; a submodule is an empty directory, as git leaves it. */
+  private async writeTree(oid: string, into: string): Promise<void> {
+    await fs.promises.mkdir(into, { recursive: true });
+    const { tree } = await git.readTree({
+      fs,
+      cache: this.cache,
+      dir: this.dir,
+      oid,
+    });
+    for (const entry of tree) {
+      const file = path.join(into, entry.path);
+      if (entry.type === 'tree') {
+        await this.writeTree(entry.oid, file);
+      } else if (entry.type === 'commit') {
+        await fs.promises.mkdir(file);
+      } else {
+        await writeBlob(this.dir, this.cache, entry, file);
+      }
+    }
+  }
+
   /** Stages `files` (relative to the clone) and commits them on the branch. */
   async commit(
     files: string[],
@@ -339,20 +430,8 @@ export class WorkingClone {
         await removeEmptyParents(path.dirname(file), dir);
         continue;
       }
-      const { blob } = await git.readBlob({
-        fs,
-        cache: this.cache,
-        dir,
-        oid: change.entry.oid,
-      });
       await fs.promises.mkdir(path.dirname(file), { recursive: true });
-      if (change.entry.mode === '120000') {
-        await fs.promises.symlink(Buffer.from(blob).toString('utf8'), file);
-      } else {
-        await fs.promises.writeFile(file, blob, {
-          mode: change.entry.mode === '100755' ? 0o755 : 0o644,
-        });
-      }
+      await writeBlob(dir, this.cache, change.entry, file);
       written.push(change.path);
     }
     if (written.length > 0) {
@@ -451,6 +530,23 @@ async function checkoutAll(dir: string, branch: string, cache: object) {
   });
 }
 
+/** Writes a file (or symlink) of the repository in `dir` as git checks it out. */
+async function writeBlob(
+  dir: string,
+  cache: object,
+  entry: TreeEntry,
+  file: string,
+): Promise<void> {
+  const { blob } = await git.readBlob({ fs, cache, dir, oid: entry.oid });
+  if (entry.mode === '120000') {
+    await fs.promises.symlink(Buffer.from(blob).toString('utf8'), file);
+  } else {
+    await fs.promises.writeFile(file, blob, {
+      mode: entry.mode === '100755' ? 0o755 : 0o644,
+    });
+  }
+}
+
 /** Like git, a directory whose last file went away goes away too. */
 async function removeEmptyParents(from: string, root: string): Promise<void> {
   for (let d = from; d !== root && d.startsWith(root); d = path.dirname(d)) {
@@ -476,7 +572,6 @@ async function directorySize(dir: string): Promise<number> {
   }
   return total;
 }
-
 
 type Http = HttpClient;
 type Headers = Record<string, string>;
@@ -798,6 +893,7 @@ export class GitSource {
     await withLock(`${dir}.clone-lock`, lock, async () => {
       this.memos.delete(dir);
       await fs.promises.rm(dir, { recursive: true, force: true });
+      await fs.promises.rm(treesDir(dir), { recursive: true, force: true });
     });
   }
 

@@ -1,4 +1,9 @@
-export { GitSource, WorkingClone, revisionOf } from './GitSource';
+export {
+  GitSource,
+  WorkingClone,
+  commitOfRevision,
+  revisionOf,
+} from './GitSource';
 export type {
   GitAuthor,
   GitLogger,
