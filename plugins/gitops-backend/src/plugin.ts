@@ -24,6 +24,7 @@ import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { scheduleHousekeeping } from './service/housekeeping';
 import { ReconcileLoop } from './service/ReconcileLoop';
+import { TimelineService } from './service/timeline';
 import { GitopsStore } from './store/GitopsStore';
 
 /**
@@ -153,6 +154,7 @@ export const gitopsPlugin = createBackendPlugin({
           loop,
           cache: deps.cache,
           logger,
+          store,
         });
         deps.httpRouter.use(
           createWebhookRouter({ webhooks: config.webhooks, sync: webhookSync }),
@@ -178,6 +180,7 @@ export const gitopsPlugin = createBackendPlugin({
               matchLabels: config.matchLabels,
               commitAuthor: config.commitAuthor,
             }),
+            timeline: new TimelineService({ store }),
           }),
         );
       },

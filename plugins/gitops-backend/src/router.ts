@@ -13,6 +13,7 @@ import {
   ApplicationRef,
   ClusterListResponse,
   SyncConfiguration,
+  TimelineResponse,
   gitopsReadPermission,
   gitopsSuspendPermission,
   gitopsSyncPermission,
@@ -25,12 +26,14 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
+import { parseWindow, TimelineService } from './service/timeline';
 
 export interface RouterOptions {
   httpAuth: HttpAuthService;
   permissions: PermissionsService;
   clusters: ClusterService;
   applications: ApplicationService;
+  timeline: TimelineService;
 }
 
 function pageOf(req: Request): { limit: number; offset: number } {
@@ -48,7 +51,7 @@ function pageOf(req: Request): { limit: number; offset: number } {
 export async function createRouter(
   options: RouterOptions,
 ): Promise<express.Router> {
-  const { httpAuth, permissions, clusters, applications } = options;
+  const { httpAuth, permissions, clusters, applications, timeline } = options;
   const router = Router();
   router.use(express.json());
 
@@ -186,6 +189,16 @@ export async function createRouter(
     const ref = refOf(req);
     await authorize(req, gitopsReadPermission, ref);
     res.json(await applications.runs(ref, pageOf(req)));
+  });
+
+  router.get('/applications/:namespace/:name/timeline', async (req, res) => {
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    const body: TimelineResponse = await timeline.timeline(
+      applications.keyOf(ref),
+      parseWindow(req.query, new Date()),
+    );
+    res.json(body);
   });
 
   router.post('/applications/:namespace/:name/sync', async (req, res) => {

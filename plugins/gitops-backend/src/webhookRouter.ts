@@ -4,7 +4,7 @@ import Router from 'express-promise-router';
 import { GitopsConfig } from './config';
 import {
   checkFreshness,
-  pushedImages,
+  pushedTags,
   verifyBearer,
   verifyHmac,
 } from './service/webhooks';
@@ -68,7 +68,7 @@ export function createWebhookRouter(
       res.status(202).json({ applications: [], duplicate: true });
       return;
     }
-    res.status(202).json(await sync.imagesPushed(pushedImages(body)));
+    res.status(202).json(await sync.tagsPushed(pushedTags(body)));
   });
 
   router.post('/webhooks/git', raw, async (req, res) => {

@@ -481,7 +481,9 @@ export interface TimelineEvent {
  * The four DORA figures of one Application over a window, from its image
  * history. A rollout is one committed image update (the bot's, or one it
  * made after a hold was released); rollbacks restore, they are not counted
- * as changes. A rollout belongs to the window in which its tag was picked.
+ * as changes. A rollout belongs to the window in which its tag was picked;
+ * the figures are as they stood at the window's end (a rollout healthy or
+ * failed after it was still rolling out then).
  */
 export interface DoraFigures {
   from: string;

@@ -177,6 +177,22 @@ describe('doraFigures', () => {
     expect(figures.timeToRestore).toEqual({ restored: 0, unrestored: 1 });
   });
 
+  it('tells the figures as they stood at the end of the window', () => {
+    // web's 10:00 rollout on Nov 3 was applied, not yet found failed, at 10:02.
+    const figures = doraFigures(history, {
+      from: WEEK.from,
+      to: '2026-11-03T10:02:00Z',
+    });
+    expect(figures).toMatchObject({
+      rollouts: 3,
+      deployments: 2,
+      finished: 2,
+      failures: 0,
+      changeFailureRate: 0,
+      timeToRestore: { restored: 0, unrestored: 0 },
+    });
+  });
+
   it('counts a rollout in the window its tag was picked in, at both ends', () => {
     const day = { from: '2026-11-08T00:00:00Z', to: '2026-11-09T00:00:00Z' };
     expect(doraFigures(history, day)).toMatchObject({

@@ -22,13 +22,19 @@ const DAY_MS = 24 * 3600_000;
 const ms = (iso: string) => new Date(iso).getTime();
 
 /** Rollbacks restore a component; only new tags are changes. */
-const isChange = (r: Rollout) =>
+export const isRolloutChange = (r: Pick<Rollout, 'action'>) =>
   r.action === undefined || r.action === 'update' || r.action === 'release';
 
 /** Healthy, and not found failed before it was. */
-const succeeded = (r: Rollout): r is Rollout & { healthyAt: string } =>
+export const rolloutSucceeded = <R extends Rollout>(
+  r: R,
+): r is R & { healthyAt: string } =>
   r.healthyAt !== undefined &&
   (r.failedAt === undefined || ms(r.failedAt) > ms(r.healthyAt));
+
+/** Where a rollout's lead time starts: the tag's push to the registry when known, else its pick. */
+export const leadTimeStart = (r: Rollout): string =>
+  r.tagPushedAt ?? r.detectedAt;
 
 const isFailure = (r: Rollout) =>
   r.failedAt !== undefined || r.rolledBackAt !== undefined;
@@ -56,10 +62,11 @@ export function percentile(values: number[], p: number): number | undefined {
 }
 
 /**
- * The DORA figures of one Application's rollouts over `[from, to)`; see
- * {@link DoraFigures} for what each counts. `rollouts` may hold rows outside
- * the window (they are left out) and in any order; the rollouts after a
- * failure, within the window, are what restores it.
+ * The DORA figures of one Application's rollouts over `[from, to)`, as they
+ * stood at `to`; see {@link DoraFigures} for what each counts. `rollouts`
+ * may hold rows outside the window (they are left out) and come in any
+ * order; what happened after `to` (a rollout healthy or failed later, a
+ * restore later) is not counted.
  */
 export function doraFigures(
   rollouts: Rollout[],
@@ -67,15 +74,25 @@ export function doraFigures(
 ): DoraFigures {
   const from = ms(window.from);
   const to = ms(window.to);
+  // The figures as they stood at `to`: what happened later is not known yet.
+  const known = (at?: string) =>
+    at !== undefined && ms(at) < to ? at : undefined;
   const inWindow = rollouts
     .filter(r => ms(r.detectedAt) >= from && ms(r.detectedAt) < to)
+    .map(r => ({
+      ...r,
+      appliedAt: known(r.appliedAt),
+      healthyAt: known(r.healthyAt),
+      failedAt: known(r.failedAt),
+      rolledBackAt: known(r.rolledBackAt),
+    }))
     .sort((a, b) => ms(a.detectedAt) - ms(b.detectedAt) || a.id - b.id);
-  const changes = inWindow.filter(isChange);
-  const deployments = changes.filter(succeeded);
+  const changes = inWindow.filter(isRolloutChange);
+  const deployments = changes.filter(rolloutSucceeded);
   const leadTimes = deployments.map(r =>
-    Math.max(0, ms(r.healthyAt) - ms(r.tagPushedAt ?? r.detectedAt)),
+    Math.max(0, ms(r.healthyAt) - ms(leadTimeStart(r))),
   );
-  const finished = changes.filter(r => succeeded(r) || isFailure(r));
+  const finished = changes.filter(r => rolloutSucceeded(r) || isFailure(r));
   const failures = changes.filter(isFailure);
 
   const restoreTimes: number[] = [];
@@ -86,7 +103,7 @@ export function doraFigures(
       .filter(
         r =>
           r.component === failure.component &&
-          succeeded(r) &&
+          rolloutSucceeded(r) &&
           ms(r.healthyAt) >= since,
       )
       .map(r => ms(r.healthyAt!))

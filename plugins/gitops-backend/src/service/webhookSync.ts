@@ -4,10 +4,12 @@ import { KubeObject } from '@gitops-workflow/plugin-gitops-node';
 import { EventsService } from '@backstage/plugin-events-node';
 import { ClusterService } from './ClusterService';
 import { ReconcileLoop } from './ReconcileLoop';
+import type { GitopsStore } from '../store/GitopsStore';
 import {
   applicationsForImages,
   applicationsForRepository,
   pushedRepository,
+  TagPush,
 } from './webhooks';
 
 /** What a webhook answers: the Applications it asked to sync (`cluster/namespace/name`). */
@@ -39,6 +41,8 @@ export class WebhookSync {
       loop?: ReconcileLoop;
       cache: CacheService;
       logger: LoggerService;
+      /** Keeps when each tag was pushed: the start of its rollout's lead time. */
+      store: Pick<GitopsStore, 'recordTagPushes'>;
     },
   ) {}
 
@@ -60,9 +64,14 @@ export class WebhookSync {
     return true;
   }
 
-  /** Sync requests for the Applications whose image automation watches one of `images`. */
-  async imagesPushed(images: string[]): Promise<WebhookResponse> {
-    if (images.length === 0) return { applications: [] };
+  /**
+   * Keeps the push times of `pushes`, and asks for a sync of the
+   * Applications whose image automation watches one of their images.
+   */
+  async tagsPushed(pushes: TagPush[]): Promise<WebhookResponse> {
+    if (pushes.length === 0) return { applications: [] };
+    await this.options.store.recordTagPushes(pushes);
+    const images = [...new Set(pushes.map(p => p.image))];
     const { cluster, apps } = await this.homeApplications();
     return this.syncAll(
       cluster,

@@ -4,7 +4,7 @@ import {
   applicationsForImages,
   applicationsForRepository,
   checkFreshness,
-  pushedImages,
+  pushedTags,
   pushedRepository,
   verifyBearer,
   verifyHmac,
@@ -98,43 +98,72 @@ describe('webhook matching', () => {
   ];
 
   it('finds Applications whose image automation watches a pushed tag, ignoring blobs and digest-only pushes', () => {
-    const images = pushedImages({
-      events: [
-        {
-          action: 'push',
-          target: { repository: 'team/web', tag: 'v2' },
-          request: { host: '127.0.0.1:5000' },
-        },
-        {
-          action: 'push',
-          target: { repository: 'team/api', digest: 'sha256:0' },
-          request: { host: '127.0.0.1:5000' },
-        },
-        {
-          action: 'pull',
-          target: { repository: 'library/nginx', tag: '1' },
-          request: { host: 'docker.io' },
-        },
-      ],
-    });
-    expect(images).toEqual(['127.0.0.1:5000/team/web']);
-    expect(
-      applicationsForImages(apps, images).map(a => a.metadata.name),
-    ).toEqual(['by-image']);
-    // Docker Hub's short names are normalised on both sides.
-    const hub = pushedImages({
-      events: [
-        {
-          action: 'push',
-          target: { repository: 'library/nginx', tag: '2' },
-          request: { host: 'docker.io' },
-        },
-      ],
-    });
-    expect(applicationsForImages(apps, hub).map(a => a.metadata.name)).toEqual([
-      'hub',
+    const receivedAt = new Date('2026-12-01T16:31:09Z');
+    const pushes = pushedTags(
+      {
+        events: [
+          {
+            action: 'push',
+            timestamp: '2026-12-01T16:31:07.123456789Z',
+            target: { repository: 'team/web', tag: 'v2' },
+            request: { host: '127.0.0.1:5000' },
+          },
+          {
+            action: 'push',
+            target: { repository: 'team/api', digest: 'sha256:0' },
+            request: { host: '127.0.0.1:5000' },
+          },
+          {
+            action: 'pull',
+            target: { repository: 'library/nginx', tag: '1' },
+            request: { host: 'docker.io' },
+          },
+        ],
+      },
+      receivedAt,
+    );
+    // The registry's own time of the push, to the millisecond.
+    expect(pushes).toEqual([
+      {
+        image: '127.0.0.1:5000/team/web',
+        tag: 'v2',
+        pushedAt: new Date('2026-12-01T16:31:07.123Z'),
+      },
     ]);
-    expect(() => pushedImages({ hello: 1 })).toThrow(
+    expect(
+      applicationsForImages(
+        apps,
+        pushes.map(p => p.image),
+      ).map(a => a.metadata.name),
+    ).toEqual(['by-image']);
+    // Docker Hub's short names are normalised on both sides; a push without
+    // a time, or with one ahead of ours, is as old as its notification.
+    const hub = pushedTags(
+      {
+        events: [
+          {
+            action: 'push',
+            target: { repository: 'library/nginx', tag: '2' },
+            request: { host: 'docker.io' },
+          },
+          {
+            action: 'push',
+            timestamp: '2026-12-01T17:00:00Z',
+            target: { repository: 'library/nginx', tag: '3' },
+            request: { host: 'docker.io' },
+          },
+        ],
+      },
+      receivedAt,
+    );
+    expect(hub.map(p => p.pushedAt)).toEqual([receivedAt, receivedAt]);
+    expect(
+      applicationsForImages(
+        apps,
+        hub.map(p => p.image),
+      ).map(a => a.metadata.name),
+    ).toEqual(['hub']);
+    expect(() => pushedTags({ hello: 1 })).toThrow(
       'Not a registry notification',
     );
   });

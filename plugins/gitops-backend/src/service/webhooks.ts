@@ -103,7 +103,8 @@ function kustomizeComponents(app: KubeObject): KustomizeComponent[] {
   return components.filter(c => c.type === 'kustomize');
 }
 
-function imageName(reference: string): string | undefined {
+/** `registry/name` of an image reference, as registries' notifications name it; undefined when it doesn't parse. */
+export function imageName(reference: string): string | undefined {
   try {
     return parseImageReference(reference).name;
   } catch {
@@ -111,17 +112,25 @@ function imageName(reference: string): string | undefined {
   }
 }
 
-/** The images a CNCF distribution notification says were pushed (tagged manifests only). */
-export function pushedImages(body: unknown): string[] {
+/** A tag a registry said was pushed: `image` is `registry/name`. */
+export interface TagPush {
+  image: string;
+  tag: string;
+  /** The registry's time of the push; the notification's arrival when it gave none or one ahead of ours. */
+  pushedAt: Date;
+}
+
+/** The tags a CNCF distribution notification says were pushed (tagged manifests only). */
+export function pushedTags(body: unknown, receivedAt = new Date()): TagPush[] {
   const events = (body as { events?: unknown })?.events;
   if (!Array.isArray(events)) {
     throw new InputError(
       'Not a registry notification: expected {"events": [...]}',
     );
   }
-  const names = new Set<string>();
+  const pushes: TagPush[] = [];
   for (const event of events) {
-    const { action, target, request } = event ?? {};
+    const { action, target, request, timestamp } = event ?? {};
     // A blob, or a manifest pushed by digest only, changes no tag a policy could pick.
     if (
       action !== 'push' ||
@@ -130,10 +139,20 @@ export function pushedImages(body: unknown): string[] {
       !request?.host
     )
       continue;
-    const name = imageName(`${request.host}/${target.repository}`);
-    if (name) names.add(name);
+    const image = imageName(`${request.host}/${target.repository}`);
+    if (!image) continue;
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
+    pushes.push({
+      image,
+      tag: String(target.tag),
+      pushedAt: new Date(
+        Number.isNaN(at)
+          ? receivedAt.getTime()
+          : Math.min(at, receivedAt.getTime()),
+      ),
+    });
   }
-  return [...names];
+  return pushes;
 }
 
 /** Applications with a kustomize component whose image automation watches one of `images`. */

@@ -131,6 +131,29 @@ const auditOf = (r: any): AuditEntry => ({
   summary: r.summary,
 });
 
+const historyOf = (r: any): ImageHistoryEntry => ({
+  id: Number(r.id),
+  component: r.component,
+  image: r.image,
+  oldTag: orUndefined(r.old_tag),
+  newTag: r.new_tag,
+  policy: orUndefined(r.policy),
+  commitSha: orUndefined(r.commit_sha),
+  trigger: r.trigger,
+  detectedAt: toIso(r.detected_at)!,
+  pushedAt: toIso(r.pushed_at),
+  appliedAt: toIso(r.applied_at),
+  healthyAt: toIso(r.healthy_at),
+  applicationDeletedAt: toIso(r.app_deleted_at),
+  digest: orUndefined(r.digest),
+  action: orUndefined(r.action),
+  requestedBy: orUndefined(r.requested_by),
+  reason: orUndefined(r.reason),
+  failedAt: toIso(r.failed_at),
+  failure: orUndefined(r.failure),
+  rolledBackAt: toIso(r.rolled_back_at),
+});
+
 const ROLLBACK_ACTIONS = ['rollback', 'automaticRollback'];
 
 /**
@@ -406,29 +429,117 @@ export class GitopsStore {
       .offset(options.offset);
     return {
       totalCount: Number(count),
-      items: rows.map(r => ({
-        id: Number(r.id),
-        component: r.component,
-        image: r.image,
-        oldTag: orUndefined(r.old_tag),
-        newTag: r.new_tag,
-        policy: orUndefined(r.policy),
-        commitSha: orUndefined(r.commit_sha),
-        trigger: r.trigger,
-        detectedAt: toIso(r.detected_at)!,
-        pushedAt: toIso(r.pushed_at),
-        appliedAt: toIso(r.applied_at),
-        healthyAt: toIso(r.healthy_at),
-        applicationDeletedAt: toIso(r.app_deleted_at),
-        digest: orUndefined(r.digest),
-        action: orUndefined(r.action),
-        requestedBy: orUndefined(r.requested_by),
-        reason: orUndefined(r.reason),
-        failedAt: toIso(r.failed_at),
-        failure: orUndefined(r.failure),
-        rolledBackAt: toIso(r.rolled_back_at),
-      })),
+      items: rows.map(historyOf),
     };
+  }
+
+  /**
+   * What the timeline of an Application tells about `[from, to)`, oldest
+   * first: the image updates with a milestone in it, the reconciles that
+   * failed or changed objects, and the audit trail. At most `limit` of each,
+   * the newest; `truncated` says when older ones were left out.
+   */
+  async timelineRecords(
+    appKey: string,
+    window: { from: Date; to: Date },
+    limit: number,
+  ): Promise<{
+    images: ImageHistoryEntry[];
+    runs: ReconcileRun[];
+    audit: AuditEntry[];
+    truncated: boolean;
+  }> {
+    const { from, to } = window;
+    const newest = async (
+      query: Knex.QueryBuilder,
+      column: string,
+    ): Promise<any[]> => {
+      const rows = await query
+        .orderBy([
+          { column, order: 'desc' },
+          { column: 'id', order: 'desc' },
+        ])
+        .limit(limit + 1);
+      return rows.reverse();
+    };
+    const [images, runs, audit] = await Promise.all([
+      newest(
+        this.db('gitops_image_history')
+          .where({ app_key: appKey })
+          .where('detected_at', '<', to)
+          .where(q => {
+            for (const column of [
+              'detected_at',
+              'pushed_at',
+              'applied_at',
+              'healthy_at',
+              'failed_at',
+              'rolled_back_at',
+            ])
+              q.orWhere(column, '>=', from);
+          }),
+        'detected_at',
+      ),
+      newest(
+        this.db('gitops_reconcile_runs')
+          .where({ app_key: appKey })
+          .where('started_at', '<', to)
+          .where(q =>
+            q
+              .where('started_at', '>=', from)
+              .orWhere('finished_at', '>=', from),
+          )
+          .where(q =>
+            q.where({ result: 'failed' }).orWhere('objects_changed', '>', 0),
+          ),
+        'started_at',
+      ),
+      newest(
+        this.db('gitops_audit')
+          .where({ app_key: appKey })
+          .where('at', '>=', from)
+          .where('at', '<', to),
+        'at',
+      ),
+    ]);
+    const truncated = [images, runs, audit].some(rows => rows.length > limit);
+    const kept = (rows: any[]) => rows.slice(Math.max(0, rows.length - limit));
+    return {
+      images: kept(images).map(historyOf),
+      runs: kept(runs).map(runOf),
+      audit: kept(audit).map(auditOf),
+      truncated,
+    };
+  }
+
+  /** When tags reached their registry, as its push notifications said (`image` is `registry/name`). */
+  async recordTagPushes(
+    pushes: Array<{ image: string; tag: string; pushedAt: Date }>,
+  ): Promise<void> {
+    for (const push of pushes) {
+      await this.db('gitops_tag_pushes')
+        .insert({ image: push.image, tag: push.tag, pushed_at: push.pushedAt })
+        .onConflict(['image', 'tag'])
+        .merge(['pushed_at']);
+    }
+  }
+
+  /** The last push time of each `image:tag` the registry told us about. */
+  async tagPushTimes(
+    tags: Array<{ image: string; tag: string }>,
+  ): Promise<Map<string, string>> {
+    const times = new Map<string, string>();
+    const images = [...new Set(tags.map(t => t.image))];
+    for (const image of images) {
+      const wanted = [
+        ...new Set(tags.filter(t => t.image === image).map(t => t.tag)),
+      ];
+      const rows = await this.db('gitops_tag_pushes')
+        .where({ image })
+        .whereIn('tag', wanted);
+      for (const r of rows) times.set(`${image}:${r.tag}`, toIso(r.pushed_at)!);
+    }
+    return times;
   }
 
   /** What an Application applied on each cluster; undefined when nothing is stored (a new or lost database). */
@@ -779,7 +890,7 @@ export class GitopsStore {
       .update({ expires_at: new Date() });
   }
 
-  /** Drops runs, image history and audit entries older than the retention window. */
+  /** Drops runs, image history, audit entries and tag push times older than the retention window. */
   async deleteHistoryBefore(
     cutoff: Date,
   ): Promise<{ runs: number; images: number; audit: number }> {
@@ -792,6 +903,7 @@ export class GitopsStore {
     const audit = await this.db('gitops_audit')
       .where('at', '<', cutoff)
       .delete();
+    await this.db('gitops_tag_pushes').where('pushed_at', '<', cutoff).delete();
     return { runs, images, audit };
   }
 }
