@@ -2,7 +2,8 @@
  * The delivery workflow on two real clusters: staging first, a manual
  * suspend that survives a restart, then prod with an override; a failing DAG
  * step whose `if: always` notification reaches a real HTTP listener; a
- * timeout; a rollback that restores an earlier revision's objects.
+ * timeout; a rollback that restores an earlier revision's objects and
+ * stays until released.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { parse } from 'yaml';
 import {
   KubeClient,
   parseApplication,
+  releaseRollback,
   resumeWorkflow,
   rollbackTo,
   WorkflowExecutor,
@@ -211,10 +213,7 @@ describe('delivery workflow on two clusters', () => {
         }),
       ]),
     );
-    expect(Object.keys(done.inventories).sort()).toEqual([
-      'prod',
-      'staging',
-    ]);
+    expect(Object.keys(done.inventories).sort()).toEqual(['prod', 'staging']);
 
     // Done, the workflow keeps its state: a hand edit on prod is taken back, and
     // the Application is unhealthy until the replicas are Available again.
@@ -410,13 +409,16 @@ spec:
       greeting: 'hello',
     });
 
-    // The rollback holds while the spec is unchanged; a new spec is a new revision.
-    const again = await pass(executor, version('bonjour'), back.state);
+    // The rollback stays pinned, even when the spec changes, until released.
+    const again = await pass(executor, version('hallo'), back.state);
     expect(again.state.revision).toBe(1);
+    expect((await configMap(clients[0], 'settings'))!.data).toEqual({
+      greeting: 'hello',
+    });
     const three = await runUntil(
       executor,
       version('hallo'),
-      again.state,
+      releaseRollback(again.state),
       'running',
     );
     executor.close();

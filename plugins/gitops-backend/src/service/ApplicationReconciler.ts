@@ -223,7 +223,7 @@ export class ApplicationReconciler {
       fence,
       definitions: this.options.definitions,
       projects: this.options.projects,
-      sources: async (application, into, project) => {
+      sources: async (application, into, project, pinnedRevisions) => {
         const user = impersonatedUser(application, project);
         await prepareSources(
           application,
@@ -240,6 +240,7 @@ export class ApplicationReconciler {
             author: this.options.author,
             build: this.options.build,
             refresh: trigger === 'manual' || trigger === 'webhook',
+            pinnedRevisions,
           },
           into,
         );

@@ -10,7 +10,7 @@ import {
   emptyPreparedSources,
   type PreparedSources,
 } from '../sources/prepare';
-import { inventoriesFromStatus } from '../workflow/execute';
+import { applicationToRun, inventoriesFromStatus } from '../workflow/execute';
 import type { PipelineContext } from './reconcile';
 
 /**
@@ -55,12 +55,17 @@ export async function previewPipeline(
   const app = parseApplication(object, { definitions: context.definitions });
   const project = projectFor(app, context.projects ?? [], home.name);
   const sources = emptyPreparedSources();
-  if (kustomizeComponents(app.spec.components).length > 0) {
+  // While a rollback is pinned, the next pass builds its revision at the commits it ran.
+  const { app: deployed, pinnedRevisions } = applicationToRun(
+    app,
+    context.workflow,
+  );
+  if (kustomizeComponents(deployed.spec.components).length > 0) {
     if (!context.sources)
       throw new ServiceUnavailableError(
         'No Git source is configured for kustomize components',
       );
-    await context.sources(app, sources, project);
+    await context.sources(deployed, sources, project, pinnedRevisions);
   }
   const clusters = await context.executor.preview(app, context.workflow, {
     sources: sources.manifests,

@@ -38,6 +38,7 @@ import {
 } from '../workflow/collect';
 import {
   appliedResourcesOf,
+  applicationToRun,
   inventoriesFromStatus,
   type WorkflowExecutor,
 } from '../workflow/execute';
@@ -73,6 +74,11 @@ export interface PipelineContext {
     app: Application,
     into: PreparedSources,
     project: Project,
+    /**
+     * Set while a rolled-back revision is pinned: build each component at
+     * this revision (`branch@sha1:<sha>`) and commit nothing.
+     */
+    pinnedRevisions?: Record<string, string>,
   ) => Promise<void>;
   /**
    * The configured projects (`gitops.projects`). An Application in none of
@@ -236,12 +242,17 @@ export async function runPipeline(
     return stop('parse', error);
   }
   const project = projectFor(app, context.projects ?? [], home.name);
-  if (kustomizeComponents(app.spec.components).length > 0) {
+  // A pinned rollback deploys its revision's spec, built at the commits it ran.
+  const { app: deployed, pinnedRevisions } = applicationToRun(
+    app,
+    context.workflow,
+  );
+  if (kustomizeComponents(deployed.spec.components).length > 0) {
     try {
       if (!context.sources)
         throw new Error('no Git source is configured for kustomize components');
       await fenced(); // the bot may push to Git in this stage
-      await context.sources(app, sources, project);
+      await context.sources(deployed, sources, project, pinnedRevisions);
     } catch (error) {
       if (error instanceof PassStoppedError) throw error;
       return stop('sources', error, app);
@@ -250,7 +261,7 @@ export async function runPipeline(
   try {
     // Rendered again per target by the workflow; this catches a broken
     // Application before any step runs.
-    await renderApplication(app, {
+    await renderApplication(deployed, {
       definitions: context.definitions,
       sources: sources.manifests,
     });
@@ -285,6 +296,7 @@ export async function runPipeline(
         context.inventories ?? inventoriesFromStatus(previous, home.name),
       project,
       beforeWrite: fenced,
+      sourceRevisions: sources.revisions,
     });
   } catch (error) {
     if (error instanceof PassStoppedError) throw error;

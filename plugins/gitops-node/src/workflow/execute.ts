@@ -99,13 +99,15 @@ export function terminateWorkflow(
 }
 
 /**
- * Starts a new run of an earlier revision's spec. It stays in force while
- * the Application's spec is the one rolled back from; a new spec runs again.
+ * Starts a new run of an earlier revision's spec and pins it: it stays in
+ * force, with its Git-backed components built at the commits it recorded,
+ * whatever the Application's spec becomes, until `releaseRollback`.
  */
 export function rollbackTo(
   state: WorkflowState,
   revision: number,
   now: Date = new Date(),
+  request: { by?: string; reason?: string } = {},
 ): WorkflowState {
   const target = state.revisions.find(r => r.revision === revision);
   if (!target) {
@@ -123,14 +125,57 @@ export function rollbackTo(
     finishedAt: undefined,
     terminated: undefined,
     steps: initialSteps(workflowOf(target).steps),
-    rollback: { revision, from: state.rollback?.from ?? state.hash },
+    rollback: { revision, at: now.toISOString(), ...request },
   };
+}
+
+/**
+ * Ends a rollback's pin: the next pass runs the Application's spec as it is
+ * now, its Git-backed components built from their branches' heads, with
+ * image automation. A ConflictError when no rollback is in force.
+ */
+export function releaseRollback(state: WorkflowState): WorkflowState {
+  if (!state.rollback)
+    throw new ConflictError(
+      'No rollback is in force: the workflow already runs the current spec',
+    );
+  const { rollback: _released, ...released } = state;
+  return released;
+}
+
+/** The revision a rollback pinned, while it is in force. */
+export function pinnedRevisionOf(
+  state: WorkflowState | undefined,
+): WorkflowRevision | undefined {
+  const pinned = state?.rollback?.revision;
+  return pinned === undefined
+    ? undefined
+    : state!.revisions.find(r => r.revision === pinned);
+}
+
+/**
+ * The Application a pass runs and builds: while a rollback is pinned, the
+ * pinned revision's spec, with the commits its Git-backed components ran
+ * at (`pinnedRevisions`); otherwise the Application as it is.
+ */
+export function applicationToRun(
+  app: Application,
+  state: WorkflowState | undefined,
+): { app: Application; pinnedRevisions?: Record<string, string> } {
+  const pinned = pinnedRevisionOf(state);
+  return pinned
+    ? {
+        app: { ...app, spec: structuredClone(pinned.spec) },
+        pinnedRevisions: pinned.sources ?? {},
+      }
+    : { app };
 }
 
 /** A person's request to a workflow, queued for the next pass to apply. */
 export type WorkflowCommand =
   | { type: 'resume'; step: string }
-  | { type: 'rollback'; revision: number };
+  | { type: 'rollback'; revision: number; by?: string; reason?: string }
+  | { type: 'release' };
 
 /** Applies a queued request to the workflow state (NotFound/Conflict errors when it cannot). */
 export function applyWorkflowCommand(
@@ -138,9 +183,17 @@ export function applyWorkflowCommand(
   command: WorkflowCommand,
   now: Date = new Date(),
 ): WorkflowState {
-  return command.type === 'resume'
-    ? resumeWorkflow(state, command.step, now)
-    : rollbackTo(state, command.revision, now);
+  switch (command.type) {
+    case 'resume':
+      return resumeWorkflow(state, command.step, now);
+    case 'rollback':
+      return rollbackTo(state, command.revision, now, {
+        by: command.by,
+        reason: command.reason,
+      });
+    default:
+      return releaseRollback(state);
+  }
 }
 
 export interface WorkflowExecutorOptions {
@@ -174,6 +227,11 @@ export interface WorkflowPassInput {
   project?: Project;
   /** Called before every write to a cluster; throws to stop the pass (see `PassFence`). */
   beforeWrite?: () => Promise<void>;
+  /**
+   * `branch@sha1:<sha>` each Git-backed component was built at for this
+   * pass, recorded on the revision that runs (unless a rollback pinned it).
+   */
+  sourceRevisions?: Record<string, string>;
 }
 
 /** `status.workflow.steps[]` with KubeVela's `subSteps`. */
@@ -331,35 +389,22 @@ export class WorkflowExecutor {
     return this.options.now?.() ?? new Date();
   }
 
-  /** The state to run now: the same run, or a new one for a new spec (or a rollback's revision). */
+  /** The state to run now: the same run, or a new one for a new spec (or a rollback's pinned revision). */
   private prepare(
     app: Application,
     previous: WorkflowState | undefined,
   ): { state: WorkflowState; app: Application } {
     const now = this.now().toISOString();
     const hash = applicationRevision(app);
-    if (previous?.rollback && previous.rollback.from === hash) {
-      const pinned = previous.revisions.find(
-        r => r.revision === previous.rollback!.revision,
-      );
-      if (pinned)
-        return {
-          state: previous,
-          app: { ...app, spec: structuredClone(pinned.spec) },
-        };
-    }
+    const toRun = applicationToRun(app, previous);
+    if (toRun.pinnedRevisions) return { state: previous!, app: toRun.app };
     const revisions = [...(previous?.revisions ?? [])];
     // Without a workflow there is nothing to have failed for good: a failed
     // implicit deploy (a conflict, a rejected object) is tried again each pass.
     const implicitFailed =
       !app.spec.workflow?.steps.length &&
       flattenSteps(previous?.steps ?? []).some(s => s.phase === 'failed');
-    if (
-      previous &&
-      previous.hash === hash &&
-      !previous.rollback &&
-      !implicitFailed
-    )
+    if (previous && previous.hash === hash && !implicitFailed)
       return { state: previous, app };
     let record = revisions.find(r => r.hash === hash);
     if (!record) {
@@ -545,6 +590,10 @@ export class WorkflowExecutor {
     const prepared = this.prepare(live, previous);
     const app = prepared.app;
     const state: WorkflowState = structuredClone(prepared.state);
+    const running = state.revisions.find(r => r.revision === state.revision);
+    const built = input.sourceRevisions ?? {};
+    if (running && !state.rollback && Object.keys(built).length > 0)
+      running.sources = { ...built };
     const components = new Set(app.spec.components.map(c => c.name));
     return {
       app,

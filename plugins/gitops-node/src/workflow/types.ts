@@ -35,6 +35,22 @@ export interface WorkflowRevision {
   hash: string;
   createdAt: string;
   spec: Application['spec'];
+  /**
+   * `branch@sha1:<sha>` of each Git-backed component as this revision last
+   * ran it (refreshed every pass it runs unpinned), so that rolling back to
+   * it builds the same content, not what the branch holds now.
+   */
+  sources?: Record<string, string>;
+}
+
+/** A rollback to a revision, in force until a person releases it. */
+export interface PinnedRollback {
+  revision: number;
+  /** When the rollback was asked for (ISO 8601). */
+  at?: string;
+  /** Who asked (`user:default/jane`). */
+  by?: string;
+  reason?: string;
 }
 
 /**
@@ -56,10 +72,11 @@ export interface WorkflowState {
   /** Newest last; the oldest are dropped past a limit. */
   revisions: WorkflowRevision[];
   /**
-   * Set by `rollbackTo`: run this revision instead of the Application's
-   * spec, for as long as that spec is still the one rolled back from.
+   * Set by `rollbackTo`: this revision runs, with its Git-backed components
+   * built at the commits it recorded and no image automation, whatever the
+   * Application's spec or the branches become, until `releaseRollback`.
    */
-  rollback?: { revision: number; from: string };
+  rollback?: PinnedRollback;
 }
 
 /** The phase a workflow gives its Application; `running` once every step is done. */
