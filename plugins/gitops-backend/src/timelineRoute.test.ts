@@ -27,7 +27,11 @@ const config = {
 describe('GET /applications/:namespace/:name/timeline', () => {
   const databases = TestDatabases.create({ ids: ['SQLITE_3'] });
 
-  async function start(permissions = AuthorizeResult.ALLOW) {
+  async function start(
+    permissions:
+      | AuthorizeResult.ALLOW
+      | AuthorizeResult.DENY = AuthorizeResult.ALLOW,
+  ) {
     const knex = await databases.init('SQLITE_3');
     const { server } = await startTestBackend({
       features: [
