@@ -1,4 +1,10 @@
-import { doraFigures, median, percentile, Rollout } from './timeline';
+import {
+  describeDuration,
+  doraFigures,
+  median,
+  percentile,
+  Rollout,
+} from './timeline';
 
 const WEEK = {
   from: '2026-11-01T00:00:00.000Z',
@@ -213,5 +219,19 @@ describe('median and percentile', () => {
   ])('%j: median %p, p90 %p', (values, mid, p90) => {
     expect(median(values)).toBe(mid);
     expect(percentile(values, 90)).toBe(p90);
+  });
+});
+
+describe('describeDuration', () => {
+  it.each([
+    [8_900, '8.9 s'],
+    [250, '0.3 s'],
+    [59_940, '59.9 s'],
+    [125_000, '2 m 5 s'],
+    [3_520_000, '58 m 40 s'],
+    [11_520_000, '3 h 12 m'],
+    [3 * 86_400_000 + 7_200_000, '3 d 2 h'],
+  ])('%p ms reads %p', (ms, text) => {
+    expect(describeDuration(ms)).toBe(text);
   });
 });

@@ -46,6 +46,18 @@ const isFailure = (r: Rollout) =>
 const failingSince = (r: Rollout): number =>
   ms(r.failedAt ?? r.healthyAt ?? r.appliedAt ?? r.rolledBackAt!);
 
+/** `8.9 s`, `2 m 5 s`, `3 h 12 m`, `3 d 2 h`: a duration as people read it. */
+export function describeDuration(ms: number): string {
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${tenths / 10} s`;
+  const seconds = Math.round(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} m ${seconds % 60} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} m`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
 /** The middle value; the mean of the two middle ones for an even count. */
 export function median(values: number[]): number | undefined {
   if (values.length === 0) return undefined;

@@ -2,6 +2,7 @@ import { InputError } from '@backstage/errors';
 import {
   AuditAction,
   AuditEntry,
+  describeDuration,
   doraFigures,
   ImageHistoryEntry,
   isRolloutChange,
@@ -77,15 +78,6 @@ function actorName(actor: string): string {
   if (actor === 'gitops:automatic-rollback') return 'The automatic rollback';
   const user = /^user:(?:[^/]+\/)?(.+)$/.exec(actor);
   return user ? user[1] : actor;
-}
-
-/** `8.9 s`, `2 m 5 s`, `3 h 12 m`: a duration as people read it. */
-export function describeDuration(ms: number): string {
-  if (ms < 60_000) return `${Math.round(ms / 100) / 10} s`;
-  const seconds = Math.round(ms / 1000);
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} m ${seconds % 60} s`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} m`;
 }
 
 const HOLD_ACTIONS: AuditAction[] = [
