@@ -464,6 +464,60 @@ describe('GitopsStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    "gives each component's newest update, and stamps no rollout milestone on one that failed or was rolled back, %p",
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const add = (component: string, oldTag: string, newTag: string) =>
+        store.addImageUpdate(APP, {
+          component,
+          image: `registry.local/${component}`,
+          oldTag,
+          newTag,
+          trigger: 'poll',
+          detectedAt: new Date().toISOString(),
+          action: 'update',
+        });
+      await add('web', '0.1.4', '0.1.5');
+      const failed = await add('web', '0.1.5', '0.1.6');
+      const worker = await add('worker', '1.0.0', '1.0.1');
+      await store.addImageUpdate('local/default/other', {
+        component: 'web',
+        image: 'registry.local/web',
+        newTag: '9.9.9',
+        trigger: 'poll',
+        detectedAt: new Date().toISOString(),
+      });
+      const latest = await store.latestImageUpdates(APP, ['web', 'worker']);
+      expect([...latest.values()].map(u => [u.component, u.id])).toEqual(
+        expect.arrayContaining([
+          ['web', failed],
+          ['worker', worker],
+        ]),
+      );
+      expect(latest.size).toBe(2);
+      expect((await store.latestImageUpdates(APP, ['api'])).size).toBe(0);
+
+      const undone = await add('api', '2.0.0', '2.0.1');
+      await store.markRollout(APP, 'applied');
+      await store.markRolledBack(undone);
+      await store.markRolloutFailed(
+        failed,
+        'not healthy 5m after it was applied',
+      );
+      await store.markRollout(APP, 'healthy');
+      const { items } = await store.listImageHistory(APP, {
+        limit: 10,
+        offset: 0,
+      });
+      expect(items.find(i => i.id === failed)?.healthyAt).toBeUndefined();
+      expect(items.find(i => i.id === undone)?.healthyAt).toBeUndefined();
+      expect(items.find(i => i.id === worker)?.healthyAt).toEqual(
+        expect.any(String),
+      );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'keeps an audit trail per Application, newest first and paged, %p',
     async databaseId => {
       const store = await createStore(databaseId);

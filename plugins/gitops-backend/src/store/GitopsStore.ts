@@ -407,9 +407,12 @@ export class GitopsStore {
     db: Knex = this.db,
   ): Promise<number> {
     const column = milestone === 'applied' ? 'applied_at' : 'healthy_at';
+    // An update rolled back (or failed) before the milestone never reaches it.
     const query = db('gitops_image_history')
       .where({ app_key: appKey })
-      .whereNull(column);
+      .whereNull(column)
+      .whereNull('rolled_back_at')
+      .whereNull('failed_at');
     if (milestone === 'healthy') query.whereNotNull('applied_at');
     return query.update({ [column]: at });
   }
@@ -431,6 +434,27 @@ export class GitopsStore {
       totalCount: Number(count),
       items: rows.map(historyOf),
     };
+  }
+
+  /** Each of these components' newest image update: the bot's latest commit for it. */
+  async latestImageUpdates(
+    appKey: string,
+    components: string[],
+  ): Promise<Map<string, ImageHistoryEntry>> {
+    const ofComponents = (db: Knex.QueryBuilder) =>
+      db
+        .where({ app_key: appKey })
+        .whereIn('component', components)
+        .whereNull('app_deleted_at');
+    const rows = await ofComponents(this.db('gitops_image_history')).whereIn(
+      'id',
+      ofComponents(this.db('gitops_image_history').max('id')).groupBy(
+        'component',
+      ),
+    );
+    return new Map(
+      rows.map((r: { component: string }) => [r.component, historyOf(r)]),
+    );
   }
 
   /**
