@@ -20,6 +20,7 @@ import {
   branchOf,
   imagePolicyId,
   kustomizeComponents,
+  type Application,
   type ApplicationComponent,
   type BuildOptions,
   type DefinitionRegistry,
@@ -35,6 +36,7 @@ import {
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore, ReconcileRecord } from '../store/GitopsStore';
+import { AutomaticRollback } from './automaticRollback';
 import { ReconcileMetrics } from './metrics';
 
 /**
@@ -77,6 +79,7 @@ export interface ApplicationReconcilerOptions {
 export class ApplicationReconciler {
   private readonly metrics: ReconcileMetrics;
   private readonly executor: WorkflowExecutor;
+  private readonly rollbacks: AutomaticRollback;
 
   constructor(private readonly options: ApplicationReconcilerOptions) {
     this.metrics = options.metrics ?? new ReconcileMetrics();
@@ -85,6 +88,10 @@ export class ApplicationReconciler {
       localCluster: options.home.name,
       clientFor: options.deployTargets.clientFor,
       definitions: options.definitions,
+    });
+    this.rollbacks = new AutomaticRollback({
+      store: options.store,
+      clientFor: name => this.clientFor(name),
     });
   }
 
@@ -101,9 +108,11 @@ export class ApplicationReconciler {
     const failures =
       ((await store.schedules([key])).get(key)?.failures ?? 0) + 1;
     let record: ReconcileRecord;
+    let deployed: Application | undefined;
     try {
       const outcome = await this.runPass(app, key, trigger, fence);
       record = this.recordOf(outcome, trigger, startedAt, app, failures);
+      if (outcome.kind === 'deployed') deployed = outcome.application;
       this.report(outcome, key, log);
     } catch (error) {
       if (error instanceof PassStoppedError) {
@@ -138,6 +147,7 @@ export class ApplicationReconciler {
       return;
     }
     await store.recordReconcile(key, record);
+    if (deployed) await this.judgeRollouts(deployed, key, log);
     // Rows first, finalizer last: a crash in between leaves a deleting
     // Application that the next pass finds collected and lets go.
     if (record.collected) await this.letGo(app, log);
@@ -247,13 +257,37 @@ export class ApplicationReconciler {
       },
       workflow,
       inventories: await store.inventories(key),
-      clientFor: name => {
-        const cluster = this.options.deployTargets.clusters.find(
-          c => c.name === name,
-        );
-        return cluster && this.options.deployTargets.clientFor(cluster);
-      },
+      clientFor: name => this.clientFor(name),
     });
+  }
+
+  /** A configured cluster's client by name; undefined for one this backend does not know. */
+  private clientFor(name: string): KubeClient | undefined {
+    const cluster = this.options.deployTargets.clusters.find(
+      c => c.name === name,
+    );
+    return cluster && this.options.deployTargets.clientFor(cluster);
+  }
+
+  /**
+   * Automatic rollback, after the pass is recorded (its rollout milestones
+   * included): a failed rollout found now is rolled back by the next pass.
+   */
+  private async judgeRollouts(
+    app: Application,
+    key: string,
+    log: LoggerService,
+  ): Promise<void> {
+    try {
+      await this.rollbacks.afterPass(app, key, log);
+    } catch (error) {
+      // Judged again at the next pass: the workloads or the store may answer then.
+      log.warn(
+        `Could not judge the rollouts for automatic rollback: ${stringifyError(
+          error,
+        )}`,
+      );
+    }
   }
 
   private applyCommand(
