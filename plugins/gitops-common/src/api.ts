@@ -55,7 +55,18 @@ export interface ApplicationDetails {
   namespace: string;
   name: string;
   createdAt?: string;
-  components: Array<{ name: string; type: string; traits: string[] }>;
+  components: Array<{
+    name: string;
+    type: string;
+    traits: string[];
+    /**
+     * The images the component's live workloads run: the containers of
+     * their pod templates (a webservice's Deployment), deduplicated.
+     */
+    images?: string[];
+    /** Why `images` is absent, in a sentence (not deployed yet, no workload among its objects, not readable). */
+    imagesUnknown?: string;
+  }>;
   /** Absent until a controller has reconciled the Application once. */
   phase?: ApplicationPhase;
   services: ComponentStatus[];
@@ -68,6 +79,30 @@ export interface ApplicationDetails {
   workflow?: WorkflowStatus;
   /** Set while the Application is being deleted: what is left to delete. */
   deletion?: ApplicationDeletion;
+  /** Set when another Application applied this one from Git (it is in that one's inventory). */
+  managedBy?: ManagedBy;
+}
+
+/** One component of one Application. */
+export interface ApplicationComponentRef {
+  cluster: string;
+  namespace: string;
+  name: string;
+  component: string;
+}
+
+/**
+ * The Application that applied this one from Git (the seed's `git-app`
+ * applying `first-vela-workflow`): which of its components, and the
+ * revision it last synced, which carried this Application's spec.
+ */
+export interface ManagedBy extends ApplicationComponentRef {
+  /** `branch@sha1:<sha>` of the parent's last sync from Git. */
+  revision?: string;
+  /** The Git repository of that component, without credentials, for commit links. */
+  url?: string;
+  /** The catalog entity linked to the parent, when the reader may see it. */
+  entityRef?: string;
 }
 
 /**
@@ -165,6 +200,19 @@ export interface ImageHistoryEntry {
   failure?: string;
   /** When a later commit rolled this update back. */
   rolledBackAt?: string;
+  /**
+   * The Application and component whose image the rewritten marker sets,
+   * when it sits in an Application's manifest (a marker in
+   * `spec.components[name=test-server]` of `first-vela-workflow` that
+   * `git-app`'s automation rewrites). That Application's image history
+   * lists the row too.
+   */
+  target?: ApplicationComponentRef;
+  /**
+   * On a row listed for its target: the Application and component whose
+   * image automation committed it. `component` is then the target's own.
+   */
+  committedBy?: ApplicationComponentRef;
 }
 
 export type ImageUpdateAction =

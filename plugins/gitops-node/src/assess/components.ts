@@ -5,6 +5,7 @@ import {
   type HealthStatus,
   type ObjectHealth,
 } from './health';
+import { latestReadySince } from './readySince';
 
 /**
  * Objects that are healthy or not together (a rendered component): the
@@ -28,6 +29,11 @@ export interface ComponentHealth {
   healthy: boolean;
   message: string;
   traits: Array<{ type: string; healthy: boolean; message?: string }>;
+  /**
+   * When healthy: when the last of its objects became ready, as they record
+   * it (a Deployment's completed rollout), when any does. ISO 8601.
+   */
+  healthySince?: string;
 }
 
 /**
@@ -74,11 +80,16 @@ export function assessComponents(
     } else if (workload) {
       message = workload.message;
     }
+    const healthy = worst.status === 'Current';
+    const since = healthy
+      ? latestReadySince(component.objects.map(o => live.get(objectKey(o))))
+      : undefined;
     return {
       name: component.name,
       type: component.type,
       status: worst.status,
-      healthy: worst.status === 'Current',
+      healthy,
+      ...(since ? { healthySince: since.toISOString() } : {}),
       message,
       traits: component.traits.map(trait => {
         const traitWorst = worstHealth(

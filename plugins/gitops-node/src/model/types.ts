@@ -125,13 +125,56 @@ export function applicationOwner(app: {
     namespace: app.namespace,
     groupLabel: LABEL_COMPONENT,
     ownerOf(object) {
-      const name = object.metadata.labels?.[LABEL_APP_NAME];
-      if (!name) return undefined;
-      const namespace =
-        object.metadata.labels?.[LABEL_APP_NAMESPACE] ??
-        object.metadata.namespace ??
-        '';
-      return `Application ${namespace}/${name}`;
+      const owner = owningApplicationOf(object);
+      return owner && `Application ${owner.namespace}/${owner.name}`;
     },
+  };
+}
+
+/**
+ * The Application whose apply stamped an object (its labels), and the
+ * component it belongs to there; undefined for an object no Application applied.
+ */
+export function owningApplicationOf(
+  object: Pick<KubeObject, 'metadata'>,
+): { namespace: string; name: string; component?: string } | undefined {
+  const labels = object.metadata.labels ?? {};
+  const name = labels[LABEL_APP_NAME];
+  if (!name) return undefined;
+  const owner: { namespace: string; name: string; component?: string } = {
+    namespace: labels[LABEL_APP_NAMESPACE] ?? object.metadata.namespace ?? '',
+    name,
+  };
+  if (labels[LABEL_COMPONENT]) owner.component = labels[LABEL_COMPONENT];
+  return owner;
+}
+
+/**
+ * The component of an Application manifest that a field belongs to: a path
+ * under `spec.components[name=<component>]` of a `core.oam.dev` Application
+ * (the seed's image marker in `first-vela-workflow`'s `test-server`).
+ * Undefined for a field of any other object. `path` is in kyaml's notation,
+ * as the setters report it.
+ */
+export function applicationComponentOfField(
+  object: { apiVersion?: string; kind?: string; name?: string; namespace?: string },
+  path: readonly string[],
+  /** For a manifest that names no namespace: where it is applied. */
+  defaultNamespace: string,
+): { namespace: string; name: string; component: string } | undefined {
+  if (
+    object.kind !== APPLICATION_GVK.kind ||
+    !object.apiVersion?.startsWith(`${APPLICATION_GVK.group}/`) ||
+    !object.name ||
+    path[0] !== 'spec' ||
+    path[1] !== 'components'
+  )
+    return undefined;
+  const component = /^\[name=(.+)\]$/.exec(path[2] ?? '')?.[1];
+  if (!component) return undefined;
+  return {
+    namespace: object.namespace ?? defaultNamespace,
+    name: object.name,
+    component,
   };
 }

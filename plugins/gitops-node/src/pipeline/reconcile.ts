@@ -133,6 +133,8 @@ export interface DeployedOutcome extends OutcomeBase {
   writes: number;
   /** The Application runs and every component is healthy. */
   healthy: boolean;
+  /** Per healthy component assessed: when its objects last became ready, as they record it (ISO 8601). */
+  healthySince: Record<string, string>;
   /** A step failed (an apply refused, a notification rejected). */
   failure?: ReconcileFailure;
 }
@@ -333,6 +335,7 @@ export async function runPipeline(
     failure,
     previous,
     warnings: sources.warnings,
+    readySince: Object.values(pass.healthySince).sort().at(-1),
   });
   // The workflow's own phase stands even when a step's failure shaped the conditions.
   status.status = pass.phase;
@@ -348,6 +351,7 @@ export async function runPipeline(
     drifted: pass.drifted,
     writes: pass.writes,
     healthy: pass.phase === 'running',
+    healthySince: pass.healthySince,
   };
   if (pass.failure)
     outcome.failure = failure ?? {

@@ -193,4 +193,47 @@ describe('status', () => {
         'Changed outside Git and restored: Deployment default/test-server',
     });
   });
+
+  it('dates Ready=True when the objects became ready, not when the pass saw them', async () => {
+    const { app } = await setup();
+    const rolling = computeApplicationStatus({
+      app,
+      components: [
+        {
+          name: 'test-server',
+          type: 'webservice',
+          status: 'InProgress',
+          healthy: false,
+          message: 'Ready:0/1',
+          traits: [],
+        },
+      ],
+      now,
+    });
+    const ready = (readySince: string, at: Date) =>
+      computeApplicationStatus({
+        app,
+        components: [
+          {
+            name: 'test-server',
+            type: 'webservice',
+            status: 'Current',
+            healthy: true,
+            message: 'Ready:1/1',
+            traits: [],
+          },
+        ],
+        previous: rolling,
+        readySince,
+        now: at,
+      }).conditions!.find(c => c.type === 'Ready');
+    // The Deployment finished at 00:00:09; the pass came by at 00:00:20.
+    expect(
+      ready('2026-01-01T00:00:09.000Z', new Date('2026-01-01T00:00:20Z')),
+    ).toMatchObject({ status: 'True', lastTransitionTime: '2026-01-01T00:00:09Z' });
+    // A readiness from before the rollout began is an earlier one's: the pass's time stands.
+    expect(
+      ready('2025-12-31T23:00:00.000Z', new Date('2026-01-01T00:00:20Z')),
+    ).toMatchObject({ lastTransitionTime: '2026-01-01T00:00:20Z' });
+  });
 });

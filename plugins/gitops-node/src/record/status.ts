@@ -39,6 +39,12 @@ export interface StatusInput {
   warnings?: string[];
   /** The status as last written, so unchanged conditions keep their transition time. */
   previous?: ApplicationStatus;
+  /**
+   * When the components' objects last became ready, as they record it (a
+   * Deployment's completed rollout): the `Ready` condition turning True
+   * takes this time, not the later moment a pass saw it.
+   */
+  readySince?: string;
   now?: Date;
 }
 
@@ -79,11 +85,23 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
     ok: boolean,
     reason: string,
     message = '',
+    /** When it really changed, if before the pass that sees it. */
+    since?: string,
   ): ApplicationCondition => {
     const status = ok ? 'True' : 'False';
     const before = previous.get(type);
     const unchanged =
       before && before.status === status && before.reason === reason;
+    let changedAt = now;
+    if (since) {
+      const at = since.replace(/\.\d+Z$/, 'Z');
+      // Never before the transition it follows, never after now.
+      if (
+        at < now &&
+        (!before?.lastTransitionTime || at >= before.lastTransitionTime)
+      )
+        changedAt = at;
+    }
     return {
       type,
       status,
@@ -92,7 +110,7 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
       lastTransitionTime:
         unchanged && before.lastTransitionTime
           ? before.lastTransitionTime
-          : now,
+          : changedAt,
     };
   };
 
@@ -155,7 +173,9 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
         }));
     const worst = worstHealth(healths);
     if (worst.status === 'Current') {
-      conditions.push(condition('Ready', true, 'Available'));
+      conditions.push(
+        condition('Ready', true, 'Available', '', input.readySince),
+      );
       phase = 'running';
     } else if (worst.status === 'InProgress' || worst.status === 'Unknown') {
       conditions.push(condition('Ready', false, 'Progressing', worst.message));

@@ -8,7 +8,11 @@ import {
   type KustomizeProperties,
 } from '../model/kustomize';
 import { matchesAny, type Project } from '../model/project';
-import type { Application, ApplicationComponent } from '../model/types';
+import {
+  applicationComponentOfField,
+  type Application,
+  type ApplicationComponent,
+} from '../model/types';
 import { parseGoDuration } from '../util/duration';
 import { resolveInside } from '../util/paths';
 import { readMarkedFiles, runImageUpdate } from './automation';
@@ -28,7 +32,7 @@ import {
   credentialsFromSecret,
   type ImagePolicyEvaluator,
 } from './oci';
-import { markedValues } from './setters';
+import { markedValues, type SetterChange } from './setters';
 import { describeImagePolicy } from './tagPolicy';
 
 /** What the sources stage needs: where to read Secrets, Git and the image scanner. */
@@ -89,6 +93,15 @@ export interface CommittedImageUpdate {
   detectedAt: Date;
   /** When the bot's commit reached the remote. */
   pushedAt: Date;
+  /** The Application component whose manifest held the markers, when they sat in an Application's manifest. */
+  target?: ImageUpdateTarget;
+}
+
+/** An Application component by namespace and name (its cluster is where its manifest gets applied). */
+export interface ImageUpdateTarget {
+  namespace: string;
+  name: string;
+  component: string;
 }
 
 /** What the sources stage prepared for one pass; nothing downstream calls back into it. */
@@ -228,18 +241,51 @@ async function updateImages(
   if (!result.committed) return;
   const pushedAt = now();
   for (const update of result.images) {
-    prepared.imageUpdates.push({
-      component: component.name,
-      image: update.image,
-      oldTag: update.previous[0] ? tagOf(update.previous[0]) : undefined,
-      newTag: update.tag,
-      policy: describeImagePolicy(repo.policy) ?? policyId,
-      commit: result.commit!,
-      revision: result.revision!,
-      detectedAt,
-      pushedAt,
-    });
+    const changes = result.changes.filter(c => c.policy === update.policy);
+    for (const { target, previous } of targetsOf(changes, app)) {
+      const committed: CommittedImageUpdate = {
+        component: component.name,
+        image: update.image,
+        oldTag: previous ? tagOf(previous) : undefined,
+        newTag: update.tag,
+        policy: describeImagePolicy(repo.policy) ?? policyId,
+        commit: result.commit!,
+        revision: result.revision!,
+        detectedAt,
+        pushedAt,
+      };
+      if (target) committed.target = target;
+      prepared.imageUpdates.push(committed);
+    }
   }
+}
+
+/**
+ * The markers a commit changed, grouped by the Application component whose
+ * manifest holds them (none for markers in other objects), each group with
+ * the value its first marker held before.
+ */
+function targetsOf(
+  changes: SetterChange[],
+  app: Application,
+): Array<{ target?: ImageUpdateTarget; previous?: string }> {
+  const groups = new Map<
+    string,
+    { target?: ImageUpdateTarget; previous?: string }
+  >();
+  for (const change of changes) {
+    const target = applicationComponentOfField(
+      change.object,
+      change.path,
+      app.metadata.namespace,
+    );
+    const key = target
+      ? `${target.namespace}/${target.name}/${target.component}`
+      : '';
+    if (!groups.has(key))
+      groups.set(key, { target, previous: change.oldValue });
+  }
+  return [...groups.values()];
 }
 
 /**

@@ -257,6 +257,12 @@ export interface WorkflowPassResult {
   drifted: ObjectRef[];
   /** Writes made on every cluster (zero for a pass that changed nothing). */
   writes: number;
+  /**
+   * The healthy components this pass assessed, with when their objects
+   * last became ready as they record it (a Deployment's completed rollout),
+   * latest over the clusters; ISO 8601.
+   */
+  healthySince: Record<string, string>;
   /** The first step that failed in this run, and why. */
   failure?: { step: string; message: string; reason?: string };
   /** To write into the Application's status (with the caller's conditions). */
@@ -348,6 +354,8 @@ interface PassScope {
   writes: number;
   /** The first step of a finished run that could not apply again this pass, and why. */
   keepFailure?: { step: string; message: string; reason?: string };
+  /** Per component assessed this pass: when its objects last became ready, on any cluster (ISO 8601). */
+  healthySince: Map<string, string>;
 }
 
 /**
@@ -507,6 +515,7 @@ export class WorkflowExecutor {
       changes: scope.changes,
       drifted: scope.drifted,
       writes: scope.writes,
+      healthySince: Object.fromEntries(scope.healthySince),
       status: {
         status: phase,
         workflow: workflowStatus,
@@ -612,6 +621,7 @@ export class WorkflowExecutor {
       changes: [],
       drifted: [],
       writes: 0,
+      healthySince: new Map(),
     };
   }
 
@@ -884,6 +894,9 @@ export class WorkflowExecutor {
             traits: health.traits,
           };
           scope.services.set(serviceKey(service), service);
+          const since = scope.healthySince.get(health.name);
+          if (health.healthySince && (!since || health.healthySince > since))
+            scope.healthySince.set(health.name, health.healthySince);
           if (!health.healthy)
             waiting.push(
               `${health.name} on ${cluster.name}: ${health.message}`,

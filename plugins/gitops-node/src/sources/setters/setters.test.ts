@@ -235,8 +235,31 @@ describe('setters', () => {
           name: 'first-vela-workflow',
           namespace: 'default',
         },
+        path: ['spec', 'components', '[name=test-server]', 'properties', 'image'],
         result: policies['default:gitops'],
       },
+    ]);
+  });
+
+  it('says where each changed field sits in its object, naming list items by their name', () => {
+    const input = [
+      'apiVersion: apps/v1',
+      'kind: Deployment',
+      'metadata: {name: web}',
+      'spec:',
+      '  template:',
+      '    spec:',
+      '      containers:',
+      '        - name: web',
+      '          image: old # {"$imagepolicy": "default:gitops"}',
+      'images:',
+      '  - old # {"$imagepolicy": "default:gitops:tag"}',
+      '',
+    ].join('\n');
+    const result = applySetters([{ file: 'd.yaml', content: input }], policies);
+    expect(result.changes.map(c => c.path)).toEqual([
+      ['spec', 'template', 'spec', 'containers', '[name=web]', 'image'],
+      ['images', '0'],
     ]);
   });
 

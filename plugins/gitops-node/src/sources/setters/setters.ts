@@ -1,4 +1,13 @@
-import { CST, Composer, LineCounter, Parser, parseDocument } from 'yaml';
+import {
+  CST,
+  Composer,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  Parser,
+  parseDocument,
+} from 'yaml';
 import type { Document } from 'yaml';
 import {
   ImagePolicyChoice,
@@ -217,6 +226,39 @@ function objectOf(doc: Document | undefined): SetterObjectRef {
   return ref;
 }
 
+/**
+ * The path of the scalar at `offset` inside a document's node, in kyaml's
+ * notation: a sequence item that is a map with a `name` reads
+ * `[name=<name>]` (so a marker in an Application's component says which
+ * component), any other item its index.
+ */
+function fieldPath(node: unknown, offset: number): string[] | undefined {
+  const holds = (n: unknown) => {
+    const range = (n as { range?: [number, number, number] } | null)?.range;
+    return Boolean(range && range[0] <= offset && offset < range[2]);
+  };
+  if (isScalar(node)) return node.range?.[0] === offset ? [] : undefined;
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      if (!holds(pair.value)) continue;
+      const rest = fieldPath(pair.value, offset);
+      const key = isScalar(pair.key) ? pair.key.value : pair.key;
+      return rest && [String(key), ...rest];
+    }
+  }
+  if (isSeq(node)) {
+    for (const [index, item] of node.items.entries()) {
+      if (!holds(item)) continue;
+      const rest = fieldPath(item, offset);
+      const name = isMap(item) ? item.get('name') : undefined;
+      const segment =
+        typeof name === 'string' ? `[name=${name}]` : String(index);
+      return rest && [segment, ...rest];
+    }
+  }
+  return undefined;
+}
+
 export interface SetFileResult {
   change?: SetterFileChange;
   skipped?: SetterSkippedFile;
@@ -384,6 +426,7 @@ export function setFileMarkers(
         object: objectOf(doc),
         result,
       },
+        path: doc ? fieldPath(doc.contents, scalar.token.offset) ?? [] : [],
     });
   }
   // In source order, whichever stage found them.

@@ -40,6 +40,11 @@ export interface SetterChange {
   oldValue: string;
   newValue: string;
   object: SetterObjectRef;
+  /**
+   * Where the field is inside its object, in kyaml's notation: e.g.
+   * `['spec', 'components', '[name=test-server]', 'properties', 'image']`.
+   */
+  path: string[];
   /** The policy's full result, so callers can report `image:tag` per update. */
   result: ImagePolicyChoice;
 }
