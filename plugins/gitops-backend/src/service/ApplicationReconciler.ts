@@ -22,7 +22,9 @@ import {
   kustomizeComponents,
   type Application,
   type ApplicationComponent,
+  APPLICATION_GVK,
   type BuildOptions,
+  type InventoryEntry,
   type DefinitionRegistry,
   type GitAuthor,
   type GitCredentialsProvider,
@@ -343,6 +345,14 @@ export class ApplicationReconciler {
         trigger,
         detectedAt: update.detectedAt.toISOString(),
         pushedAt: update.pushedAt.toISOString(),
+        target: update.target && {
+          cluster: clusterOfApplication(
+            update.target,
+            outcome.kind === 'deployed' ? outcome.inventories : {},
+            this.options.home.name,
+          ),
+          ...update.target,
+        },
       })),
       failures,
       nextAt: new Date(Date.now() + delay),
@@ -353,6 +363,7 @@ export class ApplicationReconciler {
         inventories: outcome.inventories,
         applied: outcome.failure?.stage !== 'apply',
         healthy,
+        healthySince: outcome.healthySince,
       };
     }
     if (outcome.kind === 'collecting')
@@ -394,6 +405,27 @@ export class ApplicationReconciler {
       return PROGRESS_INTERVAL_MS;
     }
   }
+}
+
+/**
+ * The cluster an Application applied from Git lives on: the one whose
+ * inventory holds it (the home cluster first), else the home cluster.
+ */
+function clusterOfApplication(
+  app: { namespace: string; name: string },
+  inventories: Record<string, InventoryEntry[]>,
+  home: string,
+): string {
+  const holds = (cluster: string) =>
+    (inventories[cluster] ?? []).some(
+      e =>
+        e.group === APPLICATION_GVK.group &&
+        e.kind === APPLICATION_GVK.kind &&
+        e.namespace === app.namespace &&
+        e.name === app.name,
+    );
+  if (holds(home)) return home;
+  return Object.keys(inventories).find(holds) ?? home;
 }
 
 /** Where a deploying pass stopped, if it did; a deletion pass reports what is left in its status instead. */

@@ -42,6 +42,8 @@ export interface ReconcileRecord {
     /** Everything committed so far is applied (no step failed to apply). */
     applied: boolean;
     healthy: boolean;
+    /** Per component: when its objects became ready, as they record it (ISO 8601). */
+    healthySince?: Record<string, string>;
   };
   /** A deletion pass: what is still to delete on each cluster replaces the stored inventories. */
   collecting?: { inventories: Record<string, InventoryEntry[]> };
@@ -156,6 +158,35 @@ const historyOf = (r: any): ImageHistoryEntry => ({
 
 const ROLLBACK_ACTIONS = ['rollback', 'automaticRollback'];
 
+/** `cluster/namespace/name`, the loop's key of an Application, and back. */
+const keyOfRef = (ref: { cluster: string; namespace: string; name: string }) =>
+  `${ref.cluster}/${ref.namespace}/${ref.name}`;
+const refOfKey = (key: string) => {
+  const [cluster, namespace, name] = key.split('/');
+  return { cluster, namespace, name };
+};
+
+/**
+ * An image history row as the Application `appKey` sees it: its own
+ * automation's, naming where the marker sat; or one another Application's
+ * automation committed into its manifest, under its own component's name.
+ */
+const historyFor =
+  (appKey: string) =>
+  (r: any): ImageHistoryEntry => {
+    const entry = historyOf(r);
+    if (r.target_app_key)
+      entry.target = {
+        ...refOfKey(r.target_app_key),
+        component: r.target_component,
+      };
+    if (r.app_key !== appKey) {
+      entry.committedBy = { ...refOfKey(r.app_key), component: r.component };
+      entry.component = r.target_component;
+    }
+    return entry;
+  };
+
 /**
  * The plugin's persistent state, in the Backstage database (SQLite or
  * PostgreSQL): reconcile runs, image history, inventory and the automation
@@ -222,7 +253,12 @@ export class GitopsStore {
         if (applied)
           await this.markRollout(appKey, 'applied', run.finishedAt, tx);
         if (applied && healthy)
-          await this.markRollout(appKey, 'healthy', run.finishedAt, tx);
+          await this.markHealthy(
+            appKey,
+            run.finishedAt,
+            record.deployed.healthySince ?? {},
+            tx,
+          );
       }
       if (record.settledReleases?.length)
         await tx('gitops_image_holds')
@@ -370,6 +406,8 @@ export class GitopsStore {
   }
 
   /** A rollout found failed (kstatus Failed, a progress deadline, not healthy in time): the first finding stands. */
+        target_app_key: update.target ? keyOfRef(update.target) : null,
+        target_component: update.target?.component ?? null,
   async markRolloutFailed(
     historyId: number,
     failure: string,
@@ -421,7 +459,7 @@ export class GitopsStore {
     appKey: string,
     options: { limit: number; offset: number },
   ): Promise<Page<ImageHistoryEntry>> {
-    const query = this.db('gitops_image_history').where({ app_key: appKey });
+    const query = this.imageRowsOf(appKey);
     const [{ count }] = await query.clone().count({ count: '*' });
     const rows = await query
       .orderBy([
@@ -432,7 +470,7 @@ export class GitopsStore {
       .offset(options.offset);
     return {
       totalCount: Number(count),
-      items: rows.map(historyOf),
+      items: rows.map(historyFor(appKey)),
     };
   }
 
@@ -460,6 +498,48 @@ export class GitopsStore {
   /**
    * What the timeline of an Application tells about `[from, to)`, oldest
    * first: the image updates with a milestone in it, the reconciles that
+  /**
+   * Stamps `healthy_at` on the applied updates of a healthy pass: when the
+   * component's objects became ready as they record it (a Deployment's
+   * completed rollout, a child Application's Ready transition), not when
+   * this pass, up to a poll interval later, saw it. A time from before the
+   * bot's push is an earlier rollout's: the pass's own time stands then.
+   */
+  private async markHealthy(
+    appKey: string,
+    observedAt: Date,
+    /** Component → ISO time its objects became ready, from the pass. */
+    healthySince: Record<string, string>,
+    db: Knex,
+  ): Promise<void> {
+    const rows = await db('gitops_image_history')
+      .where({ app_key: appKey })
+      .whereNull('healthy_at')
+      .whereNotNull('applied_at')
+      // The healthy pass after a rollback is the previous tag's, not theirs.
+      .whereNull('rolled_back_at')
+      .whereNull('failed_at')
+      .select('id', 'component', 'pushed_at', 'detected_at');
+    for (const row of rows) {
+      const since = healthySince[row.component];
+      const pushed = new Date(toIso(row.pushed_at ?? row.detected_at)!);
+      let at = observedAt;
+      // Condition times are whole seconds: within the push's second counts.
+      if (since && new Date(since).getTime() > pushed.getTime() - 1000)
+        at = new Date(Math.max(new Date(since).getTime(), pushed.getTime()));
+      await db('gitops_image_history')
+        .where({ id: row.id })
+        .update({ healthy_at: at < observedAt ? at : observedAt });
+    }
+  }
+
+  /** The image history rows of an Application: its automation's, and those committed into its manifest. */
+  private imageRowsOf(appKey: string, db: Knex = this.db) {
+    return db('gitops_image_history').where(q =>
+      q.where({ app_key: appKey }).orWhere({ target_app_key: appKey }),
+    );
+  }
+
    * failed or changed objects, and the audit trail. At most `limit` of each,
    * the newest; `truncated` says when older ones were left out.
    */
@@ -488,8 +568,7 @@ export class GitopsStore {
     };
     const [images, runs, audit] = await Promise.all([
       newest(
-        this.db('gitops_image_history')
-          .where({ app_key: appKey })
+        this.imageRowsOf(appKey)
           .where('detected_at', '<', to)
           .where(q => {
             for (const column of [
@@ -529,7 +608,7 @@ export class GitopsStore {
     const truncated = [images, runs, audit].some(rows => rows.length > limit);
     const kept = (rows: any[]) => rows.slice(Math.max(0, rows.length - limit));
     return {
-      images: kept(images).map(historyOf),
+      images: kept(images).map(historyFor(appKey)),
       runs: kept(runs).map(runOf),
       audit: kept(audit).map(auditOf),
       truncated,
