@@ -121,6 +121,58 @@ describe('registry with htpasswd Basic auth', () => {
     expect(digest).toBe(pushed.digest);
   });
 
+  it('reflects the digest of a re-pushed tag as digestReflectionPolicy says (Never, IfNotPresent, Always)', async () => {
+    const image = `${registry.host}/team/moving`;
+    const first = await pushImage(registry, 'team/moving', '1.0.0', {
+      fileContent: 'first build\n',
+    });
+    // Every evaluation lists the tags afresh, as each interval (or a sync) does.
+    const evaluator = new ImagePolicyEvaluator({
+      scanner: new ImageScanner({ client: fastClient(), intervalMs: 0 }),
+    });
+    const spec: ImagePolicySpec = { policy: { semver: { range: '^1.0.0' } } };
+    const digestOf = async (
+      policy: 'Never' | 'IfNotPresent' | 'Always',
+      on = evaluator,
+      writtenDigest?: (tag: string) => Promise<string | undefined>,
+    ) => {
+      const result = await on.evaluate(`ns:${policy}`, {
+        image,
+        spec,
+        credentials,
+        insecure: true,
+        digestReflectionPolicy: policy,
+        writtenDigest,
+      });
+      expect(result.error).toBeUndefined();
+      expect(result.tag).toBe('1.0.0');
+      return result.digest;
+    };
+    expect(await digestOf('Never')).toBeUndefined();
+    expect(await digestOf('IfNotPresent')).toBe(first.digest);
+    expect(await digestOf('Always')).toBe(first.digest);
+
+    const moved = await pushImage(registry, 'team/moving', '1.0.0', {
+      fileContent: 'second build, same tag\n',
+    });
+    expect(moved.digest).not.toBe(first.digest);
+    expect(await digestOf('Never')).toBeUndefined();
+    expect(await digestOf('IfNotPresent')).toBe(first.digest);
+    expect(await digestOf('Always')).toBe(moved.digest);
+
+    // After a restart, IfNotPresent keeps the digest Git holds for the tag; with none, it looks it up.
+    const restarted = () =>
+      new ImagePolicyEvaluator({
+        scanner: new ImageScanner({ client: fastClient(), intervalMs: 0 }),
+      });
+    expect(
+      await digestOf('IfNotPresent', restarted(), async tag =>
+        tag === '1.0.0' ? first.digest : undefined,
+      ),
+    ).toBe(first.digest);
+    expect(await digestOf('IfNotPresent', restarted())).toBe(moved.digest);
+  });
+
   it('excludes cosign signature tags from scans by default', async () => {
     const scanner = new ImageScanner({ client: fastClient() });
     const scan = await scanner.scan(`${registry.host}/team/app`, {

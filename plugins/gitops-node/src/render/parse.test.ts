@@ -140,6 +140,22 @@ describe('parseApplication', () => {
       ],
       'spec.components[0].properties.volumeMounts.secret[0].secretName: is required',
     ],
+    [
+      [
+        {
+          name: 'a',
+          type: 'kustomize',
+          properties: {
+            url: 'https://git.example.com/a.git',
+            imageRepository: {
+              image: 'app',
+              digestReflectionPolicy: 'Sometimes',
+            },
+          },
+        },
+      ],
+      'spec.components[0].properties.imageRepository.digestReflectionPolicy: must be Never, IfNotPresent, Always; got "Sometimes"',
+    ],
     [[], 'spec.components: must list at least one component'],
   ])('rejects %j with the field path and reason', (components, message) => {
     expect(() => parseApplication(base(components))).toThrow(

@@ -15,7 +15,7 @@ describe('digestReflectionPolicy (Flux 2.6)', () => {
   it.each`
     policy            | tag        | scannedAt | known                      | action      | why
     ${'Never'}        | ${'1.0.0'} | ${100}    | ${undefined}               | ${'none'}   | ${'no digest is reflected'}
-    ${'Never'}        | ${'1.0.0'} | ${200}    | ${known('1.0.0')}          | ${'none'}   | ${'not even one looked up before'}
+    ${'Never'}        | ${'1.0.0'} | ${200}    | ${known('1.0.0')}          | ${'none'}   | ${'nor one looked up before'}
     ${'IfNotPresent'} | ${'1.0.0'} | ${100}    | ${undefined}               | ${'lookUp'} | ${'the first time'}
     ${'IfNotPresent'} | ${'1.0.0'} | ${200}    | ${known('1.0.0')}          | ${'keep'}   | ${'the tag was re-pushed: kept while the tag stays the choice'}
     ${'IfNotPresent'} | ${'1.1.0'} | ${200}    | ${known('1.0.0')}          | ${'lookUp'} | ${'a new tag is chosen'}
