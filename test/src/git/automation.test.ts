@@ -361,4 +361,46 @@ describe('image update automation against a real Git server', () => {
     expect(mostAtOnce).toBe(1);
     expect(ran.sort()).toEqual(['a', 'b', 'c']);
   });
+
+  it('builds an earlier commit beside the clone without moving the branch, fetching the history a shallow clone lacks', async () => {
+    const fixture = path.join(workDir, 'history-fixture');
+    fs.mkdirSync(fixture);
+    fs.writeFileSync(path.join(fixture, 'app.yaml'), 'color: blue\n');
+    const first = await server.createRepo('history', { fixtureDir: fixture });
+    await server.pushAsHuman('history', {
+      files: { 'app.yaml': 'color: green\n', 'new.yaml': 'added: later\n' },
+    });
+    const head = await server.head('history');
+    // A fresh cache: the first clone has the tip only.
+    const shallow = new GitSource({
+      cacheDir: path.join(workDir, 'history-cache'),
+    });
+    const history = {
+      url: server.repoUrl('history'),
+      branch: 'main',
+      credentials: { username: server.username, password: server.password },
+    };
+    await shallow.withClone(history, async clone => {
+      await clone.sync();
+      const tree = await clone.treeAt(first);
+      expect(fs.readFileSync(path.join(tree, 'app.yaml'), 'utf8')).toBe(
+        'color: blue\n',
+      );
+      expect(fs.existsSync(path.join(tree, 'new.yaml'))).toBe(false);
+      // The branch and the working tree stay at the head.
+      expect(await clone.head()).toBe(head);
+      expect(fs.readFileSync(path.join(clone.dir, 'app.yaml'), 'utf8')).toBe(
+        'color: green\n',
+      );
+      expect(await clone.treeAt(first)).toBe(tree);
+
+      const unknown = 'f'.repeat(40);
+      await expect(clone.treeAt(unknown)).rejects.toMatchObject({
+        name: 'NotFoundError',
+        message: `commit ${unknown} is not in the history of main of ${server.repoUrl(
+          'history',
+        )} (was it force-pushed away?)`,
+      });
+    });
+  });
 });
