@@ -47,10 +47,10 @@ const failingSince = (r: Rollout): number =>
   ms(r.failedAt ?? r.healthyAt ?? r.appliedAt ?? r.rolledBackAt!);
 
 /** `8.9 s`, `2 m 5 s`, `3 h 12 m`, `3 d 2 h`: a duration as people read it. */
-export function describeDuration(ms: number): string {
-  const tenths = Math.round(ms / 100);
+export function describeDuration(durationMs: number): string {
+  const tenths = Math.round(durationMs / 100);
   if (tenths < 600) return `${tenths / 10} s`;
-  const seconds = Math.round(ms / 1000);
+  const seconds = Math.round(durationMs / 1000);
   const minutes = Math.floor(seconds / 60);
   if (minutes < 60) return `${minutes} m ${seconds % 60} s`;
   const hours = Math.floor(minutes / 60);

@@ -1,7 +1,7 @@
 import { TestDatabases, mockServices } from '@backstage/backend-test-utils';
 import type { WorkflowState } from '@gitops-workflow/plugin-gitops-node';
 import { GitopsStore } from '../store/GitopsStore';
-import { parseWindow, TimelineService } from './timeline';
+import { parseWindow, timelineEvents, TimelineService } from './timeline';
 
 const APP = 'local/default/first-vela-workflow';
 const IMAGE = '127.0.0.1:5000/test-server';
@@ -350,6 +350,50 @@ describe('TimelineService', () => {
       'suspended automation (1)',
       'suspended automation (2)',
     ]);
+  });
+});
+
+describe('timelineEvents', () => {
+  const row = {
+    id: 7,
+    image: IMAGE,
+    oldTag: '0.1.5',
+    newTag: '0.1.6',
+    policy: 'semver >=0.1.0',
+    trigger: 'webhook' as const,
+    detectedAt: iso(1),
+  };
+  const picked = (r: Parameters<typeof timelineEvents>[0]['images'][number]) =>
+    timelineEvents(
+      { images: [r], runs: [], audit: [] },
+      { from: at(0), to: at(10) },
+    )[0].sentence;
+
+  it("names the other Application a marker in its manifest belongs to, on each one's timeline", () => {
+    const ref = { cluster: 'local', namespace: 'default' };
+    // git-app's automation wrote first-vela-workflow's test-server image.
+    expect(
+      picked({
+        ...row,
+        component: 'gitops',
+        target: {
+          ...ref,
+          name: 'first-vela-workflow',
+          component: 'test-server',
+        },
+      }),
+    ).toBe(
+      'semver >=0.1.0 picked 0.1.6 (was 0.1.5) for default/first-vela-workflow (test-server)',
+    );
+    expect(
+      picked({
+        ...row,
+        component: 'test-server',
+        committedBy: { ...ref, name: 'git-app', component: 'gitops' },
+      }),
+    ).toBe(
+      'semver >=0.1.0 picked 0.1.6 (was 0.1.5) in the image automation of default/git-app (gitops)',
+    );
   });
 });
 

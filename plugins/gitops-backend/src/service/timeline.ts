@@ -128,6 +128,15 @@ function imageEvents(
     links,
   });
   const was = oldTag ? ` (was ${oldTag})` : '';
+  // A marker in another Application's manifest: say whose automation, or for whom.
+  let whose = '';
+  if (row.committedBy) {
+    const by = row.committedBy;
+    whose = ` in the image automation of ${by.namespace}/${by.name} (${by.component})`;
+  } else if (row.target) {
+    const { namespace, name, component: target } = row.target;
+    whose = ` for ${namespace}/${name} (${target})`;
+  }
   const because = row.reason ? `: ${row.reason}` : '';
   const events: TimelineEvent[] = [];
   if (row.tagPushedAt) {
@@ -176,7 +185,7 @@ function imageEvents(
         event(
           'picked',
           row.detectedAt,
-          `${row.policy ?? 'The tag policy'} picked ${newTag}${was}`,
+          `${row.policy ?? 'The tag policy'} picked ${newTag}${was}${whose}`,
         ),
       );
   }
