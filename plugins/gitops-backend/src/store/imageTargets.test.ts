@@ -172,6 +172,29 @@ describe('image history of the Application a marker belongs to', () => {
         newTag: 'master-c-3',
         healthyAt: at(40).toISOString(),
       });
+
+      // Ready (in whole seconds) before the applying pass was done: healthy when it was.
+      await store.recordReconcile(
+        PARENT,
+        deployedPass(at(53), { healthy: false }, [
+          commitIntoChild('master-d-4', at(50)),
+        ]),
+      );
+      await store.recordReconcile(
+        PARENT,
+        deployedPass(at(58), {
+          healthy: true,
+          healthySince: { gitops: at(52).toISOString() },
+        }),
+      );
+      const [last] = (
+        await store.listImageHistory(CHILD, { limit: 1, offset: 0 })
+      ).items;
+      expect(last).toMatchObject({
+        newTag: 'master-d-4',
+        appliedAt: at(53).toISOString(),
+        healthyAt: at(53).toISOString(),
+      });
     },
   );
 });
