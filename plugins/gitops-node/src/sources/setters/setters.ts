@@ -424,9 +424,9 @@ export function setFileMarkers(
         oldValue,
         newValue,
         object: objectOf(doc),
+        path: doc ? fieldPath(doc.contents, scalar.token.offset) ?? [] : [],
         result,
       },
-        path: doc ? fieldPath(doc.contents, scalar.token.offset) ?? [] : [],
     });
   }
   // In source order, whichever stage found them.
