@@ -384,6 +384,8 @@ export class GitopsStore {
         action: update.action ?? null,
         requested_by: update.requestedBy ?? null,
         reason: update.reason ?? null,
+        target_app_key: update.target ? keyOfRef(update.target) : null,
+        target_component: update.target?.component ?? null,
       })
       .returning('id');
     const id = typeof row === 'object' ? Number(row.id) : Number(row);
@@ -406,8 +408,6 @@ export class GitopsStore {
   }
 
   /** A rollout found failed (kstatus Failed, a progress deadline, not healthy in time): the first finding stands. */
-        target_app_key: update.target ? keyOfRef(update.target) : null,
-        target_component: update.target?.component ?? null,
   async markRolloutFailed(
     historyId: number,
     failure: string,
@@ -455,49 +455,6 @@ export class GitopsStore {
     return query.update({ [column]: at });
   }
 
-  async listImageHistory(
-    appKey: string,
-    options: { limit: number; offset: number },
-  ): Promise<Page<ImageHistoryEntry>> {
-    const query = this.imageRowsOf(appKey);
-    const [{ count }] = await query.clone().count({ count: '*' });
-    const rows = await query
-      .orderBy([
-        { column: 'detected_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(options.limit)
-      .offset(options.offset);
-    return {
-      totalCount: Number(count),
-      items: rows.map(historyFor(appKey)),
-    };
-  }
-
-  /** Each of these components' newest image update: the bot's latest commit for it. */
-  async latestImageUpdates(
-    appKey: string,
-    components: string[],
-  ): Promise<Map<string, ImageHistoryEntry>> {
-    const ofComponents = (db: Knex.QueryBuilder) =>
-      db
-        .where({ app_key: appKey })
-        .whereIn('component', components)
-        .whereNull('app_deleted_at');
-    const rows = await ofComponents(this.db('gitops_image_history')).whereIn(
-      'id',
-      ofComponents(this.db('gitops_image_history').max('id')).groupBy(
-        'component',
-      ),
-    );
-    return new Map(
-      rows.map((r: { component: string }) => [r.component, historyOf(r)]),
-    );
-  }
-
-  /**
-   * What the timeline of an Application tells about `[from, to)`, oldest
-   * first: the image updates with a milestone in it, the reconciles that
   /**
    * Stamps `healthy_at` on the applied updates of a healthy pass: when the
    * component's objects became ready as they record it (a Deployment's
@@ -544,6 +501,49 @@ export class GitopsStore {
     );
   }
 
+  async listImageHistory(
+    appKey: string,
+    options: { limit: number; offset: number },
+  ): Promise<Page<ImageHistoryEntry>> {
+    const query = this.imageRowsOf(appKey);
+    const [{ count }] = await query.clone().count({ count: '*' });
+    const rows = await query
+      .orderBy([
+        { column: 'detected_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(options.limit)
+      .offset(options.offset);
+    return {
+      totalCount: Number(count),
+      items: rows.map(historyFor(appKey)),
+    };
+  }
+
+  /** Each of these components' newest image update: the bot's latest commit for it. */
+  async latestImageUpdates(
+    appKey: string,
+    components: string[],
+  ): Promise<Map<string, ImageHistoryEntry>> {
+    const ofComponents = (db: Knex.QueryBuilder) =>
+      db
+        .where({ app_key: appKey })
+        .whereIn('component', components)
+        .whereNull('app_deleted_at');
+    const rows = await ofComponents(this.db('gitops_image_history')).whereIn(
+      'id',
+      ofComponents(this.db('gitops_image_history').max('id')).groupBy(
+        'component',
+      ),
+    );
+    return new Map(
+      rows.map((r: { component: string }) => [r.component, historyOf(r)]),
+    );
+  }
+
+  /**
+   * What the timeline of an Application tells about `[from, to)`, oldest
+   * first: the image updates with a milestone in it, the reconciles that
    * failed or changed objects, and the audit trail. At most `limit` of each,
    * the newest; `truncated` says when older ones were left out.
    */
