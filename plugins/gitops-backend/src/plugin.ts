@@ -85,9 +85,10 @@ export const gitopsPlugin = createBackendPlugin({
         deps.lifecycle.addShutdownHook(() => clusters.close());
 
         let loop: ReconcileLoop | undefined;
+        let reconciler: ApplicationReconciler | undefined;
         const home = clusters.home;
         if (home) {
-          const reconciler = new ApplicationReconciler({
+          reconciler = new ApplicationReconciler({
             logger,
             store,
             home,
@@ -179,6 +180,7 @@ export const gitopsPlugin = createBackendPlugin({
               logger,
               matchLabels: config.matchLabels,
               commitAuthor: config.commitAuthor,
+              registry: reconciler,
             }),
             timeline: new TimelineService({ store }),
           }),

@@ -1,4 +1,5 @@
 import {
+  BackstageCredentials,
   HttpAuthService,
   PermissionsService,
 } from '@backstage/backend-plugin-api';
@@ -11,7 +12,10 @@ import {
   ApplicationDetails,
   ApplicationListResponse,
   ApplicationRef,
+  AuditEntry,
   ClusterListResponse,
+  ImageHoldResponse,
+  Page,
   SyncConfiguration,
   TimelineResponse,
   gitopsReadPermission,
@@ -24,7 +28,7 @@ import {
 } from '@gitops-workflow/plugin-gitops-common';
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
-import { ApplicationService } from './service/ApplicationService';
+import { ApplicationService, Requester } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { parseWindow, TimelineService } from './service/timeline';
 
@@ -46,6 +50,30 @@ function pageOf(req: Request): { limit: number; offset: number } {
     throw new InputError('offset must be a non-negative integer');
   }
   return { limit, offset };
+}
+
+/** The user's entity ref, or a service's subject: who the audit trail names. */
+function actorOf(credentials: BackstageCredentials): string {
+  const principal = credentials.principal as {
+    userEntityRef?: string;
+    subject?: string;
+  };
+  return principal.userEntityRef ?? principal.subject ?? 'unknown';
+}
+
+/** Who asked, and the optional `reason` of the request's body. */
+function requesterOf(
+  req: Request,
+  credentials: BackstageCredentials,
+): Requester {
+  const reason = req.body?.reason;
+  if (reason !== undefined && typeof reason !== 'string') {
+    throw new InputError('reason must be text, e.g. "0.1.6 leaks memory"');
+  }
+  if (reason && reason.length > 1000) {
+    throw new InputError('reason must be at most 1000 characters');
+  }
+  return { actor: actorOf(credentials), reason: reason?.trim() || undefined };
 }
 
 export async function createRouter(
@@ -191,6 +219,16 @@ export async function createRouter(
     res.json(await applications.runs(ref, pageOf(req)));
   });
 
+  router.get('/applications/:namespace/:name/audit', async (req, res) => {
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    const body: Page<AuditEntry> = await applications.auditTrail(
+      ref,
+      pageOf(req),
+    );
+    res.json(body);
+  });
+
   router.get('/applications/:namespace/:name/timeline', async (req, res) => {
     const ref = refOf(req);
     await authorize(req, gitopsReadPermission, ref);
@@ -203,8 +241,12 @@ export async function createRouter(
 
   router.post('/applications/:namespace/:name/sync', async (req, res) => {
     const ref = refOf(req);
-    await authorize(req, gitopsSyncPermission, ref);
-    await applications.requestSync(ref, 'manual');
+    const credentials = await authorize(req, gitopsSyncPermission, ref);
+    await applications.requestSync(
+      ref,
+      'manual',
+      requesterOf(req, credentials),
+    );
     res
       .status(202)
       .json({ message: `Sync of ${ref.namespace}/${ref.name} started` });
@@ -219,10 +261,11 @@ export async function createRouter(
       async (req, res) => {
         const ref = refOf(req);
         const credentials = await authorize(req, gitopsSuspendPermission, ref);
-        const who =
-          (credentials.principal as { userEntityRef?: string }).userEntityRef ??
-          'a service';
-        await applications.setSuspended(ref, suspended, who);
+        await applications.setSuspended(
+          ref,
+          suspended,
+          requesterOf(req, credentials),
+        );
         res.json({ suspended });
       },
     );
@@ -232,18 +275,28 @@ export async function createRouter(
     '/applications/:namespace/:name/workflow/resume',
     async (req, res) => {
       const ref = refOf(req);
-      await authorize(req, gitopsWorkflowResumePermission, ref);
+      const credentials = await authorize(
+        req,
+        gitopsWorkflowResumePermission,
+        ref,
+      );
       const step = req.body?.step;
       if (step !== undefined && typeof step !== 'string') {
         throw new InputError('step must be the name of a suspended step');
       }
-      res.json(await applications.resumeWorkflow(ref, step));
+      res.json(
+        await applications.resumeWorkflow(
+          ref,
+          step,
+          requesterOf(req, credentials),
+        ),
+      );
     },
   );
 
   router.post('/applications/:namespace/:name/rollback', async (req, res) => {
     const ref = refOf(req);
-    await authorize(req, gitopsRollbackPermission, ref);
+    const credentials = await authorize(req, gitopsRollbackPermission, ref);
     const revision = req.body?.revision;
     if (
       revision !== undefined &&
@@ -251,8 +304,45 @@ export async function createRouter(
     ) {
       throw new InputError('revision must be a revision number, e.g. 2');
     }
-    res.json(await applications.rollback(ref, revision));
+    res.json(
+      await applications.rollback(ref, revision, requesterOf(req, credentials)),
+    );
   });
+
+  router.post(
+    '/applications/:namespace/:name/images/:component/rollback',
+    async (req, res) => {
+      const ref = refOf(req);
+      const credentials = await authorize(req, gitopsRollbackPermission, ref);
+      const to = req.body?.to;
+      if (typeof to !== 'string' || !to.trim()) {
+        throw new InputError(
+          'to must be the tag to roll back to, e.g. {"to": "0.1.5"}',
+        );
+      }
+      const body: ImageHoldResponse = await applications.rollbackImage(
+        ref,
+        req.params.component,
+        { to: to.trim() },
+        requesterOf(req, credentials),
+      );
+      res.json(body);
+    },
+  );
+
+  router.post(
+    '/applications/:namespace/:name/images/:component/release',
+    async (req, res) => {
+      const ref = refOf(req);
+      const credentials = await authorize(req, gitopsRollbackPermission, ref);
+      const body: ImageHoldResponse = await applications.releaseImage(
+        ref,
+        req.params.component,
+        requesterOf(req, credentials),
+      );
+      res.json(body);
+    },
+  );
 
   return router;
 }

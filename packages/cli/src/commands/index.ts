@@ -5,7 +5,12 @@ import { registerLsCommand } from './ls';
 import { registerPolicyCommand } from './policy';
 import { registerSettersCommand } from './setters';
 import { registerStatusCommand } from './status';
-import { registerRollbackCommand, registerWorkflowCommand } from './workflow';
+import {
+  registerAuditCommand,
+  registerReleaseCommand,
+  registerRollbackCommand,
+  registerWorkflowCommand,
+} from './workflow';
 
 /** Every `gitops` sub-command registers itself on the root program. */
 export const commands: Array<(program: Command) => void> = [
@@ -17,4 +22,6 @@ export const commands: Array<(program: Command) => void> = [
   registerStatusCommand,
   registerWorkflowCommand,
   registerRollbackCommand,
+  registerReleaseCommand,
+  registerAuditCommand,
 ];

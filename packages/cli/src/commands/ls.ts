@@ -5,6 +5,7 @@ import {
   type ApplicationStatus,
   type KubeObject,
 } from '@gitops-workflow/plugin-gitops-node';
+import { formatColumns } from './table';
 
 interface LsFlags {
   namespace?: string;
@@ -88,20 +89,7 @@ export function formatApplicationTable(
       rows.push(allNamespaces ? [app.metadata.namespace ?? '', ...row] : row);
     });
   }
-  const widths = rows[0].map((_, col) =>
-    Math.max(...rows.map(r => r[col].length)),
-  );
-  return rows
-    .map(r =>
-      r
-        .map((cell, col) =>
-          col === r.length - 1 ? cell : cell.padEnd(widths[col]),
-        )
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
-    .concat('\n');
+  return formatColumns(rows);
 }
 
 export function registerLsCommand(program: Command): void {

@@ -56,4 +56,40 @@ describe('formatApplicationStatus', () => {
     expect(text).toContain('Status:     not reconciled yet');
     expect(text).toContain('Services:\n\n  none reported yet\n');
   });
+
+  it('lists the image holds: the tag, who held it and why, and what automation would pick', () => {
+    const text = formatApplicationStatus({
+      apiVersion: 'core.oam.dev/v1beta1',
+      kind: 'Application',
+      metadata: { name: 'git-app', namespace: 'default' },
+      status: {
+        status: 'running',
+        services: [],
+        imageHolds: [
+          {
+            component: 'gitops',
+            image: 'registry.local/gitops',
+            tag: '0.1.5',
+            heldBy: 'user:default/jane',
+            heldAt: '2026-12-01T10:00:00.000Z',
+            reason: '0.1.6 leaks memory',
+            automatic: false,
+            wouldPick: '0.1.6',
+          },
+        ],
+      },
+    });
+    expect(text).toContain(
+      [
+        'Image holds:',
+        '',
+        '  - Component: gitops',
+        '    Held at: registry.local/gitops:0.1.5',
+        '    By: user:default/jane at 2026-12-01T10:00:00.000Z',
+        '    Reason: 0.1.6 leaks memory',
+        '    Would pick: 0.1.6 (not committed until released)',
+        '',
+      ].join('\n'),
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ImageHold } from '@gitops-workflow/plugin-gitops-common';
 import {
   APPLICATION_GVK,
   KubeClient,
@@ -28,9 +29,29 @@ function steps(list: WorkflowStepStatus[], indent: string): string[] {
   ]);
 }
 
-/** What `vela status` prints: about, the workflow's steps, then the services per cluster. */
+/** Each held component: its tag, who held it, when and why, and what automation would pick instead. */
+function holds(list: ImageHold[]): string[] {
+  return list.flatMap(hold => [
+    `  - Component: ${hold.component}`,
+    `    Held at: ${hold.image}:${hold.tag}${
+      hold.digest ? `@${hold.digest}` : ''
+    }`,
+    `    By: ${hold.heldBy} at ${hold.heldAt}${
+      hold.automatic && hold.failedTag
+        ? ` (rolled back automatically from ${hold.failedTag})`
+        : ''
+    }`,
+    ...(hold.reason ? [`    Reason: ${hold.reason}`] : []),
+    ...(hold.wouldPick
+      ? [`    Would pick: ${hold.wouldPick} (not committed until released)`]
+      : []),
+  ]);
+}
+
+/** What `vela status` prints: about, the workflow's steps, then the services per cluster; and our image holds. */
 export function formatApplicationStatus(app: KubeObject): string {
   const status = (app.status ?? {}) as ApplicationStatus & {
+    imageHolds?: ImageHold[];
     workflow?: {
       mode?: string;
       finished?: boolean;
@@ -86,6 +107,8 @@ export function formatApplicationStatus(app: KubeObject): string {
     );
   }
   if (!status.services?.length) lines.push('  none reported yet');
+  if (status.imageHolds?.length)
+    lines.push('', 'Image holds:', '', ...holds(status.imageHolds));
   return `${lines.join('\n')}\n`;
 }
 

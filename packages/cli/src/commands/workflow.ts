@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
+import type {
+  AuditEntry,
+  ImageHoldResponse,
+  Page,
+} from '@gitops-workflow/plugin-gitops-common';
 import { registerSecret } from '../secrets';
+import { formatColumns } from './table';
+
+/** How long the backend may take to answer one request. */
+const BACKEND_TIMEOUT_MS = 60_000;
 
 interface BackendFlags {
   backend: string;
@@ -40,12 +49,12 @@ function tokenOf(flags: BackendFlags): string | undefined {
   return token;
 }
 
-/** POSTs to an Application's route of the gitops API; the backend's own sentence on failure. */
-export async function postToApplication(
+/** Calls an Application's route of the gitops API; the backend's own sentence on failure. */
+async function callApplication(
   flags: BackendFlags,
   app: string,
   route: string,
-  body: object,
+  init: { method: 'GET' } | { method: 'POST'; body: object },
 ): Promise<any> {
   const url = `${flags.backend.replace(
     /\/$/,
@@ -55,16 +64,19 @@ export async function postToApplication(
   )}/${encodeURIComponent(app)}/${route}`;
   const token = tokenOf(flags);
   const response = await fetch(url, {
-    method: 'POST',
+    method: init.method,
     headers: {
-      'content-type': 'application/json',
+      ...(init.method === 'POST' ? { 'content-type': 'application/json' } : {}),
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify(body),
+    body: init.method === 'POST' ? JSON.stringify(init.body) : undefined,
+    signal: AbortSignal.timeout(BACKEND_TIMEOUT_MS),
   }).catch(error => {
     throw new Error(
       `could not reach the backend at ${flags.backend}: ${
-        error.cause?.code ?? error.message
+        error.name === 'TimeoutError'
+          ? `no answer within ${BACKEND_TIMEOUT_MS / 1000} s`
+          : error.cause?.code ?? error.message
       }`,
     );
   });
@@ -84,6 +96,20 @@ export async function postToApplication(
   return json;
 }
 
+/** POSTs to an Application's route of the gitops API. */
+export function postToApplication(
+  flags: BackendFlags,
+  app: string,
+  route: string,
+  body: object,
+): Promise<any> {
+  return callApplication(flags, app, route, { method: 'POST', body });
+}
+
+/** The optional `reason` of a request, only when given. */
+const withReason = (body: object, reason?: string) =>
+  reason ? { ...body, reason } : body;
+
 export function registerWorkflowCommand(program: Command): void {
   const workflow = program
     .command('workflow')
@@ -94,18 +120,38 @@ export function registerWorkflowCommand(program: Command): void {
       .description(
         'Resume the step waiting in suspend (or the one named with --step)',
       )
-      .option('--step <name>', 'the suspended step to resume'),
-  ).action(async (app: string, flags: BackendFlags & { step?: string }) => {
-    const result = await postToApplication(
-      flags,
-      app,
-      'workflow/resume',
-      flags.step ? { step: flags.step } : {},
-    );
-    process.stdout.write(
-      `Resumed step ${result.step} of ${flags.namespace}/${app}\n`,
-    );
-  });
+      .option('--step <name>', 'the suspended step to resume')
+      .option('--reason <text>', 'why, for the audit trail'),
+  ).action(
+    async (
+      app: string,
+      flags: BackendFlags & { step?: string; reason?: string },
+    ) => {
+      const result = await postToApplication(
+        flags,
+        app,
+        'workflow/resume',
+        withReason(flags.step ? { step: flags.step } : {}, flags.reason),
+      );
+      process.stdout.write(
+        `Resumed step ${result.step} of ${flags.namespace}/${app}\n`,
+      );
+    },
+  );
+}
+
+type RollbackFlags = BackendFlags & {
+  revision?: number;
+  component?: string;
+  to?: string;
+  reason?: string;
+};
+
+/** What a hold means, in the CLI's words. */
+function describeHold({ hold }: ImageHoldResponse): string {
+  return `${hold.image}:${hold.tag} (held by ${hold.heldBy}${
+    hold.reason ? `: ${hold.reason}` : ''
+  })`;
 }
 
 export function registerRollbackCommand(program: Command): void {
@@ -113,20 +159,128 @@ export function registerRollbackCommand(program: Command): void {
     program
       .command('rollback <app>')
       .description(
-        'Redeploy an earlier revision of an Application (default: the one before the current)',
+        "Roll a component's image back to a tag it ran and hold it there (--component, --to), " +
+          'or redeploy an earlier revision of the workflow (default: the one before the current)',
       )
-      .option('--revision <n>', 'the revision to redeploy', value =>
+      .option(
+        '--component <name>',
+        'the kustomize component whose image to roll back',
+      )
+      .option('--to <tag>', 'the tag to roll the image back to')
+      .option('--revision <n>', 'the workflow revision to redeploy', value =>
         Number(value),
-      ),
-  ).action(async (app: string, flags: BackendFlags & { revision?: number }) => {
+      )
+      .option('--reason <text>', 'why, for the audit trail and the commit'),
+  ).action(async (app: string, flags: RollbackFlags) => {
+    const name = `${flags.namespace}/${app}`;
+    if (flags.component || flags.to) {
+      if (!flags.component || !flags.to)
+        throw new Error(
+          'an image rollback needs both --component and --to, e.g. --component web --to 0.1.5',
+        );
+      if (flags.revision)
+        throw new Error(
+          '--revision rolls back the workflow, --component and --to an image: use one or the other',
+        );
+      const result: ImageHoldResponse = await postToApplication(
+        flags,
+        app,
+        `images/${encodeURIComponent(flags.component)}/rollback`,
+        withReason({ to: flags.to }, flags.reason),
+      );
+      process.stdout.write(
+        `Rolling ${flags.component} of ${name} back to ${describeHold(
+          result,
+        )}; automation keeps it there until \`gitops release\`\n`,
+      );
+      return;
+    }
     const result = await postToApplication(
       flags,
       app,
       'rollback',
-      flags.revision ? { revision: flags.revision } : {},
+      withReason(
+        flags.revision ? { revision: flags.revision } : {},
+        flags.reason,
+      ),
     );
     process.stdout.write(
-      `Rolling ${flags.namespace}/${app} back to revision ${result.revision}\n`,
+      `Rolling ${name} back to revision ${result.revision}\n`,
     );
+  });
+}
+
+export function registerReleaseCommand(program: Command): void {
+  withBackendOptions(
+    program
+      .command('release <app>')
+      .description(
+        "Release the hold on a component's image: automation picks the newest tag again",
+      )
+      .requiredOption('--component <name>', 'the held kustomize component')
+      .option('--reason <text>', 'why, for the audit trail and the commit'),
+  ).action(
+    async (
+      app: string,
+      flags: BackendFlags & { component: string; reason?: string },
+    ) => {
+      const result: ImageHoldResponse = await postToApplication(
+        flags,
+        app,
+        `images/${encodeURIComponent(flags.component)}/release`,
+        withReason({}, flags.reason),
+      );
+      process.stdout.write(
+        `Released ${flags.component} of ${
+          flags.namespace
+        }/${app} from ${describeHold(
+          result,
+        )}; automation picks the newest tag at once\n`,
+      );
+    },
+  );
+}
+
+/** The audit trail as a table, newest first. */
+export function formatAuditTable(page: Page<AuditEntry>): string {
+  const rows = [['TIME', 'ACTOR', 'ACTION', 'COMPONENT', 'SUMMARY', 'REASON']];
+  for (const entry of page.items) {
+    rows.push([
+      entry.at.replace(/\.\d+Z$/, 'Z'),
+      entry.actor,
+      entry.action,
+      entry.component ?? '',
+      entry.summary,
+      entry.reason ?? '',
+    ]);
+  }
+  const more =
+    page.totalCount > page.items.length
+      ? `(${page.items.length} of ${page.totalCount}; --limit shows more)\n`
+      : '';
+  return formatColumns(rows) + more;
+}
+
+export function registerAuditCommand(program: Command): void {
+  withBackendOptions(
+    program
+      .command('audit <app>')
+      .description(
+        'Who did what to an Application and why: sync, suspend, resume, rollback, release',
+      )
+      .option(
+        '--limit <n>',
+        'how many entries, newest first (up to 500)',
+        value => Number(value),
+        50,
+      ),
+  ).action(async (app: string, flags: BackendFlags & { limit: number }) => {
+    const page: Page<AuditEntry> = await callApplication(
+      flags,
+      app,
+      `audit?limit=${flags.limit}`,
+      { method: 'GET' },
+    );
+    process.stdout.write(formatAuditTable(page));
   });
 }

@@ -12,6 +12,9 @@ import {
   pollIntervalOf,
   retryDelay,
   prepareSources,
+  listComponentImageTags,
+  parseApplication,
+  projectFor,
   PassStoppedError,
   type PassFence,
   runPipeline,
@@ -135,9 +138,7 @@ export class ApplicationReconciler {
         },
         imageUpdates: [],
         failures,
-        nextAt: new Date(
-          Date.now() + retryDelay(failures, this.interval(app)),
-        ),
+        nextAt: new Date(Date.now() + retryDelay(failures, this.interval(app))),
       };
     }
     try {
@@ -193,7 +194,9 @@ export class ApplicationReconciler {
       GITOPS_FINALIZER,
       ORPHAN_FINALIZER,
     ]);
-    log.info('Deleted: what it deployed is collected and its finalizer removed');
+    log.info(
+      'Deleted: what it deployed is collected and its finalizer removed',
+    );
   }
 
   /**
@@ -218,6 +221,29 @@ export class ApplicationReconciler {
     this.options.git.retain(repositories);
   }
 
+  /**
+   * The tags the registry lists now for a component's image, read with the
+   * Application's own credentials and within its project, as its passes do.
+   */
+  async listImageTags(app: KubeObject, component: string): Promise<string[]> {
+    const { definitions, projects, home, images } = this.options;
+    const application = parseApplication(app, { definitions });
+    const project = projectFor(application, projects ?? [], home.name);
+    return listComponentImageTags(application, component, {
+      client: this.secretsClient(application, project),
+      project,
+      images,
+    });
+  }
+
+  /** The Application's Secrets are read as its ServiceAccount, when it has one. */
+  private secretsClient(application: Application, project: Project) {
+    const user = impersonatedUser(application, project);
+    return user
+      ? this.options.home.client.asUser(user)
+      : this.options.home.client;
+  }
+
   private async runPass(
     app: KubeObject,
     key: string,
@@ -229,6 +255,10 @@ export class ApplicationReconciler {
     for (const command of await store.takeWorkflowCommands(key)) {
       workflow = this.applyCommand(workflow, command, key);
     }
+    const [imageHolds, imageReleases] = await Promise.all([
+      store.listHolds(key),
+      store.listReleases(key),
+    ]);
     return runPipeline(app, {
       home: this.options.home,
       executor: this.executor,
@@ -236,19 +266,17 @@ export class ApplicationReconciler {
       definitions: this.options.definitions,
       projects: this.options.projects,
       sources: async (application, into, project, pinnedRevisions) => {
-        const user = impersonatedUser(application, project);
         await prepareSources(
           application,
           {
-            // The Application's Secrets are read as its ServiceAccount, when it has one.
-            client: user
-              ? this.options.home.client.asUser(user)
-              : this.options.home.client,
+            client: this.secretsClient(application, project),
             git: this.options.git,
             integrationCredentials: this.options.integrationCredentials,
             project,
             images: this.options.images,
             automationSuspended: await store.isSuspended(key),
+            imageHolds,
+            imageReleases,
             author: this.options.author,
             build: this.options.build,
             refresh: trigger === 'manual' || trigger === 'webhook',
@@ -258,6 +286,7 @@ export class ApplicationReconciler {
         );
       },
       workflow,
+      imageHolds,
       inventories: await store.inventories(key),
       clientFor: name => this.clientFor(name),
     });
@@ -345,6 +374,10 @@ export class ApplicationReconciler {
         trigger,
         detectedAt: update.detectedAt.toISOString(),
         pushedAt: update.pushedAt.toISOString(),
+        action: update.action,
+        requestedBy: update.requestedBy,
+        reason: update.reason,
+        digest: update.digest,
         target: update.target && {
           cluster: clusterOfApplication(
             update.target,
@@ -354,6 +387,8 @@ export class ApplicationReconciler {
           ...update.target,
         },
       })),
+      wouldPick: outcome.sources.wouldPick,
+      settledReleases: outcome.sources.settledReleases,
       failures,
       nextAt: new Date(Date.now() + delay),
     };
@@ -382,7 +417,13 @@ export class ApplicationReconciler {
       log.info(
         `Committed ${update.image}:${update.newTag} (was ${
           update.oldTag ?? 'unset'
-        }) as ${update.revision}`,
+        }) as ${update.revision}${
+          update.action === 'update'
+            ? ''
+            : ` (${update.action}${
+                update.requestedBy ? ` requested by ${update.requestedBy}` : ''
+              })`
+        }`,
       );
     }
     for (const warning of outcome.sources.warnings) log.warn(warning);

@@ -19,6 +19,10 @@ import {
   ApplicationListResponse,
   ApplicationRef,
   ApplicationSummary,
+  AuditEntry,
+  ImageHoldResponse,
+  ImageRollbackRequest,
+  Page,
   GITOPS_APPLICATION_ANNOTATION,
   parseApplicationRef,
   ReconcileTrigger,
@@ -46,7 +50,8 @@ import {
   rollbackTo,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
-import { GitopsStore } from '../store/GitopsStore';
+import { GitopsStore, NewAuditEntry } from '../store/GitopsStore';
+import type { ApplicationReconciler } from './ApplicationReconciler';
 import { ClusterService } from './ClusterService';
 import { ReconcileLoop } from './ReconcileLoop';
 
@@ -60,6 +65,14 @@ export interface ApplicationServiceOptions {
   logger: LoggerService;
   matchLabels: Record<string, string>;
   commitAuthor: GitAuthor;
+  /** Lists a component's image tags as its passes would (absent when no cluster is configured). */
+  registry?: Pick<ApplicationReconciler, 'listImageTags'>;
+}
+
+/** Who asked for an action (a user's entity ref, or a service's subject), and why. */
+export interface Requester {
+  actor: string;
+  reason?: string;
 }
 
 /** Live reads of one object at a time, in parallel up to this many. */
@@ -167,9 +180,11 @@ export class ApplicationService {
   async requestSync(
     ref: ApplicationRef,
     trigger: ReconcileTrigger,
+    by: Requester,
   ): Promise<void> {
     const { key, loop } = await this.reconciled(ref);
     await loop.requestSync(key, trigger);
+    await this.audit(key, by, { action: 'sync', summary: 'asked for a sync' });
   }
 
   /** Committed image updates, newest first. */
@@ -186,14 +201,137 @@ export class ApplicationService {
   async setSuspended(
     ref: ApplicationRef,
     suspended: boolean,
-    changedBy: string,
+    by: Requester,
   ): Promise<void> {
     await this.options.clusters.getApplication(ref);
-    await this.options.store.setSuspended(
-      this.keyOf(ref),
-      suspended,
-      changedBy,
-    );
+    const key = this.keyOf(ref);
+    await this.options.store.setSuspended(key, suspended, by.actor);
+    await this.audit(key, by, {
+      action: suspended ? 'suspend' : 'resume',
+      summary: `${suspended ? 'suspended' : 'resumed'} image update automation`,
+    });
+  }
+
+  /** The audit trail: every person's action, newest first. */
+  auditTrail(
+    ref: ApplicationRef,
+    page: { limit: number; offset: number },
+  ): Promise<Page<AuditEntry>> {
+    return this.options.store.listAudit(this.keyOf(ref), page);
+  }
+
+  private async audit(
+    key: string,
+    by: Requester,
+    entry: Omit<NewAuditEntry, 'actor' | 'reason'>,
+  ): Promise<void> {
+    await this.options.store.appendAudit(key, {
+      ...entry,
+      actor: by.actor,
+      reason: by.reason,
+    });
+  }
+
+  /**
+   * Rolls a component's image back to a tag it ran before (or one the
+   * registry lists) and holds it there: the next pass commits that tag, and
+   * later ones keep it, whatever the policy picks, until a person releases
+   * the hold.
+   */
+  async rollbackImage(
+    ref: ApplicationRef,
+    componentName: string,
+    request: ImageRollbackRequest,
+    by: Requester,
+  ): Promise<ImageHoldResponse> {
+    const { key, loop, object } = await this.reconciled(ref);
+    const { store } = this.options;
+    const app = `${ref.namespace}/${ref.name}`;
+    const found = kustomizeComponents(
+      componentsOf(object) as ApplicationComponent[],
+    ).find(c => c.component.name === componentName);
+    const repo = found?.props.imageRepository;
+    if (!repo) {
+      throw new InputError(
+        found
+          ? `Component ${componentName} of ${app} has no image automation (imageRepository) to roll back`
+          : `${app} has no kustomize component ${componentName}; its components are ${
+              componentsOf(object)
+                .map(c => c.name)
+                .join(', ') || 'none'
+            }`,
+      );
+    }
+    const ran = await store.ranImageTag(key, componentName, request.to);
+    if (
+      !ran &&
+      !(await this.registryLists(object, componentName, request.to))
+    ) {
+      throw new InputError(
+        `${repo.image}:${request.to} never ran in ${componentName} (see its image history) and the registry does not list it`,
+      );
+    }
+    const hold = await store.placeHold(key, {
+      component: componentName,
+      image: repo.image,
+      tag: request.to,
+      digest: ran?.digest,
+      heldBy: by.actor,
+      reason: by.reason,
+    });
+    await this.audit(key, by, {
+      action: 'imageRollback',
+      component: componentName,
+      summary: `rolled ${componentName} back to ${request.to} and held it there`,
+    });
+    await loop.requestSync(key, 'manual');
+    return { hold };
+  }
+
+  /** Whether the registry lists the tag for the component's image now. */
+  private async registryLists(
+    object: KubeObject,
+    componentName: string,
+    tag: string,
+  ): Promise<boolean> {
+    const { registry } = this.options;
+    if (!registry) return false;
+    try {
+      return (await registry.listImageTags(object, componentName)).includes(
+        tag,
+      );
+    } catch (error) {
+      throw new ServiceUnavailableError(
+        `${tag} is not in the image history of ${componentName}, and the registry could not be asked whether it has it: ${stringifyError(
+          error,
+        )}`,
+      );
+    }
+  }
+
+  /** Releases a component's hold: automation picks the newest tag again at once. */
+  async releaseImage(
+    ref: ApplicationRef,
+    componentName: string,
+    by: Requester,
+  ): Promise<ImageHoldResponse> {
+    const { key, loop } = await this.reconciled(ref);
+    const hold = await this.options.store.releaseHold(key, componentName, {
+      releasedBy: by.actor,
+      reason: by.reason,
+    });
+    if (!hold) {
+      throw new ConflictError(
+        `The image of ${componentName} in ${ref.namespace}/${ref.name} is not held: there is nothing to release`,
+      );
+    }
+    await this.audit(key, by, {
+      action: 'imageRelease',
+      component: componentName,
+      summary: `released the hold of ${componentName} at ${hold.tag}`,
+    });
+    await loop.requestSync(key, 'manual');
+    return { hold };
   }
 
   /**
@@ -202,7 +340,8 @@ export class ApplicationService {
    */
   async resumeWorkflow(
     ref: ApplicationRef,
-    step?: string,
+    step: string | undefined,
+    by: Requester,
   ): Promise<{ step: string }> {
     const { key, loop } = await this.reconciled(ref);
     const state = await this.workflowState(key, ref);
@@ -231,13 +370,18 @@ export class ApplicationService {
       step: name,
     });
     await loop.requestSync(key, 'manual');
+    await this.audit(key, by, {
+      action: 'workflowResume',
+      summary: `resumed the workflow step ${name}`,
+    });
     return { step: name };
   }
 
   /** Redeploys a kept revision (by default the one before the current) and reconciles at once. */
   async rollback(
     ref: ApplicationRef,
-    revision?: number,
+    revision: number | undefined,
+    by: Requester,
   ): Promise<{ revision: number }> {
     const { key, loop } = await this.reconciled(ref);
     const state = await this.workflowState(key, ref);
@@ -257,6 +401,10 @@ export class ApplicationService {
       revision: target,
     });
     await loop.requestSync(key, 'manual');
+    await this.audit(key, by, {
+      action: 'workflowRollback',
+      summary: `rolled the workflow back to revision ${target}`,
+    });
     return { revision: target };
   }
 
@@ -273,7 +421,7 @@ export class ApplicationService {
   /** The loop and key of an Application this backend reconciles, or why it does not. */
   private async reconciled(
     ref: ApplicationRef,
-  ): Promise<{ key: string; loop: ReconcileLoop }> {
+  ): Promise<{ key: string; loop: ReconcileLoop; object: KubeObject }> {
     const { clusters, loop, matchLabels } = this.options;
     if (!loop) {
       throw new ServiceUnavailableError(
@@ -292,7 +440,11 @@ export class ApplicationService {
           }`,
       );
     }
-    return { key: ReconcileLoop.keyOf(cluster, ref.namespace, ref.name), loop };
+    return {
+      key: ReconcileLoop.keyOf(cluster, ref.namespace, ref.name),
+      loop,
+      object,
+    };
   }
 
   /** One Application: status, components, live resources with health, and sync state. */
@@ -326,7 +478,10 @@ export class ApplicationService {
 
   /** How each kustomize component syncs; Secrets by name only, URLs without credentials. */
   async syncConfig(ref: ApplicationRef): Promise<SyncConfiguration> {
-    const { object } = await this.options.clusters.getApplication(ref);
+    const { cluster, object } = await this.options.clusters.getApplication(ref);
+    const holds = await this.options.store.listHolds(
+      ReconcileLoop.keyOf(cluster, ref.namespace, ref.name),
+    );
     const defaultInterval = `${DEFAULT_POLL_INTERVAL_MS / 60_000}m`;
     return {
       components: kustomizeComponents(
@@ -357,6 +512,7 @@ export class ApplicationService {
               'none (the component needs one)',
             commitMessage: repo.commitMessage,
             secretRef: repo.secretRef,
+            hold: holds.find(h => h.component === c.name),
             rollback: rollback && {
               onFailure: rollback.onFailure,
               after: rollback.after,
@@ -371,11 +527,14 @@ export class ApplicationService {
 
   private async syncState(key: string): Promise<SyncState> {
     const { store, loop } = this.options;
-    const [{ run, revision }, suspended, nextSyncAt] = await Promise.all([
-      store.lastSync(key),
-      store.isSuspended(key),
-      loop?.nextSyncAt(key),
-    ]);
+    const [{ run, revision }, suspended, nextSyncAt, holds] = await Promise.all(
+      [
+        store.lastSync(key),
+        store.isSuspended(key),
+        loop?.nextSyncAt(key),
+        store.listHolds(key),
+      ],
+    );
     return {
       revision,
       lastSyncAt: run?.finishedAt,
@@ -383,6 +542,7 @@ export class ApplicationService {
       lastSyncError: run?.error,
       nextSyncAt: nextSyncAt?.toISOString(),
       suspended,
+      holds,
     };
   }
 

@@ -460,6 +460,14 @@ describe('GitopsStore', () => {
         rolledBackAt: '2026-12-01T10:04:05.000Z',
       });
       expect(items[2]).toMatchObject({ id: first, rolledBackAt: undefined });
+
+      // What ran before, for a rollback: with the digest the bot wrote.
+      expect(await store.ranImageTag(APP, 'git-app', '0.1.6')).toEqual({
+        digest: 'sha256:abc',
+      });
+      expect(await store.ranImageTag(APP, 'git-app', '0.1.5')).toEqual({});
+      expect(await store.ranImageTag(APP, 'git-app', '0.1.9')).toBeUndefined();
+      expect(await store.ranImageTag(APP, 'other', '0.1.6')).toBeUndefined();
     },
   );
 
@@ -574,7 +582,13 @@ describe('GitopsStore', () => {
         'migrations',
       );
       await knex.migrate.latest({ directory });
-      await knex.migrate.down({ directory });
+      // Down to just before it, later migrations first.
+      while (
+        Number(await knex.migrate.currentVersion({ directory })) >=
+        20261211000000
+      ) {
+        await knex.migrate.down({ directory });
+      }
       expect(await knex.schema.hasTable('gitops_image_holds')).toBe(false);
       expect(await knex.schema.hasTable('gitops_audit')).toBe(false);
       expect(

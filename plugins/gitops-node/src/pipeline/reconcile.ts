@@ -1,4 +1,5 @@
 import { isError, NotAllowedError } from '@backstage/errors';
+import type { ImageHold } from '@gitops-workflow/plugin-gitops-common';
 import {
   stableStringify,
   type InventoryEntry,
@@ -29,6 +30,7 @@ import { parseApplication } from '../render/parse';
 import { renderApplication } from '../render/render';
 import {
   emptyPreparedSources,
+  holdsWithPicks,
   type PreparedSources,
 } from '../sources/prepare';
 import {
@@ -88,6 +90,8 @@ export interface PipelineContext {
   projects?: Project[];
   /** The workflow state the last pass left (the store's). */
   workflow?: WorkflowState;
+  /** The components' image holds (the store's), for the status; the sources stage adds what it would pick. */
+  imageHolds?: ImageHold[];
   /**
    * What is applied on each cluster (the store's); without it, the copy in
    * the Application's `status.appliedResources` (a lost database still prunes).
@@ -229,6 +233,7 @@ export async function runPipeline(
       failure,
       previous,
       cluster: home.name,
+      imageHolds: holdsWithPicks(context.imageHolds ?? [], sources),
     });
     if (previous?.workflow) status.workflow = previous.workflow;
     await write(status);
@@ -335,6 +340,7 @@ export async function runPipeline(
     failure,
     previous,
     warnings: sources.warnings,
+    imageHolds: holdsWithPicks(context.imageHolds ?? [], sources),
     readySince: Object.values(pass.healthySince).sort().at(-1),
   });
   // The workflow's own phase stands even when a step's failure shaped the conditions.

@@ -230,10 +230,59 @@ describe('status', () => {
     // The Deployment finished at 00:00:09; the pass came by at 00:00:20.
     expect(
       ready('2026-01-01T00:00:09.000Z', new Date('2026-01-01T00:00:20Z')),
-    ).toMatchObject({ status: 'True', lastTransitionTime: '2026-01-01T00:00:09Z' });
+    ).toMatchObject({
+      status: 'True',
+      lastTransitionTime: '2026-01-01T00:00:09Z',
+    });
     // A readiness from before the rollout began is an earlier one's: the pass's time stands.
     expect(
       ready('2025-12-31T23:00:00.000Z', new Date('2026-01-01T00:00:20Z')),
     ).toMatchObject({ lastTransitionTime: '2026-01-01T00:00:20Z' });
+  });
+
+  it('shows the image holds with what the policy would pick, also when a pass failed', async () => {
+    const { app } = await setup();
+    const hold = {
+      component: 'test-server',
+      image: 'registry.local/gitops',
+      tag: '0.1.5',
+      heldBy: 'user:default/jane',
+      heldAt: '2026-01-01T00:00:00.000Z',
+      reason: '0.1.6 leaks memory',
+      automatic: false,
+      wouldPick: '0.1.6',
+      wouldPickAt: '2026-01-01T00:05:00.000Z',
+      digest: undefined,
+    };
+    const running = computeApplicationStatus({
+      app,
+      components: [],
+      imageHolds: [hold],
+      now,
+    });
+    const failed = computeApplicationStatus({
+      app,
+      failure: { stage: 'sources', message: 'Git is down' },
+      imageHolds: [hold],
+      now,
+    });
+    for (const status of [running, failed]) {
+      expect(status.imageHolds).toEqual([
+        {
+          component: 'test-server',
+          image: 'registry.local/gitops',
+          tag: '0.1.5',
+          heldBy: 'user:default/jane',
+          heldAt: '2026-01-01T00:00:00.000Z',
+          reason: '0.1.6 leaks memory',
+          automatic: false,
+          wouldPick: '0.1.6',
+          wouldPickAt: '2026-01-01T00:05:00.000Z',
+        },
+      ]);
+    }
+    expect(
+      computeApplicationStatus({ app, components: [], imageHolds: [], now }),
+    ).not.toHaveProperty('imageHolds');
   });
 });

@@ -2,13 +2,16 @@ import type {
   ApplicationCondition,
   ApplicationPhase,
   ComponentStatus,
+  ImageHold,
 } from '@gitops-workflow/plugin-gitops-common';
 import { worstHealth, type ObjectHealth } from '../assess/health';
 import type { ComponentHealth } from '../assess/components';
 import type { Application, ApplicationStatus } from '../model/types';
 import type { WorkflowRunStatus } from '../workflow/execute';
 
-type AppliedResource = NonNullable<ApplicationStatus['appliedResources']>[number];
+type AppliedResource = NonNullable<
+  ApplicationStatus['appliedResources']
+>[number];
 
 /** Where a reconcile stopped, if it did not get through. */
 export interface ReconcileFailure {
@@ -39,6 +42,8 @@ export interface StatusInput {
   warnings?: string[];
   /** The status as last written, so unchanged conditions keep their transition time. */
   previous?: ApplicationStatus;
+  /** Components whose image automation is held: `status.imageHolds`, for `gitops status` and kubectl. */
+  imageHolds?: ImageHold[];
   /**
    * When the components' objects last became ready, as they record it (a
    * Deployment's completed rollout): the `Ready` condition turning True
@@ -75,7 +80,9 @@ function serviceHealth(
  * The Application's `status` in KubeVela's shape: phase, `services[]` and
  * conditions whose reasons say what to do.
  */
-export function computeApplicationStatus(input: StatusInput): ApplicationStatus {
+export function computeApplicationStatus(
+  input: StatusInput,
+): ApplicationStatus {
   const now = (input.now ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z');
   const previous = new Map(
     (input.previous?.conditions ?? []).map(c => [c.type, c]),
@@ -149,14 +156,16 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
 
   const components = input.components ?? [];
   const cluster = input.cluster ?? 'local';
-  const services: ComponentStatus[] = input.services ?? components.map(c => ({
-    name: c.name,
-    namespace: input.app.metadata.namespace,
-    cluster,
-    healthy: c.healthy,
-    message: c.message,
-    traits: c.traits,
-  }));
+  const services: ComponentStatus[] =
+    input.services ??
+    components.map(c => ({
+      name: c.name,
+      namespace: input.app.metadata.namespace,
+      cluster,
+      healthy: c.healthy,
+      message: c.message,
+      traits: c.traits,
+    }));
 
   let phase: ApplicationPhase;
   if (failure) {
@@ -199,6 +208,12 @@ export function computeApplicationStatus(input: StatusInput): ApplicationStatus 
     // A failed reconcile changed nothing in the cluster: what was applied still is.
     status.appliedResources = input.previous.appliedResources;
   }
+  if (input.imageHolds?.length)
+    status.imageHolds = input.imageHolds.map(hold =>
+      Object.fromEntries(
+        Object.entries(hold).filter(([, value]) => value !== undefined),
+      ),
+    );
   if (input.app.metadata.generation !== undefined) {
     status.observedGeneration = input.app.metadata.generation;
   }

@@ -1,4 +1,8 @@
 import { InputError, NotAllowedError } from '@backstage/errors';
+import type {
+  ImageHold,
+  ImageUpdateAction,
+} from '@gitops-workflow/plugin-gitops-common';
 import type { KubeClient } from '../kube/client';
 import type { KubeObject } from '../kube/objects';
 import {
@@ -31,6 +35,7 @@ import {
   credentialsForRegistry,
   credentialsFromSecret,
   type ImagePolicyEvaluator,
+  type RegistryAccess,
 } from './oci';
 import { markedValues, type SetterChange } from './setters';
 import { describeImagePolicy } from './tagPolicy';
@@ -54,6 +59,20 @@ export interface SourceContext {
   images: ImagePolicyEvaluator;
   /** Image update automation switched off by a person: sync only. */
   automationSuspended?: boolean;
+  /**
+   * Components whose automation is held at a tag: their markers get the
+   * held tag, and their policy's pick is only reported (`wouldPick`).
+   */
+  imageHolds?: ImageHold[];
+  /**
+   * Holds released since the last pass: automation picks again, and its
+   * commit names who released it.
+   */
+  imageReleases?: Array<{
+    component: string;
+    releasedBy: string;
+    reason?: string;
+  }>;
   /**
    * Builds what Git's HEAD holds and changes nothing: no image scan, no
    * commit, no push (e.g. for a preview of the next sync).
@@ -93,6 +112,13 @@ export interface CommittedImageUpdate {
   detectedAt: Date;
   /** When the bot's commit reached the remote. */
   pushedAt: Date;
+  /** Why the bot committed: its policy, a hold (rollback) or a released hold. */
+  action: ImageUpdateAction;
+  /** The person a rollback or release was for (named in the commit's `Requested-by` trailer). */
+  requestedBy?: string;
+  reason?: string;
+  /** The digest the markers wrote, when the policy reflects digests. */
+  digest?: string;
   /** The Application component whose manifest held the markers, when they sat in an Application's manifest. */
   target?: ImageUpdateTarget;
 }
@@ -113,6 +139,10 @@ export interface PreparedSources {
   imageUpdates: CommittedImageUpdate[];
   /** Problems that did not stop the pass, e.g. a registry that is down. */
   warnings: string[];
+  /** What the policies of held components picked, not committed. */
+  wouldPick: Array<{ component: string; tag: string; at: Date }>;
+  /** Components whose released hold this pass let go of: automation picked again. */
+  settledReleases: string[];
 }
 
 export const emptyPreparedSources = (): PreparedSources => ({
@@ -120,7 +150,21 @@ export const emptyPreparedSources = (): PreparedSources => ({
   revisions: {},
   imageUpdates: [],
   warnings: [],
+  wouldPick: [],
+  settledReleases: [],
 });
+
+/** The holds with what this pass's policies would pick (a new pick is stamped `at`). */
+export function holdsWithPicks(
+  holds: ImageHold[],
+  prepared: Pick<PreparedSources, 'wouldPick'>,
+): ImageHold[] {
+  return holds.map(hold => {
+    const pick = prepared.wouldPick.find(p => p.component === hold.component);
+    if (!pick || pick.tag === hold.wouldPick) return hold;
+    return { ...hold, wouldPick: pick.tag, wouldPickAt: pick.at.toISOString() };
+  });
+}
 
 const SECRET = { group: '', version: 'v1', kind: 'Secret' };
 
@@ -163,7 +207,7 @@ function tagOf(value: string): string {
 }
 
 async function readSecret(
-  context: SourceContext,
+  context: Pick<SourceContext, 'client'>,
   app: Application,
   name: string,
 ): Promise<KubeObject> {
@@ -179,9 +223,79 @@ async function readSecret(
   return secret;
 }
 
+type ImageRepository = NonNullable<KustomizeProperties['imageRepository']>;
+
+/** How a component's registry is reached: its Secret's credentials, and the token hosts its project allows. */
+async function registryAccessOf(
+  context: Pick<SourceContext, 'client' | 'project'>,
+  app: Application,
+  repo: ImageRepository,
+): Promise<RegistryAccess> {
+  const docker = repo.secretRef
+    ? credentialsFromSecret(await readSecret(context, app, repo.secretRef))
+    : undefined;
+  return {
+    credentials: credentialsForRegistry(docker, repo.image),
+    insecure: repo.insecure,
+    // Without a project (the CLI, offline) the registry may name any token realm.
+    tokenHosts: context.project && {
+      allowed: context.project.registryTokenHosts,
+      project: context.project.name,
+    },
+  };
+}
+
+/**
+ * The tags the registry lists now for a kustomize component's image, as its
+ * automation sees them (cosign signatures left out), e.g. to check a tag a
+ * person asks to roll back to.
+ */
+export async function listComponentImageTags(
+  app: Application,
+  componentName: string,
+  context: Pick<SourceContext, 'client' | 'project' | 'images'>,
+): Promise<string[]> {
+  const found = kustomizeComponents(app.spec.components).find(
+    c => c.component.name === componentName,
+  );
+  const repo = found?.props.imageRepository;
+  if (!repo)
+    throw new InputError(
+      `component ${componentName} of ${app.metadata.namespace}/${app.metadata.name} has no image automation (imageRepository)`,
+    );
+  const scan = await context.images.scanner.scan(repo.image, {
+    ...(await registryAccessOf(context, app, repo)),
+    intervalMs: 0,
+  });
+  return scan.tags;
+}
+
+/** Why the bot commits a component's markers, when a hold or a release decides it. */
+function actionOf(
+  hold: ImageHold | undefined,
+  release: NonNullable<SourceContext['imageReleases']>[number] | undefined,
+): Pick<CommittedImageUpdate, 'action' | 'requestedBy' | 'reason'> {
+  if (hold?.automatic)
+    return { action: 'automaticRollback', reason: hold.reason };
+  if (hold)
+    return {
+      action: 'rollback',
+      requestedBy: hold.heldBy,
+      reason: hold.reason,
+    };
+  if (release)
+    return {
+      action: 'release',
+      requestedBy: release.releasedBy,
+      reason: release.reason,
+    };
+  return { action: 'update' };
+}
+
 /**
  * Lets the component's image policy pick a tag, rewrites the markers and
- * commits/pushes as the bot when anything changed.
+ * commits/pushes as the bot when anything changed. A held component's
+ * markers get the held tag instead; its policy's pick is only reported.
  */
 async function updateImages(
   context: SourceContext,
@@ -195,19 +309,10 @@ async function updateImages(
   if (!repo || context.automationSuspended || context.readOnly) return;
   const now = () => context.now?.() ?? new Date();
   const policyId = imagePolicyId(app.metadata.namespace, component.name);
-  const docker = repo.secretRef
-    ? credentialsFromSecret(await readSecret(context, app, repo.secretRef))
-    : undefined;
   const choice = await context.images.evaluate(policyId, {
     image: repo.image,
     spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
-    credentials: credentialsForRegistry(docker, repo.image),
-    insecure: repo.insecure,
-    // Without a project (the CLI, offline) the registry may name any token realm.
-    tokenHosts: context.project && {
-      allowed: context.project.registryTokenHosts,
-      project: context.project.name,
-    },
+    ...(await registryAccessOf(context, app, repo)),
     digestReflectionPolicy: repo.digestReflectionPolicy,
     writtenDigest: tag => digestWritten(clone, props.path, policyId, tag),
     intervalMs: context.refresh
@@ -220,21 +325,36 @@ async function updateImages(
   const detectedAt = now();
   if (choice.error)
     prepared.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
-  if (!choice.tag) return;
-  const result = await runImageUpdate({
-    clone,
-    path: props.path,
-    policies: {
-      [policyId]: {
+  const hold = context.imageHolds?.find(h => h.component === component.name);
+  const release = context.imageReleases?.find(
+    r => r.component === component.name,
+  );
+  if (hold && choice.tag)
+    prepared.wouldPick.push({
+      component: component.name,
+      tag: choice.tag,
+      at: detectedAt,
+    });
+  // A hold needs no registry: its tag is written even while the policy fails.
+  const marked = hold
+    ? { image: choice.image, tag: hold.tag, digest: hold.digest }
+    : choice.tag && {
         image: choice.image,
         tag: choice.tag,
         digest: choice.digest,
-      },
-    },
+      };
+  if (!marked) return;
+  const why = actionOf(hold, release);
+  const result = await runImageUpdate({
+    clone,
+    path: props.path,
+    policies: { [policyId]: marked },
     commitMessage: repo.commitMessage,
     author: context.author,
     automationObject: app.metadata,
+    trailers: why.requestedBy ? { 'Requested-by': why.requestedBy } : {},
   });
+  if (release && !hold) prepared.settledReleases.push(component.name);
   for (const skipped of result.skipped) {
     prepared.warnings.push(`Skipped ${skipped.file}: ${skipped.reason}`);
   }
@@ -253,6 +373,8 @@ async function updateImages(
         revision: result.revision!,
         detectedAt,
         pushedAt,
+        ...why,
+        ...(update.digest ? { digest: update.digest } : {}),
       };
       if (target) committed.target = target;
       prepared.imageUpdates.push(committed);

@@ -33,6 +33,8 @@ export interface ImageUpdateOptions {
   automationObject: { namespace: string; name: string };
   /** Pushes attempted before giving up when others keep pushing first. Default 5. */
   maxAttempts?: number;
+  /** Git trailers ending the message, e.g. `Requested-by: user:default/jane` for a person's rollback. */
+  trailers?: Record<string, string>;
 }
 
 export interface ImageUpdate {
@@ -58,6 +60,17 @@ export interface ImageUpdateResult {
   images: ImageUpdate[];
   skipped: SetterSkippedFile[];
   unresolved: SetterUnresolvedMarker[];
+}
+
+/** The message with its trailers as Git reads them: the last paragraph, after a blank line. */
+function withTrailers(
+  message: string,
+  trailers: Record<string, string> = {},
+): string {
+  const lines = Object.entries(trailers).map(
+    ([key, value]) => `${key}: ${value.replace(/\s+/g, ' ')}`,
+  );
+  return lines.length ? `${message.trimEnd()}\n\n${lines.join('\n')}` : message;
 }
 
 function summarize(changes: SetterChange[]): ImageUpdate[] {
@@ -94,6 +107,7 @@ export async function runImageUpdate(
     policies,
     options.commitMessage ?? '',
     author,
+    options.trailers ?? {},
   ]);
   const quiet = clone.memo.get(QUIET_MEMO) as
     | { inputs: string; result: ImageUpdateResult }
@@ -120,9 +134,12 @@ export async function runImageUpdate(
     }
 
     // Rendered before touching the tree: a template error leaves the clone clean.
-    const message = renderCommitMessage(
-      options.commitMessage,
-      buildCommitTemplateData(setters.changes, options.automationObject),
+    const message = withTrailers(
+      renderCommitMessage(
+        options.commitMessage,
+        buildCommitTemplateData(setters.changes, options.automationObject),
+      ),
+      options.trailers,
     );
     await clone.markDirty();
     await writeSetterResult(clone.dir, setters);
