@@ -480,8 +480,9 @@ export class GitopsStore {
    * Stamps `healthy_at` on the applied updates of a healthy pass: when the
    * component's objects became ready as they record it (a Deployment's
    * completed rollout, a child Application's Ready transition), not when
-   * this pass, up to a poll interval later, saw it. A time from before the
-   * bot's push is an earlier rollout's: the pass's own time stands then.
+   * this pass, up to a poll interval later, saw it; never before it was
+   * applied. A time from before the bot's push is an earlier rollout's: the
+   * pass's own time stands then.
    */
   private async markHealthy(
     appKey: string,
@@ -497,14 +498,17 @@ export class GitopsStore {
       // The healthy pass after a rollback is the previous tag's, not theirs.
       .whereNull('rolled_back_at')
       .whereNull('failed_at')
-      .select('id', 'component', 'pushed_at', 'detected_at');
+      .select('id', 'component', 'pushed_at', 'detected_at', 'applied_at');
     for (const row of rows) {
       const since = healthySince[row.component];
-      const pushed = new Date(toIso(row.pushed_at ?? row.detected_at)!);
+      const pushed = Date.parse(toIso(row.pushed_at ?? row.detected_at)!);
+      const applied = Date.parse(toIso(row.applied_at)!);
       let at = observedAt;
-      // Condition times are whole seconds: within the push's second counts.
-      if (since && new Date(since).getTime() > pushed.getTime() - 1000)
-        at = new Date(Math.max(new Date(since).getTime(), pushed.getTime()));
+      // Condition times are whole seconds: within the push's second counts,
+      // and a rollout done before its pass had finished applying is healthy
+      // when that pass was done, never before it.
+      if (since && Date.parse(since) > pushed - 1000)
+        at = new Date(Math.max(Date.parse(since), pushed, applied));
       await db('gitops_image_history')
         .where({ id: row.id })
         .update({ healthy_at: at < observedAt ? at : observedAt });
