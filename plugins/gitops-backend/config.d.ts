@@ -102,6 +102,8 @@ export interface Config {
       registrySeconds?: number;
       /** One kustomize build; the process is killed after it. Default 60. */
       kustomizeSeconds?: number;
+      /** One whole diff preview (Git, build and every server-side dry-run). Default 120. */
+      previewSeconds?: number;
     };
     /**
      * Bounds on what one repository or component may take. What exceeds one

@@ -74,6 +74,7 @@ describe('readGitopsConfig', () => {
         cloneLockMs: 300_000,
         registryMs: 30_000,
         kustomizeMs: 60_000,
+        previewMs: 120_000,
       },
       limits: {
         maxRepositoryBytes: 512 * 1024 * 1024,
@@ -89,11 +90,17 @@ describe('readGitopsConfig', () => {
           kubernetesSeconds: 5,
           gitSeconds: '20',
           kustomizeSeconds: 9,
+          previewSeconds: 30,
         },
         limits: { maxRepositoryMiB: 64, maxFileKiB: 512, maxManifests: 100 },
       }),
     ).toMatchObject({
-      timeouts: { kubernetesMs: 5000, gitMs: 20_000, kustomizeMs: 9000 },
+      timeouts: {
+        kubernetesMs: 5000,
+        gitMs: 20_000,
+        kustomizeMs: 9000,
+        previewMs: 30_000,
+      },
       limits: {
         maxRepositoryBytes: 64 * 1024 * 1024,
         maxFileBytes: 512 * 1024,

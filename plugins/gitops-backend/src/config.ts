@@ -43,6 +43,8 @@ export interface GitopsConfig {
     registryMs: number;
     /** One kustomize build, killed after. */
     kustomizeMs: number;
+    /** One whole diff preview: Git, build and every dry-run. */
+    previewMs: number;
   };
   /** `gitops.limits`: bounds on what one repository or component may take. */
   limits: {
@@ -147,6 +149,7 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       cloneLockMs: seconds('cloneLockSeconds', 300),
       registryMs: seconds('registrySeconds', 30),
       kustomizeMs: seconds('kustomizeSeconds', 60),
+      previewMs: seconds('previewSeconds', 120),
     },
     limits: {
       maxRepositoryBytes:

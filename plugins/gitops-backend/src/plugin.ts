@@ -22,8 +22,10 @@ import { subscribeToPushEvents, WebhookSync } from './service/webhookSync';
 import { ApplicationReconciler } from './service/ApplicationReconciler';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
+import { DiffPreviewService } from './service/diffPreview';
 import { scheduleHousekeeping } from './service/housekeeping';
 import { ReconcileLoop } from './service/ReconcileLoop';
+import { liveObjectsOf, ResourceTreeService } from './service/resourceTree';
 import { TimelineService } from './service/timeline';
 import { GitopsStore } from './store/GitopsStore';
 
@@ -166,23 +168,33 @@ export const gitopsPlugin = createBackendPlugin({
           sync: webhookSync,
           logger,
         });
+        // Where the views read live objects: one place to serve them from a cache.
+        const live = liveObjectsOf(clusters);
+        const applications = new ApplicationService({
+          clusters,
+          store,
+          loop,
+          catalog: deps.catalog,
+          auth: deps.auth,
+          logger,
+          matchLabels: config.matchLabels,
+          commitAuthor: config.commitAuthor,
+          registry: reconciler,
+          live,
+        });
         deps.httpRouter.use(
           await createRouter({
             httpAuth: deps.httpAuth,
             permissions: deps.permissions,
             clusters,
-            applications: new ApplicationService({
-              clusters,
-              store,
-              loop,
-              catalog: deps.catalog,
-              auth: deps.auth,
-              logger,
-              matchLabels: config.matchLabels,
-              commitAuthor: config.commitAuthor,
-              registry: reconciler,
-            }),
+            applications,
             timeline: new TimelineService({ store }),
+            resourceTree: new ResourceTreeService({ clusters, store, live }),
+            diffPreview: new DiffPreviewService({
+              applications,
+              reconciler,
+              timeoutMs: config.timeouts.previewMs,
+            }),
           }),
         );
       },

@@ -14,8 +14,10 @@ import {
   ApplicationRef,
   AuditEntry,
   ClusterListResponse,
+  DiffPreview,
   ImageHoldResponse,
   Page,
+  ResourceTree,
   SyncConfiguration,
   TimelineResponse,
   gitopsReadPermission,
@@ -30,6 +32,8 @@ import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ApplicationService, Requester } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
+import { DiffPreviewService } from './service/diffPreview';
+import { ResourceTreeService } from './service/resourceTree';
 import { parseWindow, TimelineService } from './service/timeline';
 
 export interface RouterOptions {
@@ -37,6 +41,8 @@ export interface RouterOptions {
   permissions: PermissionsService;
   clusters: ClusterService;
   applications: ApplicationService;
+  resourceTree: ResourceTreeService;
+  diffPreview: DiffPreviewService;
   timeline: TimelineService;
 }
 
@@ -217,6 +223,22 @@ export async function createRouter(
     const ref = refOf(req);
     await authorize(req, gitopsReadPermission, ref);
     res.json(await applications.runs(ref, pageOf(req)));
+  });
+
+  router.get('/applications/:namespace/:name/tree', async (req, res) => {
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    const body: ResourceTree = await options.resourceTree.tree(ref);
+    res.json(body);
+  });
+
+  // A server-side dry-run goes through the API server's admission as a
+  // write does: it takes the sync permission, not read.
+  router.post('/applications/:namespace/:name/diff', async (req, res) => {
+    const ref = refOf(req);
+    await authorize(req, gitopsSyncPermission, ref);
+    const body: DiffPreview = await options.diffPreview.preview(ref);
+    res.json(body);
   });
 
   router.get('/applications/:namespace/:name/audit', async (req, res) => {

@@ -18,6 +18,9 @@ import {
   PassStoppedError,
   type PassFence,
   runPipeline,
+  previewPipeline,
+  withRequestSignal,
+  type PipelinePreview,
   WorkflowExecutor,
   type ClusterConnectionConfig,
   branchOf,
@@ -319,6 +322,50 @@ export class ApplicationReconciler {
         )}`,
       );
     }
+  }
+
+  /**
+   * What the next pass of an Application would change (`previewPipeline`):
+   * Git's HEAD built read-only (no image scan, commit or push) and a
+   * server-side dry-run on every cluster; nothing is written anywhere. The
+   * signal ends it, its Git and Kubernetes requests included.
+   */
+  async preview(
+    app: KubeObject,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<PipelinePreview> {
+    const { store } = this.options;
+    const [workflow, inventories] = await Promise.all([
+      store.getWorkflowState(key),
+      store.inventories(key),
+    ]);
+    return withRequestSignal(signal, () =>
+      previewPipeline(app, {
+        home: this.options.home,
+        executor: this.executor,
+        definitions: this.options.definitions,
+        projects: this.options.projects,
+        sources: async (application, into, project) => {
+          await prepareSources(
+            application,
+            {
+              client: this.secretsClient(application, project),
+              git: this.options.git,
+              integrationCredentials: this.options.integrationCredentials,
+              project,
+              images: this.options.images,
+              build: this.options.build,
+              readOnly: true,
+              signal,
+            },
+            into,
+          );
+        },
+        workflow,
+        inventories,
+      }),
+    );
   }
 
   private applyCommand(

@@ -31,20 +31,14 @@ import {
   SyncState,
 } from '@gitops-workflow/plugin-gitops-common';
 import {
-  apiVersionOf,
   ApplicationComponent,
   ApplicationStatus,
-  assessHealth,
   branchOf,
   describeImagePolicy,
   DEFAULT_POLL_INTERVAL_MS,
   GitAuthor,
-  inventoriesFromStatus,
   kustomizeComponents,
   KubeObject,
-  LABEL_COMPONENT,
-  mapLimited,
-  ObjectHealth,
   resumeWorkflow,
   rollbackPolicyOf,
   rollbackTo,
@@ -54,6 +48,7 @@ import { GitopsStore, NewAuditEntry } from '../store/GitopsStore';
 import type { ApplicationReconciler } from './ApplicationReconciler';
 import { ClusterService } from './ClusterService';
 import { ReconcileLoop } from './ReconcileLoop';
+import { LiveObjects, liveObjectsOf, readInventory } from './resourceTree';
 
 export interface ApplicationServiceOptions {
   clusters: ClusterService;
@@ -65,6 +60,8 @@ export interface ApplicationServiceOptions {
   logger: LoggerService;
   matchLabels: Record<string, string>;
   commitAuthor: GitAuthor;
+  /** Where live objects are read (default: the API servers, through `clusters`). */
+  live?: LiveObjects;
   /** Lists a component's image tags as its passes would (absent when no cluster is configured). */
   registry?: Pick<ApplicationReconciler, 'listImageTags'>;
 }
@@ -74,9 +71,6 @@ export interface Requester {
   actor: string;
   reason?: string;
 }
-
-/** Live reads of one object at a time, in parallel up to this many. */
-const READ_CONCURRENCY = 8;
 
 interface SpecComponent {
   name: string;
@@ -418,8 +412,8 @@ export class ApplicationService {
     return state;
   }
 
-  /** The loop and key of an Application this backend reconciles, or why it does not. */
-  private async reconciled(
+  /** The loop, key and live object of an Application this backend reconciles, or why it does not. */
+  async reconciled(
     ref: ApplicationRef,
   ): Promise<{ key: string; loop: ReconcileLoop; object: KubeObject }> {
     const { clusters, loop, matchLabels } = this.options;
@@ -557,62 +551,15 @@ export class ApplicationService {
     object: KubeObject,
     key: string,
   ): Promise<Record<string, ResourceStatus[]>> {
-    const { clusters, store } = this.options;
-    const inventories =
-      (await store.inventories(key)) ??
-      inventoriesFromStatus(statusOf(object), cluster);
-    const refs = Object.entries(inventories)
-      .filter(([name]) => clusters.has(name))
-      .flatMap(([name, entries]) =>
-        entries.map(e => ({
-          apiVersion: apiVersionOf(e),
-          kind: e.kind,
-          namespace: e.namespace,
-          name: e.name,
-          cluster: name,
-          component: e.component,
-        })),
-      );
-    const components = componentsOf(object);
-    const lone = components.length === 1 ? components[0].name : '';
-    const read = await mapLimited(refs, READ_CONCURRENCY, async ref => {
-      const slash = ref.apiVersion.indexOf('/');
-      let live: KubeObject | undefined;
-      let health: ObjectHealth;
-      try {
-        live = await clusters.client(ref.cluster).get({
-          group: slash < 0 ? '' : ref.apiVersion.slice(0, slash),
-          version: ref.apiVersion.slice(slash + 1),
-          kind: ref.kind,
-          namespace: ref.namespace,
-          name: ref.name,
-        });
-        health = assessHealth(live);
-      } catch (error) {
-        // A kind the cluster no longer serves has no objects either.
-        health =
-          error instanceof NotFoundError
-            ? assessHealth(undefined)
-            : {
-                status: 'Unknown',
-                message: `Could not read it: ${(error as Error).message}`,
-              };
-      }
-      const component =
-        ref.component ?? live?.metadata.labels?.[LABEL_COMPONENT] ?? lone;
-      const status: ResourceStatus = {
-        apiVersion: ref.apiVersion,
-        kind: ref.kind,
-        namespace: ref.namespace,
-        name: ref.name,
-        cluster: ref.cluster,
-        health: health.status,
-        message: health.message,
-      };
-      return { component, status };
-    });
+    const { clusters, store, live } = this.options;
+    const read = await readInventory(
+      live ?? liveObjectsOf(clusters),
+      clusters,
+      { cluster, object },
+      await store.inventories(key),
+    );
     const byComponent: Record<string, ResourceStatus[]> = {};
-    for (const c of components) byComponent[c.name] = [];
+    for (const c of componentsOf(object)) byComponent[c.name] = [];
     for (const { component, status } of read)
       (byComponent[component] ??= []).push(status);
     return byComponent;
