@@ -198,8 +198,8 @@ export async function createRouter(
 
   router.get('/applications/:namespace/:name', async (req, res) => {
     const ref = refOf(req);
-    await authorize(req, gitopsReadPermission, ref);
-    const body: ApplicationDetails = await applications.get(ref);
+    const credentials = await authorize(req, gitopsReadPermission, ref);
+    const body: ApplicationDetails = await applications.get(ref, credentials);
     res.json(body);
   });
 

@@ -22,6 +22,7 @@ import {
   AuditEntry,
   ImageHoldResponse,
   ImageRollbackRequest,
+  ManagedBy,
   Page,
   GITOPS_APPLICATION_ANNOTATION,
   parseApplicationRef,
@@ -39,6 +40,7 @@ import {
   GitAuthor,
   kustomizeComponents,
   KubeObject,
+  owningApplicationOf,
   resumeWorkflow,
   rollbackPolicyOf,
   rollbackTo,
@@ -48,7 +50,13 @@ import { GitopsStore, NewAuditEntry } from '../store/GitopsStore';
 import type { ApplicationReconciler } from './ApplicationReconciler';
 import { ClusterService } from './ClusterService';
 import { ReconcileLoop } from './ReconcileLoop';
-import { LiveObjects, liveObjectsOf, readInventory } from './resourceTree';
+import {
+  InventoryObject,
+  LiveObjects,
+  liveObjectsOf,
+  readInventory,
+} from './resourceTree';
+import { componentImages, managingComponentOf } from './workloadStory';
 
 export interface ApplicationServiceOptions {
   clusters: ClusterService;
@@ -441,16 +449,25 @@ export class ApplicationService {
     };
   }
 
-  /** One Application: status, components, live resources with health, and sync state. */
-  async get(ref: ApplicationRef): Promise<ApplicationDetails> {
+  /**
+   * One Application: status, components with the images their live
+   * workloads run, live resources with health, sync state, and the
+   * Application that applied it from Git, if one did (its catalog entity as
+   * far as `credentials` may read the catalog).
+   */
+  async get(
+    ref: ApplicationRef,
+    credentials?: BackstageCredentials,
+  ): Promise<ApplicationDetails> {
     const { cluster, object } = await this.options.clusters.getApplication(ref);
     const key = ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
-    const [resources, sync] = await Promise.all([
-      this.resources(cluster, object, key),
+    const [read, sync, managedBy] = await Promise.all([
+      this.inventoryObjects(cluster, object, key),
       this.syncState(key),
+      this.managedBy({ cluster, object }, credentials),
     ]);
     const status = statusOf(object);
-    return {
+    const details: ApplicationDetails = {
       cluster,
       namespace: ref.namespace,
       name: ref.name,
@@ -459,15 +476,71 @@ export class ApplicationService {
         name: c.name,
         type: c.type,
         traits: (c.traits ?? []).map(t => t.type),
+        ...componentImages(read.filter(o => o.component === c.name)),
       })),
       phase: object.metadata.deletionTimestamp ? 'deleting' : status.status,
       services: status.services ?? [],
       conditions: status.conditions ?? [],
       workflow: status.workflow as ApplicationDetails['workflow'],
-      resources,
+      resources: resourcesByComponent(object, read),
       sync,
       deletion: deletionOf(object),
     };
+    if (managedBy) details.managedBy = managedBy;
+    return details;
+  }
+
+  /**
+   * The Application that applied `child` from Git (the seed's git-app for
+   * first-vela-workflow): named by the child's labels, confirmed by its
+   * inventory, with the revision it last synced. Undefined for an
+   * Application nobody applied, or whose parent is gone.
+   */
+  private async managedBy(
+    child: { cluster: string; object: KubeObject },
+    credentials?: BackstageCredentials,
+  ): Promise<ManagedBy | undefined> {
+    const { clusters, store, logger } = this.options;
+    const owner = owningApplicationOf(child.object);
+    const home = clusters.home?.name;
+    if (!owner || !home) return undefined;
+    const parentRef = {
+      cluster: home,
+      namespace: owner.namespace,
+      name: owner.name,
+    };
+    const parentKey = ReconcileLoop.keyOf(home, owner.namespace, owner.name);
+    let parent;
+    try {
+      parent = await clusters.getApplication(parentRef);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+    const [inventories, { revision }] = await Promise.all([
+      store.inventories(parentKey),
+      store.lastSync(parentKey),
+    ]);
+    const managing = managingComponentOf(child, parent, inventories);
+    if (!managing) return undefined;
+    const managedBy: ManagedBy = {
+      ...parentRef,
+      component: managing.component,
+    };
+    if (revision) managedBy.revision = revision;
+    if (managing.url) managedBy.url = withoutCredentials(managing.url);
+    try {
+      const entityRef = await this.linkedEntityRef(parentRef, credentials);
+      if (entityRef) managedBy.entityRef = entityRef;
+    } catch (error) {
+      // The catalog being down costs the link, not the page.
+      logger.warn(
+        `Could not read the catalog link of ${parentKey}: ${stringifyError(
+          error,
+        )}`,
+      );
+    }
+    return managedBy;
   }
 
   /** How each kustomize component syncs; Secrets by name only, URLs without credentials. */
@@ -541,28 +614,23 @@ export class ApplicationService {
   }
 
   /**
-   * The objects the Application applied, read live and assessed with kstatus,
-   * per component. The store's inventory knows each object's component; when
-   * the store has none (a new database), `status.appliedResources` does the
-   * job and the live object's component label says where it belongs.
+   * The objects the Application applied, read live and assessed with
+   * kstatus. The store's inventory knows each object's component; when the
+   * store has none (a new database), `status.appliedResources` does the job
+   * and the live object's component label says where it belongs.
    */
-  private async resources(
+  private async inventoryObjects(
     cluster: string,
     object: KubeObject,
     key: string,
-  ): Promise<Record<string, ResourceStatus[]>> {
+  ): Promise<InventoryObject[]> {
     const { clusters, store, live } = this.options;
-    const read = await readInventory(
+    return readInventory(
       live ?? liveObjectsOf(clusters),
       clusters,
       { cluster, object },
       await store.inventories(key),
     );
-    const byComponent: Record<string, ResourceStatus[]> = {};
-    for (const c of componentsOf(object)) byComponent[c.name] = [];
-    for (const { component, status } of read)
-      (byComponent[component] ??= []).push(status);
-    return byComponent;
   }
 
   /**
@@ -572,7 +640,11 @@ export class ApplicationService {
    * credentials. Undefined when no entity names it; throws when the catalog
    * cannot be read or no cluster is configured.
    */
-  async linkedEntityRef(ref: ApplicationRef): Promise<string | undefined> {
+  async linkedEntityRef(
+    ref: ApplicationRef,
+    /** Whose view of the catalog (default the plugin's own). */
+    credentials?: BackstageCredentials,
+  ): Promise<string | undefined> {
     const { catalog, auth, clusters } = this.options;
     const cluster = clusters.clusterName(ref.cluster);
     const key = ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
@@ -588,7 +660,7 @@ export class ApplicationService {
         },
         fields: ['kind', 'metadata'],
       },
-      { credentials: await auth.getOwnServiceCredentials() },
+      { credentials: credentials ?? (await auth.getOwnServiceCredentials()) },
     );
     return this.linksOf(items).get(key);
   }
@@ -649,6 +721,18 @@ export class ApplicationService {
     }
     return links;
   }
+}
+
+/** The inventory's objects per component, every component of the spec listed. */
+function resourcesByComponent(
+  object: KubeObject,
+  read: InventoryObject[],
+): Record<string, ResourceStatus[]> {
+  const byComponent: Record<string, ResourceStatus[]> = {};
+  for (const c of componentsOf(object)) byComponent[c.name] = [];
+  for (const { component, status } of read)
+    (byComponent[component] ??= []).push(status);
+  return byComponent;
 }
 
 function summaryOf(cluster: string, object: KubeObject): ApplicationSummary {
