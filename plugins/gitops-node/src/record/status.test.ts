@@ -285,4 +285,40 @@ describe('status', () => {
       computeApplicationStatus({ app, components: [], imageHolds: [], now }),
     ).not.toHaveProperty('imageHolds');
   });
+
+  it('says a component was rolled back automatically, and why, while its automatic hold lasts', async () => {
+    const { app } = await setup();
+    const why =
+      'not healthy 5m after it was applied: Deployment default/test-server: Ready:0/1';
+    const automatic = {
+      component: 'test-server',
+      image: 'registry.local/gitops',
+      tag: '0.1.5',
+      heldBy: 'gitops:automatic-rollback',
+      heldAt: '2026-01-01T00:00:00.000Z',
+      reason: why,
+      automatic: true,
+      failedTag: '0.1.6',
+    };
+    const status = computeApplicationStatus({
+      app,
+      components: [],
+      imageHolds: [automatic],
+      now,
+    });
+    expect(status.conditions).toContainEqual({
+      type: 'ImageRollback',
+      status: 'True',
+      reason: 'AutomaticRollback',
+      message: `test-server: 0.1.6 was rolled back automatically to 0.1.5: ${why}. Its image automation holds 0.1.5 until a person releases the hold`,
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+    });
+    // A person's hold is theirs to explain; released, the condition goes.
+    for (const imageHolds of [[{ ...automatic, automatic: false }], []]) {
+      expect(
+        computeApplicationStatus({ app, components: [], imageHolds, now })
+          .conditions,
+      ).not.toContainEqual(expect.objectContaining({ type: 'ImageRollback' }));
+    }
+  });
 });

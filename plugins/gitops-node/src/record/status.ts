@@ -199,6 +199,27 @@ export function computeApplicationStatus(
     conditions.push(
       condition('Warning', true, 'SourceWarnings', input.warnings.join('; ')),
     );
+  const rolledBack = (input.imageHolds ?? []).filter(h => h.automatic);
+  if (rolledBack.length)
+    conditions.push(
+      condition(
+        'ImageRollback',
+        true,
+        'AutomaticRollback',
+        rolledBack
+          .map(
+            h =>
+              `${h.component}: ${
+                h.failedTag
+              } was rolled back automatically to ${h.tag}: ${
+                h.reason ?? 'its rollout failed'
+              }. Its image automation holds ${
+                h.tag
+              } until a person releases the hold`,
+          )
+          .join('; '),
+      ),
+    );
 
   const status: ApplicationStatus = { status: phase, services, conditions };
   if (input.workflow) status.workflow = input.workflow;
