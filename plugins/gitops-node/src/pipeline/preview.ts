@@ -6,10 +6,7 @@ import { kustomizeComponents } from '../model/kustomize';
 import { projectFor } from '../model/project';
 import type { ApplicationStatus } from '../model/types';
 import { parseApplication } from '../render/parse';
-import {
-  emptyPreparedSources,
-  type PreparedSources,
-} from '../sources/prepare';
+import { emptyPreparedSources, type PreparedSources } from '../sources/prepare';
 import { applicationToRun, inventoriesFromStatus } from '../workflow/execute';
 import type { PipelineContext } from './reconcile';
 

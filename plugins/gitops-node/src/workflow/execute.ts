@@ -562,7 +562,8 @@ export class WorkflowExecutor {
         byCluster.set(target.cluster.name, entry);
       }
       // Two steps deploying the same object apply it in turn: the last one stays.
-      for (const object of objects) entry.objects.set(objectKey(object), object);
+      for (const object of objects)
+        entry.objects.set(objectKey(object), object);
     }
     for (const name of Object.keys(scope.inventories)) {
       const cluster = this.options.clusters.find(c => c.name === name);
@@ -660,8 +661,7 @@ export class WorkflowExecutor {
             step: step.name,
             message:
               outcome.message ?? `step "${step.name}" could not apply again`,
-            reason:
-              outcome.phase === 'failed' ? outcome.reason : 'ApplyFailed',
+            reason: outcome.phase === 'failed' ? outcome.reason : 'ApplyFailed',
           };
       }
     }
