@@ -131,70 +131,63 @@ describe('image history of the Application a marker belongs to', () => {
     'stamps healthy when the objects became ready, not when a later pass saw it, %p',
     async databaseId => {
       const store = await createStore(databaseId);
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(2), { healthy: false }, [
-          commitIntoChild('master-b-2', at(1)),
-        ]),
-      );
-      // The pass that sees it healthy runs 20 s after the push; the child's
-      // Ready condition says its Deployment finished rolling out at 9 s.
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(21), {
-          healthy: true,
-          healthySince: { gitops: at(9).toISOString() },
+      /** git-app commits `tag` (pushed, then applied by its pass), and a later pass finds the child ready since `since`. */
+      const rollout = async (
+        tag: string,
+        seconds: {
+          pushed: number;
+          applied: number;
+          seen: number;
+          since: number;
+        },
+      ) => {
+        await store.recordReconcile(
+          PARENT,
+          deployedPass(at(seconds.applied), { healthy: false }, [
+            commitIntoChild(tag, at(seconds.pushed)),
+          ]),
+        );
+        await store.recordReconcile(
+          PARENT,
+          deployedPass(at(seconds.seen), {
+            healthy: true,
+            healthySince: { gitops: at(seconds.since).toISOString() },
+          }),
+        );
+        const [row] = (
+          await store.listImageHistory(CHILD, { limit: 1, offset: 0 })
+        ).items;
+        expect(row.newTag).toBe(tag);
+        return row.healthyAt;
+      };
+      // git-app's pass sees it 20 s after the push; the child's Ready
+      // condition says its Deployment finished rolling out at 9 s.
+      expect(
+        await rollout('master-b-2', {
+          pushed: 1,
+          applied: 2,
+          seen: 21,
+          since: 9,
         }),
-      );
-      const [row] = (
-        await store.listImageHistory(CHILD, { limit: 1, offset: 0 })
-      ).items;
-      expect(row.healthyAt).toBe(at(9).toISOString());
-
+      ).toBe(at(9).toISOString());
       // A readiness older than the push is an earlier rollout's: the pass's time stands.
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(32), { healthy: false }, [
-          commitIntoChild('master-c-3', at(30)),
-        ]),
-      );
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(40), {
-          healthy: true,
-          healthySince: { gitops: at(9).toISOString() },
+      expect(
+        await rollout('master-c-3', {
+          pushed: 30,
+          applied: 32,
+          seen: 40,
+          since: 9,
         }),
-      );
-      const [newest] = (
-        await store.listImageHistory(PARENT, { limit: 1, offset: 0 })
-      ).items;
-      expect(newest).toMatchObject({
-        newTag: 'master-c-3',
-        healthyAt: at(40).toISOString(),
-      });
-
+      ).toBe(at(40).toISOString());
       // Ready (in whole seconds) before the applying pass was done: healthy when it was.
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(53), { healthy: false }, [
-          commitIntoChild('master-d-4', at(50)),
-        ]),
-      );
-      await store.recordReconcile(
-        PARENT,
-        deployedPass(at(58), {
-          healthy: true,
-          healthySince: { gitops: at(52).toISOString() },
+      expect(
+        await rollout('master-d-4', {
+          pushed: 50,
+          applied: 53,
+          seen: 58,
+          since: 52,
         }),
-      );
-      const [last] = (
-        await store.listImageHistory(CHILD, { limit: 1, offset: 0 })
-      ).items;
-      expect(last).toMatchObject({
-        newTag: 'master-d-4',
-        appliedAt: at(53).toISOString(),
-        healthyAt: at(53).toISOString(),
-      });
+      ).toBe(at(53).toISOString());
     },
   );
 });
