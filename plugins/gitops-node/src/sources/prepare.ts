@@ -306,30 +306,34 @@ async function updateImages(
   prepared: PreparedSources,
 ): Promise<void> {
   const repo = props.imageRepository;
-  if (!repo || context.automationSuspended || context.readOnly) return;
+  if (!repo || context.readOnly) return;
+  const hold = context.imageHolds?.find(h => h.component === component.name);
+  // Suspended automation asks no policy, but a person's rollback still goes to Git.
+  if (context.automationSuspended && !hold) return;
   const now = () => context.now?.() ?? new Date();
   const policyId = imagePolicyId(app.metadata.namespace, component.name);
-  const choice = await context.images.evaluate(policyId, {
-    image: repo.image,
-    spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
-    ...(await registryAccessOf(context, app, repo)),
-    digestReflectionPolicy: repo.digestReflectionPolicy,
-    writtenDigest: tag => digestWritten(clone, props.path, policyId, tag),
-    intervalMs: context.refresh
-      ? 0
-      : parseGoDuration(
-          repo.interval ?? props.pullInterval ?? '1m',
-          `component ${component.name} interval`,
-        ),
-  });
+  const choice = context.automationSuspended
+    ? undefined
+    : await context.images.evaluate(policyId, {
+        image: repo.image,
+        spec: { filterTags: repo.filterTags, policy: repo.policy ?? {} },
+        ...(await registryAccessOf(context, app, repo)),
+        digestReflectionPolicy: repo.digestReflectionPolicy,
+        writtenDigest: tag => digestWritten(clone, props.path, policyId, tag),
+        intervalMs: context.refresh
+          ? 0
+          : parseGoDuration(
+              repo.interval ?? props.pullInterval ?? '1m',
+              `component ${component.name} interval`,
+            ),
+      });
   const detectedAt = now();
-  if (choice.error)
+  if (choice?.error)
     prepared.warnings.push(`Image policy ${policyId}: ${choice.error.message}`);
-  const hold = context.imageHolds?.find(h => h.component === component.name);
   const release = context.imageReleases?.find(
     r => r.component === component.name,
   );
-  if (hold && choice.tag)
+  if (hold && choice?.tag)
     prepared.wouldPick.push({
       component: component.name,
       tag: choice.tag,
@@ -337,8 +341,8 @@ async function updateImages(
     });
   // A hold needs no registry: its tag is written even while the policy fails.
   const marked = hold
-    ? { image: choice.image, tag: hold.tag, digest: hold.digest }
-    : choice.tag && {
+    ? { image: choice?.image ?? hold.image, tag: hold.tag, digest: hold.digest }
+    : choice?.tag && {
         image: choice.image,
         tag: choice.tag,
         digest: choice.digest,
