@@ -332,6 +332,17 @@ export async function createRouter(
   });
 
   router.post(
+    '/applications/:namespace/:name/rollback/release',
+    async (req, res) => {
+      const ref = refOf(req);
+      const credentials = await authorize(req, gitopsRollbackPermission, ref);
+      res.json(
+        await applications.releaseRollback(ref, requesterOf(req, credentials)),
+      );
+    },
+  );
+
+  router.post(
     '/applications/:namespace/:name/images/:component/rollback',
     async (req, res) => {
       const ref = refOf(req);

@@ -205,7 +205,7 @@ export function registerRollbackCommand(program: Command): void {
       ),
     );
     process.stdout.write(
-      `Rolling ${name} back to revision ${result.revision}\n`,
+      `Rolling ${name} back to revision ${result.revision}; it stays until \`gitops release ${app}\`\n`,
     );
   });
 }
@@ -215,15 +215,28 @@ export function registerReleaseCommand(program: Command): void {
     program
       .command('release <app>')
       .description(
-        "Release the hold on a component's image: automation picks the newest tag again",
+        "Release the hold on a component's image (--component): automation picks the newest tag again; " +
+          'without --component, release a rolled-back workflow revision: the current spec deploys again',
       )
-      .requiredOption('--component <name>', 'the held kustomize component')
+      .option('--component <name>', 'the held kustomize component')
       .option('--reason <text>', 'why, for the audit trail and the commit'),
   ).action(
     async (
       app: string,
-      flags: BackendFlags & { component: string; reason?: string },
+      flags: BackendFlags & { component?: string; reason?: string },
     ) => {
+      if (!flags.component) {
+        const released = await postToApplication(
+          flags,
+          app,
+          'rollback/release',
+          withReason({}, flags.reason),
+        );
+        process.stdout.write(
+          `Released ${flags.namespace}/${app} from revision ${released.revision}; its current spec deploys at once\n`,
+        );
+        return;
+      }
       const result: ImageHoldResponse = await postToApplication(
         flags,
         app,

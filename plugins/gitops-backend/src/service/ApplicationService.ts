@@ -43,6 +43,7 @@ import {
   owningApplicationOf,
   resumeWorkflow,
   rollbackPolicyOf,
+  releaseRollback,
   rollbackTo,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
@@ -401,6 +402,8 @@ export class ApplicationService {
     await this.options.store.queueWorkflowCommand(key, {
       type: 'rollback',
       revision: target,
+      by: by.actor,
+      reason: by.reason,
     });
     await loop.requestSync(key, 'manual');
     await this.audit(key, by, {
@@ -408,6 +411,27 @@ export class ApplicationService {
       summary: `rolled the workflow back to revision ${target}`,
     });
     return { revision: target };
+  }
+
+  /**
+   * Releases the pin of a rolled-back workflow revision and reconciles at
+   * once: the current spec deploys again, built from the branches' heads.
+   */
+  async releaseRollback(
+    ref: ApplicationRef,
+    by: Requester,
+  ): Promise<{ revision: number }> {
+    const { key, loop } = await this.reconciled(ref);
+    const state = await this.workflowState(key, ref);
+    releaseRollback(state); // the same check the loop will apply, answered now
+    const { revision } = state.rollback!;
+    await this.options.store.queueWorkflowCommand(key, { type: 'release' });
+    await loop.requestSync(key, 'manual');
+    await this.audit(key, by, {
+      action: 'workflowRelease',
+      summary: `released the rollback to revision ${revision}`,
+    });
+    return { revision };
   }
 
   private async workflowState(key: string, ref: ApplicationRef) {
@@ -579,6 +603,7 @@ export class ApplicationService {
               'none (the component needs one)',
             commitMessage: repo.commitMessage,
             secretRef: repo.secretRef,
+            digestReflectionPolicy: repo.digestReflectionPolicy ?? 'Never',
             hold: holds.find(h => h.component === c.name),
             rollback: rollback && {
               onFailure: rollback.onFailure,
@@ -594,15 +619,15 @@ export class ApplicationService {
 
   private async syncState(key: string): Promise<SyncState> {
     const { store, loop } = this.options;
-    const [{ run, revision }, suspended, nextSyncAt, holds] = await Promise.all(
-      [
+    const [{ run, revision }, suspended, nextSyncAt, holds, workflow] =
+      await Promise.all([
         store.lastSync(key),
         store.isSuspended(key),
         loop?.nextSyncAt(key),
         store.listHolds(key),
-      ],
-    );
-    return {
+        store.getWorkflowState(key),
+      ]);
+    const sync: SyncState = {
       revision,
       lastSyncAt: run?.finishedAt,
       lastSyncResult: run?.result,
@@ -611,6 +636,11 @@ export class ApplicationService {
       suspended,
       holds,
     };
+    if (workflow?.rollback) {
+      const { revision: pinned, at, by, reason } = workflow.rollback;
+      sync.pinnedRevision = { revision: pinned, at, by, reason };
+    }
+    return sync;
   }
 
   /**
