@@ -188,13 +188,13 @@ async function digestWritten(
   tag: string,
 ): Promise<string | undefined> {
   const values = markedValues(await readMarkedFiles(clone.dir, path), policyId);
+  const holdsTag = values.some(v => v.field === 'tag' && v.value === tag);
   const written = values.map(({ field, value }) => {
-    if (field === 'digest') return value;
+    if (field === 'digest') return holdsTag ? value : undefined;
     const [reference, digest] = value.split('@');
     return field === 'image' && tagOf(reference) === tag ? digest : undefined;
   });
-  const tagged = values.some(v => v.field !== 'tag' || v.value === tag);
-  return tagged ? written.find(d => d && DIGEST.test(d)) : undefined;
+  return written.find(d => d && DIGEST.test(d));
 }
 
 /** The tag of a marker's previous value (`image:tag`, or a bare tag). */
