@@ -37,7 +37,7 @@ import {
   type ImagePolicyEvaluator,
   type RegistryAccess,
 } from './oci';
-import { markedValues, type SetterChange } from './setters';
+import { markedDigest, markedValues, type SetterChange } from './setters';
 import { describeImagePolicy } from './tagPolicy';
 
 /** What the sources stage needs: where to read Secrets, Git and the image scanner. */
@@ -174,27 +174,17 @@ function decode(value: string | undefined): string {
     : Buffer.from(value, 'base64').toString('utf8');
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
-/**
- * The digest the markers of `policyId` already hold for `tag`: a full
- * reference `image:tag@digest`, or a `:digest` marker beside a `:tag`
- * marker that holds `tag`.
- */
+/** The digest the markers of `policyId` already wrote for `tag`, if any. */
 async function digestWritten(
   clone: WorkingClone,
   path: string | undefined,
   policyId: string,
   tag: string,
 ): Promise<string | undefined> {
-  const values = markedValues(await readMarkedFiles(clone.dir, path), policyId);
-  const holdsTag = values.some(v => v.field === 'tag' && v.value === tag);
-  const written = values.map(({ field, value }) => {
-    if (field === 'digest') return holdsTag ? value : undefined;
-    const [reference, digest] = value.split('@');
-    return field === 'image' && tagOf(reference) === tag ? digest : undefined;
-  });
-  return written.find(d => d && DIGEST.test(d));
+  return markedDigest(
+    markedValues(await readMarkedFiles(clone.dir, path), policyId),
+    tag,
+  );
 }
 
 /** The tag of a marker's previous value (`image:tag`, or a bare tag). */

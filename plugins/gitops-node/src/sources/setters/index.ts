@@ -1,6 +1,7 @@
 export {
   IMAGE_POLICY_MARKER,
   applySetters,
+  markedDigest,
   markedValues,
   parseMarker,
   setFileMarkers,

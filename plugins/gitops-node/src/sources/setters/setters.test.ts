@@ -1,10 +1,13 @@
 import {
   applySetters,
+  markedDigest,
   markedValues,
   parseMarker,
   setFileMarkers,
 } from './setters';
-import { ImagePolicyChoices } from './types';
+import { ImagePolicyChoices, SetterField } from './types';
+
+const D = `sha256:${'d'.repeat(64)}`;
 
 const policies: ImagePolicyChoices = {
   'default:gitops': {
@@ -235,7 +238,13 @@ describe('setters', () => {
           name: 'first-vela-workflow',
           namespace: 'default',
         },
-        path: ['spec', 'components', '[name=test-server]', 'properties', 'image'],
+        path: [
+          'spec',
+          'components',
+          '[name=test-server]',
+          'properties',
+          'image',
+        ],
         result: policies['default:gitops'],
       },
     ]);
@@ -337,6 +346,66 @@ describe('setters', () => {
       { field: 'tag', value: '1.0' },
       { field: 'digest', value: 'sha256:aaa' },
     ]);
+  });
+
+  it.each<
+    [
+      string,
+      Array<{ field: SetterField; value: string }>,
+      string,
+      string | undefined,
+    ]
+  >([
+    [
+      'a full reference with the tag',
+      [{ field: 'image', value: `reg/app:1.0@${D}` }],
+      '1.0',
+      D,
+    ],
+    [
+      'a full reference with another tag',
+      [{ field: 'image', value: `reg/app:1.0@${D}` }],
+      '1.1',
+      undefined,
+    ],
+    [
+      'a full reference without a digest',
+      [{ field: 'image', value: 'reg/app:1.0' }],
+      '1.0',
+      undefined,
+    ],
+    [
+      'a registry port is no tag',
+      [{ field: 'image', value: `reg:5000/app@${D}` }],
+      '5000',
+      undefined,
+    ],
+    [
+      'a :digest marker beside a :tag marker holding the tag',
+      [
+        { field: 'tag', value: '1.0' },
+        { field: 'digest', value: D },
+      ],
+      '1.0',
+      D,
+    ],
+    [
+      'a :digest marker beside a :tag marker holding another tag',
+      [
+        { field: 'tag', value: '0.9' },
+        { field: 'digest', value: D },
+      ],
+      '1.0',
+      undefined,
+    ],
+    [
+      'something that is not a digest',
+      [{ field: 'image', value: 'reg/app:1.0@sha256:short' }],
+      '1.0',
+      undefined,
+    ],
+  ])('the digest written for a tag: %s', (_why, values, tag, digest) => {
+    expect(markedDigest(values, tag)).toBe(digest);
   });
 
   it('never parses files without the literal marker', () => {

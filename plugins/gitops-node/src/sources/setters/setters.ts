@@ -364,6 +364,29 @@ export function markedValues(
   return values;
 }
 
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * The digest that markers holding these values (see `markedValues`) already
+ * wrote for `tag`: a full reference `image:tag@digest`, or a `:digest`
+ * marker beside a `:tag` marker that holds `tag`.
+ */
+export function markedDigest(
+  values: Array<{ field: SetterField; value: string }>,
+  tag: string,
+): string | undefined {
+  const holdsTag = values.some(v => v.field === 'tag' && v.value === tag);
+  const written = values.map(({ field, value }) => {
+    if (field === 'digest') return holdsTag ? value : undefined;
+    const [reference, digest] = value.split('@');
+    const colon = reference.lastIndexOf(':');
+    const referenceTag =
+      colon > reference.lastIndexOf('/') ? reference.slice(colon + 1) : '';
+    return field === 'image' && referenceTag === tag ? digest : undefined;
+  });
+  return written.find(d => d !== undefined && DIGEST.test(d));
+}
+
 /**
  * Rewrites the marked fields of one YAML file. Only the bytes of each changed
  * scalar are replaced; everything else is copied from the input as is.
