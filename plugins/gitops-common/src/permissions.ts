@@ -4,7 +4,7 @@ import { createPermission } from '@backstage/plugin-permission-common';
 /*
  * Each permission is a resource permission on the catalog entity an
  * Application is linked to (the entity annotated
- * `gitops.backstage.io/application`), so a policy can decide with the
+ * `gitops-workflow.io/application`), so a policy can decide with the
  * catalog's own rules, e.g. `catalogConditions.isEntityOwner`: "owners of the
  * entity may sync". The backend authorizes with that entity's ref; for an
  * Application no entity is linked to, only an unconditional ALLOW passes.

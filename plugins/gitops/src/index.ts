@@ -1,6 +1,7 @@
 /**
  * GitOps with Workflow frontend plugin: entity tab and card for catalog
- * entities annotated with `gitops.backstage.io/application`.
+ * entities annotated with `gitops-workflow.io/application` (or the deprecated
+ * `gitops.backstage.io/application`).
  *
  * @packageDocumentation
  */

@@ -143,7 +143,7 @@ kind: Component
 metadata:
   name: ${name}
   annotations:
-    gitops.backstage.io/application: ${application}
+    gitops-workflow.io/application: ${application}
 spec:
   type: service
   lifecycle: production

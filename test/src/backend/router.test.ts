@@ -6,6 +6,11 @@ import {
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
+import {
+  coreServices,
+  createServiceFactory,
+  LoggerService,
+} from '@backstage/backend-plugin-api';
 import { databaseServiceFactory } from '@backstage/backend-defaults/database';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
@@ -57,6 +62,26 @@ function kustomizeApp() {
     },
   };
 }
+
+/** What the gitops plugin warned about; it and every other plugin still log as usual. */
+const gitopsWarnings: string[] = [];
+const recordingLogger = createServiceFactory({
+  service: coreServices.logger,
+  deps: {
+    rootLogger: coreServices.rootLogger,
+    plugin: coreServices.pluginMetadata,
+  },
+  factory({ rootLogger, plugin }): LoggerService {
+    const logger = rootLogger.child({ plugin: plugin.getId() });
+    if (plugin.getId() !== 'gitops') return logger;
+    return Object.assign(Object.create(logger), {
+      warn(message: string, meta?: Error | object) {
+        gitopsWarnings.push(message);
+        logger.warn(message, meta as Error);
+      },
+    });
+  },
+});
 
 const ROUTES: Array<['get' | 'post', string]> = [
   ['get', '/clusters'],
@@ -127,7 +152,7 @@ kind: Component
 metadata:
   name: web-service
   annotations:
-    gitops.backstage.io/application: local/default/web
+    gitops-workflow.io/application: local/default/web
 spec:
   type: service
   lifecycle: production
@@ -138,6 +163,7 @@ kind: Component
 metadata:
   name: synced-service
   annotations:
+    # The deprecated name, still read (with a warning).
     gitops.backstage.io/application: default/synced
 spec:
   type: service
@@ -152,6 +178,7 @@ spec:
         catalogPlugin,
         schedulerServiceFactory,
         databaseServiceFactory,
+        recordingLogger,
         mockServices.rootConfig.factory({
           data: {
             backend: { database: database() },
@@ -225,11 +252,18 @@ spec:
       ],
       entityRef: 'component:default/web-service',
     });
-    // The cluster part may be left out for the default cluster.
+    // The cluster part may be left out for the default cluster; the
+    // deprecated annotation still links, and the log says to rename it.
     expect(list.items.find((a: any) => a.name === 'synced')).toMatchObject({
       entityRef: 'component:default/synced-service',
       healthy: false,
     });
+    await api('get', '/applications').expect(200);
+    expect(gitopsWarnings.filter(w => /deprecated annotation/.test(w))).toEqual(
+      [
+        "component:default/synced-service names its Application with the deprecated annotation gitops.backstage.io/application: rename it to gitops-workflow.io/application in the entity's catalog file (the value stays the same). The old name is still read for now.",
+      ],
+    );
   });
 
   it('shows one Application with its live resources, their health, and the sync state', async () => {

@@ -18,13 +18,15 @@ import {
   ApplicationDetails,
   ApplicationListResponse,
   ApplicationRef,
+  applicationAnnotationOf,
   ApplicationSummary,
   AuditEntry,
   ImageHoldResponse,
   ImageRollbackRequest,
   ManagedBy,
   Page,
-  GITOPS_APPLICATION_ANNOTATION,
+  deprecatedAnnotationMessage,
+  GITOPS_APPLICATION_ANNOTATIONS,
   parseApplicationRef,
   ReconcileTrigger,
   ResourceStatus,
@@ -135,6 +137,9 @@ function withoutCredentials(url: string): string {
  * put together in the shapes of `@gitops-workflow/plugin-gitops-common`.
  */
 export class ApplicationService {
+  /** Entities already warned about for the deprecated annotation: once each, not on every list. */
+  private readonly warnedDeprecated = new Set<string>();
+
   constructor(private readonly options: ApplicationServiceOptions) {}
 
   /** The store and loop key of an Application. */
@@ -665,10 +670,11 @@ export class ApplicationService {
 
   /**
    * The catalog entity an Application is linked to, for permission checks:
-   * of the entities whose `gitops.backstage.io/application` annotation names
-   * it, the first by entity ref (as in the list), read with the plugin's own
-   * credentials. Undefined when no entity names it; throws when the catalog
-   * cannot be read or no cluster is configured.
+   * of the entities whose `gitops-workflow.io/application` annotation (or the
+   * deprecated `gitops.backstage.io/application`) names it, the first by
+   * entity ref (as in the list), read with the plugin's own credentials.
+   * Undefined when no entity names it; throws when the catalog cannot be
+   * read or no cluster is configured.
    */
   async linkedEntityRef(
     ref: ApplicationRef,
@@ -685,9 +691,9 @@ export class ApplicationService {
     }
     const { items } = await catalog.getEntities(
       {
-        filter: {
-          [`metadata.annotations.${GITOPS_APPLICATION_ANNOTATION}`]: values,
-        },
+        filter: GITOPS_APPLICATION_ANNOTATIONS.map(annotation => ({
+          [`metadata.annotations.${annotation}`]: values,
+        })),
         fields: ['kind', 'metadata'],
       },
       { credentials: credentials ?? (await auth.getOwnServiceCredentials()) },
@@ -707,10 +713,9 @@ export class ApplicationService {
     try {
       const { items } = await catalog.getEntities(
         {
-          filter: {
-            [`metadata.annotations.${GITOPS_APPLICATION_ANNOTATION}`]:
-              CATALOG_FILTER_EXISTS,
-          },
+          filter: GITOPS_APPLICATION_ANNOTATIONS.map(annotation => ({
+            [`metadata.annotations.${annotation}`]: CATALOG_FILTER_EXISTS,
+          })),
           fields: ['kind', 'metadata'],
         },
         { credentials },
@@ -728,15 +733,21 @@ export class ApplicationService {
 
   /** Application key → entity ref; one Application named by several entities links to the first by ref, every time. */
   private linksOf(items: Entity[]): Map<string, string> {
-    const { clusters } = this.options;
+    const { clusters, logger } = this.options;
     const links = new Map<string, string>();
     const refs = items
-      .map(entity => ({
-        entityRef: stringifyEntityRef(entity),
-        parsed: parseApplicationRef(
-          entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION] ?? '',
-        ),
-      }))
+      .map(entity => {
+        const entityRef = stringifyEntityRef(entity);
+        const found = applicationAnnotationOf(entity.metadata.annotations);
+        if (found?.deprecated && !this.warnedDeprecated.has(entityRef)) {
+          this.warnedDeprecated.add(entityRef);
+          logger.warn(deprecatedAnnotationMessage(entityRef));
+        }
+        return {
+          entityRef,
+          parsed: parseApplicationRef(found?.value ?? '', found?.annotation),
+        };
+      })
       .sort((a, b) => a.entityRef.localeCompare(b.entityRef));
     for (const { entityRef, parsed } of refs) {
       if ('error' in parsed) continue;

@@ -1,22 +1,22 @@
 import { Entity } from '@backstage/catalog-model';
 import { useApi } from '@backstage/core-plugin-api';
 import {
-  GITOPS_APPLICATION_ANNOTATION,
+  applicationAnnotationOf,
   parseApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import { gitopsApiRef } from '../../api';
 import { usePolling } from './usePolling';
 
-/** True when the entity names an Application in its annotations. */
+/** True when the entity names an Application in its annotations (the current or the deprecated one). */
 export function isGitopsAvailable(entity: Entity): boolean {
-  return Boolean(entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION]);
+  return Boolean(applicationAnnotationOf(entity.metadata.annotations));
 }
 
 /** The Application reference in an entity's annotation, or why it is unusable. */
 export function applicationRefOf(entity: Entity) {
-  const value =
-    entity.metadata.annotations?.[GITOPS_APPLICATION_ANNOTATION] ?? '';
-  const parsed = parseApplicationRef(value);
+  const found = applicationAnnotationOf(entity.metadata.annotations);
+  const value = found?.value ?? '';
+  const parsed = parseApplicationRef(value, found?.annotation);
   return {
     value,
     ref: 'ref' in parsed ? parsed.ref : undefined,
