@@ -122,6 +122,20 @@ export interface Config {
       /** Most objects one component may produce. Default 5000. */
       maxManifests?: number;
     };
+    /**
+     * Live updates of open pages (server-sent events from a cache of the
+     * clusters' objects).
+     * @visibility backend
+     */
+    liveUpdates?: {
+      /** Pages this backend process streams to at once, 1 to 100000; more are answered 503 and poll instead. Default 1000. */
+      maxStreams?: number;
+      /**
+       * How long one watch of the cache asks the API server to stay open, in
+       * seconds (1 to 3600); renewing it is one request, with no list. Default 300.
+       */
+      watchSeconds?: number;
+    };
     /** Where working clones of Git repositories are kept between polls. Default: a directory under the OS temp dir. */
     cacheDir?: string;
     /** Reconciles running at once, 1 to 64. Default 4. */

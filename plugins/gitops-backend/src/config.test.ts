@@ -62,6 +62,7 @@ describe('readGitopsConfig', () => {
       // Read in their own test below.
       timeouts: expect.any(Object),
       limits: expect.any(Object),
+      liveUpdates: expect.any(Object),
     });
   });
 
@@ -123,6 +124,19 @@ describe('readGitopsConfig', () => {
     });
     expect(() => read({ timeouts: { registrySeconds: 0 } })).toThrow(
       'gitops.timeouts.registrySeconds must be a whole number from 1 to 3600, got 0',
+    );
+  });
+
+  it('reads the bounds of live updates, with defaults', () => {
+    expect(read(undefined).liveUpdates).toEqual({
+      maxStreams: 1000,
+      watchSeconds: 300,
+    });
+    expect(
+      read({ liveUpdates: { maxStreams: 2, watchSeconds: 3600 } }).liveUpdates,
+    ).toEqual({ maxStreams: 2, watchSeconds: 3600 });
+    expect(() => read({ liveUpdates: { maxStreams: 0 } })).toThrow(
+      'gitops.liveUpdates.maxStreams must be a whole number from 1 to 100000, got 0',
     );
   });
 

@@ -46,6 +46,8 @@ export interface GitopsConfig {
     /** One whole diff preview: Git, build and every dry-run. */
     previewMs: number;
   };
+  /** `gitops.liveUpdates`: the streams to open pages and the cache behind them. */
+  liveUpdates: { maxStreams: number; watchSeconds: number };
   /** `gitops.limits`: bounds on what one repository or component may take. */
   limits: {
     maxRepositoryBytes: number;
@@ -151,6 +153,20 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       kustomizeMs: seconds('kustomizeSeconds', 60),
       previewMs: seconds('previewSeconds', 120),
     },
+    liveUpdates: {
+      maxStreams: positiveInteger(
+        config,
+        'gitops.liveUpdates.maxStreams',
+        1000,
+        100_000,
+      ),
+      watchSeconds: positiveInteger(
+        config,
+        'gitops.liveUpdates.watchSeconds',
+        300,
+        3600,
+      ),
+    },
     limits: {
       maxRepositoryBytes:
         positiveInteger(
@@ -183,7 +199,6 @@ export function readGitopsConfig(config: Config): GitopsConfig {
     );
   }
 }
-
 
 /**
  * What `buildManifests` takes from the config: the kustomize binary, its

@@ -20,12 +20,14 @@ import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
 import { subscribeToPushEvents, WebhookSync } from './service/webhookSync';
 import { ApplicationReconciler } from './service/ApplicationReconciler';
+import { ApplicationEvents } from './service/ApplicationEvents';
 import { ApplicationService } from './service/ApplicationService';
 import { ClusterService } from './service/ClusterService';
 import { DiffPreviewService } from './service/diffPreview';
 import { scheduleHousekeeping } from './service/housekeeping';
+import { applicationOf, LiveCache } from './service/LiveCache';
 import { ReconcileLoop } from './service/ReconcileLoop';
-import { liveObjectsOf, ResourceTreeService } from './service/resourceTree';
+import { ResourceTreeService } from './service/resourceTree';
 import { TimelineService } from './service/timeline';
 import { GitopsStore } from './store/GitopsStore';
 
@@ -84,7 +86,23 @@ export const gitopsPlugin = createBackendPlugin({
             watchGraceMs: timeouts.watchGraceMs,
           },
         });
-        deps.lifecycle.addShutdownHook(() => clusters.close());
+        // Informers mirror the clusters' Applications and what they applied:
+        // views and ticks read them without asking the API servers each time.
+        const live = new LiveCache({
+          clusters,
+          logger,
+          informer: { watchSeconds: config.liveUpdates.watchSeconds },
+        });
+        clusters.readApplicationsFrom(live);
+        live.start(await store.inventoryKinds());
+        const events = new ApplicationEvents({
+          maxStreams: config.liveUpdates.maxStreams,
+        });
+        deps.lifecycle.addShutdownHook(async () => {
+          events.close();
+          await live.stop();
+          clusters.close();
+        });
 
         let loop: ReconcileLoop | undefined;
         let reconciler: ApplicationReconciler | undefined;
@@ -130,6 +148,7 @@ export const gitopsPlugin = createBackendPlugin({
             scheduler: deps.scheduler,
             store,
             cluster: home,
+            applications: live,
             reconciler,
             matchLabels: config.matchLabels,
             concurrency: config.concurrency,
@@ -138,13 +157,24 @@ export const gitopsPlugin = createBackendPlugin({
             shardLeaseSeconds: config.shardLeaseSeconds,
           });
           await loop.start();
-          const watching = new AbortController();
-          deps.lifecycle.addShutdownHook(() => {
-            watching.abort();
-            loop?.stop();
-          });
-          loop.watch(watching.signal);
+          deps.lifecycle.addShutdownHook(() => loop?.stop());
         }
+        // Open pages hear of every change to what they show; the loop of
+        // changed specs and of rollouts that ended.
+        live.subscribe(change => {
+          loop?.notice(change);
+          const app = applicationOf(change, home?.name ?? '');
+          if (app)
+            events.changed(
+              ReconcileLoop.keyOf(app.cluster, app.namespace, app.name),
+            );
+        });
+        store.onChange((key, record) => {
+          events.changed(key);
+          const inventories =
+            record?.deployed?.inventories ?? record?.collecting?.inventories;
+          if (inventories) live.watchInventories(inventories);
+        });
 
         // Registries and Git hosts have no Backstage credentials; the webhooks check shared secrets instead.
         deps.httpRouter.addAuthPolicy({
@@ -168,8 +198,6 @@ export const gitopsPlugin = createBackendPlugin({
           sync: webhookSync,
           logger,
         });
-        // Where the views read live objects: one place to serve them from a cache.
-        const live = liveObjectsOf(clusters);
         const applications = new ApplicationService({
           clusters,
           store,
@@ -195,6 +223,7 @@ export const gitopsPlugin = createBackendPlugin({
               reconciler,
               timeoutMs: config.timeouts.previewMs,
             }),
+            events,
           }),
         );
       },

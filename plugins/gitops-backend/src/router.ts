@@ -31,6 +31,7 @@ import {
 import express, { Request } from 'express';
 import Router from 'express-promise-router';
 import { ApplicationService, Requester } from './service/ApplicationService';
+import { ApplicationEvents } from './service/ApplicationEvents';
 import { ClusterService } from './service/ClusterService';
 import { DiffPreviewService } from './service/diffPreview';
 import { ResourceTreeService } from './service/resourceTree';
@@ -44,6 +45,8 @@ export interface RouterOptions {
   resourceTree: ResourceTreeService;
   diffPreview: DiffPreviewService;
   timeline: TimelineService;
+  /** Live updates of open pages. */
+  events: ApplicationEvents;
 }
 
 function pageOf(req: Request): { limit: number; offset: number } {
@@ -218,6 +221,13 @@ export async function createRouter(
       res.json(await applications.imageHistory(ref, pageOf(req)));
     },
   );
+
+  // Server-sent events: `changed` whenever what the Application's page shows changed.
+  router.get('/applications/:namespace/:name/events', async (req, res) => {
+    const ref = refOf(req);
+    await authorize(req, gitopsReadPermission, ref);
+    options.events.stream(applications.keyOf(ref), req, res);
+  });
 
   router.get('/applications/:namespace/:name/runs', async (req, res) => {
     const ref = refOf(req);

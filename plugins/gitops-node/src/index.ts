@@ -5,7 +5,7 @@
  * `workflow` (steps per cluster) → `apply` (diff, server-side apply, prune)
  * → `assess` (kstatus health) → `record` (status and what to persist).
  * `model` is the OAM Application, `kube` and `clusters` reach the clusters,
- * `applications` lists, watches and writes Applications.
+ * `applications` lists and writes Applications.
  *
  * @packageDocumentation
  */

@@ -13,6 +13,7 @@ import {
   KubeClient,
   KubeClientOptions,
   KubeObject,
+  labelMatcher,
   probeCluster,
 } from '@gitops-workflow/plugin-gitops-node';
 import {
@@ -20,12 +21,18 @@ import {
   ClusterStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ApplicationCache } from './LiveCache';
 
 interface Cluster {
   config: ClusterConnectionConfig;
   kubeConfig: KubeConfig;
   client: KubeClient;
+  /** The last probe and when it was asked: every open page asks, the API server is asked once in a while. */
+  probe?: { at: number; result: ReturnType<typeof probeCluster> };
 }
+
+/** How long one probe of a cluster answers for. */
+const PROBE_TTL_MS = 15_000;
 
 /** Reads `gitops.clusters`, failing start-up with the offending key. */
 export function readClusterConfigs(config: Config): ClusterConnectionConfig[] {
@@ -71,6 +78,7 @@ export interface ClusterApplication {
  */
 export class ClusterService {
   private readonly clusters: Cluster[];
+  private cache?: ApplicationCache;
 
   /** `kube`: deadlines of every request to the clusters (`gitops.timeouts`). */
   constructor(
@@ -85,6 +93,14 @@ export class ClusterService {
         client: KubeClient.fromKubeConfig(kubeConfig, options.kube),
       };
     });
+  }
+
+  /**
+   * Answers reads of Applications from `cache` wherever it has listed them,
+   * instead of asking the API server each time.
+   */
+  readApplicationsFrom(cache: ApplicationCache): void {
+    this.cache = cache;
   }
 
   /** The default cluster (where Applications live), or undefined when none is configured. */
@@ -105,22 +121,27 @@ export class ClusterService {
     return cluster.client;
   }
 
-  /** Every configured cluster, each probed for reachability in parallel. */
+  /** Every configured cluster, each probed for reachability in parallel (at most every 15 s). */
   async listClusters(): Promise<ClusterStatus[]> {
     return Promise.all(
-      this.clusters.map(async ({ config, kubeConfig, client }) => ({
-        name: config.name,
-        labels: config.labels ?? {},
-        server: clusterServer(kubeConfig),
-        ...(await probeCluster(client)),
-      })),
+      this.clusters.map(async cluster => {
+        const { config, kubeConfig, client } = cluster;
+        if (!cluster.probe || Date.now() - cluster.probe.at > PROBE_TTL_MS)
+          cluster.probe = { at: Date.now(), result: probeCluster(client) };
+        return {
+          name: config.name,
+          labels: config.labels ?? {},
+          server: clusterServer(kubeConfig),
+          ...(await cluster.probe.result),
+        };
+      }),
     );
   }
 
   /**
-   * The Applications carrying the selector's labels, in every cluster. A
-   * cluster that can't be read is reported beside the others, not in place
-   * of them.
+   * The Applications carrying the selector's labels, in every cluster
+   * (from the cache where it has listed them). A cluster that can't be read
+   * is reported beside the others, not in place of them.
    */
   async listApplications(matchLabels: Record<string, string>): Promise<{
     items: ClusterApplication[];
@@ -130,21 +151,49 @@ export class ClusterService {
       Object.entries(matchLabels)
         .map(([k, v]) => `${k}=${v}`)
         .join(',') || undefined;
+    const matches = labelMatcher(labelSelector ?? '')!;
     const results = await Promise.all(
-      this.clusters.map(async ({ config, client }) => {
-        try {
-          const objects = await client.list(APPLICATION_GVK, { labelSelector });
-          return {
-            items: objects.map(object => ({ cluster: config.name, object })),
-          };
-        } catch (error) {
-          // A deploy-target cluster without the Application CRD simply has none.
-          if (error instanceof NotFoundError) return { items: [] };
-          return {
-            error: { cluster: config.name, error: describeReadError(error) },
-          };
-        }
-      }),
+      this.clusters.map(
+        async ({
+          config,
+          client,
+        }): Promise<{
+          items?: ClusterApplication[];
+          error?: { cluster: string; error: string };
+        }> => {
+          const cached = this.cache?.applications(config.name);
+          if (cached) {
+            const stale = this.cache?.applicationsError(config.name);
+            return {
+              items: cached
+                .filter(object => matches(object.metadata.labels))
+                .map(object => ({ cluster: config.name, object })),
+              ...(stale && {
+                error: {
+                  cluster: config.name,
+                  error: `Showing the Applications as last seen; watching them fails: ${describeReadError(
+                    stale,
+                  )}`,
+                },
+              }),
+            };
+          }
+          try {
+            const objects = await client.list(APPLICATION_GVK, {
+              labelSelector,
+            });
+            return {
+              items: objects.map(object => ({ cluster: config.name, object })),
+            };
+          } catch (error) {
+            // A deploy-target cluster without the Application CRD simply has none.
+            if (error instanceof NotFoundError) return { items: [] };
+            return {
+              error: { cluster: config.name, error: describeReadError(error) },
+            };
+          }
+        },
+      ),
     );
     return {
       items: results.flatMap(r => r.items ?? []),
@@ -152,16 +201,25 @@ export class ClusterService {
     };
   }
 
-  /** The live Application object; NotFoundError when it does not exist. */
+  /**
+   * The Application object, from the cache once it has listed the cluster's
+   * Applications, else read live; NotFoundError when it does not exist.
+   */
   async getApplication(ref: ApplicationRef): Promise<ClusterApplication> {
     const cluster = this.cluster(ref.cluster);
-    let object: KubeObject | undefined;
+    const cached = this.cache?.application(
+      cluster.config.name,
+      ref.namespace,
+      ref.name,
+    );
+    let object: KubeObject | undefined = cached?.object;
     try {
-      object = await cluster.client.get({
-        ...APPLICATION_GVK,
-        namespace: ref.namespace,
-        name: ref.name,
-      });
+      if (!cached)
+        object = await cluster.client.get({
+          ...APPLICATION_GVK,
+          namespace: ref.namespace,
+          name: ref.name,
+        });
     } catch (error) {
       // The CRD is not installed: there is no such Application either.
       if (error instanceof NotFoundError) object = undefined;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { LoggerService, SchedulerService } from '@backstage/backend-plugin-api';
 import { ConflictError, stringifyError } from '@backstage/errors';
 import {
+  assessHealth,
   finalizersOf,
   GITOPS_FINALIZER,
   isDeleting,
@@ -11,12 +12,16 @@ import {
   mapLimited,
   PassStoppedError,
   type PassFence,
-  watchApplications,
   withRequestSignal,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
 import type { ApplicationReconciler } from './ApplicationReconciler';
+import {
+  applicationOf,
+  type ApplicationCache,
+  type LiveChange,
+} from './LiveCache';
 
 /** One scheduler task per shard: `gitops-reconcile-0`, `gitops-reconcile-1`, … */
 export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
@@ -32,6 +37,8 @@ export interface ReconcileLoopOptions {
   store: GitopsStore;
   /** The default cluster: where Applications live. */
   cluster: { name: string; client: KubeClient };
+  /** Where ticks read the Applications once it has listed them (else they list them). */
+  applications?: ApplicationCache;
   /** Runs and records one pass of one Application. */
   reconciler: Pick<
     ApplicationReconciler,
@@ -55,10 +62,10 @@ export interface ReconcileLoopOptions {
  * up by another once its lease times out. The schedule and "Sync now"
  * requests live in the database, so they move with the shard.
  *
- * One tick of a shard lists the Applications (one cheap request) and
- * reconciles its due ones: their poll interval passed, their spec changed
- * since the last reconcile (generation), someone asked, or they are still
- * rolling out.
+ * One tick of a shard reads the Applications (from the cache, else one
+ * list request) and reconciles its due ones: their poll interval passed,
+ * their spec changed since the last reconcile (generation), someone asked,
+ * or they are still rolling out.
  */
 export class ReconcileLoop {
   private readonly shards: number;
@@ -119,65 +126,46 @@ export class ReconcileLoop {
   }
 
   /**
-   * Reconciles an Application whose spec changed at once, instead of at its
-   * shard's next tick: a watch on Applications turns each such change into a
-   * sync request. Runs until the signal aborts; reconnects by itself.
+   * Reconciles at once, instead of at its shard's next tick, an Application
+   * whose spec changed (or whose deletion started), and one whose applied
+   * object just became healthy or failed (a rollout ended), so its status
+   * says so within a second. Fed with the cache's changes.
    */
-  async watch(signal: AbortSignal): Promise<void> {
+  notice(change: LiveChange): void {
     const { cluster, logger } = this.options;
-    let resourceVersion: string | undefined;
-    while (!signal.aborted) {
-      try {
-        resourceVersion = await watchApplications(
-          cluster.client,
-          { resourceVersion, signal },
-          (type, app) => {
-            const status = app.status as
-              | { observedGeneration?: number }
-              | undefined;
-            const changed =
-              (app.metadata.generation ?? 0) !==
-                (status?.observedGeneration ?? -1) || deletionStarted(app);
-            if (
-              type === 'DELETED' ||
-              type === 'BOOKMARK' ||
-              !changed ||
-              !this.manages(app)
-            )
-              return;
-            const key = ReconcileLoop.keyOf(
-              cluster.name,
-              app.metadata.namespace!,
-              app.metadata.name,
-            );
-            this.requestSync(key, 'watch').catch(error =>
-              logger.warn(
-                `Could not request a sync of ${key}: ${stringifyError(error)}`,
-              ),
-            );
-          },
-        );
-      } catch (error) {
-        if (error instanceof ConflictError) {
-          resourceVersion = undefined;
-          continue;
-        }
-        logger.warn(
-          `Watching Applications in cluster "${
-            cluster.name
-          }" failed, the ticks still find changes; retrying in 5 s: ${stringifyError(
-            error,
-          )}`,
-        );
-        await new Promise(resolve => {
-          const timer = setTimeout(resolve, 5000);
-          signal.addEventListener('abort', () => {
-            clearTimeout(timer);
-            resolve(undefined);
-          });
-        });
-      }
+    const { type, object, previous } = change.event;
+    let app: KubeObject | undefined;
+    if (change.source === 'applications') {
+      const status = object.status as
+        | { observedGeneration?: number }
+        | undefined;
+      const changed =
+        (object.metadata.generation ?? 0) !==
+          (status?.observedGeneration ?? -1) || deletionStarted(object);
+      if (change.cluster === cluster.name && type !== 'DELETED' && changed)
+        app = object;
+    } else if (change.source === 'inventory' && previous) {
+      const was = assessHealth(previous).status;
+      const now = assessHealth(object).status;
+      const owner = applicationOf(change, cluster.name);
+      if (was !== now && (now === 'Current' || now === 'Failed') && owner)
+        app = this.options.applications?.application(
+          owner.cluster,
+          owner.namespace,
+          owner.name,
+        )?.object;
     }
+    if (!app || !this.manages(app)) return;
+    const key = ReconcileLoop.keyOf(
+      cluster.name,
+      app.metadata.namespace!,
+      app.metadata.name,
+    );
+    this.requestSync(key, 'watch').catch(error =>
+      logger.warn(
+        `Could not request a sync of ${key}: ${stringifyError(error)}`,
+      ),
+    );
   }
 
   /** One pass over a shard's Applications. */
@@ -228,7 +216,9 @@ export class ReconcileLoop {
     const { cluster, logger } = this.options;
     let apps: KubeObject[];
     try {
-      apps = await listApplications(cluster.client);
+      apps =
+        this.options.applications?.applications(cluster.name) ??
+        (await listApplications(cluster.client));
     } catch (error) {
       logger.warn(
         `Could not list Applications in cluster "${
@@ -253,9 +243,11 @@ export class ReconcileLoop {
     for (const { app, key } of inShard) {
       if (this.manages(app) || !finalizersOf(app).includes(GITOPS_FINALIZER))
         continue;
-      await this.options.reconciler.release(app, key).catch(error =>
-        logger.warn(`Could not release ${key}: ${stringifyError(error)}`),
-      );
+      await this.options.reconciler
+        .release(app, key)
+        .catch(error =>
+          logger.warn(`Could not release ${key}: ${stringifyError(error)}`),
+        );
     }
     const ours = inShard.filter(
       ({ app }) =>
@@ -273,8 +265,8 @@ export class ReconcileLoop {
       const { nextAt, requested } = schedules.get(key) ?? {};
       const status = app.status as { observedGeneration?: number } | undefined;
       const specChanged =
-        (app.metadata.generation ?? 0) !==
-          (status?.observedGeneration ?? -1) || deletionStarted(app);
+        (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1) ||
+        deletionStarted(app);
       if (requested || specChanged || !nextAt || now >= nextAt.getTime()) {
         if (requested) await this.options.store.clearSyncRequest(key);
         due.push({

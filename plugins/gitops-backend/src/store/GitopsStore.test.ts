@@ -146,6 +146,15 @@ describe('GitopsStore', () => {
         local: inventory,
         prod: inventory,
       });
+      // What a cache of live objects mirrors: each kind once per cluster.
+      expect(
+        (await store.inventoryKinds()).sort((a, b) =>
+          a.cluster.localeCompare(b.cluster),
+        ),
+      ).toEqual([
+        { cluster: 'local', group: 'apps', version: 'v1', kind: 'Deployment' },
+        { cluster: 'prod', group: 'apps', version: 'v1', kind: 'Deployment' },
+      ]);
       // A cluster the Application left is gone from the store with the next record.
       await store.recordReconcile(APP, {
         ...recent,
@@ -522,6 +531,40 @@ describe('GitopsStore', () => {
       expect(items.find(i => i.id === worker)?.healthyAt).toEqual(
         expect.any(String),
       );
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
+    'tells who listens which Application changed, once the write is committed, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const seen: Array<Promise<{ key: string; runs: number }>> = [];
+      const stop = store.onChange(key =>
+        // What a listener reads at once already holds the write.
+        seen.push(
+          store
+            .listRuns(key, { limit: 1, offset: 0 })
+            .then(page => ({ key, runs: page.totalCount })),
+        ),
+      );
+      await store.recordReconcile(APP, {
+        run: {
+          trigger: 'poll',
+          startedAt: new Date(),
+          finishedAt: new Date(),
+          result: 'succeeded',
+        },
+        imageUpdates: [],
+        nextAt: new Date(),
+      });
+      await store.setSuspended('local/default/other', true, 'user:default/a');
+      expect(await Promise.all(seen)).toEqual([
+        { key: APP, runs: 1 },
+        { key: 'local/default/other', runs: 0 },
+      ]);
+      stop();
+      await store.setSuspended(APP, true, 'user:default/a');
+      expect(seen).toHaveLength(2);
     },
   );
 

@@ -201,7 +201,28 @@ export class GitopsStore {
     return new GitopsStore(client);
   }
 
+  private readonly changeListeners = new Set<
+    (appKey: string, record?: ReconcileRecord) => void
+  >();
+
   constructor(private readonly db: Knex) {}
+
+  /**
+   * Calls `listener` with an Application's key each time its records
+   * changed here (a pass recorded, with its record; automation switched; a
+   * human action audited), once the write has committed, so whoever it tells
+   * reads the new rows. Returns the unsubscribe.
+   */
+  onChange(
+    listener: (appKey: string, record?: ReconcileRecord) => void,
+  ): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  private changed(appKey: string, record?: ReconcileRecord): void {
+    for (const listener of this.changeListeners) listener(appKey, record);
+  }
 
   /**
    * Records one pass in one transaction: its run, the bot's commits, the
@@ -286,6 +307,7 @@ export class GitopsStore {
         .onConflict('app_key')
         .merge(['next_at', 'failures']);
     });
+    this.changed(appKey, record);
   }
 
   /** Drops a deleted Application's rows and marks its history deleted (in the caller's transaction). */
@@ -684,6 +706,32 @@ export class GitopsStore {
     );
   }
 
+  /** Every kind some inventory holds, per cluster: what a cache of live objects mirrors from the start. */
+  async inventoryKinds(): Promise<
+    Array<{ cluster: string; group: string; version: string; kind: string }>
+  > {
+    const kinds = new Map<
+      string,
+      { cluster: string; group: string; version: string; kind: string }
+    >();
+    const rows = await this.db('gitops_inventories').select(
+      'cluster',
+      'entries',
+    );
+    for (const row of rows) {
+      for (const e of JSON.parse(row.entries) as InventoryEntry[]) {
+        const kind = {
+          cluster: row.cluster as string,
+          group: e.group,
+          version: e.version,
+          kind: e.kind,
+        };
+        kinds.set(`${kind.cluster}|${e.group}/${e.version}/${e.kind}`, kind);
+      }
+    }
+    return [...kinds.values()];
+  }
+
   private async writeInventories(
     tx: Knex,
     appKey: string,
@@ -727,6 +775,7 @@ export class GitopsStore {
       })
       .onConflict('app_key')
       .merge();
+    this.changed(appKey);
   }
 
   /**
@@ -839,6 +888,7 @@ export class GitopsStore {
     const [inserted] = await this.db('gitops_audit')
       .insert(row)
       .returning('id');
+    this.changed(appKey);
     return auditOf({
       ...row,
       id: typeof inserted === 'object' ? inserted.id : inserted,

@@ -29,15 +29,6 @@ export async function writeApplicationStatus(
   );
 }
 
-/** Streams changes to Applications in all namespaces; see `KubeClient.watch`. */
-export function watchApplications(
-  client: KubeClient,
-  options: { resourceVersion?: string; signal?: AbortSignal },
-  onEvent: (type: string, app: KubeObject) => void,
-): Promise<string | undefined> {
-  return client.watch(APPLICATION_GVK, options, onEvent);
-}
-
 /** Applications in one namespace, or in all when `namespace` is undefined. */
 export function listApplications(
   client: KubeClient,

@@ -1,4 +1,5 @@
 export * from './client';
 export * from './informer';
+export * from './labelSelector';
 export * from './objectCache';
 export * from './objects';

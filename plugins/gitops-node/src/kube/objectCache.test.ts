@@ -59,9 +59,9 @@ describe('ObjectCache', () => {
     expect(cache.apply('ADDED', deployment('web', '1'))?.type).toBe('ADDED');
     // The same version again (a replayed event) changes nothing.
     expect(cache.apply('MODIFIED', deployment('web', '1'))).toBeUndefined();
-    expect(cache.apply('MODIFIED', deployment('web', '2'))?.type).toBe(
-      'MODIFIED',
-    );
+    const modified = cache.apply('MODIFIED', deployment('web', '2'));
+    expect(modified?.type).toBe('MODIFIED');
+    expect(modified?.previous?.metadata.resourceVersion).toBe('1');
     expect(cache.get('default', 'web')?.metadata.resourceVersion).toBe('2');
     expect(cache.apply('BOOKMARK', deployment('web', '3'))).toBeUndefined();
     expect(cache.apply('DELETED', deployment('web', '4'))?.type).toBe(

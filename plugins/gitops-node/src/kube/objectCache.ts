@@ -34,6 +34,8 @@ export interface CacheEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
   /** The object as it is now (for `DELETED`, as it was last). */
   object: KubeObject;
+  /** For `MODIFIED`: the object as the cache held it before. */
+  previous?: KubeObject;
 }
 
 const keyOf = (namespace: string | undefined, name: string) =>
@@ -90,7 +92,9 @@ export class ObjectCache {
     }
     const kept = this.compact(object);
     this.objects.set(key, kept);
-    return { type: held ? 'MODIFIED' : 'ADDED', object: kept };
+    return held
+      ? { type: 'MODIFIED', object: kept, previous: held }
+      : { type: 'ADDED', object: kept };
   }
 
   /**
