@@ -123,3 +123,79 @@ describe('GitopsClient', () => {
     });
   });
 });
+
+describe('GitopsClient.followChanges', () => {
+  let server: http.Server;
+  let base: string;
+  let full = false;
+  const asked: Array<string | undefined> = [];
+
+  beforeAll(async () => {
+    // Answers as the backend's stream does: ready, a heartbeat, a change, then ends.
+    server = http.createServer((req, res) => {
+      asked.push(req.headers.accept);
+      if (full) {
+        res.writeHead(503, { 'Content-Type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: {
+              name: 'ServiceUnavailableError',
+              message:
+                'This backend already streams live updates to 2 open pages',
+            },
+            request: { method: 'GET', url: '/applications/default/web/events' },
+            response: { statusCode: 503 },
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('retry: 5000\nevent: ready\ndata: {}\n\n');
+      res.write(': heartbeat\n\n');
+      setTimeout(() => {
+        res.write('event: changed\ndata: {"at":"2026-12-01T00:00:00Z"}\n\n');
+        res.end();
+      }, 20);
+    });
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${
+      (server.address() as AddressInfo).port
+    }/api/gitops`;
+  });
+  afterAll(() => new Promise(r => server.close(r)));
+
+  const client = () =>
+    new GitopsClient({
+      discoveryApi: { getBaseUrl: async () => base },
+      fetchApi: { fetch: (input, init) => fetch(input, init) },
+    });
+
+  it('reads the stream through fetchApi until the backend ends it', async () => {
+    const events: string[] = [];
+    await client().followChanges(
+      { namespace: 'default', name: 'web' },
+      event => events.push(event),
+      new AbortController().signal,
+    );
+    expect(events).toEqual(['ready', 'changed']);
+    expect(asked).toEqual(['text/event-stream']);
+  });
+
+  it('says why the backend refused the stream', async () => {
+    full = true;
+    await expect(
+      client().followChanges(
+        { namespace: 'default', name: 'web' },
+        () => {},
+        new AbortController().signal,
+      ),
+    ).rejects.toMatchObject({
+      response: { status: 503 },
+      body: {
+        error: {
+          message: 'This backend already streams live updates to 2 open pages',
+        },
+      },
+    });
+  });
+});

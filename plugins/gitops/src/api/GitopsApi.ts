@@ -14,6 +14,7 @@ import {
   ReconcileRun,
   SyncConfiguration,
 } from '@gitops-workflow/plugin-gitops-common';
+import { readEventStream } from './eventStream';
 
 /** Paging for the history endpoints. */
 export interface PageRequest {
@@ -37,7 +38,21 @@ export interface GitopsApi {
   setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void>;
   /** Resumes the workflow step `step`, which waits in `suspend`. */
   resumeWorkflow(ref: ApplicationRef, step: string): Promise<void>;
+  /**
+   * Follows what changes about the Application: `ready` once the stream is
+   * open, `changed` whenever what its page shows changed. Resolves when the
+   * backend ends the stream, rejects when it cannot be opened or breaks.
+   * Optional: without it, pages poll.
+   */
+  followChanges?(
+    ref: ApplicationRef,
+    onEvent: (event: ApplicationChangeEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
+
+/** What the backend's event stream of an Application says. */
+export type ApplicationChangeEvent = 'ready' | 'changed';
 
 export const gitopsApiRef = createApiRef<GitopsApi>({ id: 'plugin.gitops' });
 
@@ -91,6 +106,24 @@ export class GitopsClient implements GitopsApi {
   async resumeWorkflow(ref: ApplicationRef, step: string): Promise<void> {
     await this.request('POST', applicationPath(ref, '/workflow/resume'), {
       step,
+    });
+  }
+
+  async followChanges(
+    ref: ApplicationRef,
+    onEvent: (event: ApplicationChangeEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const base = await this.deps.discoveryApi.getBaseUrl('gitops');
+    // fetch, not EventSource: only the app's fetchApi sends the user's token.
+    const response = await this.deps.fetchApi.fetch(
+      `${base}${applicationPath(ref, '/events')}`,
+      { headers: { Accept: 'text/event-stream' }, signal },
+    );
+    if (!response.ok) throw await ResponseError.fromResponse(response);
+    if (!response.body) throw new Error('The event stream has no body');
+    await readEventStream(response.body, type => {
+      if (type === 'ready' || type === 'changed') onEvent(type);
     });
   }
 

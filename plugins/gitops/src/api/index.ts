@@ -1,2 +1,6 @@
 export { gitopsApiRef, GitopsClient } from './GitopsApi';
-export type { GitopsApi, PageRequest } from './GitopsApi';
+export type {
+  ApplicationChangeEvent,
+  GitopsApi,
+  PageRequest,
+} from './GitopsApi';

@@ -118,14 +118,18 @@ function ApplicationView(props: {
   const { app, appRef, refresh, staleError } = props;
   const api = useApi(gitopsApiRef);
   const key = stringifyApplicationRef(appRef);
+  // Each read again when the backend says the Application changed.
+  const live = { refreshOn: appRef };
   const history = usePolling(
     () => api.getImageHistory(appRef, { limit: HISTORY_ROWS }),
     [api, key],
+    live,
   );
-  const config = usePolling(() => api.getSyncConfig(appRef), [api, key]);
+  const config = usePolling(() => api.getSyncConfig(appRef), [api, key], live);
   const runs = usePolling(
     () => api.getRuns(appRef, { limit: RUN_ROWS }),
     [api, key],
+    live,
   );
   const gitUrl = config.value?.components[0]?.git.url;
   const refreshAll = () => {

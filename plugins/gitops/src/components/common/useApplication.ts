@@ -24,13 +24,20 @@ export function applicationRefOf(entity: Entity) {
   };
 }
 
-/** Loads the Application an entity is annotated with, and keeps it fresh. */
+/**
+ * Loads the Application an entity is annotated with, and again whenever the
+ * backend says it changed (polling while it cannot say).
+ */
 export function useApplication(entity: Entity) {
   const api = useApi(gitopsApiRef);
   const { value, ref, annotationError } = applicationRefOf(entity);
-  const state = usePolling(async () => {
-    if (!ref) throw new Error(annotationError);
-    return api.getApplication(ref);
-  }, [api, value]);
+  const state = usePolling(
+    async () => {
+      if (!ref) throw new Error(annotationError);
+      return api.getApplication(ref);
+    },
+    [api, value],
+    { refreshOn: ref },
+  );
   return { ...state, ref, annotationError };
 }
