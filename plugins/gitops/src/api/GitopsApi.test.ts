@@ -101,6 +101,57 @@ describe('GitopsClient', () => {
     ]);
   });
 
+  it('rolls an image back and releases holds: the component escaped, the reason as JSON', async () => {
+    const hold = {
+      component: 'web server',
+      image: 'registry.local/web',
+      tag: '0.1.5',
+      heldBy: 'user:default/jane',
+      heldAt: '2026-11-23T10:00:00Z',
+      automatic: false,
+    };
+    answer = { status: 200, body: { hold } };
+    const app = { namespace: 'default', name: 'web' };
+    expect(
+      await client().rollbackImage(app, 'web server', {
+        to: '0.1.5',
+        reason: 'login broken',
+      }),
+    ).toEqual({ hold });
+    await client().releaseImageHold(app, 'web server', 'fixed in 0.1.7');
+    await client().releaseImageHold(app, 'web server');
+    await client().releaseWorkflowRevision(app, 'fixed');
+    answer = { status: 200, body: { items: [], totalCount: 0 } };
+    await client().getAudit(app, { limit: 20 });
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/images/web%20server/rollback',
+        body: '{"to":"0.1.5","reason":"login broken"}',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/images/web%20server/release',
+        body: '{"reason":"fixed in 0.1.7"}',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/images/web%20server/release',
+        body: '{}',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/rollback/release',
+        body: '{"reason":"fixed"}',
+      },
+      {
+        method: 'GET',
+        url: '/api/gitops/applications/default/web/audit?limit=20',
+        body: '',
+      },
+    ]);
+  });
+
   it('rejects with the backend’s error body, so the UI can show its message', async () => {
     answer = {
       status: 409,

@@ -8,8 +8,11 @@ import {
   ApplicationDetails,
   ApplicationListResponse,
   ApplicationRef,
+  AuditEntry,
   ClusterListResponse,
   ImageHistoryEntry,
+  ImageHoldResponse,
+  ImageRollbackRequest,
   Page,
   ReconcileRun,
   SyncConfiguration,
@@ -38,6 +41,22 @@ export interface GitopsApi {
   setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void>;
   /** Resumes the workflow step `step`, which waits in `suspend`. */
   resumeWorkflow(ref: ApplicationRef, step: string): Promise<void>;
+  /** Commits `component`'s image back to `request.to` and holds its automation there. */
+  rollbackImage(
+    ref: ApplicationRef,
+    component: string,
+    request: ImageRollbackRequest,
+  ): Promise<ImageHoldResponse>;
+  /** Releases `component`'s hold: automation picks the newest tag again. */
+  releaseImageHold(
+    ref: ApplicationRef,
+    component: string,
+    reason?: string,
+  ): Promise<ImageHoldResponse>;
+  /** Releases a workflow revision pinned by a rollback: the next pass applies Git's again. */
+  releaseWorkflowRevision(ref: ApplicationRef, reason?: string): Promise<void>;
+  /** Every action taken on the Application, newest first. */
+  getAudit(ref: ApplicationRef, page?: PageRequest): Promise<Page<AuditEntry>>;
   /**
    * Follows what changes about the Application: `ready` once the stream is
    * open, `changed` whenever what its page shows changed. Resolves when the
@@ -127,6 +146,46 @@ export class GitopsClient implements GitopsApi {
     });
   }
 
+  rollbackImage(
+    ref: ApplicationRef,
+    component: string,
+    request: ImageRollbackRequest,
+  ): Promise<ImageHoldResponse> {
+    return this.request(
+      'POST',
+      applicationPath(ref, imagePath(component, '/rollback')),
+      request,
+    );
+  }
+
+  releaseImageHold(
+    ref: ApplicationRef,
+    component: string,
+    reason?: string,
+  ): Promise<ImageHoldResponse> {
+    return this.request(
+      'POST',
+      applicationPath(ref, imagePath(component, '/release')),
+      { reason },
+    );
+  }
+
+  async releaseWorkflowRevision(
+    ref: ApplicationRef,
+    reason?: string,
+  ): Promise<void> {
+    await this.request('POST', applicationPath(ref, '/rollback/release'), {
+      reason,
+    });
+  }
+
+  getAudit(
+    ref: ApplicationRef,
+    page: PageRequest = {},
+  ): Promise<Page<AuditEntry>> {
+    return this.request('GET', applicationPath(ref, '/audit', page));
+  }
+
   private async request<T>(
     method: 'GET' | 'POST',
     path: string,
@@ -143,6 +202,10 @@ export class GitopsClient implements GitopsApi {
     if (!response.ok) throw await ResponseError.fromResponse(response);
     return response.json();
   }
+}
+
+function imagePath(component: string, action: string): string {
+  return `/images/${encodeURIComponent(component)}${action}`;
 }
 
 function applicationPath(

@@ -12,24 +12,50 @@ import { useApi } from '@backstage/core-plugin-api';
 import { EntityRefLink } from '@backstage/plugin-catalog-react';
 import { ApplicationSummary } from '@gitops-workflow/plugin-gitops-common';
 import { gitopsApiRef } from '../../api';
+import Typography from '@material-ui/core/Typography';
 import { backendMessage } from '../common/errors';
-import { formatTime } from '../common/format';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
+import { useTableLayoutStyles } from '../common/layout';
+import { RelativeTime } from '../common/RelativeTime';
 import { usePolling } from '../common/usePolling';
 
+/** Each component on its own line with its traits, so the column stays narrow. */
+function Components({ app }: { app: ApplicationSummary }) {
+  if (app.components.length === 0) return <>none</>;
+  return (
+    <>
+      {app.components.map(c => (
+        <div key={c.name} style={{ whiteSpace: 'nowrap' }}>
+          <span>
+            {c.name} ({c.type})
+          </span>
+          {c.traits.length > 0 && (
+            <Typography variant="caption" color="textSecondary">
+              {' '}
+              {c.traits.join(', ')}
+            </Typography>
+          )}
+        </div>
+      ))}
+    </>
+  );
+}
+
+/*
+ * Eight columns that fit 1280 px beside the sidebar: traits ride with their
+ * components, and the creation time is relative.
+ */
 const columns: TableColumn<ApplicationSummary>[] = [
-  { title: 'Application', render: a => `${a.namespace}/${a.name}` },
+  {
+    title: 'Application',
+    render: a => (
+      <span style={{ whiteSpace: 'nowrap' }}>
+        {a.namespace}/{a.name}
+      </span>
+    ),
+  },
   { title: 'Cluster', field: 'cluster' },
-  {
-    title: 'Components',
-    render: a =>
-      a.components.map(c => `${c.name} (${c.type})`).join(', ') || 'none',
-  },
-  {
-    title: 'Traits',
-    render: a =>
-      [...new Set(a.components.flatMap(c => c.traits))].join(', ') || 'none',
-  },
+  { title: 'Components and traits', render: a => <Components app={a} /> },
   {
     title: 'Phase',
     render: a => <PhaseStatus phase={a.phase} deletion={a.deletion} />,
@@ -43,7 +69,7 @@ const columns: TableColumn<ApplicationSummary>[] = [
         .map(c => `${c.name}: ${c.message}`)
         .join('; '),
   },
-  { title: 'Created', render: a => formatTime(a.createdAt) },
+  { title: 'Created', render: a => <RelativeTime iso={a.createdAt} /> },
   {
     title: 'Catalog entity',
     render: a =>
@@ -55,9 +81,19 @@ const columns: TableColumn<ApplicationSummary>[] = [
   },
 ];
 
+// A constant: the table rebuilds its body whenever this element changes.
+const NO_APPLICATIONS = (
+  <div style={{ padding: 16 }}>
+    No Applications found. Apply a KubeVela Application to a cluster under{' '}
+    <code>gitops.clusters</code> (with the labels of{' '}
+    <code>gitops.selector.matchLabels</code>, if set) and it appears here.
+  </div>
+);
+
 /** Every Application on every configured cluster, like `vela ls`. */
 export function ApplicationsPage() {
   const api = useApi(gitopsApiRef);
+  const classes = useTableLayoutStyles();
   const { value, loading, error } = usePolling(
     () => api.listApplications(),
     [api],
@@ -68,7 +104,7 @@ export function ApplicationsPage() {
         title="GitOps applications"
         subtitle="KubeVela Applications on every configured cluster"
       />
-      <Content>
+      <Content className={classes.tables}>
         {loading && <Progress />}
         {error && !value && (
           <ResponseErrorPanel
@@ -95,12 +131,7 @@ export function ApplicationsPage() {
             options={{ paging: false, padding: 'dense' }}
             columns={columns}
             data={value.items}
-            emptyContent={
-              <div style={{ padding: 16 }}>
-                No Applications found. Apply a KubeVela Application to a
-                configured cluster and it appears here.
-              </div>
-            }
+            emptyContent={NO_APPLICATIONS}
           />
         )}
       </Content>

@@ -11,23 +11,32 @@ import {
   MissingAnnotationEmptyState,
   useEntity,
 } from '@backstage/plugin-catalog-react';
+import { stringifyEntityRef } from '@backstage/catalog-model';
 import {
+  applicationAnnotationOf,
   ApplicationDetails,
   ApplicationRef,
+  deprecatedAnnotationMessage,
   GITOPS_APPLICATION_ANNOTATION,
   stringifyApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
 import Grid from '@material-ui/core/Grid';
+import Alert from '@material-ui/lab/Alert';
 import { gitopsApiRef } from '../../api';
 import { CommitLink } from '../common/CommitLink';
 import { backendMessage, isNotFound } from '../common/errors';
-import { formatTime, parseRevision } from '../common/format';
+import { parseRevision } from '../common/format';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
+import { useTableLayoutStyles } from '../common/layout';
+import { RelativeTime } from '../common/RelativeTime';
+import { ShortRef } from '../common/ShortRef';
 import { isGitopsAvailable, useApplication } from '../common/useApplication';
 import { usePolling } from '../common/usePolling';
 import { ApplicationActions } from './ApplicationActions';
+import { AuditTable } from './AuditTable';
 import { ClustersCard } from './ClustersCard';
 import { ComponentsTable } from './ComponentsTable';
+import { HoldBanner } from './HoldBanner';
 import { ImageHistoryTable } from './ImageHistoryTable';
 import { RunsTable } from './RunsTable';
 import { SyncConfigCard } from './SyncConfigCard';
@@ -35,17 +44,29 @@ import { WorkflowCard } from './WorkflowCard';
 
 const HISTORY_ROWS = 20;
 const RUN_ROWS = 10;
+const AUDIT_ROWS = 20;
 
 function Revision(props: { revision?: string; gitUrl?: string }) {
   if (!props.revision) return <>not synced from Git yet</>;
   const parsed = parseRevision(props.revision);
-  if (!parsed) return <>{props.revision}</>;
+  if (!parsed) return <ShortRef value={props.revision} label="revision" />;
   return (
     <>
       {parsed.branch}@sha1:
       <CommitLink sha={parsed.sha} gitUrl={props.gitUrl} />
     </>
   );
+}
+
+function automationState(sync: ApplicationDetails['sync']): string {
+  if (sync?.suspended) return 'suspended: new image tags are not committed';
+  const held = sync?.holds ?? [];
+  if (held.length > 0) {
+    return `held: ${held
+      .map(h => `${h.component} at ${h.tag}`)
+      .join(', ')} until released`;
+  }
+  return 'active';
 }
 
 function Header(props: {
@@ -79,18 +100,22 @@ function Header(props: {
             />
           ),
           revision: <Revision revision={sync?.revision} gitUrl={gitUrl} />,
-          'last sync': sync?.lastSyncAt
-            ? `${formatTime(sync.lastSyncAt)}${
-                sync.lastSyncResult ? ` (${sync.lastSyncResult})` : ''
-              }`
-            : 'never',
+          'last sync': sync?.lastSyncAt ? (
+            <>
+              <RelativeTime iso={sync.lastSyncAt} />
+              {sync.lastSyncResult ? ` (${sync.lastSyncResult})` : ''}
+            </>
+          ) : (
+            'never'
+          ),
           ...(sync?.lastSyncError ? { 'last error': sync.lastSyncError } : {}),
-          'next sync': sync?.nextSyncAt
-            ? formatTime(sync.nextSyncAt)
-            : 'not scheduled by this backend',
-          automation: sync?.suspended
-            ? 'suspended: new image tags are not committed'
-            : 'active',
+          'next sync': (
+            <RelativeTime
+              iso={sync?.nextSyncAt}
+              missing="not scheduled by this backend"
+            />
+          ),
+          automation: automationState(sync),
           cluster: app.cluster,
           conditions:
             app.conditions
@@ -131,82 +156,132 @@ function ApplicationView(props: {
     [api, key],
     live,
   );
+  const audit = usePolling(
+    () => api.getAudit(appRef, { limit: AUDIT_ROWS }),
+    [api, key],
+    live,
+  );
   const gitUrl = config.value?.components[0]?.git.url;
   const refreshAll = () => {
     refresh();
     history.refresh();
     runs.refresh();
+    config.refresh();
+    audit.refresh();
   };
   return (
-    <Grid container spacing={3}>
-      {staleError && (
-        <Grid item xs={12}>
-          <WarningPanel
-            title="Showing the last known state: refreshing failed"
-            message={backendMessage(staleError)}
+    <>
+      <HoldBanner sync={app.sync} appRef={appRef} onDone={refreshAll} />
+      <Grid container spacing={3}>
+        {staleError && (
+          <Grid item xs={12}>
+            <WarningPanel
+              title="Showing the last known state: refreshing failed"
+              message={backendMessage(staleError)}
+            />
+          </Grid>
+        )}
+        <Grid item xs={12} md={6}>
+          <Header
+            app={app}
+            appRef={appRef}
+            gitUrl={gitUrl}
+            refresh={refreshAll}
           />
         </Grid>
-      )}
-      <Grid item xs={12} md={6}>
-        <Header
-          app={app}
-          appRef={appRef}
-          gitUrl={gitUrl}
-          refresh={refreshAll}
-        />
-      </Grid>
-      <Grid item xs={12} md={6}>
-        <ClustersCard />
-      </Grid>
-      <Grid item xs={12}>
-        <ComponentsTable app={app} history={history.value?.items ?? []} />
-      </Grid>
-      <Grid item xs={12}>
-        <WorkflowCard
-          appRef={appRef}
-          workflow={app.workflow}
-          onDone={refresh}
-        />
-      </Grid>
-      <Grid item xs={12}>
-        {history.value && (
-          <ImageHistoryTable history={history.value} gitUrl={gitUrl} />
-        )}
-        {!history.value && history.error && (
-          <ResponseErrorPanel
-            error={history.error}
-            title="Could not load the image history"
+        <Grid item xs={12} md={6}>
+          <ClustersCard />
+        </Grid>
+        <Grid item xs={12}>
+          <ComponentsTable app={app} history={history.value?.items ?? []} />
+        </Grid>
+        <Grid item xs={12}>
+          <WorkflowCard
+            appRef={appRef}
+            workflow={app.workflow}
+            onDone={refresh}
           />
-        )}
+        </Grid>
+        <Grid item xs={12}>
+          {history.value && (
+            <ImageHistoryTable
+              history={history.value}
+              gitUrl={gitUrl}
+              appRef={appRef}
+              onDone={refreshAll}
+            />
+          )}
+          {!history.value && history.error && (
+            <ResponseErrorPanel
+              error={history.error}
+              title="Could not load the image history"
+            />
+          )}
+        </Grid>
+        <Grid item xs={12}>
+          {runs.value && <RunsTable runs={runs.value} gitUrl={gitUrl} />}
+          {!runs.value && runs.error && (
+            <ResponseErrorPanel
+              error={runs.error}
+              title="Could not load the recent syncs"
+            />
+          )}
+        </Grid>
+        <Grid item xs={12}>
+          {audit.value && <AuditTable audit={audit.value} />}
+          {!audit.value && audit.error && (
+            <ResponseErrorPanel
+              error={audit.error}
+              title="Could not load the audit trail"
+            />
+          )}
+        </Grid>
+        <Grid item xs={12}>
+          {config.value && <SyncConfigCard config={config.value} />}
+          {!config.value && config.error && (
+            <ResponseErrorPanel
+              error={config.error}
+              title="Could not load the sync configuration"
+            />
+          )}
+        </Grid>
       </Grid>
-      <Grid item xs={12}>
-        {runs.value && <RunsTable runs={runs.value} gitUrl={gitUrl} />}
-        {!runs.value && runs.error && (
-          <ResponseErrorPanel
-            error={runs.error}
-            title="Could not load the recent syncs"
-          />
-        )}
-      </Grid>
-      <Grid item xs={12}>
-        {config.value && <SyncConfigCard config={config.value} />}
-        {!config.value && config.error && (
-          <ResponseErrorPanel
-            error={config.error}
-            title="Could not load the sync configuration"
-          />
-        )}
-      </Grid>
-    </Grid>
+    </>
+  );
+}
+
+/** The tab's note for an entity that still uses the deprecated annotation. */
+function DeprecatedAnnotationNote() {
+  const { entity } = useEntity();
+  if (!applicationAnnotationOf(entity.metadata.annotations)?.deprecated) {
+    return null;
+  }
+  return (
+    <Alert severity="info" style={{ marginBottom: 16 }}>
+      {deprecatedAnnotationMessage(stringifyEntityRef(entity))}
+    </Alert>
   );
 }
 
 /** The GitOps tab of an entity page. */
 export function EntityGitopsContent() {
+  const classes = useTableLayoutStyles();
+  return (
+    <div className={classes.tables}>
+      <DeprecatedAnnotationNote />
+      <TabContent />
+    </div>
+  );
+}
+
+function TabContent() {
   const { entity } = useEntity();
   const available = isGitopsAvailable(entity);
   const { value, loading, error, ref, annotationError, refresh } =
     useApplication(entity);
+  const annotation =
+    applicationAnnotationOf(entity.metadata.annotations)?.annotation ??
+    GITOPS_APPLICATION_ANNOTATION;
 
   if (!available) {
     return (
@@ -240,7 +315,7 @@ export function EntityGitopsContent() {
         title={`Application ${stringifyApplicationRef(ref)} not found`}
         description={`${backendMessage(
           error,
-        )}. Apply the Application to the cluster, or fix the ${GITOPS_APPLICATION_ANNOTATION} annotation of this entity.`}
+        )}. Apply the Application to the cluster, or fix the ${annotation} annotation of this entity.`}
       />
     );
   }

@@ -1,7 +1,19 @@
 import { Table, TableColumn } from '@backstage/core-components';
 import { Page, ReconcileRun } from '@gitops-workflow/plugin-gitops-common';
 import { CommitLink } from '../common/CommitLink';
-import { formatDuration, formatTime, parseRevision } from '../common/format';
+import { formatDuration, parseRevision } from '../common/format';
+import { RelativeTime } from '../common/RelativeTime';
+import { ShortRef } from '../common/ShortRef';
+
+// A constant: the table rebuilds its body whenever this element changes.
+const NO_RUNS = (
+  <div style={{ padding: 16 }}>
+    No syncs recorded yet: this backend has not reconciled the Application.
+    Press Sync now; if nothing appears, check that the Application carries the
+    labels of <code>gitops.selector.matchLabels</code> in app-config.yaml, or
+    whether another backend reconciles it.
+  </div>
+);
 
 /** The latest reconciles: what started each, what it synced, and why one failed. */
 export function RunsTable(props: {
@@ -10,26 +22,32 @@ export function RunsTable(props: {
 }) {
   const { runs, gitUrl } = props;
   const columns: TableColumn<ReconcileRun>[] = [
-    { title: 'Started', render: r => formatTime(r.startedAt) },
+    { title: 'Started', render: r => <RelativeTime iso={r.startedAt} /> },
     { title: 'Trigger', field: 'trigger' },
     { title: 'Took', render: r => formatDuration(r.startedAt, r.finishedAt) },
     {
       title: 'Revision',
       render: r => {
         const parsed = r.revision ? parseRevision(r.revision) : undefined;
-        return parsed ? (
-          <CommitLink sha={parsed.sha} gitUrl={gitUrl} />
+        if (parsed) return <CommitLink sha={parsed.sha} gitUrl={gitUrl} />;
+        return r.revision ? (
+          <ShortRef value={r.revision} label="revision" />
         ) : (
-          r.revision ?? '—'
+          '—'
         );
       },
     },
     {
       title: 'Result',
       render: r =>
-        r.repeats
-          ? `${r.result}, ${r.repeats} times until ${formatTime(r.finishedAt!)}`
-          : r.result ?? 'running',
+        r.repeats ? (
+          <>
+            {r.result}, {r.repeats} times until{' '}
+            <RelativeTime iso={r.finishedAt} />
+          </>
+        ) : (
+          r.result ?? 'running'
+        ),
     },
     { title: 'Objects changed', render: r => r.objectsChanged ?? '—' },
     { title: 'Error', render: r => r.error ?? '' },
@@ -45,12 +63,7 @@ export function RunsTable(props: {
       options={{ paging: false, search: false, padding: 'dense' }}
       columns={columns}
       data={runs.items}
-      emptyContent={
-        <div style={{ padding: 16 }}>
-          No syncs recorded yet: this backend has not reconciled the
-          Application, or another backend reconciles it.
-        </div>
-      }
+      emptyContent={NO_RUNS}
     />
   );
 }

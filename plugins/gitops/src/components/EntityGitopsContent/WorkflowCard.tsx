@@ -78,6 +78,9 @@ export function WorkflowCard(props: {
       <InfoCard title="Workflow">
         <Typography>
           This Application has no workflow: its components are applied directly.
+          To deploy in steps (e.g. staging, an approval, then production), add a{' '}
+          <code>workflow</code> with <code>deploy</code> and{' '}
+          <code>suspend</code> steps to its spec.
         </Typography>
       </InfoCard>
     );

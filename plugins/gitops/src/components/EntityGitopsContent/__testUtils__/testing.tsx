@@ -10,7 +10,9 @@ import {
 } from '@backstage/test-utils';
 import {
   ApplicationDetails,
+  AuditEntry,
   ImageHistoryEntry,
+  ImageHold,
   ReconcileRun,
   SyncConfiguration,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -28,7 +30,7 @@ export const entity = (annotations: Record<string, string> = {}): Entity => ({
   spec: {},
 });
 export const annotated = entity({
-  'gitops.backstage.io/application': 'default/first-vela-workflow',
+  'gitops-workflow.io/application': 'default/first-vela-workflow',
 });
 
 export const app: ApplicationDetails = {
@@ -92,6 +94,38 @@ export const history: ImageHistoryEntry[] = [
     pushedAt: '2026-11-23T10:04:01Z',
     appliedAt: '2026-11-23T10:04:05Z',
     healthyAt: '2026-11-23T10:04:13Z',
+  },
+];
+
+/** The hold a rollback of test-server to 1.0.0 places. */
+export const hold: ImageHold = {
+  component: 'test-server',
+  image: 'registry.local/test-server',
+  tag: '1.0.0',
+  heldBy: 'user:default/jane',
+  heldAt: '2026-11-23T10:06:00Z',
+  reason: 'login broken in 1.0.1',
+  automatic: false,
+  wouldPick: '1.0.1',
+  wouldPickAt: '2026-11-23T10:07:00Z',
+};
+
+export const audit: AuditEntry[] = [
+  {
+    id: 3,
+    action: 'imageRollback',
+    actor: 'user:default/jane',
+    at: '2026-11-23T10:06:00Z',
+    reason: 'login broken in 1.0.1',
+    component: 'test-server',
+    summary: 'rolled test-server back to 1.0.0',
+  },
+  {
+    id: 2,
+    action: 'sync',
+    actor: 'user:default/jane',
+    at: '2026-11-23T10:05:00Z',
+    summary: 'started a sync',
   },
 ];
 
@@ -164,6 +198,12 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
     sync: async () => undefined,
     setSuspended: async () => undefined,
     resumeWorkflow: async () => undefined,
+    rollbackImage: async (_ref, component, { to, reason }) => ({
+      hold: { ...hold, component, tag: to, reason },
+    }),
+    releaseImageHold: async () => ({ hold }),
+    releaseWorkflowRevision: async () => undefined,
+    getAudit: async () => ({ items: audit, totalCount: audit.length }),
     ...overrides,
   };
   return Object.fromEntries(
@@ -206,4 +246,11 @@ export async function responseError(status: number, message: string) {
       { status, headers: { 'Content-Type': 'application/json' } },
     ),
   );
+}
+
+/** The first relative time on the page (or in `scope`) showing `iso`. */
+export function timeAt(iso: string, scope: Element = document.body) {
+  const time = scope.querySelector<HTMLElement>(`time[datetime="${iso}"]`);
+  if (!time) throw new Error(`No time ${iso} is shown`);
+  return time;
 }
