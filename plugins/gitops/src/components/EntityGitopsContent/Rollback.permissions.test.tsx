@@ -4,6 +4,7 @@ import { annotated, app, hold, render, stubApi } from './__testUtils__/testing';
 // The tab is large: role queries skip the (slow) visibility check, and the
 // backend's answers may take a while on a loaded machine.
 configure({ defaultHidden: true, asyncUtilTimeout: 10_000 });
+jest.setTimeout(60_000);
 
 // Its own file: usePermission caches each decision for the whole test file.
 describe('rollback and release without gitops.application.rollback', () => {
