@@ -8,18 +8,39 @@ import {
 } from '@backstage/core-components';
 import {
   ApplicationDetails,
-  ImageHistoryEntry,
   ResourceStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import Button from '@material-ui/core/Button';
+import Tooltip from '@material-ui/core/Tooltip';
 import { useState } from 'react';
 import { HealthyStatus } from '../common/HealthStatus';
+import { ShortRef } from '../common/ShortRef';
 
 type ComponentRow = ApplicationDetails['components'][number] & {
   status?: ApplicationDetails['services'][number];
   resources: ResourceStatus[];
-  image?: string;
 };
+
+/** The images a component's live workloads run, or a dash that says on hover why none is known. */
+function RunningImages({ row }: { row: ComponentRow }) {
+  if (row.images?.length) {
+    return (
+      <>
+        {row.images.map(image => (
+          <div key={image}>
+            <ShortRef value={image} label="image" />
+          </div>
+        ))}
+      </>
+    );
+  }
+  const why = row.imagesUnknown ?? 'The backend did not say which image runs';
+  return (
+    <Tooltip title={why}>
+      <span aria-label={`No running image known: ${why}`}>—</span>
+    </Tooltip>
+  );
+}
 
 /** kstatus health as a status light. */
 function ResourceHealth({ health }: { health: string }) {
@@ -69,23 +90,16 @@ function Resources(props: { row: ComponentRow }) {
 }
 
 /**
- * The Application's components like `vela status` lists them; the image is
- * the newest tag the image automation committed for that component.
+ * The Application's components like `vela status` lists them, with the
+ * image each one's live workloads run (not what Git says they should).
  */
-export function ComponentsTable(props: {
-  app: ApplicationDetails;
-  history: ImageHistoryEntry[];
-}) {
-  const { app, history } = props;
-  const rows: ComponentRow[] = app.components.map(c => {
-    const latest = history.find(h => h.component === c.name);
-    return {
-      ...c,
-      status: app.services.find(s => s.name === c.name),
-      resources: app.resources?.[c.name] ?? [],
-      image: latest ? `${latest.image}:${latest.newTag}` : undefined,
-    };
-  });
+export function ComponentsTable(props: { app: ApplicationDetails }) {
+  const { app } = props;
+  const rows: ComponentRow[] = app.components.map(c => ({
+    ...c,
+    status: app.services.find(s => s.name === c.name),
+    resources: app.resources?.[c.name] ?? [],
+  }));
   const columns: TableColumn<ComponentRow>[] = [
     { title: 'Component', field: 'name' },
     { title: 'Type', field: 'type' },
@@ -102,7 +116,7 @@ export function ComponentsTable(props: {
     },
     { title: 'Message', render: c => c.status?.message ?? '' },
     { title: 'Cluster', render: c => c.status?.cluster || app.cluster },
-    { title: 'Image', render: c => c.image ?? '—' },
+    { title: 'Running image', render: c => <RunningImages row={c} /> },
     { title: 'Resources', render: c => <Resources row={c} /> },
   ];
   return (

@@ -23,19 +23,17 @@ import {
 import Grid from '@material-ui/core/Grid';
 import Alert from '@material-ui/lab/Alert';
 import { gitopsApiRef } from '../../api';
-import { CommitLink } from '../common/CommitLink';
 import { backendMessage, isNotFound } from '../common/errors';
-import { parseRevision } from '../common/format';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
 import { useTableLayoutStyles } from '../common/layout';
 import { RelativeTime } from '../common/RelativeTime';
-import { ShortRef } from '../common/ShortRef';
 import { isGitopsAvailable, useApplication } from '../common/useApplication';
 import { usePolling } from '../common/usePolling';
 import { ApplicationActions } from './ApplicationActions';
 import { AuditTable } from './AuditTable';
 import { ClustersCard } from './ClustersCard';
 import { ComponentsTable } from './ComponentsTable';
+import { ManagedByHeader, Revision } from './ManagedByHeader';
 import { HoldBanner } from './HoldBanner';
 import { ImageHistoryTable } from './ImageHistoryTable';
 import { RunsTable } from './RunsTable';
@@ -45,18 +43,6 @@ import { WorkflowCard } from './WorkflowCard';
 const HISTORY_ROWS = 20;
 const RUN_ROWS = 10;
 const AUDIT_ROWS = 20;
-
-function Revision(props: { revision?: string; gitUrl?: string }) {
-  if (!props.revision) return <>not synced from Git yet</>;
-  const parsed = parseRevision(props.revision);
-  if (!parsed) return <ShortRef value={props.revision} label="revision" />;
-  return (
-    <>
-      {parsed.branch}@sha1:
-      <CommitLink sha={parsed.sha} gitUrl={props.gitUrl} />
-    </>
-  );
-}
 
 function automationState(sync: ApplicationDetails['sync']): string {
   if (sync?.suspended) return 'suspended: new image tags are not committed';
@@ -83,7 +69,10 @@ function Header(props: {
       c => app.services.find(s => s.name === c.name)?.healthy,
     );
   return (
-    <InfoCard title={`Application ${app.namespace}/${app.name}`}>
+    <InfoCard
+      title={`Application ${app.namespace}/${app.name}`}
+      subheader={app.managedBy && <ManagedByHeader managedBy={app.managedBy} />}
+    >
       <StructuredMetadataTable
         metadata={{
           phase: <PhaseStatus phase={app.phase} deletion={app.deletion} />,
@@ -99,7 +88,15 @@ function Header(props: {
               }
             />
           ),
-          revision: <Revision revision={sync?.revision} gitUrl={gitUrl} />,
+          // Applied from Git by another Application: the revision of its that carried this spec.
+          revision: sync?.revision ? (
+            <Revision revision={sync.revision} gitUrl={gitUrl} />
+          ) : (
+            <Revision
+              revision={app.managedBy?.revision}
+              gitUrl={app.managedBy?.url}
+            />
+          ),
           'last sync': sync?.lastSyncAt ? (
             <>
               <RelativeTime iso={sync.lastSyncAt} />
@@ -193,7 +190,7 @@ function ApplicationView(props: {
           <ClustersCard />
         </Grid>
         <Grid item xs={12}>
-          <ComponentsTable app={app} history={history.value?.items ?? []} />
+          <ComponentsTable app={app} />
         </Grid>
         <Grid item xs={12}>
           <WorkflowCard

@@ -1,6 +1,9 @@
 import { Entity } from '@backstage/catalog-model';
 import { ResponseError } from '@backstage/errors';
-import { EntityProvider } from '@backstage/plugin-catalog-react';
+import {
+  EntityProvider,
+  entityRouteRef,
+} from '@backstage/plugin-catalog-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
 import {
@@ -39,8 +42,19 @@ export const app: ApplicationDetails = {
   name: 'first-vela-workflow',
   createdAt: '2026-11-23T10:00:00Z',
   components: [
-    { name: 'test-server', type: 'webservice', traits: ['ingress'] },
-    { name: 'deploy', type: 'kustomize', traits: [] },
+    {
+      name: 'test-server',
+      type: 'webservice',
+      traits: ['ingress'],
+      images: ['registry.local/test-server:1.0.1'],
+    },
+    {
+      name: 'deploy',
+      type: 'kustomize',
+      traits: [],
+      imagesUnknown:
+        'None of its objects runs containers (ConfigMap default/settings)',
+    },
   ],
   phase: 'running',
   services: [
@@ -232,6 +246,8 @@ export async function render(
         <EntityGitopsContent />
       </EntityProvider>
     </TestApiProvider>,
+    // Links to other entities (the Application that manages this one) need the catalog's route.
+    { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
 }
 
