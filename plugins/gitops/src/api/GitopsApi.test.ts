@@ -71,6 +71,17 @@ describe('GitopsClient', () => {
     ]);
   });
 
+  it('asks for the timeline of a window', async () => {
+    answer = { status: 200, body: { events: [] } };
+    await client().getTimeline(ref, {
+      from: '2026-11-24T17:00:00.000Z',
+      to: '2026-12-01T17:00:00.000Z',
+    });
+    expect(seen.map(s => s.url)).toEqual([
+      '/api/gitops/applications/team%20a/web/timeline?cluster=prod&from=2026-11-24T17%3A00%3A00.000Z&to=2026-12-01T17%3A00%3A00.000Z',
+    ]);
+  });
+
   it('posts the actions, the step to resume as JSON', async () => {
     const app = { namespace: 'default', name: 'web' };
     await client().sync(app);

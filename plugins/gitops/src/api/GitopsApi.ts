@@ -16,6 +16,7 @@ import {
   Page,
   ReconcileRun,
   SyncConfiguration,
+  TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
 import { readEventStream } from './eventStream';
 
@@ -23,6 +24,12 @@ import { readEventStream } from './eventStream';
 export interface PageRequest {
   limit?: number;
   offset?: number;
+}
+
+/** The window of a timeline: ISO times, `to` excluded. */
+export interface TimelineWindow {
+  from: string;
+  to: string;
 }
 
 /** The frontend's view of the gitops backend (`/api/gitops`). */
@@ -57,6 +64,11 @@ export interface GitopsApi {
   releaseWorkflowRevision(ref: ApplicationRef, reason?: string): Promise<void>;
   /** Every action taken on the Application, newest first. */
   getAudit(ref: ApplicationRef, page?: PageRequest): Promise<Page<AuditEntry>>;
+  /** What happened to the Application in `window`, oldest first, and its DORA figures then. */
+  getTimeline(
+    ref: ApplicationRef,
+    window: TimelineWindow,
+  ): Promise<TimelineResponse>;
   /**
    * Follows what changes about the Application: `ready` once the stream is
    * open, `changed` whenever what its page shows changed. Resolves when the
@@ -126,6 +138,13 @@ export class GitopsClient implements GitopsApi {
     await this.request('POST', applicationPath(ref, '/workflow/resume'), {
       step,
     });
+  }
+
+  getTimeline(
+    ref: ApplicationRef,
+    window: TimelineWindow,
+  ): Promise<TimelineResponse> {
+    return this.request('GET', applicationPath(ref, '/timeline', window));
   }
 
   async followChanges(
@@ -211,12 +230,13 @@ function imagePath(component: string, action: string): string {
 function applicationPath(
   ref: ApplicationRef,
   suffix = '',
-  page: PageRequest = {},
+  params: PageRequest & Partial<TimelineWindow> = {},
 ): string {
   const query = new URLSearchParams();
   if (ref.cluster) query.set('cluster', ref.cluster);
-  if (page.limit !== undefined) query.set('limit', String(page.limit));
-  if (page.offset !== undefined) query.set('offset', String(page.offset));
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined) query.set(key, String(value));
+  }
   const search = query.toString();
   return `/applications/${encodeURIComponent(
     ref.namespace,

@@ -3,4 +3,5 @@ export type {
   ApplicationChangeEvent,
   GitopsApi,
   PageRequest,
+  TimelineWindow,
 } from './GitopsApi';

@@ -38,6 +38,7 @@ import { HoldBanner } from './HoldBanner';
 import { ImageHistoryTable } from './ImageHistoryTable';
 import { RunsTable } from './RunsTable';
 import { SyncConfigCard } from './SyncConfigCard';
+import { TimelineCard } from './TimelineCard';
 import { WorkflowCard } from './WorkflowCard';
 
 const HISTORY_ROWS = 20;
@@ -191,6 +192,13 @@ function ApplicationView(props: {
         </Grid>
         <Grid item xs={12}>
           <ComponentsTable app={app} />
+        </Grid>
+        <Grid item xs={12}>
+          <TimelineCard
+            appRef={appRef}
+            components={app.components.map(c => c.name)}
+            gitUrl={gitUrl}
+          />
         </Grid>
         <Grid item xs={12}>
           <WorkflowCard

@@ -18,6 +18,7 @@ import {
   ImageHold,
   ReconcileRun,
   SyncConfiguration,
+  TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsApi, gitopsApiRef } from '../../../api';
 import { EntityGitopsContent } from '../EntityGitopsContent';
@@ -188,6 +189,24 @@ export const config: SyncConfiguration = {
   commitAuthor: { name: 'kubevelabot', email: 'bot@example.com' },
 };
 
+/** A quiet week: the tab's other tests see an empty timeline (TimelineCard.test.tsx tells a full one). */
+export const emptyTimeline: TimelineResponse = {
+  from: '2026-11-16T10:00:00.000Z',
+  to: '2026-11-23T10:00:00.000Z',
+  events: [],
+  dora: {
+    from: '2026-11-16T10:00:00.000Z',
+    to: '2026-11-23T10:00:00.000Z',
+    rollouts: 0,
+    deployments: 0,
+    deploymentsPerDay: 0,
+    leadTime: { samples: 0, fromTagPush: 0 },
+    finished: 0,
+    failures: 0,
+    timeToRestore: { restored: 0, unrestored: 0 },
+  },
+};
+
 // Only our own backend's HTTP API is stubbed here, as the handbook allows.
 export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
   [K in keyof GitopsApi]: jest.Mock;
@@ -218,6 +237,7 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
     releaseImageHold: async () => ({ hold }),
     releaseWorkflowRevision: async () => undefined,
     getAudit: async () => ({ items: audit, totalCount: audit.length }),
+    getTimeline: async () => emptyTimeline,
     ...overrides,
   };
   return Object.fromEntries(
