@@ -14,6 +14,7 @@ import {
 import {
   ApplicationDetails,
   AuditEntry,
+  doraFigures,
   ImageHistoryEntry,
   ImageHold,
   ReconcileRun,
@@ -190,21 +191,14 @@ export const config: SyncConfiguration = {
 };
 
 /** A quiet week: the tab's other tests see an empty timeline (TimelineCard.test.tsx tells a full one). */
-export const emptyTimeline: TimelineResponse = {
+const quietWeek = {
   from: '2026-11-16T10:00:00.000Z',
   to: '2026-11-23T10:00:00.000Z',
+};
+export const emptyTimeline: TimelineResponse = {
+  ...quietWeek,
   events: [],
-  dora: {
-    from: '2026-11-16T10:00:00.000Z',
-    to: '2026-11-23T10:00:00.000Z',
-    rollouts: 0,
-    deployments: 0,
-    deploymentsPerDay: 0,
-    leadTime: { samples: 0, fromTagPush: 0 },
-    finished: 0,
-    failures: 0,
-    timeToRestore: { restored: 0, unrestored: 0 },
-  },
+  dora: doraFigures([], quietWeek),
 };
 
 // Only our own backend's HTTP API is stubbed here, as the handbook allows.
