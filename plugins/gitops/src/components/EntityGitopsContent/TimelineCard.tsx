@@ -72,6 +72,16 @@ const LANE_HEIGHT = 28;
 const LABEL_WIDTH = 150;
 const AXIS_HEIGHT = 24;
 const FALLBACK_WIDTH = 800;
+/** The axis' six labels; the ends' stay inside the chart. */
+const TICK_ANCHORS = [
+  'start',
+  'middle',
+  'middle',
+  'middle',
+  'middle',
+  'end',
+] as const;
+
 /** Marks of one lane closer than this are spread apart, keeping their order. */
 const MARK_GAP = 9;
 
@@ -186,10 +196,7 @@ function TimelineChart(props: {
               key={t}
               x={LABEL_WIDTH + ((t - from) / (to - from)) * plotWidth}
               y={lanes.length * LANE_HEIGHT + AXIS_HEIGHT / 2}
-              // The ends' labels stay inside the chart.
-              textAnchor={
-                ['start', 'middle', 'middle', 'middle', 'middle', 'end'][i]
-              }
+              textAnchor={TICK_ANCHORS[i]}
               dominantBaseline="middle"
               fill="currentColor"
               fillOpacity={0.7}
