@@ -10,11 +10,13 @@ import {
   ApplicationRef,
   AuditEntry,
   ClusterListResponse,
+  DiffPreview,
   ImageHistoryEntry,
   ImageHoldResponse,
   ImageRollbackRequest,
   Page,
   ReconcileRun,
+  ResourceTree,
   SyncConfiguration,
   TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -48,6 +50,10 @@ export interface GitopsApi {
   setSuspended(ref: ApplicationRef, suspended: boolean): Promise<void>;
   /** Resumes the workflow step `step`, which waits in `suspend`. */
   resumeWorkflow(ref: ApplicationRef, step: string): Promise<void>;
+  /** Components → objects → ReplicaSets → Pods, each with its kstatus health. */
+  getResourceTree(ref: ApplicationRef): Promise<ResourceTree>;
+  /** What the next sync would change, by server-side dry-run: nothing is changed. */
+  previewDiff(ref: ApplicationRef): Promise<DiffPreview>;
   /** Commits `component`'s image back to `request.to` and holds its automation there. */
   rollbackImage(
     ref: ApplicationRef,
@@ -138,6 +144,14 @@ export class GitopsClient implements GitopsApi {
     await this.request('POST', applicationPath(ref, '/workflow/resume'), {
       step,
     });
+  }
+
+  getResourceTree(ref: ApplicationRef): Promise<ResourceTree> {
+    return this.request('GET', applicationPath(ref, '/tree'));
+  }
+
+  previewDiff(ref: ApplicationRef): Promise<DiffPreview> {
+    return this.request('POST', applicationPath(ref, '/diff'));
   }
 
   getTimeline(

@@ -1,11 +1,4 @@
-import {
-  StatusError,
-  StatusOK,
-  StatusPending,
-  StatusWarning,
-  Table,
-  TableColumn,
-} from '@backstage/core-components';
+import { Table, TableColumn } from '@backstage/core-components';
 import {
   ApplicationDetails,
   ResourceStatus,
@@ -13,7 +6,7 @@ import {
 import Button from '@material-ui/core/Button';
 import Tooltip from '@material-ui/core/Tooltip';
 import { useState } from 'react';
-import { HealthyStatus } from '../common/HealthStatus';
+import { HealthyStatus, KstatusHealth } from '../common/HealthStatus';
 import { ShortRef } from '../common/ShortRef';
 
 type ComponentRow = ApplicationDetails['components'][number] & {
@@ -42,21 +35,6 @@ function RunningImages({ row }: { row: ComponentRow }) {
   );
 }
 
-/** kstatus health as a status light. */
-function ResourceHealth({ health }: { health: string }) {
-  switch (health) {
-    case 'Current':
-      return <StatusOK>{health}</StatusOK>;
-    case 'InProgress':
-      return <StatusPending>{health}</StatusPending>;
-    case 'Failed':
-    case 'NotFound':
-      return <StatusError>{health}</StatusError>;
-    default:
-      return <StatusWarning>{health}</StatusWarning>;
-  }
-}
-
 function Resources(props: { row: ComponentRow }) {
   const { row } = props;
   const [open, setOpen] = useState(false);
@@ -79,7 +57,7 @@ function Resources(props: { row: ComponentRow }) {
           {row.resources.map(r => (
             <li key={`${r.apiVersion}/${r.kind}/${r.namespace}/${r.name}`}>
               {r.kind} {r.namespace ? `${r.namespace}/` : ''}
-              {r.name} <ResourceHealth health={r.health} />
+              {r.name} <KstatusHealth health={r.health} />
               {r.message ? ` ${r.message}` : ''}
             </li>
           ))}

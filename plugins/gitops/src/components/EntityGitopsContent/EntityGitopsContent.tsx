@@ -34,8 +34,10 @@ import { AuditTable } from './AuditTable';
 import { ClustersCard } from './ClustersCard';
 import { ComponentsTable } from './ComponentsTable';
 import { ManagedByHeader, Revision } from './ManagedByHeader';
+import { DiffPreviewCard } from './DiffPreview';
 import { HoldBanner } from './HoldBanner';
 import { ImageHistoryTable } from './ImageHistoryTable';
+import { ResourceTreeCard } from './ResourceTree';
 import { RunsTable } from './RunsTable';
 import { SyncConfigCard } from './SyncConfigCard';
 import { TimelineCard } from './TimelineCard';
@@ -199,6 +201,12 @@ function ApplicationView(props: {
             components={app.components.map(c => c.name)}
             gitUrl={gitUrl}
           />
+        </Grid>
+        <Grid item xs={12}>
+          <ResourceTreeCard appRef={appRef} />
+        </Grid>
+        <Grid item xs={12}>
+          <DiffPreviewCard appRef={appRef} />
         </Grid>
         <Grid item xs={12}>
           <WorkflowCard

@@ -62,3 +62,18 @@ export function HealthyStatus({
     <StatusError>{text}</StatusError>
   );
 }
+
+/** kstatus health (Current, InProgress, Failed, NotFound, Unknown) as a status light with its word. */
+export function KstatusHealth({ health }: { health: string }) {
+  switch (health) {
+    case 'Current':
+      return <StatusOK>{health}</StatusOK>;
+    case 'InProgress':
+      return <StatusPending>{health}</StatusPending>;
+    case 'Failed':
+    case 'NotFound':
+      return <StatusError>{health}</StatusError>;
+    default:
+      return <StatusWarning>{health}</StatusWarning>;
+  }
+}

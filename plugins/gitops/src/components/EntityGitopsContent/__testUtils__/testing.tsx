@@ -13,11 +13,13 @@ import {
 } from '@backstage/test-utils';
 import {
   ApplicationDetails,
+  DiffPreview,
   AuditEntry,
   doraFigures,
   ImageHistoryEntry,
   ImageHold,
   ReconcileRun,
+  ResourceTree,
   SyncConfiguration,
   TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -201,6 +203,126 @@ export const emptyTimeline: TimelineResponse = {
   dora: doraFigures([], quietWeek),
 };
 
+/** The tree of {@link app}: a Deployment rolling out to its second ReplicaSet. */
+export const tree: ResourceTree = {
+  cluster: 'local',
+  namespace: 'default',
+  name: 'first-vela-workflow',
+  phase: 'running',
+  health: 'InProgress',
+  message: 'test-server: Ready:1/2',
+  components: [
+    {
+      name: 'test-server',
+      type: 'webservice',
+      health: 'InProgress',
+      message: 'Ready:1/2',
+      objects: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          namespace: 'default',
+          name: 'test-server',
+          cluster: 'local',
+          health: 'InProgress',
+          message: 'Ready:1/2',
+          omittedChildren: 4,
+          children: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'ReplicaSet',
+              namespace: 'default',
+              name: 'test-server-7c9f8d6b5',
+              health: 'InProgress',
+              message: 'Ready:1/2',
+              children: [
+                {
+                  apiVersion: 'v1',
+                  kind: 'Pod',
+                  namespace: 'default',
+                  name: 'test-server-7c9f8d6b5-x2k4q',
+                  health: 'Current',
+                  message: 'Pod is Ready',
+                  children: [],
+                },
+                {
+                  apiVersion: 'v1',
+                  kind: 'Pod',
+                  namespace: 'default',
+                  name: 'test-server-7c9f8d6b5-m8z1p',
+                  health: 'Failed',
+                  message: 'Container test-server is in CrashLoopBackOff',
+                  children: [],
+                },
+              ],
+            },
+          ],
+        },
+        {
+          apiVersion: 'v1',
+          kind: 'Service',
+          namespace: 'default',
+          name: 'test-server',
+          cluster: 'local',
+          health: 'Current',
+          message: 'Service is ready',
+          children: [],
+        },
+      ],
+    },
+    {
+      name: 'deploy',
+      type: 'kustomize',
+      health: 'Current',
+      objects: [],
+    },
+  ],
+};
+
+/** A preview where Git raised the replicas, adds a ConfigMap and dropped another. */
+export const diffPreview: DiffPreview = {
+  generatedAt: '2026-11-23T10:07:00Z',
+  revisions: { deploy: `main@sha1:${SHA}` },
+  objects: [
+    {
+      cluster: 'local',
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: 'default',
+      name: 'web',
+      action: 'changed',
+      changedFields: ['spec.replicas'],
+      diff: '--- live\n+++ after sync\n@@ -10,7 +10,7 @@\n   name: web\n   namespace: default\n spec:\n-  replicas: 1\n+  replicas: 3\n   selector:\n',
+    },
+    {
+      cluster: 'local',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'default',
+      name: 'web-settings',
+      action: 'created',
+      diff: '--- live\n+++ after sync\n@@ -0,0 +1,4 @@\n+apiVersion: v1\n+data:\n+  level: debug\n+kind: ConfigMap\n',
+    },
+    {
+      cluster: 'local',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'default',
+      name: 'old-settings',
+      action: 'pruned',
+    },
+    ...['web', 'web-db'].map(name => ({
+      cluster: 'local',
+      apiVersion: 'v1',
+      kind: 'Service',
+      namespace: 'default',
+      name,
+      action: 'unchanged' as const,
+    })),
+  ],
+  counts: { created: 1, changed: 1, unchanged: 2, pruned: 1 },
+};
+
 // Only our own backend's HTTP API is stubbed here, as the handbook allows.
 export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
   [K in keyof GitopsApi]: jest.Mock;
@@ -225,6 +347,8 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
     sync: async () => undefined,
     setSuspended: async () => undefined,
     resumeWorkflow: async () => undefined,
+    getResourceTree: async () => tree,
+    previewDiff: async () => diffPreview,
     rollbackImage: async (_ref, component, { to, reason }) => ({
       hold: { ...hold, component, tag: to, reason },
     }),
