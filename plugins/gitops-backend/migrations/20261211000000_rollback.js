@@ -18,7 +18,7 @@ const HISTORY_COLUMNS = [
 exports.up = async function up(knex) {
   await knex.schema.createTable('gitops_image_holds', table => {
     table.comment(
-      "A component's image automation held at a tag until a person releases it",
+      'The image automation of a component held at a tag until a person releases it',
     );
     table.string('app_key').notNullable();
     table.string('component').notNullable();
@@ -47,7 +47,7 @@ exports.up = async function up(knex) {
 
   await knex.schema.createTable('gitops_audit', table => {
     table.comment(
-      "Every person's action on an Application, and the automatic rollback's",
+      'Every action of a person on an Application, and each automatic rollback',
     );
     table.bigIncrements('id').primary();
     table.string('app_key').notNullable();
