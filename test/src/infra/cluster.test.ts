@@ -93,6 +93,61 @@ describe('Kubernetes test cluster', () => {
     }
   });
 
+  it('never readies pods of the image their template marks never-ready, so that rollout passes its progress deadline', async () => {
+    const { core, apps } = clients(cluster);
+    await core.createNamespace({ body: { metadata: { name: 'stalled' } } });
+    const marked = (name: string, image: string): k8s.V1Deployment => {
+      const d = deployment(name, 1);
+      d.spec!.progressDeadlineSeconds = 3;
+      d.spec!.template.metadata!.annotations = {
+        'test.gitops/never-ready-image': 'registry.invalid/web:2.0.0',
+      };
+      d.spec!.template.spec!.containers[0].image = image;
+      return d;
+    };
+    await apps.createNamespacedDeployment({
+      namespace: 'stalled',
+      body: marked('bad', 'registry.invalid/web:2.0.0'),
+    });
+    await apps.createNamespacedDeployment({
+      namespace: 'stalled',
+      body: marked('good', 'registry.invalid/web:1.0.0'),
+    });
+
+    const progressing = await until(
+      'Deployment bad to pass its progress deadline',
+      async () => {
+        const d = await apps.readNamespacedDeployment({
+          namespace: 'stalled',
+          name: 'bad',
+        });
+        const cond = d.status?.conditions?.find(c => c.type === 'Progressing');
+        return cond?.reason === 'ProgressDeadlineExceeded' ? cond : undefined;
+      },
+    );
+    expect(progressing.status).toBe('False');
+    const good = await until(
+      'Deployment good to become Available',
+      async () => {
+        const d = await apps.readNamespacedDeployment({
+          namespace: 'stalled',
+          name: 'good',
+        });
+        return d.status?.availableReplicas === 1 ? d : undefined;
+      },
+    );
+    expect(good.status?.readyReplicas).toBe(1);
+    const pods = await core.listNamespacedPod({
+      namespace: 'stalled',
+      labelSelector: 'app=bad',
+    });
+    expect(pods.items).toHaveLength(1);
+    expect(pods.items[0].status?.phase).toBe('Running');
+    expect(
+      pods.items[0].status?.conditions?.find(c => c.type === 'Ready')?.status,
+    ).toBe('False');
+  });
+
   it('runs a second, independent cluster at the same time', async () => {
     const [a, b] = await Promise.all([
       startCluster({ name: 'east' }),
