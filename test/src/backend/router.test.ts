@@ -16,6 +16,10 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import catalogPlugin from '@backstage/plugin-catalog-backend';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
+import type {
+  ReconcileRun,
+  TimelineResponse,
+} from '@gitops-workflow/plugin-gitops-common';
 import request from 'supertest';
 import { Cluster, startCluster } from '../infra';
 import { installCrd, waitUntil, webserviceApp } from './support';
@@ -95,6 +99,7 @@ const ROUTES: Array<['get' | 'post', string]> = [
   ['post', '/applications/default/web/resume'],
   ['post', '/applications/default/web/workflow/resume'],
   ['post', '/applications/default/web/rollback'],
+  ['get', '/applications/default/web/timeline'],
 ];
 
 describe('the gitops HTTP API', () => {
@@ -430,6 +435,43 @@ spec:
       },
       kubectlState,
     );
+  });
+
+  it("tells the timeline of what was done, oldest first: the sync that created web's objects, and who suspended, resumed and asked for a sync", async () => {
+    const res = await api('get', '/applications/default/web/timeline');
+    expect(res.status).toBe(200);
+    const { events, dora } = res.body as TimelineResponse;
+    const times = events.map(e => Date.parse(e.at));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+
+    const runs: ReconcileRun[] = (
+      await api('get', '/applications/default/web/runs?limit=500')
+    ).body.items;
+    const creating = runs.filter(r => (r.objectsChanged ?? 0) > 0).pop()!;
+    expect(events).toContainEqual({
+      at: creating.finishedAt,
+      kind: 'synced',
+      sentence: `Sync (${creating.trigger}) changed ${
+        creating.objectsChanged
+      } object${creating.objectsChanged === 1 ? '' : 's'}`,
+      links: { run: creating.id },
+    });
+    // The earlier test's actions, as the audit trail recorded them, in order.
+    const actions = events
+      .filter(e => e.kind === 'action' && e.actor === 'user:default/mock')
+      .map(e => e.sentence);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'mock suspended image update automation',
+        'mock resumed image update automation',
+        'mock asked for a sync',
+      ]),
+    );
+    expect(
+      actions.indexOf('mock suspended image update automation'),
+    ).toBeLessThan(actions.indexOf('mock resumed image update automation'));
+    // web has no image automation: no rollouts to count.
+    expect(dora).toMatchObject({ rollouts: 0, deploymentsPerDay: 0 });
   });
 
   it.each(ROUTES)(
