@@ -100,6 +100,8 @@ const ROUTES: Array<['get' | 'post', string]> = [
   ['post', '/applications/default/web/workflow/resume'],
   ['post', '/applications/default/web/rollback'],
   ['get', '/applications/default/web/timeline'],
+  ['get', '/applications/default/web/tree'],
+  ['post', '/applications/default/web/diff'],
 ];
 
 describe('the gitops HTTP API', () => {
