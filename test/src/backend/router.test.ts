@@ -78,12 +78,17 @@ const recordingLogger = createServiceFactory({
   factory({ rootLogger, plugin }): LoggerService {
     const logger = rootLogger.child({ plugin: plugin.getId() });
     if (plugin.getId() !== 'gitops') return logger;
-    return Object.assign(Object.create(logger), {
-      warn(message: string, meta?: Error | object) {
+    // Delegates instead of inheriting: the logger keeps its state in private fields.
+    return {
+      error: (message, meta) => logger.error(message, meta),
+      warn(message, meta) {
         gitopsWarnings.push(message);
-        logger.warn(message, meta as Error);
+        logger.warn(message, meta);
       },
-    });
+      info: (message, meta) => logger.info(message, meta),
+      debug: (message, meta) => logger.debug(message, meta),
+      child: meta => logger.child(meta),
+    };
   },
 });
 
