@@ -346,7 +346,7 @@ export class ApplicationReconciler {
         executor: this.executor,
         definitions: this.options.definitions,
         projects: this.options.projects,
-        sources: async (application, into, project) => {
+        sources: async (application, into, project, pinnedRevisions) => {
           await prepareSources(
             application,
             {
@@ -358,6 +358,7 @@ export class ApplicationReconciler {
               build: this.options.build,
               readOnly: true,
               signal,
+              pinnedRevisions,
             },
             into,
           );
