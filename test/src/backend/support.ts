@@ -144,8 +144,18 @@ export function webserviceApp(
 /** The marker of the image policy of {@link kustomizeApp}'s component `deploy` in `default`. */
 const MARKER = '# {"$imagepolicy": "default:deploy"}';
 
-/** A Deployment file whose image the automation rewrites. */
-export function markedDeployment(image: string): string {
+/**
+ * A Deployment file whose image the automation rewrites; `podAnnotations` go
+ * on its pod template (`test.gitops/never-ready-image: <image:tag>` keeps the
+ * pods of that image unready on the kwok node).
+ */
+export function markedDeployment(
+  image: string,
+  podAnnotations: Record<string, string> = {},
+): string {
+  const annotations = Object.entries(podAnnotations)
+    .map(([key, value]) => `\n        ${key}: ${value}`)
+    .join('');
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -157,7 +167,7 @@ spec:
     matchLabels: { app: web }
   template:
     metadata:
-      labels: { app: web }
+      labels: { app: web }${annotations && `\n      annotations:${annotations}`}
     spec:
       containers:
         - name: web
