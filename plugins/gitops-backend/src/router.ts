@@ -61,6 +61,9 @@ function pageOf(req: Request): { limit: number; offset: number } {
   return { limit, offset };
 }
 
+/** An OCI distribution tag. */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
 /** The user's entity ref, or a service's subject: who the audit trail names. */
 function actorOf(credentials: BackstageCredentials): string {
   const principal = credentials.principal as {
@@ -358,15 +361,16 @@ export async function createRouter(
       const ref = refOf(req);
       const credentials = await authorize(req, gitopsRollbackPermission, ref);
       const to = req.body?.to;
-      if (typeof to !== 'string' || !to.trim()) {
+      // The tag is written into YAML in Git: only what a registry accepts as a tag.
+      if (typeof to !== 'string' || !IMAGE_TAG.test(to)) {
         throw new InputError(
-          'to must be the tag to roll back to, e.g. {"to": "0.1.5"}',
+          'to must be the image tag to roll back to (letters, digits, _ . -; at most 128), e.g. {"to": "0.1.5"}',
         );
       }
       const body: ImageHoldResponse = await applications.rollbackImage(
         ref,
         req.params.component,
-        { to: to.trim() },
+        { to },
         requesterOf(req, credentials),
       );
       res.json(body);
