@@ -1,5 +1,12 @@
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { mockServices, startTestBackend } from '@backstage/backend-test-utils';
+import { promisify } from 'node:util';
+import {
+  mockCredentials,
+  mockServices,
+  startTestBackend,
+} from '@backstage/backend-test-utils';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
@@ -18,6 +25,8 @@ import {
   type ManagedProcess,
   type ServiceHandle,
 } from '../infra/process';
+
+const execFileAsync = promisify(execFile);
 
 /** Polls `fn` until it returns a value; on timeout the error carries `context()`, what a person would look at. */
 export async function waitUntil<T>(
@@ -264,4 +273,37 @@ export async function startReplica(
     { timeoutMs: 120_000, intervalMs: 500, abort: replica.deathError },
   );
   return replica;
+}
+
+/**
+ * The real `gitops` CLI, as a person runs it (against `backend` when given):
+ * its output, or why it failed. Async: the backend it talks to may run in
+ * this process.
+ */
+export async function gitopsCli(
+  args: string[],
+  backend?: { server: { address(): unknown } },
+): Promise<string> {
+  const flags = backend
+    ? [
+        '--backend',
+        `http://127.0.0.1:${(backend.server.address() as AddressInfo).port}`,
+        '--token',
+        mockCredentials.user.token(),
+      ]
+    : [];
+  try {
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [path.join(repoRoot(), 'packages/cli/bin/gitops'), ...args, ...flags],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    return stdout;
+  } catch (error) {
+    throw new Error(
+      `gitops ${args.join(' ')}: ${
+        (error as { stderr?: string }).stderr ?? error
+      }`,
+    );
+  }
 }

@@ -3,10 +3,7 @@ import {
   mockServices,
   startTestBackend,
 } from '@backstage/backend-test-utils';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { databaseServiceFactory } from '@backstage/backend-defaults/database';
@@ -14,8 +11,7 @@ import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import { Cluster, startCluster } from '../infra';
-import { repoRoot } from '../infra/process';
-import { installCrd, waitUntil } from './support';
+import { gitopsCli, installCrd, waitUntil } from './support';
 
 /*
  * The seed's promise beyond plain GitOps, through the backend: deploy to
@@ -74,8 +70,6 @@ function shop(greeting: string) {
     },
   };
 }
-
-const execFileAsync = promisify(execFile);
 
 describe('a delivery workflow through the backend', () => {
   let staging: Cluster;
@@ -143,32 +137,6 @@ describe('a delivery workflow through the backend', () => {
       [method](`/api/gitops/applications/default/shop${url}`)
       .set('Authorization', mockCredentials.user.header())
       .send(body);
-  const backendFlags = () => [
-    '--backend',
-    `http://127.0.0.1:${(backend!.server.address() as AddressInfo).port}`,
-    '--token',
-    mockCredentials.user.token(),
-  ];
-  /**
-   * The real CLI, as a person runs it; its output, or why it failed. Async:
-   * the backend it talks to runs in this process.
-   */
-  const gitops = async (args: string[]) => {
-    try {
-      const { stdout } = await execFileAsync(
-        process.execPath,
-        [path.join(repoRoot(), 'packages/cli/bin/gitops'), ...args],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-      return stdout;
-    } catch (error) {
-      throw new Error(
-        `gitops ${args.join(' ')}: ${
-          (error as { stderr?: string }).stderr ?? error
-        }`,
-      );
-    }
-  };
   const phase = async () => (await api('get', '')).body.phase;
   const deployment = async (cluster: Cluster) =>
     JSON.parse(
@@ -219,11 +187,16 @@ describe('a delivery workflow through the backend', () => {
 
     // `vela status`, then `vela workflow resume`, from the gitops CLI.
     expect(
-      await gitops(['status', 'shop', '--kubeconfig', staging.kubeconfigPath]),
+      await gitopsCli([
+        'status',
+        'shop',
+        '--kubeconfig',
+        staging.kubeconfigPath,
+      ]),
     ).toMatch(/- name: approval\n\s+type: suspend\n\s+phase: suspending/);
-    expect(
-      await gitops(['workflow', 'resume', 'shop', ...backendFlags()]),
-    ).toBe('Resumed step approval of default/shop\n');
+    expect(await gitopsCli(['workflow', 'resume', 'shop'], backend)).toBe(
+      'Resumed step approval of default/shop\n',
+    );
     await waitUntil(
       'the workflow to finish',
       async () => ((await phase()) === 'running' ? true : undefined),
@@ -245,8 +218,10 @@ describe('a delivery workflow through the backend', () => {
       (await greeting()) === 'bonjour' ? true : undefined,
     );
     expect(
-      await gitops(['rollback', 'shop', '--revision', '1', ...backendFlags()]),
-    ).toBe('Rolling default/shop back to revision 1\n');
+      await gitopsCli(['rollback', 'shop', '--revision', '1'], backend),
+    ).toBe(
+      'Rolling default/shop back to revision 1; it stays until `gitops release shop`\n',
+    );
     await waitUntil(
       'revision 1 back on staging',
       async () => ((await greeting()) === 'hello' ? true : undefined),

@@ -1,0 +1,252 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { mockCredentials } from '@backstage/backend-test-utils';
+import request from 'supertest';
+import {
+  Cluster,
+  GitServer,
+  pushImage,
+  Registry,
+  startCluster,
+  startGitServer,
+  startRegistry,
+} from '../infra';
+import {
+  createSourceSecrets,
+  gitopsCli,
+  installCrd,
+  kustomizeApp,
+  markedDeployment,
+  startGitopsBackend,
+  waitUntil,
+} from './support';
+
+/*
+ * A workflow revision rolled back to stays deployed until a person releases
+ * it, through the backend on a real cluster, Git server and registry: the
+ * Application's spec changes, a person pushes to Git and a new image is
+ * pushed, and the pinned revision (its spec, and the Git commit it ran) is
+ * what stays applied, with no bot commit; released, the current spec, Git's
+ * head and the newest image deploy.
+ */
+
+describe('a rolled-back workflow revision, pinned until released', () => {
+  let cluster: Cluster;
+  let registry: Registry;
+  let git: GitServer;
+  let backend: Awaited<ReturnType<typeof startGitopsBackend>> | undefined;
+  let cacheDir: string;
+
+  beforeAll(async () => {
+    [cluster, registry, git] = await Promise.all([
+      startCluster({ name: 'local' }),
+      startRegistry(),
+      startGitServer(),
+    ]);
+    await installCrd(cluster);
+    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-pinned-'));
+  }, 180_000);
+
+  afterAll(async () => {
+    await backend?.stop();
+    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
+    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
+  }, 60_000);
+
+  const image = () => `${registry.host}/pinned/web`;
+  const settings = (color: string) => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shop-settings
+  namespace: default
+data:
+  color: ${color}
+`;
+  /** The Application: Git's Deployment and settings, and a note its spec carries. */
+  const shop = (note: string) => {
+    const app = kustomizeApp('shop', git.repoUrl('shop'), image());
+    return {
+      ...app,
+      spec: {
+        components: [
+          ...app.spec.components,
+          {
+            name: 'notes',
+            type: 'k8s-objects',
+            properties: {
+              objects: [
+                {
+                  apiVersion: 'v1',
+                  kind: 'ConfigMap',
+                  metadata: { name: 'shop-notes' },
+                  data: { note },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    };
+  };
+  const applyApp = (note: string) =>
+    cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(shop(note)),
+    });
+  const api = (method: 'get' | 'post', url: string, body?: object) =>
+    request(backend!.server)
+      [method](`/api/gitops/applications/default/shop${url}`)
+      .set('Authorization', mockCredentials.user.header())
+      .send(body);
+  const configMap = async (name: string) =>
+    JSON.parse(await cluster.kubectl(['get', 'configmap', name, '-o', 'json']))
+      .data;
+  /** What runs: the spec's note, Git's color and the image. */
+  const deployed = async () => ({
+    note: (await configMap('shop-notes')).note,
+    color: (await configMap('shop-settings')).color,
+    image: JSON.parse(
+      await cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
+    ).spec.template.spec.containers[0].image,
+  });
+  const whatHappened = async () =>
+    `${JSON.stringify(
+      await deployed().catch(e => String(e)),
+    )}\n${JSON.stringify(
+      (await api('get', '/runs')).body,
+    )}\n${await cluster.kubectl(['get', 'application', 'shop', '-o', 'yaml'])}`;
+  const until = async (expected: object, what: string) =>
+    waitUntil(
+      what,
+      async () => {
+        const now = await deployed();
+        return JSON.stringify(now) === JSON.stringify(expected)
+          ? now
+          : undefined;
+      },
+      whatHappened,
+      120_000,
+    );
+  /** Asks for `count` passes and waits until each has been recorded. */
+  const passes = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const asked = Date.now();
+      await api('post', '/sync').expect(202);
+      await waitUntil(
+        `pass ${i + 1} of ${count}`,
+        async () => {
+          const { sync } = (await api('get', '')).body;
+          return Date.parse(sync?.lastSyncAt ?? '') > asked ? true : undefined;
+        },
+        whatHappened,
+      );
+    }
+  };
+
+  it('keeps the rolled-back revision, at the Git commit it ran, through spec changes, pushes and new images; releasing deploys the current spec and Git head', async () => {
+    await pushImage(registry, 'pinned/web', 'build-1');
+    const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'pinned-repo-'));
+    fs.writeFileSync(
+      path.join(fixture, 'deployment.yaml'),
+      markedDeployment(`${image()}:build-1`),
+    );
+    fs.writeFileSync(path.join(fixture, 'settings.yaml'), settings('blue'));
+    await git.createRepo('shop', { fixtureDir: fixture, branch: 'main' });
+    fs.rmSync(fixture, { recursive: true });
+    await createSourceSecrets(cluster, git, registry, {
+      git: 'git-creds',
+      registry: 'registry-creds',
+    });
+    backend = await startGitopsBackend({
+      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      cacheDir,
+      tickSeconds: 1,
+      shards: 1,
+    });
+
+    // Revision 1 runs at Git's first commit; revision 2 then runs a person's push.
+    await applyApp('v1');
+    const build1 = `${image()}:build-1`;
+    await until({ note: 'v1', color: 'blue', image: build1 }, 'revision 1');
+    await applyApp('v2');
+    await until({ note: 'v2', color: 'blue', image: build1 }, 'revision 2');
+    await git.pushAsHuman('shop', {
+      files: { 'settings.yaml': settings('green') },
+      message: 'Green',
+    });
+    await passes(1);
+    await until({ note: 'v2', color: 'green', image: build1 }, 'green');
+
+    expect(
+      await gitopsCli(
+        ['rollback', 'shop', '--revision', '1', '--reason', 'v2 is wrong'],
+        backend,
+      ),
+    ).toBe(
+      'Rolling default/shop back to revision 1; it stays until `gitops release shop`\n',
+    );
+    const pinned = { note: 'v1', color: 'blue', image: build1 };
+    await until(pinned, 'revision 1 as it ran, at the first commit');
+    const { sync } = (await api('get', '')).body;
+    expect(sync.pinnedRevision).toMatchObject({
+      revision: 1,
+      by: 'user:default/mock',
+      reason: 'v2 is wrong',
+    });
+
+    // A new spec, a person's push and a new image: nothing of it deploys, and the bot commits nothing.
+    await applyApp('v3');
+    await git.pushAsHuman('shop', {
+      files: { 'settings.yaml': settings('red') },
+      message: 'Red',
+    });
+    const humanHead = await git.head('shop');
+    await pushImage(registry, 'pinned/web', 'build-2');
+    await passes(3);
+    expect(await deployed()).toEqual(pinned);
+    expect(await git.head('shop')).toBe(humanHead);
+    expect(
+      JSON.parse(
+        await cluster.kubectl(['get', 'application', 'shop', '-o', 'json']),
+      ).status.workflow.appRevision,
+    ).toBe('shop-v1');
+
+    expect(
+      await gitopsCli(['release', 'shop', '--reason', 'v3 fixes it'], backend),
+    ).toBe(
+      'Released default/shop from revision 1; its current spec deploys at once\n',
+    );
+    await until(
+      { note: 'v3', color: 'red', image: `${image()}:build-2` },
+      'the current spec, Git head and the newest image',
+    );
+    const [bot] = await git.log('shop');
+    expect(bot.authorName).toBe('kubevelabot');
+    expect((await api('get', '')).body.sync.pinnedRevision).toBeUndefined();
+    const again = await api('post', '/rollback/release');
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toBe(
+      'No rollback is in force: the workflow already runs the current spec',
+    );
+
+    const audit = (await api('get', '/audit')).body.items;
+    expect(
+      audit
+        .filter((e: any) => e.action.startsWith('workflow'))
+        .map((e: any) => [e.action, e.actor, e.reason, e.summary]),
+    ).toEqual([
+      [
+        'workflowRelease',
+        'user:default/mock',
+        'v3 fixes it',
+        'released the rollback to revision 1',
+      ],
+      [
+        'workflowRollback',
+        'user:default/mock',
+        'v2 is wrong',
+        'rolled the workflow back to revision 1',
+      ],
+    ]);
+  });
+});
