@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import {
   coreServices,
   createServiceFactory,
@@ -32,7 +30,6 @@ import {
   startGitServer,
   startRegistry,
 } from '../infra';
-import { repoRoot } from '../infra/process';
 import {
   BRANCH,
   firstVelaWorkflowFile,
@@ -42,6 +39,7 @@ import {
 } from '../demo/stack';
 import {
   createSourceSecrets,
+  gitopsCli,
   installCrd,
   startGitopsBackend,
   waitUntil,
@@ -63,8 +61,6 @@ const JOHN = 'user:default/john';
 const GUEST = 'user:default/guest';
 const REGISTRY_SECRET = 'registry-notification-secret-17';
 const COMPONENT = 'gitops';
-
-const execFileAsync = promisify(execFile);
 
 /** Everything is allowed, except rolling back and releasing for the guest. */
 function decide(
@@ -115,35 +111,9 @@ describe('rolling an image back holds it until a person releases it', () => {
       [method](`/api/gitops/applications/default/git-app${url}`)
       .set('Authorization', mockCredentials.user.header(user))
       .send(body);
-  /**
-   * The real CLI; as `user` through this backend (in this process, so
-   * async), or straight to the cluster without one.
-   */
-  const gitops = async (args: string[], user?: string) => {
-    const port = (backend!.server.address() as AddressInfo).port;
-    const through = user
-      ? [
-          '--backend',
-          `http://127.0.0.1:${port}`,
-          '--token',
-          mockCredentials.user.token(user),
-        ]
-      : [];
-    try {
-      const { stdout } = await execFileAsync(
-        process.execPath,
-        [path.join(repoRoot(), 'packages/cli/bin/gitops'), ...args, ...through],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
-      return stdout;
-    } catch (error) {
-      throw new Error(
-        `gitops ${args.join(' ')}: ${
-          (error as { stderr?: string }).stderr ?? error
-        }`,
-      );
-    }
-  };
+  /** The real CLI: as `user` through this backend, or straight to the cluster. */
+  const gitops = (args: string[], user?: string) =>
+    gitopsCli(args, user ? backend : undefined, user);
   const history = async (): Promise<ImageHistoryEntry[]> =>
     (await api('get', '/image-history')).body.items ?? [];
   const audit = async (): Promise<AuditEntry[]> =>

@@ -283,13 +283,15 @@ export async function startReplica(
 export async function gitopsCli(
   args: string[],
   backend?: { server: { address(): unknown } },
+  /** Who the backend sees: a user entity ref (default: the mock user). */
+  user?: string,
 ): Promise<string> {
   const flags = backend
     ? [
         '--backend',
         `http://127.0.0.1:${(backend.server.address() as AddressInfo).port}`,
         '--token',
-        mockCredentials.user.token(),
+        mockCredentials.user.token(user),
       ]
     : [];
   try {
