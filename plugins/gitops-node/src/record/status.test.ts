@@ -3,7 +3,7 @@ import { renderApplication } from '../render/render';
 import { assessComponents } from '../assess/components';
 import { computeApplicationStatus } from './status';
 import { objectKey } from '../kube/objects';
-import type { KubeObject } from '../model/types';
+import type { ApplicationStatus, KubeObject } from '../model/types';
 
 const yaml = `
 apiVersion: core.oam.dev/v1beta1
@@ -194,52 +194,6 @@ describe('status', () => {
     });
   });
 
-  it('dates Ready=True when the objects became ready, not when the pass saw them', async () => {
-    const { app } = await setup();
-    const rolling = computeApplicationStatus({
-      app,
-      components: [
-        {
-          name: 'test-server',
-          type: 'webservice',
-          status: 'InProgress',
-          healthy: false,
-          message: 'Ready:0/1',
-          traits: [],
-        },
-      ],
-      now,
-    });
-    const ready = (readySince: string, at: Date) =>
-      computeApplicationStatus({
-        app,
-        components: [
-          {
-            name: 'test-server',
-            type: 'webservice',
-            status: 'Current',
-            healthy: true,
-            message: 'Ready:1/1',
-            traits: [],
-          },
-        ],
-        previous: rolling,
-        readySince,
-        now: at,
-      }).conditions!.find(c => c.type === 'Ready');
-    // The Deployment finished at 00:00:09; the pass came by at 00:00:20.
-    expect(
-      ready('2026-01-01T00:00:09.000Z', new Date('2026-01-01T00:00:20Z')),
-    ).toMatchObject({
-      status: 'True',
-      lastTransitionTime: '2026-01-01T00:00:09Z',
-    });
-    // A readiness from before the rollout began is an earlier one's: the pass's time stands.
-    expect(
-      ready('2025-12-31T23:00:00.000Z', new Date('2026-01-01T00:00:20Z')),
-    ).toMatchObject({ lastTransitionTime: '2026-01-01T00:00:20Z' });
-  });
-
   it('shows the image holds with what the policy would pick, also when a pass failed', async () => {
     const { app } = await setup();
     const hold = {
@@ -320,5 +274,55 @@ describe('status', () => {
           .conditions,
       ).not.toContainEqual(expect.objectContaining({ type: 'ImageRollback' }));
     }
+  });
+
+  it('dates Ready=True when the objects became ready, not when the pass saw them', async () => {
+    const { app } = await setup();
+    const testServer = (healthy: boolean) => ({
+      name: 'test-server',
+      type: 'webservice',
+      status: healthy ? ('Current' as const) : ('InProgress' as const),
+      healthy,
+      message: healthy ? 'Ready:1/1' : 'Ready:0/1',
+      traits: [],
+    });
+    const readyAt = (
+      previous: ApplicationStatus,
+      readySince: string,
+      at: string,
+    ) =>
+      computeApplicationStatus({
+        app,
+        components: [testServer(true)],
+        previous,
+        readySince,
+        now: new Date(at),
+      }).conditions!.find(c => c.type === 'Ready')!.lastTransitionTime;
+    const rolling = computeApplicationStatus({
+      app,
+      components: [testServer(false)],
+      now,
+    });
+    // The Deployment finished at 00:00:09; the pass came by at 00:00:20.
+    expect(
+      readyAt(rolling, '2026-01-01T00:00:09.000Z', '2026-01-01T00:00:20Z'),
+    ).toBe('2026-01-01T00:00:09Z');
+    // A readiness from before the rollout began is an earlier one's: the pass's time stands.
+    expect(
+      readyAt(rolling, '2025-12-31T23:00:00.000Z', '2026-01-01T00:00:20Z'),
+    ).toBe('2026-01-01T00:00:20Z');
+    // Ready all along as far as the passes saw (a rollout between two
+    // passes): a newer readiness is a new transition; the same one is not.
+    const ready = computeApplicationStatus({
+      app,
+      components: [testServer(true)],
+      now,
+    });
+    expect(
+      readyAt(ready, '2026-01-01T00:00:40.000Z', '2026-01-01T00:01:00Z'),
+    ).toBe('2026-01-01T00:00:40Z');
+    expect(
+      readyAt(ready, '2025-12-31T23:00:00.000Z', '2026-01-01T00:01:00Z'),
+    ).toBe('2026-01-01T00:00:00Z');
   });
 });

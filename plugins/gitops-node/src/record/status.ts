@@ -99,26 +99,20 @@ export function computeApplicationStatus(
     const before = previous.get(type);
     const unchanged =
       before && before.status === status && before.reason === reason;
-    let changedAt = now;
-    if (since) {
-      const at = since.replace(/\.\d+Z$/, 'Z');
-      // Never before the transition it follows, never after now.
-      if (
-        at < now &&
-        (!before?.lastTransitionTime || at >= before.lastTransitionTime)
-      )
-        changedAt = at;
-    }
-    return {
-      type,
-      status,
-      reason,
-      message,
-      lastTransitionTime:
-        unchanged && before.lastTransitionTime
-          ? before.lastTransitionTime
-          : changedAt,
-    };
+    const kept = unchanged ? before.lastTransitionTime : undefined;
+    let changedAt = kept ?? now;
+    const at = since?.replace(/\.\d+Z$/, 'Z');
+    // Never before the transition it follows, never after now. Later than a
+    // kept time, it went through a change no pass saw (a rollout between two
+    // passes, or a status read before the last write): it changed then.
+    if (
+      at &&
+      at < now &&
+      (!before?.lastTransitionTime ||
+        (kept ? at > kept : at >= before.lastTransitionTime))
+    )
+      changedAt = at;
+    return { type, status, reason, message, lastTransitionTime: changedAt };
   };
 
   const conditions: ApplicationCondition[] = [];
