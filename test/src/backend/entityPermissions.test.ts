@@ -275,7 +275,14 @@ describe('gitops permissions on the Application catalog entity', () => {
     expect([404, 409]).toContain(resume.status);
   });
 
-  it.each(['sync', 'suspend', 'resume', 'rollback', 'workflow/resume'])(
+  it.each([
+    'sync',
+    'suspend',
+    'resume',
+    'rollback',
+    'rollback/release',
+    'workflow/resume',
+  ])(
     'refuses %s with 403 to a user who does not own the entity, naming the permission and the entity',
     async action => {
       const res = await as(

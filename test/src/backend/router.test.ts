@@ -104,6 +104,7 @@ const ROUTES: Array<['get' | 'post', string]> = [
   ['post', '/applications/default/web/resume'],
   ['post', '/applications/default/web/workflow/resume'],
   ['post', '/applications/default/web/rollback'],
+  ['post', '/applications/default/web/rollback/release'],
   ['get', '/applications/default/web/timeline'],
   ['get', '/applications/default/web/tree'],
   ['post', '/applications/default/web/diff'],
@@ -356,6 +357,8 @@ spec:
             policy: 'semver >=1.0.0',
             commitMessage: '{{range .Updated.Images}}{{println .}}{{end}}',
             secretRef: 'registry-creds',
+            // Flux's default: markers write image:tag.
+            digestReflectionPolicy: 'Never',
           },
         },
       ],
