@@ -94,7 +94,6 @@ export const gitopsPlugin = createBackendPlugin({
           informer: { watchSeconds: config.liveUpdates.watchSeconds },
         });
         clusters.readApplicationsFrom(live);
-        live.start(await store.inventoryKinds());
         const events = new ApplicationEvents({
           maxStreams: config.liveUpdates.maxStreams,
         });
@@ -175,6 +174,8 @@ export const gitopsPlugin = createBackendPlugin({
             record?.deployed?.inventories ?? record?.collecting?.inventories;
           if (inventories) live.watchInventories(inventories);
         });
+        // Listeners first: the first lists' changes reach them too.
+        live.start(await store.inventoryKinds());
 
         // Registries and Git hosts have no Backstage credentials; the webhooks check shared secrets instead.
         deps.httpRouter.addAuthPolicy({

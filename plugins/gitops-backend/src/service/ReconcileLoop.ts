@@ -72,6 +72,8 @@ export class ReconcileLoop {
   /** This replica, in the shard leases. */
   private readonly holder = randomUUID();
   private readonly stopping = new AbortController();
+  /** Shards asked for since their tick here last looked: it goes round once more. */
+  private readonly rerun = new Set<number>();
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -102,12 +104,18 @@ export class ReconcileLoop {
   /** Reconciles an Application at its shard's next tick, which starts now. */
   async requestSync(key: string, trigger: ReconcileTrigger): Promise<void> {
     await this.options.store.requestSync(key, trigger);
+    await this.trigger(shardOf(key, this.shards));
+  }
+
+  /** Starts a shard's tick now; one running here goes round once more before it ends. */
+  private async trigger(shard: number): Promise<void> {
+    // Marked first: the running tick may be about to check.
+    this.rerun.add(shard);
     try {
-      await this.options.scheduler.triggerTask(
-        reconcileTaskId(shardOf(key, this.shards)),
-      );
+      await this.options.scheduler.triggerTask(reconcileTaskId(shard));
     } catch (error) {
-      // A tick is running: the request waits for the next one, seconds away.
+      // A tick is running (a rollout ended during its own pass, say): it
+      // goes round again rather than leave the request to the next tick.
       if (
         !(error instanceof ConflictError) &&
         (error as Error).name !== 'ConflictError'
@@ -198,9 +206,13 @@ export class ReconcileLoop {
     try {
       // A request still in flight when the pass stops is ended with it, so
       // none reaches the cluster after another replica took the shard.
-      await withRequestSignal(fence.signal, () =>
-        this.tickShard(shard, now, fence),
-      );
+      const round = (at: number) =>
+        withRequestSignal(fence.signal, () => this.tickShard(shard, at, fence));
+      this.rerun.delete(shard);
+      await round(now);
+      // Syncs asked for meanwhile run now, not at the next scheduled tick.
+      while (this.rerun.delete(shard) && !fence.signal.aborted)
+        await round(Date.now());
     } finally {
       // On shutdown the lease simply runs out: the database may be gone.
       if (!this.stopping.signal.aborted)

@@ -418,10 +418,22 @@ export class KubeClient {
               buffered = buffered.slice(newline + 1);
               newline = buffered.indexOf('\n');
               if (!line) continue;
-              const event = JSON.parse(line) as {
+              let event: {
                 type: string;
                 object: KubeObject & KubeStatus & { code?: number };
               };
+              try {
+                event = JSON.parse(line);
+              } catch {
+                // Thrown here it would escape to the process: end the watch instead.
+                req?.destroy();
+                reject(
+                  new ServiceUnavailableError(
+                    `Kubernetes API server ${this.server.origin}: ${what} sent a line that is not JSON`,
+                  ),
+                );
+                return;
+              }
               if (event.type === 'ERROR') {
                 req?.destroy();
                 reject(
@@ -439,7 +451,18 @@ export class KubeClient {
             }
           });
           res.on('end', () => resolve(resourceVersion));
-          res.on('error', reject);
+          // The server went away mid-watch (a restart resets the connection).
+          res.on('error', error =>
+            options.signal?.aborted
+              ? resolve(resourceVersion)
+              : reject(
+                  new ServiceUnavailableError(
+                    `Kubernetes API server ${
+                      this.server.origin
+                    }: ${what} broke off: ${describeKubeError(error)}`,
+                  ),
+                ),
+          );
         },
       );
       req.on('error', error =>
