@@ -6,7 +6,7 @@
 /** @param {import('knex').Knex} knex */
 exports.up = async function up(knex) {
   await knex.schema.createTable('gitops_tag_pushes', table => {
-    table.comment("Tags' push times from registry notifications");
+    table.comment('Push times of tags, from registry notifications');
     table.string('image').notNullable().comment('registry/name');
     table.string('tag').notNullable();
     table.timestamp('pushed_at', { useTz: true }).notNullable();
