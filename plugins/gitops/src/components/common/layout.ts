@@ -5,12 +5,21 @@ import { makeStyles } from '@material-ui/core/styles';
  * inside words (`word-break: break-word`), which squeezes narrow columns into
  * "webservi ce". Here cells are at least as wide as their longest word and
  * break only between words; long refs are shortened instead (ShortRef).
+ *
+ * Cells are selected by element: in an app whose theme providers nest, MUI
+ * names the cell class `MuiTableCell-root-123`, which `.MuiTableCell-root`
+ * does not match. Their width is the content's: the Backstage Table
+ * (material-table) sets every column to an equal share of its container's
+ * scroll width, so one column wider than its share widens the table past its
+ * box, which raises every share, and the last columns stay cut off.
  */
 export const useTableLayoutStyles = makeStyles({
   tables: {
-    '& .MuiTableCell-root': {
+    '& td, & th': {
       wordBreak: 'normal',
       overflowWrap: 'break-word',
+      // Beats material-table's inline width only with !important.
+      width: 'auto !important',
     },
   },
 });
