@@ -385,13 +385,6 @@ describe('the GitOps tab in a real browser', () => {
       path: path.join(ARTIFACTS, 'gitops-tab.png'),
       fullPage: true,
     });
-    // Only on request, so a test run leaves the checkout as it was.
-    if (process.env.GITOPS_UPDATE_SCREENSHOT) {
-      fs.copyFileSync(
-        path.join(ARTIFACTS, 'gitops-tab.png'),
-        path.join(repoRoot(), 'docs/gitops-tab.png'),
-      );
-    }
 
     // The rolled-out Deployment carries the new image.
     await waitUntil('the new image in the Deployment', async () => {
