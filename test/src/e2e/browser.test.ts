@@ -29,6 +29,8 @@ import {
  */
 
 const IMAGE_REPO = 'web';
+/** The image of the Application the rollback story runs on. */
+const RELEASE_REPO = 'release';
 /** The entities' owner team; Alice is in it. */
 const OWNERS = 'group:default/team-a';
 /**
@@ -54,32 +56,45 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The Application git-app applies from Git; the marker lets automation rewrite its image. */
-function firstVelaWorkflow(image: string): string {
+/** An Application a kustomize Application applies from Git; the marker lets automation rewrite its image. */
+function nestedApplication(
+  name: string,
+  component: string,
+  image: string,
+  policy: string,
+): string {
   return `apiVersion: core.oam.dev/v1beta1
 kind: Application
 metadata:
-  name: first-vela-workflow
+  name: ${name}
   namespace: default
 spec:
   components:
-    - name: test-server
+    - name: ${component}
       type: webservice
       properties:
-        image: ${image} # {"$imagepolicy": "default:deploy"}
+        image: ${image} # {"$imagepolicy": "${policy}"}
         port: 8088
 `;
 }
 
+/**
+ * git-app keeps the deprecated annotation, to show it still links (and the
+ * note on its tab); the others use the current one.
+ */
 function entities(): string {
-  return ['first-vela-workflow', 'git-app']
+  return [
+    ['first-vela-workflow', 'gitops-workflow.io/application'],
+    ['git-app', 'gitops.backstage.io/application'],
+    ['release', 'gitops-workflow.io/application'],
+  ]
     .map(
-      name => `apiVersion: backstage.io/v1alpha1
+      ([name, annotation]) => `apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: ${name}
   annotations:
-    gitops.backstage.io/application: default/${name}
+    ${annotation}: default/${name}
 spec:
   type: service
   lifecycle: production
@@ -87,6 +102,97 @@ spec:
 `,
     )
     .join('---\n');
+}
+
+/**
+ * A kustomize Application like git-app whose component `release` follows
+ * semver tags (0.1.5, 0.1.6) of its own image, as the seed's story does.
+ */
+function releaseApp(gitUrl: string, image: string) {
+  const app = kustomizeApp('release', gitUrl, image);
+  const [component] = app.spec.components;
+  return {
+    ...app,
+    spec: {
+      components: [
+        {
+          ...component,
+          name: 'release',
+          properties: {
+            ...component.properties,
+            imageRepository: {
+              image,
+              secretRef: 'registry-creds',
+              interval: '1m',
+              insecure: true,
+              policy: { semver: { range: '>=0.1.0' } },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Words (runs of letters and digits) that the layout broke across lines
+ * inside a table cell, as "webservi ce"; breaking at a hyphen or slash is fine.
+ */
+function brokenWords(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const broken: string[] = [];
+    for (const cell of Array.from(document.querySelectorAll('td, th'))) {
+      const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        for (const word of (node.textContent ?? '').matchAll(/[A-Za-z0-9]+/g)) {
+          const range = document.createRange();
+          range.setStart(node, word.index!);
+          range.setEnd(node, word.index! + word[0].length);
+          const lines = new Set(
+            Array.from(range.getClientRects()).map(r => Math.round(r.top)),
+          );
+          if (lines.size > 1) broken.push(word[0]);
+        }
+      }
+    }
+    return broken;
+  });
+}
+
+/**
+ * Tables that do not fit the box that shows them (their last columns cut
+ * or scrolled away): each one's headers, with its width and the box's.
+ */
+function overflowingTables(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('table')).flatMap(table => {
+      let box: HTMLElement | null = table.parentElement;
+      while (box && getComputedStyle(box).overflowX === 'visible') {
+        box = box.parentElement;
+      }
+      const scroller = box ?? document.documentElement;
+      const right = table.getBoundingClientRect().right;
+      const fits =
+        scroller.scrollWidth <= scroller.clientWidth + 1 &&
+        right <= window.innerWidth + 1;
+      if (fits) return [];
+      const headers = Array.from(table.querySelectorAll('th'))
+        .map(th => th.textContent)
+        .join(' | ');
+      return [
+        `${headers} (table ${table.scrollWidth} px in ${
+          scroller.clientWidth
+        } px, right edge ${Math.round(right)})`,
+      ];
+    }),
+  );
+}
+
+/** The image history's row of one update, e.g. `0.1.5 → 0.1.6` (the timeline names it too). */
+function historyRow(page: Page, tags: string) {
+  return page
+    .getByRole('row')
+    .filter({ has: page.getByText(tags, { exact: true }) });
 }
 
 interface Backend {
@@ -287,14 +393,19 @@ describe('the GitOps tab in a real browser', () => {
     );
   }
 
-  it('shows the Application, a new image, Sync now, and a disabled action without permission', async () => {
+  it('shows the Application, a new image, Sync now, a rollback held and released, and a disabled action without permission', async () => {
     const image = `${registry.host}/${IMAGE_REPO}`;
     await pushImage(registry, IMAGE_REPO, 'build-1');
     const fixture = path.join(dir, 'fixture');
     fs.mkdirSync(fixture);
     fs.writeFileSync(
       path.join(fixture, 'app.yaml'),
-      firstVelaWorkflow(`${image}:build-1`),
+      nestedApplication(
+        'first-vela-workflow',
+        'test-server',
+        `${image}:build-1`,
+        'default:deploy',
+      ),
     );
     await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     await installCrd(cluster);
@@ -307,6 +418,27 @@ describe('the GitOps tab in a real browser', () => {
         kustomizeApp('git-app', git.repoUrl('demo'), image),
       ),
     });
+    // The seed's story for the rollback: release-web runs 0.1.5 from Git.
+    const releaseImage = `${registry.host}/${RELEASE_REPO}`;
+    await pushImage(registry, RELEASE_REPO, '0.1.5');
+    const releaseFixture = path.join(dir, 'release-fixture');
+    fs.mkdirSync(releaseFixture);
+    fs.writeFileSync(
+      path.join(releaseFixture, 'app.yaml'),
+      nestedApplication(
+        'release-web',
+        'release-server',
+        `${releaseImage}:0.1.5`,
+        'default:release',
+      ),
+    );
+    await git.createRepo('release', {
+      fixtureDir: releaseFixture,
+      branch: 'main',
+    });
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(releaseApp(git.repoUrl('release'), releaseImage)),
+    });
 
     // Alice's team owns the entities: the demo's policy lets her act.
     backend = await startBackend(dir, 'owner', {}, cluster, dir, ALICE);
@@ -316,7 +448,8 @@ describe('the GitOps tab in a real browser', () => {
       {
         executablePath: '/usr/bin/chromium',
         headless: true,
-        viewport: { width: 1400, height: 1000 },
+        // The laptop width the layout is made for (#18).
+        viewport: { width: 1280, height: 1000 },
         args: [
           '--no-sandbox',
           '--disable-gpu',
@@ -354,8 +487,10 @@ describe('the GitOps tab in a real browser', () => {
       `${backend.url}/catalog/default/component/first-vela-workflow/gitops`,
       'Application default/first-vela-workflow',
     );
-    await page.getByText('Application default/first-vela-workflow').waitFor();
-    await page.getByText('all components healthy').waitFor();
+    await page
+      .getByText('Application default/first-vela-workflow', { exact: true })
+      .waitFor();
+    await page.getByText('all components healthy', { exact: true }).waitFor();
     await page.screenshot({
       path: path.join(ARTIFACTS, 'gitops-tab-healthy.png'),
       fullPage: true,
@@ -374,12 +509,12 @@ describe('the GitOps tab in a real browser', () => {
       .getByRole('status')
       .getByText('Sync of default/git-app started')
       .waitFor();
-    await page.getByText('build-1 → build-2').waitFor({ timeout: 120_000 });
-    await page.getByText(`${image}:build-2`).waitFor();
-    const row = page.getByRole('row', { name: /build-1 → build-2/ });
+    const row = historyRow(page, 'build-1 → build-2');
+    await row.waitFor({ timeout: 120_000 });
+    expect(await row.getByText(image, { exact: true }).isVisible()).toBe(true);
     expect(await row.getByText('manual').isVisible()).toBe(true);
     // The tab catches up by itself as the rollout finishes.
-    await page.getByText('all components healthy').waitFor();
+    await page.getByText('all components healthy', { exact: true }).waitFor();
     await row.getByText('not healthy yet').waitFor({ state: 'hidden' });
     await page.screenshot({
       path: path.join(ARTIFACTS, 'gitops-tab.png'),
@@ -421,7 +556,116 @@ describe('the GitOps tab in a real browser', () => {
       .click();
     await suspended.waitFor({ state: 'hidden' });
 
-    // The applications page lists both, like `vela ls`, linked to the catalog.
+    // git-app's entity still uses the deprecated annotation: it links, and the tab says to rename it.
+    await page
+      .getByText(
+        'component:default/git-app names its Application with the deprecated annotation gitops.backstage.io/application: rename it to gitops-workflow.io/application',
+        { exact: false },
+      )
+      .waitFor();
+    // The tab at 1280 px: no word broken inside a cell; the image history fits.
+    expect(await brokenWords(page)).toEqual([]);
+    expect(await overflowingTables(page)).not.toContainEqual(
+      expect.stringMatching(/^When \| Component and image/),
+    );
+
+    // #17 in the browser: 0.1.5 → 0.1.6, then back to 0.1.5 from the image
+    // history row, held there, and released.
+    const runs = (tag: string) =>
+      waitUntil(
+        `release-server to run ${tag}`,
+        async () => {
+          const d = JSON.parse(
+            await cluster.kubectl([
+              'get',
+              'deployment',
+              'release-server',
+              '-o',
+              'json',
+            ]),
+          );
+          return d.spec.template.spec.containers[0].image ===
+            `${releaseImage}:${tag}`
+            ? d
+            : undefined;
+        },
+        () =>
+          cluster.kubectl(['get', 'deployments,applications', '-o', 'wide']),
+        180_000,
+      );
+    await runs('0.1.5');
+    await pushImage(registry, RELEASE_REPO, '0.1.6');
+    await open(
+      page,
+      `${backend.url}/catalog/default/component/release/gitops`,
+      'Application default/release',
+    );
+    await page
+      .getByRole('button', { name: 'Sync default/release now' })
+      .click();
+    const update = historyRow(page, '0.1.5 → 0.1.6');
+    await update.waitFor({ timeout: 120_000 });
+    await runs('0.1.6');
+    const commits = (await git.log('release')).length;
+    await update
+      .getByRole('button', { name: 'Roll back release to 0.1.5' })
+      .click();
+    const rollback = page.getByRole('dialog', {
+      name: 'Roll release back to 0.1.5?',
+    });
+    await rollback.getByLabel(/Reason/).fill('0.1.6 breaks the login');
+    await rollback.getByRole('button', { name: 'Roll back' }).click();
+    await page
+      .getByRole('status')
+      .getByText('Rolling release back to 0.1.5')
+      .waitFor();
+    // The hold in the tab's header: which tag, who, why.
+    const banner = page
+      .getByRole('alert')
+      .filter({ hasText: 'Image automation of release is held at 0.1.5' });
+    await banner.waitFor();
+    expect(await banner.innerText()).toMatch(
+      /Rolled back by user:default\/alice .*: 0\.1\.6 breaks the login\./,
+    );
+    await runs('0.1.5');
+    // One bot commit, naming who asked.
+    const log = await git.log('release');
+    expect(log).toHaveLength(commits + 1);
+    expect(log[0].message).toContain('Requested-by: user:default/alice');
+    await historyRow(page, '0.1.6 → 0.1.5')
+      .getByText('rollback by user:default/alice: 0.1.6 breaks the login')
+      .waitFor();
+    await page
+      .getByRole('row')
+      .filter({ has: page.getByText('roll back image', { exact: true }) })
+      .getByText('user:default/alice', { exact: true })
+      .waitFor();
+    // A scan while held records what the policy would pick, and commits nothing.
+    await page
+      .getByRole('button', { name: 'Sync default/release now' })
+      .click();
+    await banner
+      .filter({ hasText: 'The policy would pick 0.1.6 now' })
+      .waitFor({ timeout: 120_000 });
+    expect(await git.log('release')).toHaveLength(commits + 1);
+    await runs('0.1.5');
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-hold.png'),
+      fullPage: true,
+    });
+    // Release: automation picks the newest tag again.
+    await banner
+      .getByRole('button', { name: 'Release the hold on release' })
+      .click();
+    const release = page.getByRole('dialog', {
+      name: 'Release the hold on release?',
+    });
+    await release.getByRole('button', { name: 'Release hold' }).click();
+    await banner.waitFor({ state: 'hidden', timeout: 120_000 });
+    await runs('0.1.6');
+
+    // The applications page lists every Application, like `vela ls`,
+    // linked to the catalog, and fits 1280 px.
     await open(page, `${backend.url}/gitops`, 'default/first-vela-workflow');
     const listed = page.getByRole('row', { name: /default\/git-app/ });
     expect(
@@ -431,6 +675,8 @@ describe('the GitOps tab in a real browser', () => {
       path: path.join(ARTIFACTS, 'gitops-applications.png'),
       fullPage: true,
     });
+    expect(await brokenWords(page)).toEqual([]);
+    expect(await overflowingTables(page)).toEqual([]);
 
     // Alice may roll back too: past the policy, the workflow answers (no such
     // revision, so nothing changes).
@@ -550,5 +796,5 @@ describe('the GitOps tab in a real browser', () => {
       fullPage: true,
     });
     passed = true;
-  }, 600_000);
+  }, 900_000);
 });

@@ -15,7 +15,7 @@ import { gitopsApiRef } from '../../api';
 import Typography from '@material-ui/core/Typography';
 import { backendMessage } from '../common/errors';
 import { HealthyStatus, PhaseStatus } from '../common/HealthStatus';
-import { useTableLayoutStyles } from '../common/layout';
+import { compactColumns, useTableLayoutStyles } from '../common/layout';
 import { RelativeTime } from '../common/RelativeTime';
 import { usePolling } from '../common/usePolling';
 
@@ -25,7 +25,7 @@ function Components({ app }: { app: ApplicationSummary }) {
   return (
     <>
       {app.components.map(c => (
-        <div key={c.name} style={{ whiteSpace: 'nowrap' }}>
+        <div key={c.name}>
           <span>
             {c.name} ({c.type})
           </span>
@@ -42,25 +42,34 @@ function Components({ app }: { app: ApplicationSummary }) {
 }
 
 /*
- * Eight columns that fit 1280 px beside the sidebar: traits ride with their
- * components, and the creation time is relative.
+ * Seven columns that fit 1280 px beside the sidebar: traits ride with their
+ * components, health with the phase (as `vela ls` has both), the creation
+ * time is relative, and cells wrap between words.
  */
 const columns: TableColumn<ApplicationSummary>[] = [
   {
     title: 'Application',
+    // May break after the namespace (and at hyphens), never inside a word.
     render: a => (
-      <span style={{ whiteSpace: 'nowrap' }}>
-        {a.namespace}/{a.name}
-      </span>
+      <>
+        {a.namespace}/<wbr />
+        {a.name}
+      </>
     ),
   },
   { title: 'Cluster', field: 'cluster' },
   { title: 'Components and traits', render: a => <Components app={a} /> },
   {
-    title: 'Phase',
-    render: a => <PhaseStatus phase={a.phase} deletion={a.deletion} />,
+    title: 'Phase and health',
+    render: a => (
+      <>
+        <PhaseStatus phase={a.phase} deletion={a.deletion} />
+        <div>
+          <HealthyStatus healthy={a.healthy} />
+        </div>
+      </>
+    ),
   },
-  { title: 'Healthy', render: a => <HealthyStatus healthy={a.healthy} /> },
   {
     title: 'Status',
     render: a =>
@@ -129,7 +138,7 @@ export function ApplicationsPage() {
           <Table
             title={`Applications (${value.items.length})`}
             options={{ paging: false, padding: 'dense' }}
-            columns={columns}
+            columns={compactColumns(columns)}
             data={value.items}
             emptyContent={NO_APPLICATIONS}
           />

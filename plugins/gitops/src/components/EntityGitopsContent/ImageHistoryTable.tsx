@@ -19,6 +19,7 @@ import { useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { CommitLink } from '../common/CommitLink';
 import { describeActor, formatDuration } from '../common/format';
+import { compactColumns } from '../common/layout';
 import { ReasonDialog } from '../common/ReasonDialog';
 import { RelativeTime } from '../common/RelativeTime';
 import { ShortRef } from '../common/ShortRef';
@@ -107,24 +108,33 @@ function Why({ entry }: { entry: ImageHistoryEntry }) {
   );
 }
 
-/** How the rollout went: time to healthy, or why it failed. */
+/** How the rollout went: when it was applied, and time to healthy or why it failed. */
 function Outcome({ entry }: { entry: ImageHistoryEntry }) {
+  let health;
   if (entry.failedAt) {
-    return (
+    health = (
       <StatusError>
         failed <RelativeTime iso={entry.failedAt} />
         {entry.failure ? `: ${entry.failure}` : ''}
       </StatusError>
     );
-  }
-  if (entry.healthyAt) {
-    return (
+  } else if (entry.healthyAt) {
+    health = (
       <StatusOK>
         healthy in {formatDuration(entry.pushedAt, entry.healthyAt)}
       </StatusOK>
     );
+  } else {
+    health = <StatusPending>not healthy yet</StatusPending>;
   }
-  return <StatusPending>not healthy yet</StatusPending>;
+  return (
+    <>
+      {health}
+      <Typography variant="caption" display="block">
+        rolled out <RelativeTime iso={entry.appliedAt} missing="not yet" />
+      </Typography>
+    </>
+  );
 }
 
 /**
@@ -153,13 +163,22 @@ export function ImageHistoryTable(props: {
 
   const columns: TableColumn<ImageHistoryEntry>[] = [
     { title: 'When', render: e => <RelativeTime iso={e.detectedAt} /> },
-    { title: 'Component', field: 'component' },
-    { title: 'Image', render: e => <ShortRef value={e.image} label="image" /> },
+    {
+      title: 'Component and image',
+      render: e => (
+        <>
+          {e.component}
+          <Typography variant="caption" display="block">
+            <ShortRef value={e.image} label="image" />
+          </Typography>
+        </>
+      ),
+    },
     {
       title: 'Tag',
       render: e => (
         <>
-          <span style={{ whiteSpace: 'nowrap' }}>
+          <span>
             {e.oldTag ?? '(none)'} → {e.newTag}
           </span>
           {e.digest && (
@@ -176,11 +195,7 @@ export function ImageHistoryTable(props: {
       render: e =>
         e.commitSha ? <CommitLink sha={e.commitSha} gitUrl={gitUrl} /> : '—',
     },
-    {
-      title: 'Rolled out',
-      render: e => <RelativeTime iso={e.appliedAt} missing="not yet" />,
-    },
-    { title: 'Health', render: e => <Outcome entry={e} /> },
+    { title: 'Rollout', render: e => <Outcome entry={e} /> },
     {
       title: 'Action',
       render: e => {
@@ -197,7 +212,6 @@ export function ImageHistoryTable(props: {
                 setTarget(t);
                 setOpen(true);
               }}
-              style={{ whiteSpace: 'nowrap' }}
             >
               Roll back to {t.tag}
             </Button>
@@ -216,7 +230,7 @@ export function ImageHistoryTable(props: {
             : undefined
         }
         options={{ paging: false, search: false, padding: 'dense' }}
-        columns={columns}
+        columns={compactColumns(columns)}
         data={history.items}
         emptyContent={NO_HISTORY}
       />

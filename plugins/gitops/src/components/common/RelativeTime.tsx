@@ -32,7 +32,7 @@ export function RelativeTime(props: { iso?: string; missing?: string }) {
   if (!props.iso) return <>{props.missing ?? '—'}</>;
   return (
     <Tooltip title={formatExactTime(props.iso)}>
-      <time dateTime={props.iso} style={{ whiteSpace: 'nowrap' }}>
+      <time dateTime={props.iso}>
         {formatRelativeTime(props.iso, Date.now())}
       </time>
     </Tooltip>

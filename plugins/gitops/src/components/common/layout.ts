@@ -1,3 +1,4 @@
+import { TableColumn } from '@backstage/core-components';
 import { makeStyles } from '@material-ui/core/styles';
 
 /**
@@ -23,3 +24,19 @@ export const useTableLayoutStyles = makeStyles({
     },
   },
 });
+
+const COMPACT_CELL = { paddingLeft: 8, paddingRight: 8 };
+
+/**
+ * Columns with 8 px beside their content instead of the theme's 16 and 20,
+ * for a wide table that must fit the tab at 1280 px.
+ */
+export function compactColumns<T extends object>(
+  columns: TableColumn<T>[],
+): TableColumn<T>[] {
+  return columns.map(c => ({
+    ...c,
+    cellStyle: COMPACT_CELL,
+    headerStyle: COMPACT_CELL,
+  }));
+}
