@@ -210,6 +210,14 @@ data:
         await cluster.kubectl(['get', 'application', 'shop', '-o', 'json']),
       ).status.workflow.appRevision,
     ).toBe('shop-v1');
+    // An image rollback would wait behind the pin without a word: refused, saying why.
+    const refused = await api('post', '/images/deploy/rollback', {
+      to: 'build-1',
+    }).expect(409);
+    expect(refused.body.error.message).toMatch(
+      /pinned to workflow revision 1 .*release it first/,
+    );
+    expect((await api('get', '')).body.sync.holds ?? []).toEqual([]);
 
     expect(
       await gitopsCli(['release', 'shop', '--reason', 'v3 fixes it'], backend),

@@ -270,6 +270,18 @@ export class ApplicationService {
             }`,
       );
     }
+    // A pinned workflow revision builds its recorded commits and commits no
+    // image update: a hold placed now would wait, unsaid, until the release.
+    const pinned = (await store.getWorkflowState(key))?.rollback;
+    if (pinned) {
+      throw new ConflictError(
+        `${app} is pinned to workflow revision ${pinned.revision}${
+          pinned.by ? ` by ${pinned.by}` : ''
+        }, which commits no image change: release it first (POST …/rollback/release or \`gitops release ${
+          ref.name
+        }\`)`,
+      );
+    }
     const ran = await store.ranImageTag(key, componentName, request.to);
     if (
       !ran &&
