@@ -32,19 +32,48 @@ export const stateDir = (): string => path.join(cacheDir(), 'infra-state');
 export const repoRoot = (): string => path.resolve(__dirname, '../../..');
 
 /**
- * A free TCP port on 127.0.0.1. The kernel picks it; there is a short window
- * before the server binds it, which is why callers that can fail to bind
- * retry with a fresh port (see `withPortRetry`).
+ * A free TCP port on 127.0.0.1, for a server about to start. Picked at random
+ * below the kernel's ephemeral range: a port the kernel hands out (listen on
+ * 0) is in that range, which every outgoing connection on the machine draws
+ * from too, so on a busy machine a client's socket could take it before the
+ * server binds it. Below the range only another server can; the port is
+ * checked free, and never handed out twice by this process.
  */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low, high] = portPool();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`No free port found between ${low} and ${high}`);
+}
+
+const handedOut = new Set<number>();
+
+/** Ports to pick from: below the ephemeral range, else (a range starting low) anywhere above 1024. */
+function portPool(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(
+      fs
+        .readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+        .trim()
+        .split(/\s+/)[0],
+    );
+  } catch {
+    // Not Linux: the usual range.
+  }
+  return ephemeralLow > 11_000 ? [10_000, ephemeralLow] : [1_025, 65_535];
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise(resolve => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 

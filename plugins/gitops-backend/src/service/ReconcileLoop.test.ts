@@ -1,5 +1,5 @@
 import { withJitter } from './ApplicationReconciler';
-import { shardOf } from './ReconcileLoop';
+import { dueTrigger, shardOf } from './ReconcileLoop';
 
 describe('scheduling', () => {
   it('delays a poll by up to a tenth of its interval', () => {
@@ -20,5 +20,43 @@ describe('scheduling', () => {
       counts[shard]++;
     }
     for (const count of counts) expect(count).toBeGreaterThan(60);
+  });
+});
+
+describe('dueTrigger', () => {
+  const app = (generation: number, observedGeneration?: number, extra = {}) => ({
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'a', namespace: 'default', generation, ...extra },
+    status: { observedGeneration, status: 'running' },
+  });
+  const now = Date.parse('2026-12-01T12:00:00Z');
+  const later = { nextAt: new Date(now + 60_000) };
+
+  it('is due when asked, whatever else holds', () => {
+    expect(dueTrigger(app(2, 2), { ...later, requested: 'manual' }, now)).toBe(
+      'manual',
+    );
+  });
+
+  it('is due as a watch when the spec changed or the deletion started', () => {
+    expect(dueTrigger(app(3, 2), later, now)).toBe('watch');
+    expect(dueTrigger(app(1), later, now)).toBe('watch');
+    expect(
+      dueTrigger(
+        app(2, 2, { deletionTimestamp: '2026-12-01T11:59:00Z' }),
+        later,
+        now,
+      ),
+    ).toBe('watch');
+  });
+
+  it('is due as a poll when its interval passed or it was never scheduled', () => {
+    expect(dueTrigger(app(2, 2), { nextAt: new Date(now) }, now)).toBe('poll');
+    expect(dueTrigger(app(2, 2), undefined, now)).toBe('poll');
+  });
+
+  it('is not due before its next poll when nothing changed', () => {
+    expect(dueTrigger(app(2, 2), later, now)).toBeUndefined();
   });
 });

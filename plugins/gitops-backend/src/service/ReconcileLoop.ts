@@ -4,6 +4,7 @@ import { ConflictError, stringifyError } from '@backstage/errors';
 import {
   assessHealth,
   finalizersOf,
+  getApplication,
   GITOPS_FINALIZER,
   isDeleting,
   KubeClient,
@@ -144,13 +145,11 @@ export class ReconcileLoop {
     const { type, object, previous } = change.event;
     let app: KubeObject | undefined;
     if (change.source === 'applications') {
-      const status = object.status as
-        | { observedGeneration?: number }
-        | undefined;
-      const changed =
-        (object.metadata.generation ?? 0) !==
-          (status?.observedGeneration ?? -1) || deletionStarted(object);
-      if (change.cluster === cluster.name && type !== 'DELETED' && changed)
+      if (
+        change.cluster === cluster.name &&
+        type !== 'DELETED' &&
+        specChanged(object)
+      )
         app = object;
     } else if (change.source === 'inventory' && previous) {
       const was = assessHealth(previous).status;
@@ -261,38 +260,56 @@ export class ReconcileLoop {
           logger.warn(`Could not release ${key}: ${stringifyError(error)}`),
         );
     }
-    const ours = inShard.filter(
-      ({ app }) =>
-        this.manages(app) &&
-        // Deleted before its first pass: nothing was applied, nothing to collect.
-        (!isDeleting(app) || finalizersOf(app).includes(GITOPS_FINALIZER)),
-    );
+    const ours = inShard.filter(({ app }) => this.reconciles(app));
     const schedules = await this.options.store.schedules(ours.map(o => o.key));
-    const due: Array<{
-      app: KubeObject;
-      key: string;
-      trigger: ReconcileTrigger;
-    }> = [];
-    for (const { app, key } of ours) {
-      const { nextAt, requested } = schedules.get(key) ?? {};
-      const status = app.status as { observedGeneration?: number } | undefined;
-      const specChanged =
-        (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1) ||
-        deletionStarted(app);
-      if (requested || specChanged || !nextAt || now >= nextAt.getTime()) {
-        if (requested) await this.options.store.clearSyncRequest(key);
-        due.push({
-          app,
-          key,
-          trigger: requested ?? (specChanged ? 'watch' : 'poll'),
-        });
-      }
-    }
-    await mapLimited(due, this.options.concurrency, async d =>
+    const due = ours.filter(
+      ({ app, key }) => dueTrigger(app, schedules.get(key), now) !== undefined,
+    );
+    await mapLimited(due, this.options.concurrency, async ({ app, key }) => {
       // Past the deadline, the rest wait for the next tick.
-      fence.signal.aborted
-        ? undefined
-        : this.options.reconciler.reconcile(d.app, d.key, d.trigger, fence),
+      if (fence.signal.aborted) return;
+      const current = this.options.applications
+        ? await this.readLive(app)
+        : app;
+      if (!current || !this.reconciles(current)) return;
+      const schedule = schedules.get(key);
+      const trigger = dueTrigger(current, schedule, now);
+      if (!trigger) return;
+      if (schedule?.requested) await this.options.store.clearSyncRequest(key);
+      await this.options.reconciler.reconcile(current, key, trigger, fence);
+    });
+  }
+
+  /**
+   * A pass starts from the Application as the API server has it now, not as
+   * this replica's watch last saw it: a replica whose watch stalled (cut off
+   * from the API server for a while) would otherwise apply a spec that
+   * another replica has already replaced.
+   */
+  private async readLive(app: KubeObject): Promise<KubeObject | undefined> {
+    const { cluster, logger } = this.options;
+    try {
+      return await getApplication(
+        cluster.client,
+        app.metadata.namespace!,
+        app.metadata.name,
+      );
+    } catch (error) {
+      logger.warn(
+        `Could not read Application ${app.metadata.namespace}/${
+          app.metadata.name
+        } in cluster "${cluster.name}": ${stringifyError(error)}`,
+      );
+      return undefined;
+    }
+  }
+
+  /** Whether a tick reconciles this Application. */
+  private reconciles(app: KubeObject): boolean {
+    return (
+      this.manages(app) &&
+      // Deleted before its first pass: nothing was applied, nothing to collect.
+      (!isDeleting(app) || finalizersOf(app).includes(GITOPS_FINALIZER))
     );
   }
 
@@ -303,6 +320,31 @@ export class ReconcileLoop {
       ([k, v]) => labels[k] === v,
     );
   }
+}
+
+/**
+ * Why an Application is due now, or undefined when it is not: someone asked,
+ * its spec changed since the last reconcile (or its deletion started), it
+ * was never reconciled, or its poll interval passed.
+ */
+export function dueTrigger(
+  app: KubeObject,
+  schedule: { nextAt?: Date; requested?: ReconcileTrigger } | undefined,
+  now: number,
+): ReconcileTrigger | undefined {
+  if (schedule?.requested) return schedule.requested;
+  if (specChanged(app)) return 'watch';
+  if (!schedule?.nextAt || now >= schedule.nextAt.getTime()) return 'poll';
+  return undefined;
+}
+
+/** Its spec changed since the last reconcile, or its deletion started. */
+function specChanged(app: KubeObject): boolean {
+  const status = app.status as { observedGeneration?: number } | undefined;
+  return (
+    (app.metadata.generation ?? 0) !== (status?.observedGeneration ?? -1) ||
+    deletionStarted(app)
+  );
 }
 
 /**
