@@ -72,10 +72,7 @@ describe('several backend replicas', () => {
         // A killed replica's shards are taken over within seconds.
         shardLeaseSeconds: 5,
       });
-    const [first] = await Promise.all([
-      start('replica-a'),
-      start('replica-b'),
-    ]);
+    const [first] = await Promise.all([start('replica-a'), start('replica-b')]);
 
     const running = async () => {
       const list = JSON.parse(

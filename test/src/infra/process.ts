@@ -31,25 +31,6 @@ export const stateDir = (): string => path.join(cacheDir(), 'infra-state');
 // eslint-disable-next-line no-restricted-syntax -- a test-only package, always run from source
 export const repoRoot = (): string => path.resolve(__dirname, '../../..');
 
-/**
- * A free TCP port on 127.0.0.1, for a server about to start. Picked at random
- * below the kernel's ephemeral range: a port the kernel hands out (listen on
- * 0) is in that range, which every outgoing connection on the machine draws
- * from too, so on a busy machine a client's socket could take it before the
- * server binds it. Below the range only another server can; the port is
- * checked free, and never handed out twice by this process.
- */
-export async function freePort(): Promise<number> {
-  const [low, high] = portPool();
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const port = low + Math.floor(Math.random() * (high - low));
-    if (handedOut.has(port)) continue;
-    handedOut.add(port);
-    if (await canBind(port)) return port;
-  }
-  throw new Error(`No free port found between ${low} and ${high}`);
-}
-
 const handedOut = new Set<number>();
 
 /** Ports to pick from: below the ephemeral range, else (a range starting low) anywhere above 1024. */
@@ -75,6 +56,25 @@ function canBind(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on 127.0.0.1, for a server about to start. Picked at random
+ * below the kernel's ephemeral range: a port the kernel hands out (listen on
+ * 0) is in that range, which every outgoing connection on the machine draws
+ * from too, so on a busy machine a client's socket could take it before the
+ * server binds it. Below the range only another server can; the port is
+ * checked free, and never handed out twice by this process.
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = portPool();
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`No free port found between ${low} and ${high}`);
 }
 
 export async function makeTempDir(prefix: string): Promise<string> {

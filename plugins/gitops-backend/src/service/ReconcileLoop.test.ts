@@ -24,7 +24,11 @@ describe('scheduling', () => {
 });
 
 describe('dueTrigger', () => {
-  const app = (generation: number, observedGeneration?: number, extra = {}) => ({
+  const app = (
+    generation: number,
+    observedGeneration?: number,
+    extra = {},
+  ) => ({
     apiVersion: 'core.oam.dev/v1beta1',
     kind: 'Application',
     metadata: { name: 'a', namespace: 'default', generation, ...extra },
