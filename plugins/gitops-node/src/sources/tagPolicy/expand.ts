@@ -1,5 +1,3 @@
-import type { Matcher } from 're2js';
-
 const NAME_CHAR = /[\p{L}\p{Nd}_]/u;
 
 /**
@@ -11,14 +9,14 @@ const NAME_CHAR = /[\p{L}\p{Nd}_]/u;
  * unmatched group expands to nothing; a malformed reference (`$` then
  * nothing usable, or `${` without `}`) keeps the `$` as text.
  *
- * The template is parsed once; the returned function expands it for the
- * current match of a matcher of the same pattern.
+ * The template is parsed once; the returned function expands it for one
+ * match of the same pattern, given its groups (undefined: unmatched).
  */
 export function compileExpansion(
   template: string,
   namedGroups: Record<string, number>,
   groupCount: number,
-): (matcher: Matcher) => string {
+): (group: (index: number) => string | undefined) => string {
   // Literal text, and group indexes to substitute.
   const parts: Array<string | number> = [];
   let rest = template;
@@ -42,10 +40,10 @@ export function compileExpansion(
     if (index !== undefined && index <= groupCount) parts.push(index);
   }
   parts.push(rest);
-  return matcher => {
+  return group => {
     let out = '';
     for (const part of parts) {
-      out += typeof part === 'string' ? part : matcher.group(part) ?? '';
+      out += typeof part === 'string' ? part : group(part) ?? '';
     }
     return out;
   };

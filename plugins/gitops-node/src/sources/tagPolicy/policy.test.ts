@@ -301,6 +301,36 @@ describe('selectLatestTag', () => {
   });
 });
 
+describe('a compiled policy used poll after poll', () => {
+  const seed: ImagePolicySpec = {
+    filterTags: { pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)', extract: '$ts' },
+    policy: numerical('asc'),
+  };
+
+  it('picks the newcomer once the listing changes, and the same tag while it does not', () => {
+    const policy = compileImagePolicy(seed);
+    const tags = ['master-abc1234-100', 'master-def5678-200'];
+    expect(policy.select(tags)).toBe('master-def5678-200');
+    expect(policy.select([...tags])).toBe('master-def5678-200');
+    expect(policy.select([...tags, 'master-0a0a0a0-300'])).toBe(
+      'master-0a0a0a0-300',
+    );
+    expect(policy.select(tags.slice(0, 1))).toBe('master-abc1234-100');
+  });
+
+  it('extracts the same values whether rejected tags come first or last', () => {
+    const matching = Array.from({ length: 50 }, (_, i) => `master-aa-${i}`);
+    const rejected = Array.from({ length: 200 }, (_, i) => `feature-${i}`);
+    const ordered = [
+      [...rejected, ...matching],
+      [...matching, ...rejected],
+      matching.flatMap((tag, i) => [tag, ...rejected.slice(4 * i, 4 * i + 4)]),
+    ];
+    for (const tags of ordered)
+      expect(compileImagePolicy(seed).select(tags)).toBe('master-aa-49');
+  });
+});
+
 describe('excludeTags', () => {
   it('drops cosign signature tags by default', () => {
     expect(

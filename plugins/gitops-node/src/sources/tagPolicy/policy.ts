@@ -6,6 +6,9 @@ import { parseGoFloat } from './goFloat';
 import { parseSemverRange, parseTagVersion } from './semverRange';
 import { compareBytes } from '../../util/bytes';
 
+/** re2js's anchor flag for a match anywhere in the input (not exported by name). */
+const UNANCHORED = 0;
+
 /** Sort order of the `alphabetical` and `numerical` policies. */
 export type TagOrder = 'asc' | 'desc';
 
@@ -62,8 +65,13 @@ export function compileImagePolicy(
   const filter =
     pattern || extract ? compileFilter(pattern, extract, describe) : undefined;
 
+  // A registry's listing rarely changes between polls: the same tags pick
+  // the same tag, found with one comparison per tag instead of a match.
+  let last: { tags: string[]; picked: string } | undefined;
   return {
-    select(tags) {
+    select(tagList) {
+      const tags = [...tagList];
+      if (last && sameTags(last.tags, tags)) return last.picked;
       // Extracted value -> original tag; a later tag with the same extracted
       // value replaces an earlier one, as Flux's map does.
       const candidates = new Map<string, string>();
@@ -82,9 +90,14 @@ export function compileImagePolicy(
           ),
         );
       }
-      return candidates.get(chosen)!;
+      last = { tags, picked: candidates.get(chosen)! };
+      return last.picked;
     },
   };
+}
+
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((tag, i) => tag === b[i]);
 }
 
 /**
@@ -134,9 +147,37 @@ function compileFilter(
     return tag => (re.test(tag) ? tag : undefined);
   }
   const expand = compileExpansion(extract, re.namedGroups(), re.groupCount());
+  // One run of the engine that records the groups: a Matcher's find() then
+  // group() would match each tag twice, first without groups.
+  const engine = re.re2();
+  const groups = re.groupCount() + 1;
+  // Tags the pattern rejects cost the group-recording engine most (it
+  // explores every way to match); the matcher without groups rejects them
+  // several times faster. Worth a first look only while rejects are common.
+  let rejected = 0;
+  let accepted = 0;
   return tag => {
-    const matcher = re.matcher(tag);
-    return matcher.find() ? expand(matcher) : undefined;
+    if (rejected > accepted && !re.test(tag)) {
+      rejected++;
+      return undefined;
+    }
+    const [matched, bounds] = engine.matchWithGroup(
+      tag,
+      0,
+      tag.length,
+      UNANCHORED,
+      groups,
+    ) as [boolean, number[] | null];
+    if (!matched || !bounds) {
+      rejected++;
+      return undefined;
+    }
+    accepted++;
+    return expand(i =>
+      bounds[2 * i] >= 0
+        ? tag.slice(bounds[2 * i], bounds[2 * i + 1])
+        : undefined,
+    );
   };
 }
 
@@ -176,7 +217,6 @@ function alphabeticalLatest(order: TagOrder): Latest {
   return values =>
     values.reduce((best, v) => (sign * compareBytes(v, best) > 0 ? v : best));
 }
-
 
 function numericalLatest(
   order: TagOrder,
