@@ -1,29 +1,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  mockCredentials,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import type {
   AuditEntry,
   ImageHistoryEntry,
 } from '@gitops-workflow/plugin-gitops-common';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -45,40 +33,17 @@ const deploymentFile = (image: string, tag: string, bad: string) =>
   });
 
 describe('automatic rollback of a failed rollout', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
-
-  beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([
-      startCluster(),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    await installCrd(cluster);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-rollback-'));
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      shards: 1,
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+  const stack = useDeliveryStack({
+    sourceSecrets: SOURCE_SECRETS,
+    backend: { gitops: { shards: 1 } },
+  });
 
   const get = (url: string) =>
-    request(backend!.server)
+    request(stack.backend.server)
       .get(`/api/gitops/applications/default/shop${url}`)
       .set('Authorization', mockCredentials.user.header());
   const sync = () =>
-    request(backend!.server)
+    request(stack.backend.server)
       .post('/api/gitops/applications/default/shop/sync')
       .set('Authorization', mockCredentials.user.header());
   const history = async (): Promise<ImageHistoryEntry[]> =>
@@ -87,31 +52,24 @@ describe('automatic rollback of a failed rollout', () => {
     (await get('/runs')).body.totalCount ?? 0;
   const runningImage = async () =>
     JSON.parse(
-      await cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
+      await stack.cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
     ).spec.template.spec.containers[0].image as string;
   const state = async () =>
-    `${JSON.stringify(await history(), null, 1)}\n${await cluster.kubectl([
-      'get',
-      'applications,deployments,pods',
-      '-o',
-      'yaml',
-    ])}`;
+    `${JSON.stringify(await history(), null, 1)}\n${await stack.cluster.kubectl(
+      ['get', 'applications,deployments,pods', '-o', 'yaml'],
+    )}`;
 
   it('commits the previous tag back when the new one never becomes healthy, says why, and never picks the failed tag again', async () => {
-    const image = `${registry.host}/${REPO}`;
-    await pushImage(registry, REPO, '0.1.5');
+    const image = `${stack.registry.host}/${REPO}`;
+    await pushImage(stack.registry, REPO, '0.1.5');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'rollback-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       deploymentFile(image, '0.1.5', `${image}:0.1.6`),
     );
-    await git.createRepo('shop', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('shop', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({
         apiVersion: 'core.oam.dev/v1beta1',
         kind: 'Application',
@@ -122,7 +80,7 @@ describe('automatic rollback of a failed rollout', () => {
               name: 'deploy',
               type: 'kustomize',
               properties: {
-                url: git.repoUrl('shop'),
+                url: stack.git.repoUrl('shop'),
                 secretRef: 'git-creds',
                 pullInterval: `${INTERVAL_SECONDS}s`,
                 git: { branch: 'main' },
@@ -154,7 +112,7 @@ describe('automatic rollback of a failed rollout', () => {
     });
 
     // 0.1.6 is pushed and picked at the next scan (asked for now, not in a minute).
-    await pushImage(registry, REPO, '0.1.6');
+    await pushImage(stack.registry, REPO, '0.1.6');
     expect((await sync()).status).toBe(202);
     const failed = await waitUntil(
       'the bot to commit 0.1.6 and apply it',
@@ -190,13 +148,13 @@ describe('automatic rollback of a failed rollout', () => {
       newTag: '0.1.5',
       reason: expect.stringContaining(why),
     });
-    const log = await git.log('shop', 'main');
+    const log = await stack.git.log('shop', 'main');
     expect(log.map(c => c.authorName)).toEqual([
       'kubevelabot',
       'kubevelabot',
       expect.anything(),
     ]);
-    expect(await git.readFile('shop', 'deployment.yaml', 'main')).toBe(
+    expect(await stack.git.readFile('shop', 'deployment.yaml', 'main')).toBe(
       deploymentFile(image, '0.1.5', `${image}:0.1.6`),
     );
 
@@ -222,7 +180,7 @@ describe('automatic rollback of a failed rollout', () => {
 
     // The Application's status says it was rolled back automatically, and why.
     const status = JSON.parse(
-      await cluster.kubectl(['get', 'application', 'shop', '-o', 'json']),
+      await stack.cluster.kubectl(['get', 'application', 'shop', '-o', 'json']),
     ).status;
     expect(status.conditions).toContainEqual(
       expect.objectContaining({
@@ -258,7 +216,7 @@ describe('automatic rollback of a failed rollout', () => {
       automatic: true,
       wouldPick: '0.1.6',
     });
-    expect(await git.log('shop', 'main')).toHaveLength(3);
+    expect(await stack.git.log('shop', 'main')).toHaveLength(3);
     expect(await runningImage()).toBe(`${image}:0.1.5`);
     expect(
       (await history()).filter(h => h.action === 'automaticRollback'),

@@ -3,21 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   kustomizeApp,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -29,41 +20,24 @@ import {
  */
 
 describe('image digests in Git', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startGitopsBackend>> | undefined;
-  let cacheDir: string;
-
-  beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([
-      startCluster({ name: 'local' }),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    await installCrd(cluster);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-digests-'));
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+  const stack = useDeliveryStack({
+    clusterName: 'local',
+    sourceSecrets: SOURCE_SECRETS,
+  });
 
   const api = (method: 'get' | 'post', url: string, body?: object) =>
-    request(backend!.server)
+    request(stack.backend.server)
       [method](`/api/gitops/applications/default/digests${url}`)
       .set('Authorization', mockCredentials.user.header())
       .send(body);
   const running = async () =>
     JSON.parse(
-      await cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
+      await stack.cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
     ).spec.template.spec.containers[0].image;
   const whatHappened = async () =>
     `${await running().catch(e => String(e))}\n${JSON.stringify(
       (await api('get', '/image-history')).body,
-    )}\n${await cluster.kubectl([
+    )}\n${await stack.cluster.kubectl([
       'get',
       'application',
       'digests',
@@ -78,39 +52,35 @@ describe('image digests in Git', () => {
       120_000,
     );
   const push = (tag: string, content: string) =>
-    pushImage(registry, 'digests/web', tag, { fileContent: `${content}\n` });
+    pushImage(stack.registry, 'digests/web', tag, {
+      fileContent: `${content}\n`,
+    });
 
   it('commits image:tag@digest, follows a re-pushed tag with Always, and rolls back to the digest that ran', async () => {
-    const image = `${registry.host}/digests/web`;
+    const image = `${stack.registry.host}/digests/web`;
     const first = await push('build-1', 'first build');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'digests-repo-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image}:build-1`),
     );
-    await git.createRepo('digests', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('digests', {
+      fixtureDir: fixture,
+      branch: 'main',
+    });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      shards: 1,
-    });
-    const app = kustomizeApp('digests', git.repoUrl('digests'), image);
+    await stack.startBackend({ gitops: { shards: 1 } });
+    const app = kustomizeApp('digests', stack.git.repoUrl('digests'), image);
     const component = app.spec.components[0];
     (
       component.properties.imageRepository as Record<string, unknown>
     ).digestReflectionPolicy = 'Always';
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(app),
     });
 
     await untilRunning(`${image}:build-1@${first.digest}`);
-    expect(await git.readFile('digests', 'deployment.yaml')).toContain(
+    expect(await stack.git.readFile('digests', 'deployment.yaml')).toContain(
       `image: ${image}:build-1@${first.digest} # {"$imagepolicy": "default:deploy"}`,
     );
     const config = (await api('get', '/sync-config')).body;
@@ -127,7 +97,7 @@ describe('image digests in Git', () => {
       ['build-1', 'build-1', rebuilt.digest],
       ['build-1', 'build-1', first.digest],
     ]);
-    const [top] = await git.log('digests');
+    const [top] = await stack.git.log('digests');
     expect(top.authorName).toBe('kubevelabot');
 
     const second = await push('build-2', 'build two');
@@ -147,7 +117,7 @@ describe('image digests in Git', () => {
       digest: rebuilt.digest,
     });
     await untilRunning(`${image}:build-1@${rebuilt.digest}`);
-    expect(await git.readFile('digests', 'deployment.yaml')).toContain(
+    expect(await stack.git.readFile('digests', 'deployment.yaml')).toContain(
       `${image}:build-1@${rebuilt.digest}`,
     );
   });

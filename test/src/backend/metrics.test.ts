@@ -8,26 +8,14 @@ import {
   MeterProvider,
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
-import {
-  mockCredentials,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   kustomizeApp,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -44,63 +32,37 @@ class PullReader extends MetricReader {
 }
 
 describe('reconcile metrics', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
   const reader = new PullReader();
-
-  beforeAll(async () => {
-    // Set before the backend starts, as Backstage's instrumentation file does.
+  // Set before the backend starts, as Backstage's instrumentation file does.
+  beforeAll(() => {
     metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-    [cluster, registry, git] = await Promise.all([
-      startCluster(),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
-    await installCrd(cluster);
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    fs.rmSync(cacheDir, { recursive: true, force: true });
-    metrics.disable();
-  }, 60_000);
+  });
+  const stack = useDeliveryStack({ sourceSecrets: SOURCE_SECRETS });
+  afterAll(() => metrics.disable());
 
   it('records reconcile durations, commits and errors per Application', async () => {
-    const image = `${registry.host}/web`;
-    await pushImage(registry, 'web', 'build-1');
-    await pushImage(registry, 'web', 'build-2');
+    const image = `${stack.registry.host}/web`;
+    await pushImage(stack.registry, 'web', 'build-1');
+    await pushImage(stack.registry, 'web', 'build-2');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'metrics-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image}:build-1`),
     );
-    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
     for (const app of [
-      kustomizeApp('good', git.repoUrl('demo'), image),
+      kustomizeApp('good', stack.git.repoUrl('demo'), image),
       kustomizeApp('broken', 'http://127.0.0.1:9/demo.git', image),
     ]) {
-      await cluster.kubectl(['apply', '-f', '-'], {
+      await stack.cluster.kubectl(['apply', '-f', '-'], {
         input: JSON.stringify(app),
       });
     }
 
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-    });
+    await stack.startBackend();
     const api = (url: string) =>
-      request(backend!.server)
+      request(stack.backend.server)
         .get(`/api/gitops${url}`)
         .set('Authorization', mockCredentials.user.header());
     await waitUntil(

@@ -3,22 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
   gitopsCli,
-  installCrd,
   kustomizeApp,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -32,29 +23,12 @@ import {
  */
 
 describe('a rolled-back workflow revision, pinned until released', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startGitopsBackend>> | undefined;
-  let cacheDir: string;
+  const stack = useDeliveryStack({
+    clusterName: 'local',
+    sourceSecrets: SOURCE_SECRETS,
+  });
 
-  beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([
-      startCluster({ name: 'local' }),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    await installCrd(cluster);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-pinned-'));
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
-
-  const image = () => `${registry.host}/pinned/web`;
+  const image = () => `${stack.registry.host}/pinned/web`;
   const settings = (color: string) => `apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -65,7 +39,7 @@ data:
 `;
   /** The Application: Git's Deployment and settings, and a note its spec carries. */
   const shop = (note: string) => {
-    const app = kustomizeApp('shop', git.repoUrl('shop'), image());
+    const app = kustomizeApp('shop', stack.git.repoUrl('shop'), image());
     return {
       ...app,
       spec: {
@@ -90,23 +64,24 @@ data:
     };
   };
   const applyApp = (note: string) =>
-    cluster.kubectl(['apply', '-f', '-'], {
+    stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(shop(note)),
     });
   const api = (method: 'get' | 'post', url: string, body?: object) =>
-    request(backend!.server)
+    request(stack.backend.server)
       [method](`/api/gitops/applications/default/shop${url}`)
       .set('Authorization', mockCredentials.user.header())
       .send(body);
   const configMap = async (name: string) =>
-    JSON.parse(await cluster.kubectl(['get', 'configmap', name, '-o', 'json']))
-      .data;
+    JSON.parse(
+      await stack.cluster.kubectl(['get', 'configmap', name, '-o', 'json']),
+    ).data;
   /** What runs: the spec's note, Git's color and the image. */
   const deployed = async () => ({
     note: (await configMap('shop-notes')).note,
     color: (await configMap('shop-settings')).color,
     image: JSON.parse(
-      await cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
+      await stack.cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
     ).spec.template.spec.containers[0].image,
   });
   const whatHappened = async () =>
@@ -114,7 +89,13 @@ data:
       await deployed().catch(e => String(e)),
     )}\n${JSON.stringify(
       (await api('get', '/runs')).body,
-    )}\n${await cluster.kubectl(['get', 'application', 'shop', '-o', 'yaml'])}`;
+    )}\n${await stack.cluster.kubectl([
+      'get',
+      'application',
+      'shop',
+      '-o',
+      'yaml',
+    ])}`;
   const until = async (expected: object, what: string) =>
     waitUntil(
       what,
@@ -144,25 +125,16 @@ data:
   };
 
   it('keeps the rolled-back revision, at the Git commit it ran, through spec changes, pushes and new images; releasing deploys the current spec and Git head', async () => {
-    await pushImage(registry, 'pinned/web', 'build-1');
+    await pushImage(stack.registry, 'pinned/web', 'build-1');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'pinned-repo-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image()}:build-1`),
     );
     fs.writeFileSync(path.join(fixture, 'settings.yaml'), settings('blue'));
-    await git.createRepo('shop', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('shop', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      shards: 1,
-    });
+    await stack.startBackend({ gitops: { shards: 1 } });
 
     // Revision 1 runs at Git's first commit; revision 2 then runs a person's push.
     await applyApp('v1');
@@ -170,7 +142,7 @@ data:
     await until({ note: 'v1', color: 'blue', image: build1 }, 'revision 1');
     await applyApp('v2');
     await until({ note: 'v2', color: 'blue', image: build1 }, 'revision 2');
-    await git.pushAsHuman('shop', {
+    await stack.git.pushAsHuman('shop', {
       files: { 'settings.yaml': settings('green') },
       message: 'Green',
     });
@@ -180,7 +152,7 @@ data:
     expect(
       await gitopsCli(
         ['rollback', 'shop', '--revision', '1', '--reason', 'v2 is wrong'],
-        backend,
+        stack.backend,
       ),
     ).toBe(
       'Rolling default/shop back to revision 1; it stays until `gitops release shop`\n',
@@ -196,18 +168,24 @@ data:
 
     // A new spec, a person's push and a new image: nothing of it deploys, and the bot commits nothing.
     await applyApp('v3');
-    await git.pushAsHuman('shop', {
+    await stack.git.pushAsHuman('shop', {
       files: { 'settings.yaml': settings('red') },
       message: 'Red',
     });
-    const humanHead = await git.head('shop');
-    await pushImage(registry, 'pinned/web', 'build-2');
+    const humanHead = await stack.git.head('shop');
+    await pushImage(stack.registry, 'pinned/web', 'build-2');
     await passes(3);
     expect(await deployed()).toEqual(pinned);
-    expect(await git.head('shop')).toBe(humanHead);
+    expect(await stack.git.head('shop')).toBe(humanHead);
     expect(
       JSON.parse(
-        await cluster.kubectl(['get', 'application', 'shop', '-o', 'json']),
+        await stack.cluster.kubectl([
+          'get',
+          'application',
+          'shop',
+          '-o',
+          'json',
+        ]),
       ).status.workflow.appRevision,
     ).toBe('shop-v1');
     // An image rollback would wait behind the pin without a word: refused, saying why.
@@ -220,7 +198,10 @@ data:
     expect((await api('get', '')).body.sync.holds ?? []).toEqual([]);
 
     expect(
-      await gitopsCli(['release', 'shop', '--reason', 'v3 fixes it'], backend),
+      await gitopsCli(
+        ['release', 'shop', '--reason', 'v3 fixes it'],
+        stack.backend,
+      ),
     ).toBe(
       'Released default/shop from revision 1; its current spec deploys at once\n',
     );
@@ -228,7 +209,7 @@ data:
       { note: 'v3', color: 'red', image: `${image()}:build-2` },
       'the current spec, Git head and the newest image',
     );
-    const [bot] = await git.log('shop');
+    const [bot] = await stack.git.log('shop');
     expect(bot.authorName).toBe('kubevelabot');
     expect((await api('get', '')).body.sync.pinnedRevision).toBeUndefined();
     const again = await api('post', '/rollback/release');

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -7,10 +6,7 @@ import {
   createServiceFactory,
   type PermissionsService,
 } from '@backstage/backend-plugin-api';
-import {
-  mockCredentials,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import {
   AuthorizeResult,
   type Permission,
@@ -21,15 +17,7 @@ import {
   type ImageHistoryEntry,
 } from '@gitops-workflow/plugin-gitops-common';
 import request from 'supertest';
-import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
+import { pushImage } from '../infra';
 import {
   BRANCH,
   firstVelaWorkflowFile,
@@ -37,13 +25,7 @@ import {
   IMAGE_REPO,
   REPO,
 } from '../demo/stack';
-import {
-  createSourceSecrets,
-  gitopsCli,
-  installCrd,
-  startGitopsBackend,
-  waitUntil,
-} from './support';
+import { gitopsCli, useDeliveryStack, waitUntil } from './support';
 
 /*
  * Rollback that stays rolled back, on the real servers: the seed's git-app
@@ -94,11 +76,14 @@ const permissions = createServiceFactory({
 });
 
 describe('rolling an image back holds it until a person releases it', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
+  const stack = useDeliveryStack({
+    sourceSecrets: { git: 'my-secret', registry: 'imagesecret' },
+    backend: {
+      gitops: { webhooks: { registrySecret: REGISTRY_SECRET } },
+      features: [permissions],
+      registryWebhookSecret: REGISTRY_SECRET,
+    },
+  });
   let image: string;
 
   const api = (
@@ -107,20 +92,26 @@ describe('rolling an image back holds it until a person releases it', () => {
     user?: string,
     body?: object,
   ) =>
-    request(backend!.server)
+    request(stack.backend.server)
       [method](`/api/gitops/applications/default/git-app${url}`)
       .set('Authorization', mockCredentials.user.header(user))
       .send(body);
   /** The real CLI: as `user` through this backend, or straight to the cluster. */
   const gitops = (args: string[], user?: string) =>
-    gitopsCli(args, user ? backend : undefined, user);
+    gitopsCli(args, user ? stack.backend : undefined, user);
   const history = async (): Promise<ImageHistoryEntry[]> =>
     (await api('get', '/image-history')).body.items ?? [];
   const audit = async (): Promise<AuditEntry[]> =>
     (await api('get', '/audit?limit=100')).body.items ?? [];
   const deployment = async () =>
     JSON.parse(
-      await cluster.kubectl(['get', 'deployment', 'test-server', '-o', 'json']),
+      await stack.cluster.kubectl([
+        'get',
+        'deployment',
+        'test-server',
+        '-o',
+        'json',
+      ]),
     );
   /** The Deployment runs `tag`: its template has it and the rollout is done. */
   const runs = async (tag: string) => {
@@ -132,11 +123,11 @@ describe('rolling an image back holds it until a person releases it', () => {
       ? true
       : undefined;
   };
-  const gitLog = () => git.log(REPO, BRANCH);
+  const gitLog = () => stack.git.log(REPO, BRANCH);
   const state = async () =>
     `${JSON.stringify(await history(), null, 1)}\n${JSON.stringify(
       (await api('get', '/runs')).body,
-    )}\n${await cluster.kubectl([
+    )}\n${await stack.cluster.kubectl([
       'get',
       'applications,deployments',
       '-o',
@@ -144,48 +135,25 @@ describe('rolling an image back holds it until a person releases it', () => {
     ])}`;
 
   beforeAll(async () => {
-    [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-rollback-'));
-    await installCrd(cluster);
-    backend = await startGitopsBackend(
-      {
-        clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-        cacheDir,
-        tickSeconds: 1,
-        webhooks: { registrySecret: REGISTRY_SECRET },
-      },
-      [permissions],
-    );
-    const { port } = backend.server.address() as AddressInfo;
-    registry = await startRegistry({
-      notifications: {
-        url: `http://127.0.0.1:${port}/api/gitops/webhooks/registry`,
-        headers: { Authorization: `Bearer ${REGISTRY_SECRET}` },
-      },
-    });
-    image = `${registry.host}/${IMAGE_REPO}`;
+    image = `${stack.registry.host}/${IMAGE_REPO}`;
 
     // The seed's git-app, on semver tags.
-    await pushImage(registry, IMAGE_REPO, '0.1.5');
+    await pushImage(stack.registry, IMAGE_REPO, '0.1.5');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'rollback-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'app.yaml'),
       firstVelaWorkflowFile(`${image}:0.1.5`),
     );
-    await git.createRepo(REPO, { fixtureDir: fixture, branch: BRANCH });
+    await stack.git.createRepo(REPO, { fixtureDir: fixture, branch: BRANCH });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'my-secret',
-      registry: 'imagesecret',
-    });
-    const app = gitAppApplication(git.repoUrl(REPO), image);
+    const app = gitAppApplication(stack.git.repoUrl(REPO), image);
     const repo = app.spec.components[0].properties.imageRepository as Record<
       string,
       unknown
     >;
     delete repo.filterTags;
     repo.policy = { semver: { range: '>=0.1.0' } };
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(app),
     });
     await waitUntil(
@@ -195,12 +163,6 @@ describe('rolling an image back holds it until a person releases it', () => {
       120_000,
     );
   }, 300_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
 
   it('refuses a rollback without the permission, to a tag that never ran, and of a component without automation, leaving Git alone', async () => {
     const commits = (await gitLog()).length;
@@ -260,7 +222,7 @@ describe('rolling an image back holds it until a person releases it', () => {
 
   it('commits 0.1.5 back for Jane, keeps it through polls and a webhook for 0.1.6, and brings 0.1.6 back when John releases it', async () => {
     // 0.1.6 is pushed: the registry's notification has the bot commit it at once.
-    await pushImage(registry, IMAGE_REPO, '0.1.6');
+    await pushImage(stack.registry, IMAGE_REPO, '0.1.6');
     await waitUntil('0.1.6 to roll out', () => runs('0.1.6'), state, 90_000);
     const beforeRollback = await gitLog();
 
@@ -285,7 +247,7 @@ describe('rolling an image back holds it until a person releases it', () => {
     expect(afterRollback[0].message).toBe(
       `Update image automatically.\nImage: ${image}:0.1.5\n\nRequested-by: ${JANE}`,
     );
-    expect(await git.readFile(REPO, 'app.yaml', BRANCH)).toBe(
+    expect(await stack.git.readFile(REPO, 'app.yaml', BRANCH)).toBe(
       firstVelaWorkflowFile(`${image}:0.1.5`),
     );
     const [rolledBackTo, rolledBack] = await history();
@@ -315,7 +277,7 @@ describe('rolling an image back holds it until a person releases it', () => {
       );
     }
     const webhookAt = Date.now();
-    await pushImage(registry, IMAGE_REPO, '0.1.6', {
+    await pushImage(stack.registry, IMAGE_REPO, '0.1.6', {
       fileContent: 'gitops:0.1.6 rebuilt\n',
     });
     await waitUntil(
@@ -355,7 +317,7 @@ describe('rolling an image back holds it until a person releases it', () => {
           '-n',
           'default',
           '--kubeconfig',
-          cluster.kubeconfigPath,
+          stack.cluster.kubeconfigPath,
         ]);
         return text.includes('Would pick: 0.1.6') ? text : undefined;
       },

@@ -8,27 +8,13 @@ import {
   LoggerService,
   RootLoggerService,
 } from '@backstage/backend-plugin-api';
-import {
-  mockCredentials,
-  mockServices,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
-import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  installCrd,
   kustomizeApp,
   markedDeployment,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -83,65 +69,47 @@ class CapturingLogger implements RootLoggerService {
 }
 
 describe('secrets never leak', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
   const logger = new CapturingLogger();
-
-  beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([
-      startCluster(),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
-    await installCrd(cluster);
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+  const stack = useDeliveryStack();
 
   it('appear in no response and no log line', async () => {
-    const image = `${registry.host}/web`;
-    await pushImage(registry, 'web', 'build-1');
-    await pushImage(registry, 'web', 'build-2');
+    const image = `${stack.registry.host}/web`;
+    await pushImage(stack.registry, 'web', 'build-1');
+    await pushImage(stack.registry, 'web', 'build-2');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'secrets-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image}:build-1`),
     );
-    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
 
     const dockerConfig = (password: string) =>
       JSON.stringify({
         auths: {
-          [registry.host]: {
-            username: registry.username,
+          [stack.registry.host]: {
+            username: stack.registry.username,
             password,
-            auth: Buffer.from(`${registry.username}:${password}`).toString(
-              'base64',
-            ),
+            auth: Buffer.from(
+              `${stack.registry.username}:${password}`,
+            ).toString('base64'),
           },
         },
       });
     const secret = (name: string, args: string[]) =>
-      cluster.kubectl(['create', 'secret', 'generic', name, ...args]);
+      stack.cluster.kubectl(['create', 'secret', 'generic', name, ...args]);
     await secret('git-creds', [
-      `--from-literal=username=${git.username}`,
-      `--from-literal=password=${git.password}`,
+      `--from-literal=username=${stack.git.username}`,
+      `--from-literal=password=${stack.git.password}`,
     ]);
     await secret('registry-creds', [
       '--type=kubernetes.io/dockerconfigjson',
-      `--from-literal=.dockerconfigjson=${dockerConfig(registry.password)}`,
+      `--from-literal=.dockerconfigjson=${dockerConfig(
+        stack.registry.password,
+      )}`,
     ]);
     await secret('bad-git-creds', [
-      `--from-literal=username=${git.username}`,
+      `--from-literal=username=${stack.git.username}`,
       `--from-literal=password=${WRONG_GIT_PASSWORD}`,
     ]);
     await secret('bad-registry-creds', [
@@ -150,60 +118,54 @@ describe('secrets never leak', () => {
         WRONG_REGISTRY_PASSWORD,
       )}`,
     ]);
-    await cluster.kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify(kustomizeApp('good', git.repoUrl('demo'), image)),
-    });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
-        kustomizeApp('bad', git.repoUrl('demo'), image, {
+        kustomizeApp('good', stack.git.repoUrl('demo'), image),
+      ),
+    });
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(
+        kustomizeApp('bad', stack.git.repoUrl('demo'), image, {
           git: 'bad-git-creds',
           registry: 'bad-registry-creds',
         }),
       ),
     });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
-        kustomizeApp('bad-registry', git.repoUrl('demo'), image, {
+        kustomizeApp('bad-registry', stack.git.repoUrl('demo'), image, {
           git: 'git-creds',
           registry: 'bad-registry-creds',
         }),
       ),
     });
 
-    backend = await startTestBackend({
+    await stack.startBackend({
+      gitops: {
+        // URL + token + CA: the token is in config, not in a kubeconfig file.
+        clusters: [
+          {
+            name: 'local',
+            url: stack.cluster.server,
+            token: stack.cluster.token,
+            caData: Buffer.from(stack.cluster.caData).toString('base64'),
+          },
+        ],
+        webhooks: {
+          registrySecret: REGISTRY_SECRET,
+          gitSecret: GIT_SECRET,
+        },
+      },
       features: [
-        gitopsPlugin,
-        schedulerServiceFactory,
         createServiceFactory({
           service: coreServices.rootLogger,
           deps: {},
           factory: () => logger,
         }),
-        mockServices.rootConfig.factory({
-          data: {
-            gitops: {
-              // URL + token + CA: the token is in config, not in a kubeconfig file.
-              clusters: [
-                {
-                  name: 'local',
-                  url: cluster.server,
-                  token: cluster.token,
-                  caData: Buffer.from(cluster.caData).toString('base64'),
-                },
-              ],
-              cacheDir,
-              tickSeconds: 1,
-              webhooks: {
-                registrySecret: REGISTRY_SECRET,
-                gitSecret: GIT_SECRET,
-              },
-            },
-          },
-        }),
       ],
     });
     const api = (url: string) =>
-      request(backend!.server)
+      request(stack.backend.server)
         .get(`/api/gitops${url}`)
         .set('Authorization', mockCredentials.user.header());
 
@@ -215,7 +177,7 @@ describe('secrets never leak', () => {
           api('/applications/default/good'),
           api('/applications/default/bad'),
         ]);
-        return (await git.log('demo', 'main')).length === 2 &&
+        return (await stack.git.log('demo', 'main')).length === 2 &&
           bad.body.sync?.lastSyncResult === 'failed'
           ? [good, bad]
           : undefined;
@@ -230,11 +192,11 @@ describe('secrets never leak', () => {
         {
           action: 'push',
           target: { repository: 'web', tag: 'build-3' },
-          request: { host: registry.host },
+          request: { host: stack.registry.host },
         },
       ],
     });
-    const sent = await request(backend.server)
+    const sent = await request(stack.backend.server)
       .post('/api/gitops/webhooks/registry')
       .set({
         'content-type': 'application/json',
@@ -244,9 +206,9 @@ describe('secrets never leak', () => {
     expect(sent.status).toBe(202);
     const gitEvent = JSON.stringify({
       ref: 'refs/heads/main',
-      repository: { clone_url: git.repoUrl('demo') },
+      repository: { clone_url: stack.git.repoUrl('demo') },
     });
-    const signed = await request(backend.server)
+    const signed = await request(stack.backend.server)
       .post('/api/gitops/webhooks/git')
       .set({
         'content-type': 'application/json',
@@ -295,22 +257,22 @@ describe('secrets never leak', () => {
     expect(responses.join('\n')).toContain('registry-creds');
 
     const secrets = [
-      cluster.token,
+      stack.cluster.token,
       REGISTRY_SECRET,
       GIT_SECRET,
-      git.password,
-      registry.password,
+      stack.git.password,
+      stack.registry.password,
       WRONG_GIT_PASSWORD,
       WRONG_REGISTRY_PASSWORD,
     ];
     const forms = secrets
       .flatMap(s => [s, Buffer.from(s).toString('base64')])
       .concat(
-        [registry.password, WRONG_REGISTRY_PASSWORD].map(p =>
-          Buffer.from(`${registry.username}:${p}`).toString('base64'),
+        [stack.registry.password, WRONG_REGISTRY_PASSWORD].map(p =>
+          Buffer.from(`${stack.registry.username}:${p}`).toString('base64'),
         ),
-        [git.password, WRONG_GIT_PASSWORD].map(p =>
-          Buffer.from(`${git.username}:${p}`).toString('base64'),
+        [stack.git.password, WRONG_GIT_PASSWORD].map(p =>
+          Buffer.from(`${stack.git.username}:${p}`).toString('base64'),
         ),
       );
     const haystacks = {

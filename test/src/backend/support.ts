@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   mockCredentials,
   mockServices,
   startTestBackend,
+  type TestBackend,
 } from '@backstage/backend-test-utils';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
 import type { BackendFeature } from '@backstage/backend-plugin-api';
@@ -14,6 +16,9 @@ import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import fs from 'node:fs';
 import {
   freePort,
+  startCluster,
+  startGitServer,
+  startRegistry,
   type Cluster,
   type GitServer,
   type Registry,
@@ -54,6 +59,9 @@ export async function waitUntil<T>(
     await new Promise(r => setTimeout(r, 250));
   }
 }
+
+/** The Secrets {@link kustomizeApp} names unless told others. */
+export const SOURCE_SECRETS = { git: 'git-creds', registry: 'registry-creds' };
 
 /**
  * The Secrets a kustomize component names: Git `username`/`password` (its
@@ -118,6 +126,172 @@ export async function installCrd(cluster: Cluster): Promise<void> {
     'crd/applications.core.oam.dev',
     '--timeout=60s',
   ]);
+}
+
+/** What {@link useDeliveryStack}'s backend runs with, beside its defaults. */
+export interface DeliveryBackendOptions {
+  /**
+   * `gitops` config over the defaults (the stack's cluster as `local`, its
+   * clone cache, a one-second tick): a key given here replaces the default.
+   */
+  gitops?: JsonObject;
+  /** Beside the plugin: modules, or service factories that replace a default service. */
+  features?: BackendFeature[];
+  /** Config beside `gitops`. */
+  config?: JsonObject;
+}
+
+export interface DeliveryStackOptions {
+  /** The cluster's name in its kubeconfig (startCluster's default otherwise). */
+  clusterName?: string;
+  /** Secrets with the Git server's and the registry's credentials, created once both run. */
+  sourceSecrets?: { git: string; registry: string };
+  /** Starts the backend in beforeAll; otherwise a test calls `startBackend`. */
+  backend?: DeliveryBackendOptions & {
+    /**
+     * The registry posts its notifications to this backend's registry
+     * webhook with this bearer token (the backend's `webhooks.registrySecret`),
+     * so it starts after the backend.
+     */
+    registryWebhookSecret?: string;
+  };
+}
+
+/** The real servers of a delivery, and the backend that delivers on them. */
+export interface DeliveryStack {
+  readonly cluster: Cluster;
+  readonly registry: Registry;
+  readonly git: GitServer;
+  /** The backend's clone cache. */
+  readonly cacheDir: string;
+  readonly backend: TestBackend;
+  /** Starts the backend, which afterAll stops. */
+  startBackend(options?: DeliveryBackendOptions): Promise<TestBackend>;
+}
+
+/** Waits for every one to settle, so none is lost; then rejects with the first failure. */
+async function settleAll(work: Array<Promise<unknown> | undefined>) {
+  const failed = (await Promise.allSettled(work)).find(
+    (result): result is PromiseRejectedResult => result.status === 'rejected',
+  );
+  if (failed) throw failed.reason;
+}
+
+/**
+ * A cluster with the Application CRD, a registry, a Git server and a clone
+ * cache for the describe block that calls this, started in its beforeAll and
+ * stopped in its afterAll with whatever backend runs on them: all that did
+ * start, even when a step failed.
+ */
+export function useDeliveryStack(
+  options: DeliveryStackOptions = {},
+): DeliveryStack {
+  let cluster: Cluster | undefined;
+  let registry: Registry | undefined;
+  let git: GitServer | undefined;
+  let cacheDir: string | undefined;
+  let backend: TestBackend | undefined;
+  const running = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(what);
+    return value;
+  };
+  // What a timed-out beforeAll still starts arrives after afterAll: stop it then.
+  let tornDown = false;
+  const kept = <T extends { stop(): Promise<void> }>(started: T): T => {
+    if (tornDown) started.stop().catch(() => {});
+    return started;
+  };
+
+  const stack: DeliveryStack = {
+    get cluster() {
+      return running(cluster, 'The cluster is not running');
+    },
+    get registry() {
+      return running(registry, 'The registry is not running');
+    },
+    get git() {
+      return running(git, 'The Git server is not running');
+    },
+    get cacheDir() {
+      return running(cacheDir, 'The clone cache is not created yet');
+    },
+    get backend() {
+      return running(
+        backend,
+        'No backend is running: pass `backend` or call startBackend',
+      );
+    },
+    async startBackend({ gitops, features, config } = {}) {
+      if (backend) throw new Error('The stack runs one backend at a time');
+      backend = kept(
+        await startGitopsBackend(
+          {
+            clusters: [
+              { name: 'local', kubeconfig: stack.cluster.kubeconfigPath },
+            ],
+            cacheDir: stack.cacheDir,
+            tickSeconds: 1,
+            ...gitops,
+          },
+          features,
+          config,
+        ),
+      );
+      return backend;
+    },
+  };
+
+  beforeAll(async () => {
+    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
+    const notifyWith = options.backend?.registryWebhookSecret;
+    // Each is kept as it starts, for afterAll to stop though another failed.
+    await settleAll([
+      startCluster({ name: options.clusterName }).then(
+        c => (cluster = kept(c)),
+      ),
+      startGitServer().then(g => (git = kept(g))),
+      notifyWith === undefined
+        ? startRegistry().then(r => (registry = kept(r)))
+        : undefined,
+    ]);
+    await installCrd(stack.cluster);
+    if (options.backend) await stack.startBackend(options.backend);
+    if (notifyWith !== undefined) {
+      const { port } = stack.backend.server.address() as AddressInfo;
+      registry = kept(
+        await startRegistry({
+          notifications: {
+            url: `http://127.0.0.1:${port}/api/gitops/webhooks/registry`,
+            headers: { Authorization: `Bearer ${notifyWith}` },
+          },
+        }),
+      );
+    }
+    if (options.sourceSecrets) {
+      await createSourceSecrets(
+        stack.cluster,
+        stack.git,
+        stack.registry,
+        options.sourceSecrets,
+      );
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    tornDown = true;
+    try {
+      // First: until it stops, its loop talks to the servers.
+      await backend?.stop();
+    } finally {
+      await settleAll([cluster?.stop(), registry?.stop(), git?.stop()]).finally(
+        () => {
+          if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
+        },
+      );
+    }
+  }, 60_000);
+
+  return stack;
 }
 
 /** A `core.oam.dev/v1beta1` Application with a single webservice component and an ingress trait. */
@@ -192,7 +366,7 @@ export function kustomizeApp(
   name: string,
   gitUrl: string,
   image: string,
-  secrets = { git: 'git-creds', registry: 'registry-creds' },
+  secrets = SOURCE_SECRETS,
 ) {
   return {
     apiVersion: 'core.oam.dev/v1beta1',

@@ -1,31 +1,18 @@
 import fs from 'node:fs';
-import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  mockCredentials,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import type {
   TimelineEvent,
   TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   kustomizeApp,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -40,45 +27,22 @@ const REGISTRY_SECRET = 'registry-notification-secret-18';
 const IMAGE_REPO = 'web';
 
 describe('the timeline of a release on the real servers', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
-
-  beforeAll(async () => {
-    [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
-    await installCrd(cluster);
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      webhooks: { registrySecret: REGISTRY_SECRET },
-    });
-    const { port } = backend.server.address() as AddressInfo;
-    registry = await startRegistry({
-      notifications: {
-        url: `http://127.0.0.1:${port}/api/gitops/webhooks/registry`,
-        headers: { Authorization: `Bearer ${REGISTRY_SECRET}` },
-      },
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+  const stack = useDeliveryStack({
+    sourceSecrets: SOURCE_SECRETS,
+    backend: {
+      gitops: { webhooks: { registrySecret: REGISTRY_SECRET } },
+      registryWebhookSecret: REGISTRY_SECRET,
+    },
+  });
 
   const api = (url: string) =>
-    request(backend!.server)
+    request(stack.backend.server)
       .get(`/api/gitops${url}`)
       .set('Authorization', mockCredentials.user.header());
   const state = async () =>
     `${JSON.stringify(
       (await api('/applications/default/web-app/timeline')).body,
-    )}\n${await cluster.kubectl([
+    )}\n${await stack.cluster.kubectl([
       'get',
       'applications,deployments',
       '-o',
@@ -86,22 +50,18 @@ describe('the timeline of a release on the real servers', () => {
     ])}`;
 
   it('tells the release in order, with a lead time from the push within a second of the measured one', async () => {
-    const image = `${registry.host}/${IMAGE_REPO}`;
-    await pushImage(registry, IMAGE_REPO, 'build-1');
+    const image = `${stack.registry.host}/${IMAGE_REPO}`;
+    await pushImage(stack.registry, IMAGE_REPO, 'build-1');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'timeline-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image}:build-1`),
     );
-    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
-        kustomizeApp('web-app', git.repoUrl('demo'), image),
+        kustomizeApp('web-app', stack.git.repoUrl('demo'), image),
       ),
     });
     await waitUntil(
@@ -115,14 +75,20 @@ describe('the timeline of a release on the real servers', () => {
     );
 
     const pushStartedAt = Date.now();
-    await pushImage(registry, IMAGE_REPO, 'build-2');
+    await pushImage(stack.registry, IMAGE_REPO, 'build-2');
     const pushedAt = Date.now();
     const release = `${image}:build-2`;
     await waitUntil(
       'the Deployment to run build-2 and be Available',
       async () => {
         const d = JSON.parse(
-          await cluster.kubectl(['get', 'deployment', 'web', '-o', 'json']),
+          await stack.cluster.kubectl([
+            'get',
+            'deployment',
+            'web',
+            '-o',
+            'json',
+          ]),
         );
         return d.spec.template.spec.containers[0].image === release &&
           d.status?.observedGeneration === d.metadata.generation &&

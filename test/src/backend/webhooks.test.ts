@@ -1,28 +1,15 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  mockCredentials,
-  startTestBackend,
-} from '@backstage/backend-test-utils';
+import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   kustomizeApp,
   markedDeployment,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 // The plugin's own tests use the same real events service; it is test-only, so not exported.
@@ -42,28 +29,14 @@ const GITHUB_SECRET = 'github-events-secret-0123456789';
 const GITLAB_TOKEN = 'gitlab-events-token-0123456789';
 const IMAGE_REPO = 'web';
 describe('webhooks on the real registry and Git server', () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startTestBackend>> | undefined;
-  let cacheDir: string;
-
-  beforeAll(async () => {
-    [cluster, git] = await Promise.all([startCluster(), startGitServer()]);
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-clones-'));
-    await installCrd(cluster);
-    backend = await startGitopsBackend(
-      {
-        clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-        cacheDir,
-        tickSeconds: 1,
-        webhooks: {
-          registrySecret: REGISTRY_SECRET,
-          gitSecret: GIT_SECRET,
-        },
+  const stack = useDeliveryStack({
+    sourceSecrets: SOURCE_SECRETS,
+    backend: {
+      gitops: {
+        webhooks: { registrySecret: REGISTRY_SECRET, gitSecret: GIT_SECRET },
       },
-      eventsBackendFeatures(),
-      {
+      features: eventsBackendFeatures(),
+      config: {
         events: {
           // One backend: events stay in the process (the bus's long poll would hold its stop).
           useEventBus: 'never',
@@ -73,30 +46,18 @@ describe('webhooks on the real registry and Git server', () => {
           },
         },
       },
-    );
-    const { port } = backend.server.address() as AddressInfo;
-    registry = await startRegistry({
-      notifications: {
-        url: `http://127.0.0.1:${port}/api/gitops/webhooks/registry`,
-        headers: { Authorization: `Bearer ${REGISTRY_SECRET}` },
-      },
-    });
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+      registryWebhookSecret: REGISTRY_SECRET,
+    },
+  });
 
   const api = (url: string) =>
-    request(backend!.server)
+    request(stack.backend.server)
       .get(`/api/gitops${url}`)
       .set('Authorization', mockCredentials.user.header());
   const state = async () =>
     `${JSON.stringify(
       (await api('/applications/default/web-app/runs')).body,
-    )}\n${await cluster.kubectl([
+    )}\n${await stack.cluster.kubectl([
       'get',
       'applications,deployments,configmaps',
       '-o',
@@ -104,22 +65,18 @@ describe('webhooks on the real registry and Git server', () => {
     ])}`;
 
   it('a pushed tag becomes a bot commit within seconds of the registry notification', async () => {
-    const image = `${registry.host}/${IMAGE_REPO}`;
-    await pushImage(registry, IMAGE_REPO, 'build-1');
+    const image = `${stack.registry.host}/${IMAGE_REPO}`;
+    await pushImage(stack.registry, IMAGE_REPO, 'build-1');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'webhook-fixture-'));
     fs.writeFileSync(
       path.join(fixture, 'deployment.yaml'),
       markedDeployment(`${image}:build-1`),
     );
-    await git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
+    await stack.git.createRepo('demo', { fixtureDir: fixture, branch: 'main' });
     fs.rmSync(fixture, { recursive: true });
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
-        kustomizeApp('web-app', git.repoUrl('demo'), image),
+        kustomizeApp('web-app', stack.git.repoUrl('demo'), image),
       ),
     });
 
@@ -132,15 +89,15 @@ describe('webhooks on the real registry and Git server', () => {
       state,
       90_000,
     );
-    expect(await git.log('demo', 'main')).toHaveLength(1);
+    expect(await stack.git.log('demo', 'main')).toHaveLength(1);
 
     // The next poll is a minute away; only the notification can make this quick.
     const pushedAt = Date.now();
-    await pushImage(registry, IMAGE_REPO, 'build-2');
+    await pushImage(stack.registry, IMAGE_REPO, 'build-2');
     const [commit] = await waitUntil(
       'the bot commit',
       async () => {
-        const log = await git.log('demo', 'main');
+        const log = await stack.git.log('demo', 'main');
         return log.length === 2 ? log : undefined;
       },
       state,
@@ -152,7 +109,7 @@ describe('webhooks on the real registry and Git server', () => {
     );
     expect(seconds).toBeLessThan(10);
     expect(commit.authorName).toBe('kubevelabot');
-    expect(await git.readFile('demo', 'deployment.yaml', 'main')).toBe(
+    expect(await stack.git.readFile('demo', 'deployment.yaml', 'main')).toBe(
       markedDeployment(`${image}:build-2`),
     );
 
@@ -174,7 +131,7 @@ describe('webhooks on the real registry and Git server', () => {
   });
 
   it('a signed Git push event applies a human commit within seconds', async () => {
-    await git.pushAsHuman('demo', {
+    await stack.git.pushAsHuman('demo', {
       branch: 'main',
       files: {
         'config.yaml':
@@ -184,10 +141,10 @@ describe('webhooks on the real registry and Git server', () => {
     });
     const body = JSON.stringify({
       ref: 'refs/heads/main',
-      repository: { clone_url: git.repoUrl('demo') },
+      repository: { clone_url: stack.git.repoUrl('demo') },
     });
     const sentAt = Date.now();
-    const res = await request(backend!.server)
+    const res = await request(stack.backend.server)
       .post('/api/gitops/webhooks/git')
       .set('content-type', 'application/json')
       .set('x-github-event', 'push')
@@ -205,7 +162,7 @@ describe('webhooks on the real registry and Git server', () => {
     await waitUntil(
       'the ConfigMap from the human commit',
       async () => {
-        const out = await cluster
+        const out = await stack.cluster
           .kubectl(['get', 'configmap', 'settings', '-o', 'json'])
           .catch(() => undefined);
         return out ? JSON.parse(out) : undefined;
@@ -229,7 +186,7 @@ describe('webhooks on the real registry and Git server', () => {
     name: string,
     send: () => Promise<request.Response>,
   ): Promise<number> {
-    await git.pushAsHuman('demo', {
+    await stack.git.pushAsHuman('demo', {
       branch: 'main',
       files: {
         [`${name}.yaml`]: `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n  namespace: default\ndata:\n  from: ${name}\n`,
@@ -242,7 +199,7 @@ describe('webhooks on the real registry and Git server', () => {
     await waitUntil(
       `the ConfigMap ${name} from the human commit`,
       async () =>
-        (await cluster
+        (await stack.cluster
           .kubectl(['get', 'configmap', name, '-o', 'name'])
           .catch(() => undefined)) || undefined,
       state,
@@ -254,10 +211,10 @@ describe('webhooks on the real registry and Git server', () => {
   it('a GitHub push through the events backend applies a human commit within seconds', async () => {
     const body = JSON.stringify({
       ref: 'refs/heads/main',
-      repository: { clone_url: git.repoUrl('demo') },
+      repository: { clone_url: stack.git.repoUrl('demo') },
     });
     const send = (signature: string) =>
-      request(backend!.server)
+      request(stack.backend.server)
         .post('/api/events/http/github')
         .set('content-type', 'application/json')
         .set('x-github-event', 'push')
@@ -281,10 +238,10 @@ describe('webhooks on the real registry and Git server', () => {
     const body = JSON.stringify({
       object_kind: 'push',
       ref: 'refs/heads/main',
-      project: { git_http_url: git.repoUrl('demo') },
+      project: { git_http_url: stack.git.repoUrl('demo') },
     });
     const send = (token: string) =>
-      request(backend!.server)
+      request(stack.backend.server)
         .post('/api/events/http/gitlab')
         .set('content-type', 'application/json')
         .set('x-gitlab-event', 'Push Hook')

@@ -3,20 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import request from 'supertest';
+import { pushImage } from '../infra';
 import {
-  Cluster,
-  GitServer,
-  pushImage,
-  Registry,
-  startCluster,
-  startGitServer,
-  startRegistry,
-} from '../infra';
-import {
-  createSourceSecrets,
-  installCrd,
   kustomizeApp,
-  startGitopsBackend,
+  SOURCE_SECRETS,
+  useDeliveryStack,
   waitUntil,
 } from './support';
 
@@ -45,42 +36,21 @@ spec:
 `;
 
 describe("the workload's own story", () => {
-  let cluster: Cluster;
-  let registry: Registry;
-  let git: GitServer;
-  let backend: Awaited<ReturnType<typeof startGitopsBackend>> | undefined;
-  let cacheDir: string;
-
-  beforeAll(async () => {
-    [cluster, registry, git] = await Promise.all([
-      startCluster({ name: 'local' }),
-      startRegistry(),
-      startGitServer(),
-    ]);
-    await installCrd(cluster);
-    await createSourceSecrets(cluster, git, registry, {
-      git: 'git-creds',
-      registry: 'registry-creds',
-    });
-    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-story-'));
-  }, 180_000);
-
-  afterAll(async () => {
-    await backend?.stop();
-    await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
-    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
-  }, 60_000);
+  const stack = useDeliveryStack({
+    clusterName: 'local',
+    sourceSecrets: SOURCE_SECRETS,
+  });
 
   const get = async (url: string) =>
     (
-      await request(backend!.server)
+      await request(stack.backend.server)
         .get(`/api/gitops/applications/default/${url}`)
         .set('Authorization', mockCredentials.user.header())
         .expect(200)
     ).body;
   const deployment = async () =>
     JSON.parse(
-      (await cluster.kubectl([
+      (await stack.cluster.kubectl([
         'get',
         'deployment',
         'test-server',
@@ -99,8 +69,8 @@ describe("the workload's own story", () => {
     [
       JSON.stringify(await get('git-app/runs').catch(e => String(e))),
       JSON.stringify(await get('git-app/image-history').catch(e => String(e))),
-      await cluster.kubectl(['get', 'application', '-o', 'yaml']),
-      await cluster.kubectl([
+      await stack.cluster.kubectl(['get', 'application', '-o', 'yaml']),
+      await stack.cluster.kubectl([
         'get',
         'deployment',
         '-o',
@@ -110,24 +80,22 @@ describe("the workload's own story", () => {
     ].join('\n');
 
   it("shows first-vela-workflow's manager, image history, running image and a true time to healthy", async () => {
-    const image = `${registry.host}/story/web`;
-    await pushImage(registry, 'story/web', 'build-1');
+    const image = `${stack.registry.host}/story/web`;
+    await pushImage(stack.registry, 'story/web', 'build-1');
     const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'story-repo-'));
     fs.writeFileSync(
       path.join(fixture, 'app.yaml'),
       childManifest(`${image}:build-1`),
     );
-    await git.createRepo('story', { fixtureDir: fixture, branch: 'main' });
-    fs.rmSync(fixture, { recursive: true });
-    backend = await startGitopsBackend({
-      clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
-      cacheDir,
-      tickSeconds: 1,
-      shards: 1,
+    await stack.git.createRepo('story', {
+      fixtureDir: fixture,
+      branch: 'main',
     });
-    await cluster.kubectl(['apply', '-f', '-'], {
+    fs.rmSync(fixture, { recursive: true });
+    await stack.startBackend({ gitops: { shards: 1 } });
+    await stack.cluster.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(
-        kustomizeApp('git-app', git.repoUrl('story'), image),
+        kustomizeApp('git-app', stack.git.repoUrl('story'), image),
       ),
     });
     await waitUntil(
@@ -143,8 +111,8 @@ describe("the workload's own story", () => {
     );
 
     // The new tag, and what a person watching the Deployment would see.
-    await pushImage(registry, 'story/web', 'build-2');
-    await request(backend.server)
+    await pushImage(stack.registry, 'story/web', 'build-2');
+    await request(stack.backend.server)
       .post('/api/gitops/applications/default/git-app/sync')
       .set('Authorization', mockCredentials.user.header())
       .expect(202);
@@ -208,7 +176,7 @@ describe("the workload's own story", () => {
     expect(own.committedBy).toBeUndefined();
 
     // Managed by git-app at the revision of the bot's commit, which carried build-2.
-    const botCommit = await git.head('story', 'main');
+    const botCommit = await stack.git.head('story', 'main');
     const child = await waitUntil(
       "first-vela-workflow to name git-app's revision with the bot's commit",
       async () => {
@@ -225,7 +193,7 @@ describe("the workload's own story", () => {
       name: 'git-app',
       component: 'deploy',
       revision: `main@sha1:${botCommit}`,
-      url: git.repoUrl('story'),
+      url: stack.git.repoUrl('story'),
     });
     // What runs, from the live Deployment.
     expect(child.components).toEqual([
