@@ -5,6 +5,7 @@
  * verdict on a bare time.
  *
  *   yarn workspace @gitops-workflow/bench bench:apply [--objects 500] [--rounds 3] [--kubeconfig FILE] [--kubectl PATH]
+ *     [--qps N] [--burst N]   the engine's client-side rate limit (default: the backend's)
  *
  * Without --kubeconfig it starts its own cluster from test/infra and stops it.
  */
@@ -66,7 +67,12 @@ async function main() {
   const given = flag('kubeconfig') ?? process.env.KUBECONFIG;
   const own = given ? undefined : await startCluster();
   const kubeconfig = given ?? own!.kubeconfigPath;
-  const client = KubeClient.fromKubeconfigFile(kubeconfig);
+  const qps = flag('qps');
+  const burst = flag('burst');
+  const client = KubeClient.fromKubeconfigFile(kubeconfig, undefined, {
+    qps: qps === undefined ? undefined : Number(qps),
+    burst: burst === undefined ? undefined : Number(burst),
+  });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'gitops-bench-apply-'));
   const rows: Array<Record<string, number>> = [];
   try {

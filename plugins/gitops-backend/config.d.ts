@@ -27,6 +27,15 @@ export interface Config {
       caFile?: string;
       /** Skip TLS verification for `url` (local development only). */
       skipTLSVerify?: boolean;
+      /**
+       * Requests per second this backend sends the cluster, sustained, like
+       * client-go's QPS (watches count when they start). Requests of
+       * Applications whose rollout is under way go first. Default 200; 0 for
+       * no limit.
+       */
+      qps?: number;
+      /** Requests that may go at once after a quiet spell. Default 500. */
+      burst?: number;
     }>;
     /**
      * Only Applications carrying all of these labels are reconciled, so a

@@ -56,6 +56,8 @@ export function readClusterConfigs(config: Config): ClusterConnectionConfig[] {
       caData: c.getOptionalString('caData'),
       caFile: c.getOptionalString('caFile'),
       skipTLSVerify: c.getOptionalBoolean('skipTLSVerify'),
+      qps: c.getOptionalNumber('qps'),
+      burst: c.getOptionalNumber('burst'),
     };
     if (!cluster.kubeconfig && !cluster.url) {
       throw new InputError(
@@ -90,7 +92,11 @@ export class ClusterService {
       return {
         config,
         kubeConfig,
-        client: KubeClient.fromKubeConfig(kubeConfig, options.kube),
+        client: KubeClient.fromKubeConfig(kubeConfig, {
+          ...options.kube,
+          qps: config.qps,
+          burst: config.burst,
+        }),
       };
     });
   }

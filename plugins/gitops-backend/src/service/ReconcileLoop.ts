@@ -14,6 +14,7 @@ import {
   PassStoppedError,
   type PassFence,
   withRequestSignal,
+  withUrgentRequests,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore } from '../store/GitopsStore';
@@ -276,7 +277,10 @@ export class ReconcileLoop {
       const trigger = dueTrigger(current, schedule, now);
       if (!trigger) return;
       if (schedule?.requested) await this.options.store.clearSyncRequest(key);
-      await this.options.reconciler.reconcile(current, key, trigger, fence);
+      const pass = () =>
+        this.options.reconciler.reconcile(current, key, trigger, fence);
+      // A rollout under way finishes before new work starts on a busy API server.
+      await (rollingOut(current) ? withUrgentRequests(pass) : pass());
     });
   }
 
@@ -336,6 +340,12 @@ export function dueTrigger(
   if (specChanged(app)) return 'watch';
   if (!schedule?.nextAt || now >= schedule.nextAt.getTime()) return 'poll';
   return undefined;
+}
+
+/** Its workflow is running on the spec it last reconciled: a rollout under way. */
+function rollingOut(app: KubeObject): boolean {
+  const status = app.status as { status?: string } | undefined;
+  return status?.status === 'runningWorkflow' && !specChanged(app);
 }
 
 /** Its spec changed since the last reconcile, or its deletion started. */

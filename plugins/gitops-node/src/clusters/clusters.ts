@@ -15,6 +15,10 @@ export interface ClusterConnectionConfig {
   caData?: string;
   caFile?: string;
   skipTLSVerify?: boolean;
+  /** Client-side limit of requests per second to this cluster (default 200). */
+  qps?: number;
+  /** Requests that may go at once after a quiet spell (default 500). */
+  burst?: number;
 }
 
 /** Builds a client-node KubeConfig for a configured cluster. */
@@ -41,7 +45,9 @@ export function kubeConfigFor(cluster: ClusterConnectionConfig): KubeConfig {
       },
     ],
     users: [{ name: cluster.name, token: cluster.token }],
-    contexts: [{ name: cluster.name, cluster: cluster.name, user: cluster.name }],
+    contexts: [
+      { name: cluster.name, cluster: cluster.name, user: cluster.name },
+    ],
     currentContext: cluster.name,
   });
   return kc;
@@ -90,15 +96,23 @@ export async function probeCluster(client: {
  * on. Response bodies are not echoed, so tokens in them can't leak.
  */
 export function describeKubeError(error: unknown): string {
-  const e = error as { code?: number; cause?: { code?: string }; message?: string };
+  const e = error as {
+    code?: number;
+    cause?: { code?: string };
+    message?: string;
+  };
   if (typeof e?.code === 'number') {
-    if (e.code === 401) return 'The API server rejected the credentials (401 Unauthorized)';
-    if (e.code === 403) return 'The credentials are not allowed to do this (403 Forbidden)';
+    if (e.code === 401)
+      return 'The API server rejected the credentials (401 Unauthorized)';
+    if (e.code === 403)
+      return 'The credentials are not allowed to do this (403 Forbidden)';
     return `The API server answered HTTP ${e.code}`;
   }
   const code = e?.cause?.code ?? (e as { code?: string })?.code;
-  if (code === 'ECONNREFUSED') return 'Connection refused: is the API server running at this address?';
+  if (code === 'ECONNREFUSED')
+    return 'Connection refused: is the API server running at this address?';
   if (code === 'ENOTFOUND') return 'The API server host name does not resolve';
-  if (typeof code === 'string' && code.includes('CERT')) return `TLS verification failed (${code}): check the cluster's CA`;
+  if (typeof code === 'string' && code.includes('CERT'))
+    return `TLS verification failed (${code}): check the cluster's CA`;
   return e?.message ?? String(error);
 }

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   ServiceUnavailableError,
 } from '@backstage/errors';
+import { RequestLimiter, type RequestRateOptions } from './limiter';
 import { apiVersionOf, groupOf, type ObjectRef } from './objects';
 import type { KubeObject } from './objects';
 import {
@@ -48,7 +49,7 @@ interface RequestOptions {
   signal?: AbortSignal;
 }
 
-export interface KubeClientOptions {
+export interface KubeClientOptions extends RequestRateOptions {
   /**
    * Deadline of one API request, from sending it to the end of the
    * response. Default 30 s. Watches are long by design: their response
@@ -127,6 +128,8 @@ export class KubeClient {
 
   private readonly requestTimeoutMs: number;
   private readonly watchGraceMs: number;
+  /** Shared with `asUser` views: the rate limit is the cluster's, not one user's. */
+  private readonly limiter: RequestLimiter;
   /** Set by `asUser`: the user every request goes as, and the client whose connections it shares. */
   private impersonating?: { user: string; root: KubeClient };
 
@@ -142,6 +145,7 @@ export class KubeClient {
     this.server = new URL(server);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.watchGraceMs = options.watchGraceMs ?? 30_000;
+    this.limiter = new RequestLimiter(options);
   }
 
   /** The error of a request that got no (complete) answer in time; names the request, never its credentials. */
@@ -306,7 +310,11 @@ export class KubeClient {
         });
         req.end(payload);
       });
-    let response = await send();
+    const sendInTurn = async () => {
+      await this.limiter.acquire(signal);
+      return send();
+    };
+    let response = await sendInTurn();
     // API Priority and Fairness sheds load with 429 + Retry-After: wait and retry a few times.
     for (
       let attempt = 1;
@@ -319,7 +327,7 @@ export class KubeClient {
           ? Math.min(seconds, 10) * 1000
           : 250 * attempt;
       await new Promise(resolve => setTimeout(resolve, waitMs));
-      response = await send();
+      response = await sendInTurn();
     }
     const { status, text } = response;
     let body: unknown = undefined;
@@ -371,6 +379,7 @@ export class KubeClient {
       url.searchParams.set('labelSelector', options.labelSelector);
     const watchSeconds = options.timeoutSeconds ?? 300;
     url.searchParams.set('timeoutSeconds', String(watchSeconds));
+    await this.limiter.acquire(options.signal);
     const { agent, headers, basic } = await this.connection();
     const transport = url.protocol === 'https:' ? https : http;
     let resourceVersion = options.resourceVersion;

@@ -3,3 +3,4 @@ export * from './informer';
 export * from './labelSelector';
 export * from './objectCache';
 export * from './objects';
+export * from './limiter';
