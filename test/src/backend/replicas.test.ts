@@ -53,7 +53,7 @@ describe('several backend replicas', () => {
     await handle.stop();
     await db?.destroy();
     await Promise.all([cluster?.stop(), postgres?.stop()]);
-  });
+  }, 60_000);
 
   it('apply each Application once, and one finishes the work when the other is killed', async () => {
     await cluster.kubectl(['apply', '-f', '-'], {
@@ -128,5 +128,5 @@ describe('several backend replicas', () => {
         (c: any) => Date.parse(c.metadata.creationTimestamp) > killedAt,
       ),
     ).toEqual([]);
-  }, 240_000);
+  }, 360_000);
 });

@@ -444,8 +444,12 @@ export async function startReplica(
       (
         await fetch(`http://127.0.0.1:${port}/.backstage/health/v1/readiness`)
       ).ok,
-    { timeoutMs: 120_000, intervalMs: 500, abort: replica.deathError },
-  );
+    { timeoutMs: 180_000, intervalMs: 500, abort: replica.deathError },
+  ).catch(error => {
+    throw new Error(
+      `${(error as Error).message}; its log ends:\n${replica.logTail(40)}`,
+    );
+  });
   return replica;
 }
 
