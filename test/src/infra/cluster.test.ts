@@ -1,5 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
-import { Cluster, startCluster } from './cluster';
+import { AuditEvent, Cluster, startCluster } from './cluster';
 
 async function until<T>(
   what: string,
@@ -146,6 +146,45 @@ describe('Kubernetes test cluster', () => {
     expect(
       pods.items[0].status?.conditions?.find(c => c.type === 'Ready')?.status,
     ).toBe('False');
+  });
+
+  it("records an audited user's requests, made with its own kubeconfig, and nobody else's", async () => {
+    const audited = await startCluster({
+      name: 'audited',
+      auditUsers: ['auditor'],
+    });
+    try {
+      const kc = new k8s.KubeConfig();
+      kc.loadFromFile(audited.userKubeconfigs.auditor);
+      await kc
+        .makeApiClient(k8s.CoreV1Api)
+        .createNamespace({ body: { metadata: { name: 'by-auditor' } } });
+      await clients(audited).core.createNamespace({
+        body: { metadata: { name: 'by-admin' } },
+      });
+      const creates = (events: AuditEvent[]) =>
+        events.filter(
+          e =>
+            e.stage === 'ResponseComplete' &&
+            e.verb === 'create' &&
+            e.objectRef?.resource === 'namespaces',
+        );
+      // An event may reach the file just after its response reaches the client.
+      const events = await until('the audit event of the create', async () => {
+        const all = await audited.auditEvents();
+        return creates(all).length > 0 ? all : undefined;
+      });
+      expect(events.map(e => e.user.username)).toEqual(
+        events.map(() => 'auditor'),
+      );
+      expect(creates(events)).toEqual([
+        expect.objectContaining({
+          responseStatus: expect.objectContaining({ code: 201 }),
+        }),
+      ]);
+    } finally {
+      await audited.stop();
+    }
   });
 
   it('runs a second, independent cluster at the same time', async () => {

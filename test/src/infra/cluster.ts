@@ -42,6 +42,39 @@ export interface StartClusterOptions {
   nodes?: 'kwok' | 'real';
   /** How many kwok nodes to create (default 1; kwok only). */
   kwokNodes?: number;
+  /**
+   * kube-controller-manager's client limits: `--kube-api-qps` this and
+   * `--kube-api-burst` twice this. Its defaults (20/30) roll Deployments out
+   * at about 5 a second; real clusters raise them.
+   */
+  controllerManagerQps?: number;
+  /**
+   * Users, each with a static token (group system:masters) and a kubeconfig
+   * of its own (`Cluster.userKubeconfigs`), whose requests the API server
+   * records in an audit log at level Metadata (`Cluster.auditEvents`);
+   * nobody else's requests are recorded.
+   */
+  auditUsers?: string[];
+}
+
+/** One audit log entry (audit.k8s.io/v1 Event at level Metadata), the fields we read. */
+export interface AuditEvent {
+  /** `ResponseStarted` (watches only) or `ResponseComplete`, or `Panic`. */
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: {
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+  };
+  responseStatus?: { code?: number };
+  /** RFC 3339 with microseconds. */
+  requestReceivedTimestamp: string;
+  stageTimestamp: string;
 }
 
 export interface Cluster {
@@ -54,6 +87,10 @@ export interface Cluster {
   kubeconfig: string;
   /** Admin bearer token (group system:masters). */
   token: string;
+  /** Kubeconfig files of the `auditUsers`, by user name. */
+  userKubeconfigs: Record<string, string>;
+  /** The audit log so far: the requests of the `auditUsers` (none without). */
+  auditEvents(): Promise<AuditEvent[]>;
   caFile: string;
   /** PEM of the cluster CA. */
   caData: string;
@@ -196,6 +233,7 @@ export async function startCluster(
       bins,
       name,
       options.nodes === 'real' ? 'real' : options.kwokNodes ?? 1,
+      options,
     );
   } catch (e) {
     await handle.stop(1_000);
@@ -208,6 +246,7 @@ async function boot(
   bins: K8sBinaries,
   name: string,
   nodes: number | 'real',
+  { controllerManagerQps, auditUsers = [] }: StartClusterOptions,
 ): Promise<Cluster> {
   const dir = handle.addDir(await makeTempDir(`cluster-${name}`));
   const pki = path.join(dir, 'pki');
@@ -272,6 +311,7 @@ async function boot(
     kubeProxy: token(),
     traefik: token(),
   };
+  const userTokens = Object.fromEntries(auditUsers.map(u => [u, token()]));
   const tokensFile = path.join(pki, 'tokens.csv');
   // Components authenticate as their usual identities; system:masters spares
   // us the RBAC bootstrapping a production control plane does with certificates.
@@ -289,6 +329,9 @@ async function boot(
             `${nodeTokens.traefik},traefik,traefik,"system:masters"`,
           ]
         : []),
+      ...auditUsers.map(
+        u => `${userTokens[u]},${u},user-${u},"system:masters"`,
+      ),
       '',
     ].join('\n'),
   );
@@ -311,6 +354,33 @@ async function boot(
     schedulerToken,
   );
   const kwokKubeconfig = writeKubeconfig('kwok.kubeconfig', kwokToken);
+  const userKubeconfigs = Object.fromEntries(
+    auditUsers.map(u => [u, writeKubeconfig(`${u}.kubeconfig`, userTokens[u])]),
+  );
+  const auditDir = path.join(dir, 'audit');
+  const auditArgs: string[] = [];
+  if (auditUsers.length > 0) {
+    fs.mkdirSync(auditDir);
+    const policyFile = path.join(dir, 'audit-policy.json');
+    fs.writeFileSync(
+      policyFile,
+      JSON.stringify({
+        apiVersion: 'audit.k8s.io/v1',
+        kind: 'Policy',
+        omitStages: ['RequestReceived'],
+        rules: [{ level: 'Metadata', users: auditUsers }, { level: 'None' }],
+      }),
+    );
+    auditArgs.push(
+      `--audit-policy-file=${policyFile}`,
+      `--audit-log-path=${path.join(auditDir, 'audit.log')}`,
+      '--audit-log-format=json',
+      // Blocking: an event is in the file once its response is sent.
+      '--audit-log-mode=blocking',
+      // Rotated files (kube-apiserver's default is 100 MB) are read too.
+      '--audit-log-maxsize=1024',
+    );
+  }
 
   await waitFor('etcd', async () => (await fetch(`${etcdUrl}/health`)).ok, {
     timeoutMs: 30_000,
@@ -336,6 +406,7 @@ async function boot(
     '--allow-privileged=true',
     '--profiling=false',
     '--endpoint-reconciler-type=none',
+    ...auditArgs,
     '--v=0',
   ];
   const spawnApiServer = () =>
@@ -392,6 +463,12 @@ async function boot(
         '--leader-elect=false',
         `--service-account-private-key-file=${saKey}`,
         `--root-ca-file=${ca.certFile}`,
+        ...(controllerManagerQps === undefined
+          ? []
+          : [
+              `--kube-api-qps=${controllerManagerQps}`,
+              `--kube-api-burst=${2 * controllerManagerQps}`,
+            ]),
         '--v=0',
       ],
       { logFile: path.join(logs, 'kube-controller-manager.log'), env },
@@ -510,6 +587,8 @@ async function boot(
     kubeconfigPath,
     kubeconfig: fs.readFileSync(kubeconfigPath, 'utf8'),
     token: adminToken,
+    userKubeconfigs,
+    auditEvents: () => readAuditLog(auditDir),
     caFile: ca.certFile,
     caData: ca.certPem,
     nodeNames,
@@ -536,4 +615,24 @@ async function boot(
       await handle.stop(3_000);
     },
   };
+}
+
+/** Every event in the audit log files of `dir` (rotated ones included), oldest file first. */
+async function readAuditLog(dir: string): Promise<AuditEvent[]> {
+  let files: string[];
+  try {
+    files = await fs.promises.readdir(dir);
+  } catch {
+    return []; // no audit users: no log
+  }
+  const events: AuditEvent[] = [];
+  // Rotated files are named audit-<time>.log, so they sort before the live audit.log.
+  for (const file of files.filter(f => f.endsWith('.log')).sort()) {
+    const text = await fs.promises.readFile(path.join(dir, file), 'utf8');
+    const lines = text.split('\n');
+    // The last is empty, or a line the API server is still writing.
+    lines.pop();
+    for (const line of lines) events.push(JSON.parse(line));
+  }
+  return events;
 }

@@ -27,7 +27,7 @@ export type {
   StartGitServerOptions,
 } from './git-server';
 export { startCluster } from './cluster';
-export type { Cluster, StartClusterOptions } from './cluster';
+export type { AuditEvent, Cluster, StartClusterOptions } from './cluster';
 export { startPostgres } from './postgres';
 export type { Postgres, PostgresConnection } from './postgres';
 export { k8sBinaries, buildK8sBinaries } from './binaries';
