@@ -143,7 +143,7 @@ function machineJiffies(): { busy: number; total: number } {
   return { busy: total - values[3] - values[4], total };
 }
 
-/** The control plane's processes (theirs command lines name the cluster's dir), by program. */
+/** The control plane's processes (their command lines name the cluster's dir), by program. */
 function controlPlanePids(cluster: Cluster): Map<string, number> {
   const pids = new Map<string, number>();
   for (const entry of fs.readdirSync('/proc')) {
@@ -152,8 +152,10 @@ function controlPlanePids(cluster: Cluster): Map<string, number> {
       const argv = fs
         .readFileSync(`/proc/${entry}/cmdline`, 'utf8')
         .split('\0');
-      if (argv.some(arg => arg.includes(cluster.dir))) {
-        pids.set(argv[0].split('/').pop()!, Number(entry));
+      const program = argv[0].split('/').pop()!;
+      // kubectl comes and goes; the bench counts its own (its children).
+      if (program !== 'kubectl' && argv.some(a => a.includes(cluster.dir))) {
+        pids.set(program, Number(entry));
       }
     } catch {
       // gone meanwhile
@@ -459,6 +461,8 @@ async function main() {
     const meter = new CpuMeter(
       new Map([
         ['backend', backendPids],
+        // Its own CPU includes the kubectl processes it ran and waited for.
+        ['bench and its kubectl', [process.pid]],
         ...[...controlPlane].map(
           ([name, pid]) => [name, [pid]] as [string, number[]],
         ),
