@@ -11,6 +11,7 @@ import { installCrd, startReplica, waitUntil } from './support';
  */
 
 const APPS = 50;
+const LEASE_SECONDS = 5;
 
 function configMapApp(i: number) {
   return {
@@ -70,7 +71,7 @@ describe('several backend replicas', () => {
         shards: 8,
         concurrency: 2,
         // A killed replica's shards are taken over within seconds.
-        shardLeaseSeconds: 5,
+        shardLeaseSeconds: LEASE_SECONDS,
       });
     const [first] = await Promise.all([start('replica-a'), start('replica-b')]);
 
@@ -117,15 +118,19 @@ describe('several backend replicas', () => {
     ).items.filter((c: any) => c.metadata.name.startsWith('settings-'));
     expect(configMaps).toHaveLength(APPS);
     // Written with no run that says so: only by a pass the killed replica
-    // broke off between its write and its record, so before it died (the
-    // API server stamps whole seconds, rounded down).
+    // broke off between its write and its record, so by a request it sent
+    // before it died. The API server may carry such a request out a moment
+    // later, but before the shard's lease ran out: only then could the other
+    // replica look, and it records what it writes.
     const unrecorded = configMaps.filter(
       (c: any) =>
         written(byApp.get(`local/default/app-${c.data.index}`)!) === 0,
     );
     expect(
       unrecorded.filter(
-        (c: any) => Date.parse(c.metadata.creationTimestamp) > killedAt,
+        (c: any) =>
+          Date.parse(c.metadata.creationTimestamp) >=
+          killedAt + LEASE_SECONDS * 1000,
       ),
     ).toEqual([]);
   }, 360_000);
