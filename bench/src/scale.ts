@@ -728,7 +728,7 @@ function report(r: Record<string, any>, kcmLimits: string) {
     ['one change s', f(r.oneChangeS)],
   ];
   out(`| ${columns.map(c => c[0]).join(' | ')} |`);
-  out(`|${columns.map(() => '---').join('|')}|`);
+  out(`| ${columns.map(() => '---').join(' | ')} |`);
   out(`| ${columns.map(c => c[1]).join(' | ')} |`);
   out();
   out(
