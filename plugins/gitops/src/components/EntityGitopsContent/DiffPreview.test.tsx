@@ -1,4 +1,4 @@
-import { screen, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import {
   annotated,
@@ -127,13 +127,22 @@ describe('DiffPreview', () => {
   it('is disabled, saying why, for a user who may not sync', async () => {
     const api = stubApi();
     await render(annotated, api, name => name !== 'gitops.application.sync');
+    // The card may render again while the permission is asked (the span
+    // hovered is then gone): hover the current one until the reason shows.
+    await waitFor(
+      async () => {
+        await userEvent.hover((await previewButton()).parentElement!);
+        expect(
+          await screen.findByText(
+            /You are not allowed to preview the next sync of default\/first-vela-workflow/,
+            {},
+            { timeout: 2_000 },
+          ),
+        ).toBeInTheDocument();
+      },
+      { timeout: 20_000 },
+    );
     const button = await previewButton();
-    await userEvent.hover(button.parentElement!);
-    expect(
-      await screen.findByText(
-        /You are not allowed to preview the next sync of default\/first-vela-workflow/,
-      ),
-    ).toBeInTheDocument();
     expect(button).toBeDisabled();
     expect(api.previewDiff).not.toHaveBeenCalled();
   });
