@@ -40,6 +40,12 @@ function time(fn: () => unknown): number {
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
+/** The seed's policy: master-<sha>-<timestamp>, newest timestamp. */
+const seedSpec: ImagePolicySpec = {
+  filterTags: { pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)', extract: '$ts' },
+  policy: { numerical: { order: 'asc' } },
+};
+
 const cases: Array<{
   name: string;
   tags: string[];
@@ -50,24 +56,12 @@ const cases: Array<{
   {
     name: 'seed: pattern + extract $ts, numerical asc',
     tags: seedTags(TAGS),
-    spec: {
-      filterTags: {
-        pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)',
-        extract: '$ts',
-      },
-      policy: { numerical: { order: 'asc' } },
-    },
+    spec: seedSpec,
   },
   {
     name: 'seed, the same listing polled again',
     tags: seedTags(TAGS),
-    spec: {
-      filterTags: {
-        pattern: '^master-[a-f0-9]+-(?P<ts>[0-9]+)',
-        extract: '$ts',
-      },
-      policy: { numerical: { order: 'asc' } },
-    },
+    spec: seedSpec,
     again: true,
   },
   {
