@@ -264,13 +264,17 @@ export class ManagedProcess {
     return this.exitReason === undefined;
   }
 
-  /** The end of the process log, for error messages. */
+  /**
+   * The end of the process log, for error messages; without the lines our
+   * own health polls make, which would otherwise be all it shows.
+   */
   logTail(lines = 20): string {
     try {
       return fs
         .readFileSync(this.logFile, 'utf8')
         .trimEnd()
         .split('\n')
+        .filter(line => !line.includes('/.backstage/health/'))
         .slice(-lines)
         .join('\n');
     } catch {

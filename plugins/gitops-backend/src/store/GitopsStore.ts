@@ -187,6 +187,28 @@ const historyFor =
     return entry;
   };
 
+/** Any fixed number: it names our migration lock among PostgreSQL's advisory locks. */
+const MIGRATION_LOCK_KEY = 0x6769746f7073;
+
+/**
+ * Brings the schema up to date. Replicas that start together on a fresh
+ * PostgreSQL database would race to create knex's own tables (the loser fails
+ * its startup), so there one migrates at a time under an advisory lock, which
+ * PostgreSQL releases if its holder dies; the next finds nothing left to do.
+ */
+async function migrateLatest(client: Knex): Promise<void> {
+  const migrate = () => client.migrate.latest({ directory: migrationsDir });
+  if (client.client.dialect !== 'postgresql') {
+    await migrate();
+    return;
+  }
+  await client.transaction(async tx => {
+    await tx.raw("set local lock_timeout = '120s'");
+    await tx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    await migrate();
+  });
+}
+
 /**
  * The plugin's persistent state, in the Backstage database (SQLite or
  * PostgreSQL): reconcile runs, image history, inventory and the automation
@@ -195,9 +217,7 @@ const historyFor =
 export class GitopsStore {
   static async create(database: DatabaseService): Promise<GitopsStore> {
     const client = await database.getClient();
-    if (!database.migrations?.skip) {
-      await client.migrate.latest({ directory: migrationsDir });
-    }
+    if (!database.migrations?.skip) await migrateLatest(client);
     return new GitopsStore(client);
   }
 
