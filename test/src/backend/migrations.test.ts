@@ -1,4 +1,6 @@
 import knexFactory, { Knex } from 'knex';
+// The store is internal to the backend; startup runs exactly this call.
+// eslint-disable-next-line @backstage/no-forbidden-package-imports
 import { GitopsStore } from '@gitops-workflow/plugin-gitops-backend/src/store/GitopsStore';
 import { Postgres, startPostgres } from '../infra/postgres';
 
