@@ -76,6 +76,8 @@ export class ReconcileLoop {
   private readonly stopping = new AbortController();
   /** Shards asked for since their tick here last looked: it goes round once more. */
   private readonly rerun = new Set<number>();
+  /** Shards whose tick runs in this replica now. */
+  private readonly running = new Set<number>();
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -93,7 +95,9 @@ export class ReconcileLoop {
         // The lease: a shard whose replica died is run elsewhere after this.
         timeout: { seconds: this.options.shardLeaseSeconds ?? 600 },
         scope: 'global',
-        fn: signal => this.tick(shard, Date.now(), signal),
+        fn: async signal => {
+          await this.tick(shard, Date.now(), signal);
+        },
       });
     }
   }
@@ -103,21 +107,39 @@ export class ReconcileLoop {
     this.stopping.abort(new Error('the backend is shutting down'));
   }
 
-  /** Reconciles an Application at its shard's next tick, which starts now. */
+  /** Reconciles an Application now: its shard's tick starts here, or goes round once more. */
   async requestSync(key: string, trigger: ReconcileTrigger): Promise<void> {
     await this.options.store.requestSync(key, trigger);
-    await this.trigger(shardOf(key, this.shards));
+    this.trigger(shardOf(key, this.shards));
   }
 
-  /** Starts a shard's tick now; one running here goes round once more before it ends. */
-  private async trigger(shard: number): Promise<void> {
+  /**
+   * Starts a shard's tick now, here; one running here goes round once more
+   * before it ends. Backstage's scheduler would only see a triggered task
+   * at its next look at the database, up to 5 s later.
+   */
+  private trigger(shard: number): void {
     // Marked first: the running tick may be about to check.
     this.rerun.add(shard);
+    if (this.running.has(shard)) return;
+    this.tick(shard)
+      .then(ran => (ran ? undefined : this.triggerElsewhere(shard)))
+      .catch(error =>
+        this.options.logger.warn(
+          `Reconciling shard ${shard} failed: ${stringifyError(error)}`,
+        ),
+      );
+  }
+
+  /**
+   * Another replica's tick holds the shard: the request waits in the
+   * database, and the scheduler runs the shard next, wherever it may.
+   */
+  private async triggerElsewhere(shard: number): Promise<void> {
     try {
       await this.options.scheduler.triggerTask(reconcileTaskId(shard));
     } catch (error) {
-      // A tick is running (a rollout ended during its own pass, say): it
-      // goes round again rather than leave the request to the next tick.
+      // Its tick is running: the request is picked up by its next one.
       if (
         !(error instanceof ConflictError) &&
         (error as Error).name !== 'ConflictError'
@@ -176,18 +198,39 @@ export class ReconcileLoop {
     );
   }
 
-  /** One pass over a shard's Applications. */
+  /**
+   * One pass over a shard's Applications; false when another replica's
+   * tick holds the shard (or the backend is stopping), so none ran here.
+   */
   async tick(
     shard: number,
     now = Date.now(),
     signal?: AbortSignal,
-  ): Promise<void> {
-    const { store } = this.options;
+  ): Promise<boolean> {
     // The backend is shutting down: its database may already be closed.
-    if (this.stopping.signal.aborted) return;
+    if (this.stopping.signal.aborted) return false;
+    if (this.running.has(shard)) {
+      // The scheduler's tick met one started here: that one goes round again.
+      this.rerun.add(shard);
+      return true;
+    }
+    this.running.add(shard);
+    try {
+      return await this.claimAndTick(shard, now, signal);
+    } finally {
+      this.running.delete(shard);
+    }
+  }
+
+  private async claimAndTick(
+    shard: number,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const { store } = this.options;
     const leaseMs = (this.options.shardLeaseSeconds ?? 600) * 1000;
     if (!(await store.claimShard(shard, this.holder, new Date(now + leaseMs))))
-      return; // another replica's tick of this shard is still running
+      return false; // another replica's tick of this shard is still running
     // Passes stop before the lease ends, so none writes once another replica may hold the shard.
     const deadline = AbortSignal.timeout(Math.floor(leaseMs * 0.8));
     const fence: PassFence = {
@@ -218,6 +261,7 @@ export class ReconcileLoop {
       if (!this.stopping.signal.aborted)
         await store.releaseShard(shard, this.holder);
     }
+    return true;
   }
 
   private async tickShard(
