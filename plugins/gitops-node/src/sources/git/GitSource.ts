@@ -24,6 +24,12 @@ import {
   redact,
   splitUrlCredentials,
 } from './credentials';
+import {
+  ObjectReader,
+  checkOutFresh,
+  treeOfCommit,
+  writeTree,
+} from './checkout';
 import { withLock } from './lock';
 import { formatBytes } from '../units';
 
@@ -285,13 +291,11 @@ export class WorkingClone {
     await fs.promises.rm(treesDir(this.dir), { recursive: true, force: true });
     // Written aside and renamed: a crash never leaves a half tree to build from.
     const partial = `${dir}.partial`;
-    const { commit } = await git.readCommit({
-      fs,
-      cache: this.cache,
-      dir: this.dir,
-      oid: sha,
-    });
-    await this.writeTree(commit.tree, partial);
+    const reader = await ObjectReader.open(
+      path.join(this.dir, '.git'),
+      this.cache,
+    );
+    await writeTree(reader, await treeOfCommit(reader, sha), partial);
     await fs.promises.rename(partial, dir);
     return dir;
   }
@@ -303,27 +307,6 @@ export class WorkingClone {
         () => true,
         () => false,
       );
-  }
-
-  /** Writes the files of tree `oid` under `into`; a submodule is an empty directory, as git leaves it. */
-  private async writeTree(oid: string, into: string): Promise<void> {
-    await fs.promises.mkdir(into, { recursive: true });
-    const { tree } = await git.readTree({
-      fs,
-      cache: this.cache,
-      dir: this.dir,
-      oid,
-    });
-    for (const entry of tree) {
-      const file = path.join(into, entry.path);
-      if (entry.type === 'tree') {
-        await this.writeTree(entry.oid, file);
-      } else if (entry.type === 'commit') {
-        await fs.promises.mkdir(file);
-      } else {
-        await writeBlob(this.dir, this.cache, entry, file);
-      }
-    }
   }
 
   /** Stages `files` (relative to the clone) and commits them on the branch. */
@@ -1043,7 +1026,11 @@ export class GitSource {
           noCheckout: true,
         }),
       );
-      await checkoutAll(tmp, branch, cache);
+      await checkOutFresh(
+        tmp,
+        await git.resolveRef({ fs, dir: tmp, ref: branch }),
+        cache,
+      );
       // Its mtime is the clone's age, its content the fresh clone's size.
       await fs.promises.writeFile(
         bornMarker(tmp),
