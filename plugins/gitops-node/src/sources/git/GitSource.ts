@@ -24,12 +24,9 @@ import {
   redact,
   splitUrlCredentials,
 } from './credentials';
-import {
-  ObjectReader,
-  checkOutFresh,
-  treeOfCommit,
-  writeTree,
-} from './checkout';
+import { checkOutFresh, treeOfCommit, writeTree } from './checkout';
+import { ObjectReader } from './pack';
+import { cloneShallow } from './shallowClone';
 import { withLock } from './lock';
 import { formatBytes } from '../units';
 
@@ -1010,27 +1007,10 @@ export class GitSource {
   ): Promise<void> {
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     try {
-      const cache = {};
-      await remote.run('clone', (http, headers) =>
-        git.clone({
-          fs,
-          cache,
-          http,
-          headers,
-          dir: tmp,
-          url,
-          ref: branch,
-          singleBranch: true,
-          depth: 1,
-          noTags: true,
-          noCheckout: true,
-        }),
+      const { sha, reader } = await remote.run('clone', (http, headers) =>
+        cloneShallow({ dir: tmp, url, branch, http, headers, cache: {} }),
       );
-      await checkOutFresh(
-        tmp,
-        await git.resolveRef({ fs, dir: tmp, ref: branch }),
-        cache,
-      );
+      await checkOutFresh(tmp, reader, sha);
       // Its mtime is the clone's age, its content the fresh clone's size.
       await fs.promises.writeFile(
         bornMarker(tmp),
