@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GitSource } from '@gitops-workflow/plugin-gitops-node';
@@ -94,5 +96,57 @@ describe('the working tree of a first clone', () => {
     );
     expect(tree).toMatch(/^100755 blob [0-9a-f]{40}\tbuild\.sh$/m);
     expect(tree).toMatch(/^120000 blob [0-9a-f]{40}\tcurrent$/m);
+  });
+
+  it('refuses a pack damaged on the way, and keeps nothing of it', async () => {
+    // The real server behind a proxy that flips one byte in the middle of the pack it sends.
+    const target = new URL(server.url);
+    const proxy = http.createServer((req, res) => {
+      const upstream = http.request(
+        {
+          host: target.hostname,
+          port: target.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        answer => {
+          const chunks: Buffer[] = [];
+          answer.on('data', chunk => chunks.push(chunk));
+          answer.on('end', () => {
+            const body = Buffer.concat(chunks);
+            if (req.url?.endsWith('/git-upload-pack')) {
+              body[Math.floor(body.length / 2)] ^= 0xff;
+            }
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(body);
+          });
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve));
+    const cacheDir = path.join(workDir, 'damaged-cache');
+    try {
+      const source = new GitSource({ cacheDir });
+      const { port } = proxy.address() as AddressInfo;
+      await expect(
+        source.sync({
+          ...spec(),
+          url: spec().url.replace(target.host, `127.0.0.1:${port}`),
+        }),
+      ).rejects.toMatchObject({
+        name: 'ServiceUnavailableError',
+        message: expect.stringContaining(
+          "the Git repository's data is corrupt",
+        ),
+      });
+      expect(
+        fs.readdirSync(cacheDir).filter(name => !name.endsWith('.clone-lock')),
+      ).toEqual([]);
+    } finally {
+      await new Promise(resolve => proxy.close(resolve));
+    }
   });
 });
