@@ -57,9 +57,14 @@ describe('the working tree of a first clone', () => {
 
   it('has the files, modes and symlinks git would write, an index git finds clean, and commits keep every file', async () => {
     const source = new GitSource({ cacheDir: path.join(workDir, 'cache') });
+    const requests = () =>
+      Object.values(server.requests).reduce((a, b) => a + b, 0);
+    const before = requests();
     await source.withClone(spec(), async clone => {
       const result = await clone.sync();
       expect(result.cloned).toBe(true);
+      // One ref listing and one pack.
+      expect(requests() - before).toBe(2);
       const file = (name: string) => path.join(clone.dir, name);
       expect(fs.readFileSync(file('app.yaml'), 'utf8')).toBe(
         'kind: Application\n',

@@ -192,7 +192,10 @@ export class WorkingClone {
    * dropped, since the remote is the source of truth.
    */
   async sync(): Promise<SyncResult> {
-    const remoteSha = await this.remote.branchHead(this.branch);
+    // A clone made for this use has just listed the branch: no second round trip.
+    const remoteSha = this.justCloned
+      ? await this.remoteHead()
+      : await this.remote.branchHead(this.branch);
     const { dir, branch } = this;
     const fetched =
       (await this.resolve(`refs/remotes/origin/${branch}`)) !== remoteSha;
