@@ -114,6 +114,7 @@ export const gitopsPlugin = createBackendPlugin({
             deployTargets: {
               clusters: clusters.configs,
               clientFor: target => clusters.clientFor(target.name),
+              cachedObject: (cluster, ref) => live.peek(cluster, ref),
             },
             definitions,
             // Repositories without a secretRef may use the token Backstage has

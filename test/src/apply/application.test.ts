@@ -19,6 +19,7 @@ import {
   resolveInside,
   runPipeline,
   WorkflowExecutor,
+  type WorkflowExecutorOptions,
   type InventoryEntry,
   type KubeObject,
   type Project,
@@ -134,11 +135,13 @@ describe('Applications on a real cluster', () => {
   async function reconcile(
     name: string,
     namespace = 'default',
+    cachedObject?: WorkflowExecutorOptions['cachedObject'],
   ): Promise<ReconcileResult> {
     const key = `${namespace}/${name}`;
     const executor = new WorkflowExecutor({
       clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
       clientFor: () => client,
+      cachedObject,
     });
     const outcome = await runPipeline(await getApp(name, namespace), {
       home: { name: 'local', client },
@@ -372,6 +375,36 @@ describe('Applications on a real cluster', () => {
       'unchanged',
     ]);
     expect(await versions()).toEqual(before);
+  });
+
+  it('reads the objects a watch cache holds from it, not from the API server', async () => {
+    const refs = [...inventories.get('default/first-vela-workflow')!.local];
+    const copies = new Map<string, KubeObject>();
+    for (const ref of refs)
+      copies.set(ref.name + ref.kind, (await client.get(ref))!);
+    const asked: string[] = [];
+    const reads = jest.spyOn(client, 'get');
+    try {
+      const result = await reconcile(
+        'first-vela-workflow',
+        'default',
+        (clusterName, ref) => {
+          asked.push(`${clusterName}/${ref.kind}/${ref.name}`);
+          return copies.get(ref.name + ref.kind);
+        },
+      );
+      expect(result.status.status).toBe('running');
+      expect(result.applied!.writes).toBe(0);
+      expect(asked.sort()).toEqual(
+        refs.map(r => `local/${r.kind}/${r.name}`).sort(),
+      );
+      const objectReads = reads.mock.calls.filter(([ref]) =>
+        refs.some(r => r.kind === ref.kind && r.name === ref.name),
+      );
+      expect(objectReads).toEqual([]);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it('rolls out a scaler change', async () => {
@@ -787,7 +820,10 @@ spec:
     };
     const late = new AbortController();
     late.abort(new Error('the pass deadline passed'));
-    for (const fence of [lost, { signal: late.signal, check: async () => {} }]) {
+    for (const fence of [
+      lost,
+      { signal: late.signal, check: async () => {} },
+    ]) {
       await expect(
         runPipeline(await getApp('fenced'), {
           home: { name: 'local', client },
@@ -801,4 +837,3 @@ spec:
     }
   });
 });
-

@@ -38,6 +38,7 @@ import {
   type ImagePolicyEvaluator,
   type KubeClient,
   type KubeObject,
+  type ObjectRef,
   type Project,
   type ReconcileOutcome,
   type WorkflowState,
@@ -64,6 +65,8 @@ export interface ApplicationReconcilerOptions {
   deployTargets: {
     clusters: ClusterConnectionConfig[];
     clientFor: (cluster: ClusterConnectionConfig) => KubeClient;
+    /** A watch cache's recent copy of an object, read instead of the API server. */
+    cachedObject?: (cluster: string, ref: ObjectRef) => KubeObject | undefined;
   };
   definitions: DefinitionRegistry;
   git: GitSource;
@@ -95,6 +98,7 @@ export class ApplicationReconciler {
       clusters: options.deployTargets.clusters,
       localCluster: options.home.name,
       clientFor: options.deployTargets.clientFor,
+      cachedObject: options.deployTargets.cachedObject,
       definitions: options.definitions,
     });
     this.rollbacks = new AutomaticRollback({
@@ -266,6 +270,7 @@ export class ApplicationReconciler {
       home: this.options.home,
       executor: this.executor,
       fence,
+      readLive: trigger === 'manual',
       definitions: this.options.definitions,
       projects: this.options.projects,
       sources: async (application, into, project, pinnedRevisions) => {

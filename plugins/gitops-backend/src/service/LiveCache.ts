@@ -1,12 +1,14 @@
 import { LoggerService } from '@backstage/backend-plugin-api';
 import { NotFoundError, stringifyError } from '@backstage/errors';
 import {
+  apiVersionOf,
   APPLICATION_GVK,
   CacheEvent,
   Informer,
   InformerKind,
   InformerOptions,
   InventoryEntry,
+  keepsPayload,
   KubeObject,
   LABEL_APP_NAME,
   LABEL_APP_NAMESPACE,
@@ -143,12 +145,25 @@ export class LiveCache implements LiveObjects, ApplicationCache {
   async get(cluster: string, ref: ObjectRef): Promise<KubeObject | undefined> {
     const informer = this.synced(cluster, ref, 'inventory');
     if (!informer) return this.options.clusters.client(cluster).get(ref);
-    // All objects of a kind are namespaced or none are: an inventory entry
-    // naming a namespace for a cluster-scoped object still finds it.
-    return (
-      informer.get(ref.namespace, ref.name) ??
-      (ref.namespace ? informer.get(undefined, ref.name) : undefined)
-    );
+    return findObject(informer, ref);
+  }
+
+  /**
+   * One object an Application applied, as its mirror last saw it; undefined
+   * when the mirror does not hold it whole (Secrets' and ConfigMaps' payload
+   * is never cached), has not listed yet or is failing (so it may be out of
+   * date): then the caller reads it live.
+   */
+  peek(cluster: string, ref: ObjectRef): KubeObject | undefined {
+    if (!keepsPayload({ apiVersion: apiVersionOf(ref), kind: ref.kind }))
+      return undefined;
+    const informer = this.mirrors.get(
+      mirrorKey(cluster, ref, 'inventory'),
+    )?.informer;
+    if (!informer?.synced || informer.status.error) return undefined;
+    const object = findObject(informer, ref);
+    // The pass may change what it is handed; the cache's copy stays as seen.
+    return object && structuredClone(object);
   }
 
   /** The objects of a kind in a namespace matching a label selector: from the namespace's mirror once it has listed, else live. */
@@ -230,6 +245,20 @@ export class LiveCache implements LiveObjects, ApplicationCache {
       mirror.informer.stop().catch(() => undefined);
     }
   }
+}
+
+/**
+ * All objects of a kind are namespaced or none are: an inventory entry
+ * naming a namespace for a cluster-scoped object still finds it.
+ */
+function findObject(
+  informer: Informer,
+  ref: ObjectRef,
+): KubeObject | undefined {
+  return (
+    informer.get(ref.namespace, ref.name) ??
+    (ref.namespace ? informer.get(undefined, ref.name) : undefined)
+  );
 }
 
 function mirrorKey(

@@ -13,6 +13,7 @@ import {
   type ObjectRef,
 } from '../kube/objects';
 import type { KubeObject } from '../kube/objects';
+import { withoutWriterMetadata } from '../kube/objectCache';
 import { compareBytes } from '../util/bytes';
 import { mapLimited } from '../util/limit';
 import type { KubeClient } from '../kube/client';
@@ -74,6 +75,12 @@ export interface ApplyOptions {
   concurrency?: number;
   /** How long to wait for a new CRD to be Established (default 60 s). */
   crdTimeoutMs?: number;
+  /**
+   * A recent copy of a live object, from a watch cache, read instead of
+   * asking the API server; undefined when the cache does not hold it (an
+   * object it does not know is read, so whose it is gets checked live).
+   */
+  cached?: (ref: ObjectRef) => KubeObject | undefined;
 }
 
 export type ChangeAction = 'created' | 'configured' | 'unchanged' | 'pruned';
@@ -135,15 +142,15 @@ function hashOf(object: KubeObject): string {
 /** What an apply can change: everything but server bookkeeping and status. */
 export function comparable(object: KubeObject): Record<string, unknown> {
   const { status: _status, metadata, ...rest } = object;
+  // Also what a watch cache leaves out, so a cached copy compares alike.
   const {
-    managedFields: _m,
     resourceVersion: _r,
     generation: _g,
     creationTimestamp: _c,
     uid: _u,
     selfLink: _s,
     ...meta
-  } = metadata as Record<string, unknown>;
+  } = withoutWriterMetadata(metadata) as Record<string, unknown>;
   return { ...rest, metadata: meta };
 }
 
@@ -525,10 +532,16 @@ export async function applyObjects(
     });
   }
 
-  // Live state and ownership, for every object before any write. Many objects
-  // of one kind in one namespace are read with one paginated list, not N gets.
-  const groups = new Map<string, Planned[]>();
+  // Live state and ownership, for every object before any write: from the
+  // watch cache when it holds the object, else read. Many objects of one kind
+  // in one namespace are read with one paginated list, not N gets.
+  const known = new Set<Planned>();
   for (const item of planned) {
+    item.live = options.cached?.(item.ref);
+    if (item.live) known.add(item);
+  }
+  const groups = new Map<string, Planned[]>();
+  for (const item of planned.filter(p => !known.has(p))) {
     const key = `${item.ref.group}/${item.ref.version}/${item.ref.kind}/${
       item.ref.namespace ?? ''
     }`;
@@ -555,7 +568,7 @@ export async function applyObjects(
     }
   }
   await mapLimited(planned, concurrency, async item => {
-    if (!listed.has(item)) {
+    if (!listed.has(item) && !known.has(item)) {
       item.live = await client.get(item.ref).catch(error => {
         // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
         if (

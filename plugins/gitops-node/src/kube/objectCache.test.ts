@@ -1,4 +1,5 @@
-import { compactObject, ObjectCache } from './objectCache';
+import { comparable } from '../apply/apply';
+import { compactObject, keepsPayload, ObjectCache } from './objectCache';
 import type { KubeObject } from './objects';
 
 const deployment = (name: string, resourceVersion: string): KubeObject => ({
@@ -50,6 +51,34 @@ describe('compactObject', () => {
     });
     expect(configMap.data).toBeUndefined();
     expect(configMap.binaryData).toBeUndefined();
+  });
+});
+
+describe('a cached copy in an apply', () => {
+  it('compares like the object the API server returns, so nothing is written again for it', () => {
+    const whole = deployment('web', '7');
+    expect(comparable(compactObject(whole))).toEqual(comparable(whole));
+    const onlyLastApplied = deployment('web', '7');
+    onlyLastApplied.metadata.annotations = {
+      'kubectl.kubernetes.io/last-applied-configuration': '{}',
+    };
+    expect(comparable(compactObject(onlyLastApplied))).toEqual(
+      comparable({
+        ...onlyLastApplied,
+        metadata: { name: 'web', namespace: 'default' },
+      }),
+    );
+  });
+
+  it('is not whole for Secrets and ConfigMaps, whose payload it leaves out', () => {
+    expect(keepsPayload({ apiVersion: 'v1', kind: 'Secret' })).toBe(false);
+    expect(keepsPayload({ apiVersion: 'v1', kind: 'ConfigMap' })).toBe(false);
+    expect(keepsPayload({ apiVersion: 'apps/v1', kind: 'Deployment' })).toBe(
+      true,
+    );
+    expect(keepsPayload({ apiVersion: 'example.com/v1', kind: 'Secret' })).toBe(
+      true,
+    );
   });
 });
 

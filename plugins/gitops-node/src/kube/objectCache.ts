@@ -11,22 +11,38 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
  * in the backend's memory for the life of the process.
  */
 export function compactObject(object: KubeObject): KubeObject {
-  const { managedFields: _managedFields, ...metadata } = object.metadata;
-  if (metadata.annotations?.[LAST_APPLIED] !== undefined) {
-    const { [LAST_APPLIED]: _lastApplied, ...annotations } =
-      metadata.annotations;
-    metadata.annotations = annotations;
-  }
-  const compact: KubeObject = { ...object, metadata };
-  if (object.kind === 'Secret' && object.apiVersion === 'v1') {
-    delete compact.data;
-    delete compact.stringData;
-  }
-  if (object.kind === 'ConfigMap' && object.apiVersion === 'v1') {
-    delete compact.data;
-    delete compact.binaryData;
-  }
+  const compact: KubeObject = {
+    ...object,
+    metadata: withoutWriterMetadata(object.metadata),
+  };
+  if (keepsPayload(object)) return compact;
+  delete compact.data;
+  delete compact.stringData;
+  delete compact.binaryData;
   return compact;
+}
+
+/** `metadata` without what only writers use: `managedFields` and kubectl's last-applied copy. */
+export function withoutWriterMetadata(
+  metadata: KubeObject['metadata'],
+): KubeObject['metadata'] {
+  const { managedFields: _managedFields, ...rest } = metadata;
+  if (rest.annotations?.[LAST_APPLIED] === undefined) return rest;
+  const { [LAST_APPLIED]: _lastApplied, ...annotations } = rest.annotations;
+  if (Object.keys(annotations).length > 0) return { ...rest, annotations };
+  const { annotations: _annotations, ...bare } = rest;
+  return bare;
+}
+
+/** Whether a cache keeps the whole object: all but Secrets' and ConfigMaps' payload. */
+export function keepsPayload(object: {
+  apiVersion: string;
+  kind: string;
+}): boolean {
+  return !(
+    object.apiVersion === 'v1' &&
+    (object.kind === 'Secret' || object.kind === 'ConfigMap')
+  );
 }
 
 /** A change a cache saw; `ADDED` also for an object first seen in a re-list. */

@@ -100,6 +100,8 @@ export interface PipelineContext {
   fieldManager?: string;
   /** Checked before each write stage; absent: nothing stops the pass but its own errors. */
   fence?: PassFence;
+  /** Someone asked for this pass (Sync now): objects are read live, not from a watch cache. */
+  readLive?: boolean;
   /** Write the computed status through the status subresource (default true). */
   writeStatus?: boolean;
   /**
@@ -304,6 +306,7 @@ export async function runPipeline(
       project,
       beforeWrite: fenced,
       sourceRevisions: sources.revisions,
+      readLive: context.readLive,
     });
   } catch (error) {
     if (error instanceof PassStoppedError) throw error;

@@ -203,6 +203,8 @@ export interface WorkflowExecutorOptions {
   localCluster?: string;
   /** How to reach a cluster (default `KubeClient.fromCluster`); clients are kept until `close()`. */
   clientFor?: (cluster: ClusterConnectionConfig) => KubeClient;
+  /** A watch cache's recent copy of an object on a cluster, read instead of the API server (see `ApplyOptions.cached`). */
+  cachedObject?: (cluster: string, ref: ObjectRef) => KubeObject | undefined;
   definitions?: DefinitionRegistry;
   fieldManager?: string;
   now?: () => Date;
@@ -232,6 +234,8 @@ export interface WorkflowPassInput {
    * pass, recorded on the revision that runs (unless a rollback pinned it).
    */
   sourceRevisions?: Record<string, string>;
+  /** Someone asked for this pass: every object is read from its API server, none from a watch cache. */
+  readLive?: boolean;
 }
 
 /** `status.workflow.steps[]` with KubeVela's `subSteps`. */
@@ -344,6 +348,8 @@ interface PassScope {
   project?: Project;
   /** The Kubernetes user the pass reads and writes as (`Impersonate-User`), if not the backend. */
   user?: string;
+  /** Objects are read from the API server, never from a watch cache. */
+  readLive: boolean;
   inventories: Record<string, InventoryEntry[]>;
   services: Map<string, ComponentStatus>;
   /** Clusters a step applied to in this pass. */
@@ -611,6 +617,7 @@ export class WorkflowExecutor {
       sources: input.sources,
       project: input.project,
       user: input.project && impersonatedUser(app, input.project),
+      readLive: input.readLive ?? false,
       inventories: structuredClone(input.inventories ?? {}),
       services: new Map<string, ComponentStatus>(
         (state.services ?? [])
@@ -873,6 +880,11 @@ export class WorkflowExecutor {
           allowDrift,
           driftPaths,
           fieldManager: this.options.fieldManager,
+          // A pass acting as a project's ServiceAccount reads what it may read.
+          cached:
+            scope.user || scope.readLive
+              ? undefined
+              : ref => this.options.cachedObject?.(cluster.name, ref),
         },
       );
       this.collect(scope, result);

@@ -145,7 +145,8 @@ function readRepeat(
     const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
     if (!m) return 'invalid'; // RE2 reads a stray `{` as a literal: not ours
     const min = Number(m[1]);
-    const max = m[2] === undefined ? min : m[3] ? Number(m[3]) : Infinity;
+    let max = min; // {n}
+    if (m[2] !== undefined) max = m[3] ? Number(m[3]) : Infinity; // {n,m} or {n,}
     repeat = { min, max, end: i + m[0].length };
   }
   if (!repeat) return undefined;
