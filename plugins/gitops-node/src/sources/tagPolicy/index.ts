@@ -10,7 +10,9 @@
  *   {@link DEFAULT_TAG_EXCLUSIONS}: cosign `*.sig` tags); the registry scanner
  *   applies it, so policies see scanned tags without signatures.
  *
- * Patterns are RE2 (linear time, via re2js), unanchored, with `(?P<n>…)` and
+ * Patterns are RE2 (linear time: re2js, or JavaScript's own RegExp for the
+ * patterns and tags where it gives the same result in linear time, see
+ * `nativePattern.ts`), unanchored, with `(?P<n>…)` and
  * `(?<n>…)` groups; `extract` expands like Go's `Regexp.Expand`; tags whose
  * extracted values collide: the last wins. `alphabetical` is byte order,
  * `numerical` Go's `ParseFloat`, `semver` strict semver after an optional `v`
