@@ -206,14 +206,19 @@ export async function cloneShallow(options: {
     ref: `refs/remotes/origin/${branch}`,
     value: sha,
   });
+  await git.writeRef({ fs, dir, ref: `refs/heads/${branch}`, value: sha });
   // As isomorphic-git's clone: the local branch tracks the remote one.
-  await git.checkout({
+  await git.setConfig({
     fs,
-    cache,
     dir,
-    ref: branch,
-    remote: 'origin',
-    noCheckout: true,
+    path: `branch.${branch}.remote`,
+    value: 'origin',
+  });
+  await git.setConfig({
+    fs,
+    dir,
+    path: `branch.${branch}.merge`,
+    value: `refs/heads/${branch}`,
   });
   return { sha, reader: received.reader };
 }
