@@ -535,19 +535,19 @@ export async function applyObjects(
   // Live state and ownership, for every object before any write: from the
   // watch cache when it holds the object, else read. Many objects of one kind
   // in one namespace are read with one paginated list, not N gets.
-  const known = new Set<Planned>();
+  /** Whose live state is known without a get: from the cache or a list. */
+  const resolved = new Set<Planned>();
   for (const item of planned) {
     item.live = options.cached?.(item.ref);
-    if (item.live) known.add(item);
+    if (item.live) resolved.add(item);
   }
   const groups = new Map<string, Planned[]>();
-  for (const item of planned.filter(p => !known.has(p))) {
+  for (const item of planned.filter(p => !resolved.has(p))) {
     const key = `${item.ref.group}/${item.ref.version}/${item.ref.kind}/${
       item.ref.namespace ?? ''
     }`;
     groups.set(key, [...(groups.get(key) ?? []), item]);
   }
-  const listed = new Set<Planned>();
   for (const items of groups.values()) {
     if (items.length < LIST_THRESHOLD) continue;
     const { group, version, kind, namespace } = items[0].ref;
@@ -564,11 +564,11 @@ export async function applyObjects(
     const byName = new Map(existing.map(o => [o.metadata.name, o]));
     for (const item of items) {
       item.live = byName.get(item.ref.name);
-      listed.add(item);
+      resolved.add(item);
     }
   }
   await mapLimited(planned, concurrency, async item => {
-    if (!listed.has(item) && !known.has(item)) {
+    if (!resolved.has(item)) {
       item.live = await client.get(item.ref).catch(error => {
         // A custom resource whose CRD is in this set and not installed yet cannot exist yet.
         if (

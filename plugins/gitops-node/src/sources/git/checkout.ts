@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '@backstage/errors';
+import { compareBytes } from '../../util/bytes';
 import { ObjectReader, corrupt } from './pack';
 
 /*
@@ -126,6 +127,7 @@ export async function writeIndex(
   dir: string,
   files: CheckedOutFile[],
 ): Promise<void> {
+  // Git orders index entries by the bytes of their paths.
   const sorted = [...files].sort((a, b) => compareBytes(a.path, b.path));
   const entries: Buffer[] = [];
   const u32 = (n: number) => Math.floor(n) % 2 ** 32;
@@ -163,11 +165,6 @@ export async function writeIndex(
   const index = path.join(dir, '.git', 'index');
   await fs.promises.writeFile(`${index}.lock`, Buffer.concat([body, sum]));
   await fs.promises.rename(`${index}.lock`, index);
-}
-
-/** Git orders index entries by the bytes of their paths. */
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 async function inBatches<T>(
