@@ -128,9 +128,8 @@ describe('DiffPreview', () => {
     const api = stubApi();
     await render(annotated, api, name => name !== 'gitops.application.sync');
     // The reason is the disabled button's tooltip title (what hovering shows),
-    // read from the wrapper MUI gives it rather than by hovering: the card
-    // renders again while the permission is asked, and a hover of the
-    // wrapper it replaced never opens a tooltip.
+    // on the wrapper MUI gives it; it says "Checking your permissions…" until
+    // the permission API answers.
     await waitFor(
       async () =>
         expect((await previewButton()).parentElement).toHaveAttribute(

@@ -6,7 +6,6 @@ import { annotated, app, hold, render, stubApi } from './__testUtils__/testing';
 configure({ defaultHidden: true, asyncUtilTimeout: 10_000 });
 jest.setTimeout(60_000);
 
-// Its own file: usePermission caches each decision for the whole test file.
 describe('rollback and release without gitops.application.rollback', () => {
   it('disables Roll back, Release hold and Release with the reason', async () => {
     const api = stubApi({

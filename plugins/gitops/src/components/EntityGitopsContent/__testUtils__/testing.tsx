@@ -6,6 +6,7 @@ import {
 } from '@backstage/plugin-catalog-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { SWRConfig } from 'swr';
 import {
   MockPermissionApi,
   renderInTestApp,
@@ -374,16 +375,21 @@ export async function render(
       : AuthorizeResult.DENY,
   );
   return renderInTestApp(
-    <TestApiProvider
-      apis={[
-        [gitopsApiRef, gitopsApi],
-        [permissionApiRef, permissionApi],
-      ]}
-    >
-      <EntityProvider entity={e}>
-        <EntityGitopsContent />
-      </EntityProvider>
-    </TestApiProvider>,
+    // usePermission keeps answers in SWR's cache, which is global by default:
+    // a test would otherwise see the previous test's answer for the same
+    // permission and entity (SWR does not ask again within 2 s).
+    <SWRConfig value={{ provider: () => new Map() }}>
+      <TestApiProvider
+        apis={[
+          [gitopsApiRef, gitopsApi],
+          [permissionApiRef, permissionApi],
+        ]}
+      >
+        <EntityProvider entity={e}>
+          <EntityGitopsContent />
+        </EntityProvider>
+      </TestApiProvider>
+    </SWRConfig>,
     // Links to other entities (the Application that manages this one) need the catalog's route.
     { mountedRoutes: { '/catalog/:namespace/:kind/:name': entityRouteRef } },
   );
