@@ -81,6 +81,88 @@ export interface ApplicationDetails {
   deletion?: ApplicationDeletion;
   /** Set when another Application applied this one from Git (it is in that one's inventory). */
   managedBy?: ManagedBy;
+  /** The progressive rollouts of its components (a `kruise-rollout` or `blue-green` trait), one per component and cluster. */
+  rollouts?: RolloutStatus[];
+  /** Its `terraform` components: what OpenTofu planned, applied and found drifted. */
+  cloudResources?: CloudResourceStatus[];
+}
+
+/** Where a progressive rollout stands. */
+export type RolloutPhase =
+  /** Stepping the canary's weight up, or waiting for the preview to be ready. */
+  | 'progressing'
+  /** Waiting out a step's `pause.duration`. */
+  | 'paused'
+  /** A step with a `pause` without duration: waits for Promote or Abort. */
+  | 'waitingForApproval'
+  /** The new version is stable; nothing in flight. */
+  | 'healthy'
+  /** Stopped by analysis, the progress deadline or a person; traffic back on stable. */
+  | 'aborted';
+
+/** One analysis check at one step of a rollout. */
+export interface RolloutAnalysisResult {
+  /** The metric's or webhook's name, e.g. `request-success-rate`. */
+  name: string;
+  /** What was measured, as shown: `95.0%`, `412 ms`, `HTTP 200`. */
+  value?: string;
+  /** The bound it was held to, as shown: `≥ 99%`, `≤ 500 ms`. */
+  threshold?: string;
+  passed: boolean;
+  at: string;
+  /** Why there is no value: the query failed, returned no series, the webhook timed out. */
+  message?: string;
+}
+
+/** One component's progressive rollout on one cluster. */
+export interface RolloutStatus {
+  component: string;
+  cluster: string;
+  strategy: 'canary' | 'blueGreen';
+  phase: RolloutPhase;
+  /** The image (first container) serving as stable, and the one being rolled out. */
+  stableImage?: string;
+  canaryImage?: string;
+  /** 0-based index into the steps (canary), while progressing. */
+  currentStep?: number;
+  totalSteps?: number;
+  /** Percent of traffic on the canary (blue-green: 0 before the switch, 100 after). */
+  canaryWeight: number;
+  /** The analysis results of the current rollout, oldest first. */
+  analysis: RolloutAnalysisResult[];
+  /** What happened and why, in a sentence: "aborted: success rate 95.0% < 99%". */
+  message?: string;
+  startedAt?: string;
+  updatedAt?: string;
+}
+
+/** A `terraform` component's state as OpenTofu left it. */
+export interface CloudResourceStatus {
+  component: string;
+  /**
+   * planning / waitingForApproval (approve: manual) / applying / ready /
+   * drifted / failed / destroying / destroyed.
+   */
+  state:
+    | 'planning'
+    | 'waitingForApproval'
+    | 'applying'
+    | 'ready'
+    | 'drifted'
+    | 'failed'
+    | 'destroying'
+    | 'destroyed';
+  /** The last plan's summary: resources to add, change and destroy. */
+  plan?: { add: number; change: number; destroy: number; at: string };
+  /** Output names; sensitive ones are marked and their values never leave the backend. */
+  outputs: Array<{ name: string; sensitive: boolean; value?: string }>;
+  /** The Secret the outputs are written to. */
+  connectionSecret?: string;
+  /** When the last drift check ran and what it found. */
+  drift?: { checkedAt: string; drifted: boolean; message?: string };
+  /** What happened and why, in a sentence (names the file and line, or the resource, on an error). */
+  message?: string;
+  lastAppliedAt?: string;
 }
 
 /** One component of one Application. */
@@ -265,7 +347,10 @@ export type AuditAction =
   | 'workflowRelease'
   | 'imageRollback'
   | 'imageRelease'
-  | 'automaticRollback';
+  | 'automaticRollback'
+  | 'rolloutPromote'
+  | 'rolloutAbort'
+  | 'cloudApprove';
 
 /** GET /applications/:namespace/:name/audit: one action, newest first. */
 export interface AuditEntry {
@@ -583,4 +668,34 @@ export interface TimelineResponse {
   dora: DoraFigures;
   /** Set when the window held more records than one answer carries: the oldest were left out. */
   truncated?: boolean;
+}
+
+/**
+ * POST /applications/:namespace/:name/rollouts/:component/promote and
+ * .../abort: a person's decision on a rollout (permission
+ * `gitops.rollout.decide`, audited).
+ */
+export interface RolloutDecisionRequest {
+  /** The cluster whose rollout is meant; the Application's local cluster when absent. */
+  cluster?: string;
+  reason?: string;
+}
+
+/** What .../promote and .../abort answer: the rollout after the decision. */
+export interface RolloutDecisionResponse {
+  rollout: RolloutStatus;
+}
+
+/**
+ * POST /applications/:namespace/:name/cloud/:component/approve: approves the
+ * plan a `terraform` component with `approve: manual` waits on (permission
+ * `gitops.cloud.approve`, audited).
+ */
+export interface CloudApproveRequest {
+  reason?: string;
+}
+
+/** What .../approve answers: the component's state after the approval. */
+export interface CloudApproveResponse {
+  resource: CloudResourceStatus;
 }

@@ -45,6 +45,20 @@ export const gitopsRollbackPermission = createPermission({
   resourceType: RESOURCE_TYPE_CATALOG_ENTITY,
 });
 
+/** Promote or abort a component's progressive rollout (canary or blue-green). */
+export const gitopsRolloutPermission = createPermission({
+  name: 'gitops.rollout.decide',
+  attributes: { action: 'update' },
+  resourceType: RESOURCE_TYPE_CATALOG_ENTITY,
+});
+
+/** Approve the plan of a `terraform` component with `approve: manual`. */
+export const gitopsCloudApprovePermission = createPermission({
+  name: 'gitops.cloud.approve',
+  attributes: { action: 'update' },
+  resourceType: RESOURCE_TYPE_CATALOG_ENTITY,
+});
+
 /** Every permission the plugin defines, for the permission policy integration. */
 export const gitopsPermissions = [
   gitopsReadPermission,
@@ -52,9 +66,11 @@ export const gitopsPermissions = [
   gitopsSuspendPermission,
   gitopsWorkflowResumePermission,
   gitopsRollbackPermission,
+  gitopsRolloutPermission,
+  gitopsCloudApprovePermission,
 ];
 
-/** The permissions that change something: sync, suspend, workflow resume and rollback. */
+/** The permissions that change something: all but read. */
 export const gitopsUpdatePermissions = gitopsPermissions.filter(
   p => p.attributes.action === 'update',
 );

@@ -18,6 +18,9 @@ const ACTION_WORDS: Record<AuditAction, string> = {
   imageRollback: 'roll back image',
   imageRelease: 'release hold',
   automaticRollback: 'automatic rollback',
+  rolloutPromote: 'promote rollout',
+  rolloutAbort: 'abort rollout',
+  cloudApprove: 'approve cloud plan',
 };
 
 const columns: TableColumn<AuditEntry>[] = [
