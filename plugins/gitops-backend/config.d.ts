@@ -113,6 +113,17 @@ export interface Config {
       kustomizeSeconds?: number;
       /** One whole diff preview (Git, build and every server-side dry-run). Default 120. */
       previewSeconds?: number;
+      /** One analysis call of a progressive rollout: a Prometheus query or a webhook. Default 10. */
+      analysisSeconds?: number;
+    };
+    /**
+     * The Prometheus that progressive rollouts (`kruise-rollout` and
+     * `blue-green` traits) ask their analysis queries.
+     * @visibility backend
+     */
+    prometheus?: {
+      /** Its base URL, e.g. http://prometheus.monitoring:9090. */
+      url: string;
     };
     /**
      * Bounds on what one repository or component may take. What exceeds one

@@ -45,7 +45,11 @@ export interface GitopsConfig {
     kustomizeMs: number;
     /** One whole diff preview: Git, build and every dry-run. */
     previewMs: number;
+    /** One analysis call of a progressive rollout (Prometheus query or webhook). */
+    analysisMs: number;
   };
+  /** `gitops.prometheus.url`: where rollout analysis asks. */
+  prometheusUrl?: string;
   /** `gitops.liveUpdates`: the streams to open pages and the cache behind them. */
   liveUpdates: { maxStreams: number; watchSeconds: number };
   /** `gitops.limits`: bounds on what one repository or component may take. */
@@ -152,7 +156,9 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       registryMs: seconds('registrySeconds', 30),
       kustomizeMs: seconds('kustomizeSeconds', 60),
       previewMs: seconds('previewSeconds', 120),
+      analysisMs: seconds('analysisSeconds', 10),
     },
+    prometheusUrl: prometheusUrlOf(config),
     liveUpdates: {
       maxStreams: positiveInteger(
         config,
@@ -198,6 +204,20 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       positiveInteger(config, `gitops.timeouts.${key}`, fallback, 3600) * 1000
     );
   }
+}
+
+function prometheusUrlOf(config: Config): string | undefined {
+  const url = config.getOptionalString('gitops.prometheus.url');
+  if (url === undefined) return undefined;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return url;
+  } catch {
+    // Reported below with the key's name.
+  }
+  throw new InputError(
+    `gitops.prometheus.url must be an http(s) URL such as http://prometheus:9090, got "${url}"`,
+  );
 }
 
 /**

@@ -142,6 +142,10 @@ export const gitopsPlugin = createBackendPlugin({
             }),
             author: config.commitAuthor,
             build: buildOptionsOf(config),
+            analysis: {
+              prometheusUrl: config.prometheusUrl,
+              timeoutMs: config.timeouts.analysisMs,
+            },
           });
           loop = new ReconcileLoop({
             logger,

@@ -16,6 +16,7 @@ import {
   ClusterListResponse,
   DiffPreview,
   ImageHoldResponse,
+  RolloutDecisionResponse,
   Page,
   ResourceTree,
   SyncConfiguration,
@@ -25,6 +26,7 @@ import {
   gitopsSyncPermission,
   gitopsWorkflowResumePermission,
   gitopsRollbackPermission,
+  gitopsRolloutPermission,
   parseApplicationRef,
   stringifyApplicationRef,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -390,6 +392,30 @@ export async function createRouter(
       res.json(body);
     },
   );
+
+  for (const action of ['promote', 'abort'] as const) {
+    router.post(
+      `/applications/:namespace/:name/rollouts/:component/${action}`,
+      async (req, res) => {
+        const ref = refOf(req);
+        const credentials = await authorize(req, gitopsRolloutPermission, ref);
+        const cluster = req.body?.cluster;
+        if (cluster !== undefined && typeof cluster !== 'string') {
+          throw new InputError(
+            'cluster must be the name of a configured cluster',
+          );
+        }
+        const body: RolloutDecisionResponse = await applications.decideRollout(
+          ref,
+          req.params.component,
+          action,
+          cluster,
+          requesterOf(req, credentials),
+        );
+        res.json(body);
+      },
+    );
+  }
 
   return router;
 }

@@ -22,4 +22,5 @@ export * from './apply';
 export * from './assess';
 export * from './record';
 export * from './pipeline';
+export * from './rollout';
 export * from './util';

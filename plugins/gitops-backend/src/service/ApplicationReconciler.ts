@@ -46,6 +46,7 @@ import {
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore, ReconcileRecord } from '../store/GitopsStore';
 import { AutomaticRollback } from './automaticRollback';
+import { holdAbortedRollouts } from './rolloutDecisions';
 import { ReconcileMetrics } from './metrics';
 
 /**
@@ -79,6 +80,8 @@ export interface ApplicationReconcilerOptions {
   /** The kustomize binary, its deadline and the build limits (`buildOptionsOf(config)`). */
   build?: Omit<BuildOptions, 'root'>;
   metrics?: ReconcileMetrics;
+  /** Where progressive rollouts ask their analysis, and how long each call may take. */
+  analysis?: { prometheusUrl?: string; timeoutMs: number };
 }
 
 /**
@@ -100,6 +103,8 @@ export class ApplicationReconciler {
       clientFor: options.deployTargets.clientFor,
       cachedObject: options.deployTargets.cachedObject,
       definitions: options.definitions,
+      prometheusUrl: options.analysis?.prometheusUrl,
+      httpTimeoutMs: options.analysis?.timeoutMs,
     });
     this.rollbacks = new AutomaticRollback({
       store: options.store,
@@ -157,6 +162,8 @@ export class ApplicationReconciler {
       return;
     }
     await store.recordReconcile(key, record);
+    if (record.deployed)
+      await holdAbortedRollouts(store, key, record.deployed.workflow, log);
     if (deployed) await this.judgeRollouts(deployed, key, log);
     // Rows first, finalizer last: a crash in between leaves a deleting
     // Application that the next pass finds collected and lets go.

@@ -30,6 +30,7 @@ import {
   parseApplicationRef,
   ReconcileTrigger,
   ResourceStatus,
+  RolloutDecisionResponse,
   SyncConfiguration,
   SyncState,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -47,6 +48,10 @@ import {
   rollbackPolicyOf,
   releaseRollback,
   rollbackTo,
+  decideRollout,
+  rolloutSpecOf,
+  rolloutStatusOf,
+  type RolloutState,
   type WorkflowState,
 } from '@gitops-workflow/plugin-gitops-node';
 import { GitopsStore, NewAuditEntry } from '../store/GitopsStore';
@@ -451,6 +456,59 @@ export class ApplicationService {
     return { revision };
   }
 
+  /**
+   * A person's Promote (past the current step, pause or approval gate; the
+   * switch of a blue-green) or Abort (traffic back on stable, the new tag
+   * held) of a component's rollout on a cluster: checked now, applied by
+   * the pass it asks for at once.
+   */
+  async decideRollout(
+    ref: ApplicationRef,
+    component: string,
+    action: 'promote' | 'abort',
+    cluster: string | undefined,
+    by: Requester,
+  ): Promise<RolloutDecisionResponse> {
+    const { key, loop, object } = await this.reconciled(ref);
+    const state = await this.workflowState(key, ref);
+    const on = cluster ?? this.options.clusters.home?.name ?? 'local';
+    const decision = { action, by: by.actor, reason: by.reason };
+    const decided = decideRollout(
+      state.rollouts ?? [],
+      component,
+      on,
+      decision,
+    ).find(r => r.component === component && r.cluster === on)!;
+    await this.options.store.queueWorkflowCommand(key, {
+      type: 'rollout',
+      component,
+      cluster: on,
+      ...decision,
+    });
+    await loop.requestSync(key, 'manual');
+    await this.audit(key, by, {
+      action: action === 'promote' ? 'rolloutPromote' : 'rolloutAbort',
+      component,
+      summary: `${
+        action === 'promote' ? 'promoted' : 'aborted'
+      } the rollout of ${component} on ${on}`,
+    });
+    return { rollout: this.rolloutStatus(object, decided) };
+  }
+
+  private rolloutStatus(object: KubeObject, state: RolloutState) {
+    const component = componentsOf(object).find(
+      c => c.name === state.component,
+    );
+    let spec;
+    try {
+      spec = component && rolloutSpecOf(component as ApplicationComponent);
+    } catch {
+      // A trait changed into something invalid: its pass says why; the weight shows as 0.
+    }
+    return rolloutStatusOf(state, spec);
+  }
+
   private async workflowState(key: string, ref: ApplicationRef) {
     const state = await this.options.store.getWorkflowState(key);
     if (!state) {
@@ -502,10 +560,11 @@ export class ApplicationService {
   ): Promise<ApplicationDetails> {
     const { cluster, object } = await this.options.clusters.getApplication(ref);
     const key = ReconcileLoop.keyOf(cluster, ref.namespace, ref.name);
-    const [read, sync, managedBy] = await Promise.all([
+    const [read, sync, managedBy, workflow] = await Promise.all([
       this.inventoryObjects(cluster, object, key),
       this.syncState(key),
       this.managedBy({ cluster, object }, credentials),
+      this.options.store.getWorkflowState(key),
     ]);
     const status = statusOf(object);
     const details: ApplicationDetails = {
@@ -528,6 +587,10 @@ export class ApplicationService {
       deletion: deletionOf(object),
     };
     if (managedBy) details.managedBy = managedBy;
+    if (workflow?.rollouts?.length)
+      details.rollouts = workflow.rollouts.map(r =>
+        this.rolloutStatus(object, r),
+      );
     return details;
   }
 

@@ -3,12 +3,15 @@ import { builtinComponentTypes } from '../render/builtins/components';
 import { builtinTraits } from '../render/builtins/traits';
 import { builtinStepTypes } from '../workflow/steps';
 import { builtinPolicyTypes } from '../workflow/oamPolicies';
+import { blueGreenTrait, canaryTrait } from '../rollout/objects';
 
 /** A registry holding the built-in definitions; callers may add their own to it. */
 export function createBuiltinDefinitions(): DefinitionRegistry {
   const definitions = new DefinitionRegistry();
   builtinComponentTypes.forEach(d => definitions.addComponentType(d));
-  builtinTraits.forEach(d => definitions.addTrait(d));
+  [...builtinTraits, canaryTrait, blueGreenTrait].forEach(d =>
+    definitions.addTrait(d),
+  );
   builtinStepTypes.forEach(d => definitions.addStepType(d));
   builtinPolicyTypes.forEach(d => definitions.addPolicyType(d));
   return definitions;

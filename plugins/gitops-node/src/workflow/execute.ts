@@ -60,6 +60,8 @@ import { admitObjects } from './admission';
 import { deletionPolicy, type DeployTarget } from './oamPolicies';
 import type { StepState, WorkflowRevision, WorkflowState } from './types';
 import { PassStoppedError } from './errors';
+import { ClusterRollouts, RolloutAbortedError } from '../rollout/controller';
+import { decideRollout, type RolloutDecision } from '../rollout/progress';
 
 /**
  * The revision identity of an Application: a hash of its normalised spec
@@ -175,7 +177,8 @@ export function applicationToRun(
 export type WorkflowCommand =
   | { type: 'resume'; step: string }
   | { type: 'rollback'; revision: number; by?: string; reason?: string }
-  | { type: 'release' };
+  | { type: 'release' }
+  | ({ type: 'rollout'; component: string; cluster: string } & RolloutDecision);
 
 /** Applies a queued request to the workflow state (NotFound/Conflict errors when it cannot). */
 export function applyWorkflowCommand(
@@ -191,6 +194,18 @@ export function applyWorkflowCommand(
         by: command.by,
         reason: command.reason,
       });
+    case 'rollout': {
+      const { type: _, component, cluster, ...decision } = command;
+      return {
+        ...state,
+        rollouts: decideRollout(
+          state.rollouts ?? [],
+          component,
+          cluster,
+          decision,
+        ),
+      };
+    }
     default:
       return releaseRollback(state);
   }
@@ -210,8 +225,10 @@ export interface WorkflowExecutorOptions {
   now?: () => Date;
   /** Revisions kept for rollback (default 10). */
   revisionLimit?: number;
-  /** How long an outgoing HTTP call of a step (a notification) may take (default 10 s). */
+  /** How long an outgoing HTTP call of a step (a notification, an analysis) may take (default 10 s). */
   httpTimeoutMs?: number;
+  /** Where progressive rollouts ask their metrics (`gitops.prometheus.url`). */
+  prometheusUrl?: string;
 }
 
 /** What one pass starts from besides the Application and its workflow state. */
@@ -445,6 +462,7 @@ export class WorkflowExecutor {
         steps: initialSteps(workflowOf(app).steps),
         services: previous?.services,
         revisions,
+        rollouts: previous?.rollouts,
       },
     };
   }
@@ -606,6 +624,8 @@ export class WorkflowExecutor {
     const prepared = this.prepare(live, previous);
     const app = prepared.app;
     const state: WorkflowState = structuredClone(prepared.state);
+    // An abort is reported by the pass that made it, once.
+    for (const rollout of state.rollouts ?? []) delete rollout.abortedAt;
     const running = state.revisions.find(r => r.revision === state.revision);
     const built = input.sourceRevisions ?? {};
     if (running && !state.rollback && Object.keys(built).length > 0)
@@ -819,6 +839,8 @@ export class WorkflowExecutor {
     } catch (error) {
       if (error instanceof PassStoppedError) throw error;
       const message = (error as Error).message;
+      if (error instanceof RolloutAbortedError)
+        return { phase: 'failed', reason: 'RolloutAborted', message };
       if (isPermanent(error))
         return { phase: 'failed', reason: failureReason(error), message };
       return { phase: 'running', reason: 'Retrying', message };
@@ -852,48 +874,73 @@ export class WorkflowExecutor {
       const applied = new Set(levels.slice(0, reached).flat());
       const deferred = new Set(levels.slice(reached).flat());
       const rendered: RenderedApplication[] = [];
+      const rollouts = new ClusterRollouts(
+        (scope.state.rollouts ??= []),
+        cluster.name,
+        {
+          prometheusUrl: this.options.prometheusUrl,
+          timeoutMs: this.options.httpTimeoutMs ?? 10_000,
+          project: scope.project,
+          now: () => this.now(),
+        },
+      );
       for (const target of targets) {
         const one = await this.renderFor(
           scope,
           components.filter(c => applied.has(c.name)),
           target,
         );
+        rollouts.prepare(
+          components,
+          one.components,
+          target.namespace ?? app.metadata.namespace,
+        );
         // Checked again here: a step without `plan` is only seen when it deploys.
         await this.admitOnCluster(scope, target, one.objects);
         rendered.push(one);
       }
-      const previous = scope.inventories[cluster.name] ?? [];
       const mine = (entry: InventoryEntry) =>
         (owns === 'all' ||
           (entry.component !== undefined && inScope.has(entry.component))) &&
         !deferred.has(entry.component ?? '');
-      const result = await applyObjects(
-        client,
-        rendered.flatMap(r => r.objects),
-        {
-          owner: applicationOwner(app.metadata),
-          inventory: previous,
-          prune:
-            typeof prune === 'function'
-              ? entry => mine(entry) && prune(entry)
-              : prune !== false && mine,
-          allowDrift,
-          driftPaths,
-          fieldManager: this.options.fieldManager,
-          // A pass acting as a project's ServiceAccount reads what it may read.
-          cached:
-            scope.user || scope.readLive
-              ? undefined
-              : ref => this.options.cachedObject?.(cluster.name, ref),
-        },
-      );
-      this.collect(scope, result);
-      const reapplied = new Set(result.inventory.map(refKey));
-      scope.inventories[cluster.name] = [
-        ...previous.filter(e => !mine(e) && !reapplied.has(refKey(e))),
-        ...result.inventory,
-      ];
-      waiting = [];
+      let result: ApplyResult;
+      let rolloutWaiting: string[];
+      // A rollout that steps on, switches, promotes or aborts is applied
+      // again at once, so its traffic moves in this pass, not the next.
+      for (let attempt = 1; ; attempt++) {
+        const previous = scope.inventories[cluster.name] ?? [];
+        result = await applyObjects(
+          client,
+          rendered.flatMap(r => r.objects),
+          {
+            owner: applicationOwner(app.metadata),
+            inventory: previous,
+            prune:
+              typeof prune === 'function'
+                ? entry => mine(entry) && prune(entry)
+                : prune !== false && mine,
+            allowDrift,
+            driftPaths,
+            fieldManager: this.options.fieldManager,
+            // A pass acting as a project's ServiceAccount reads what it may read.
+            cached:
+              scope.user || scope.readLive
+                ? undefined
+                : ref => this.options.cachedObject?.(cluster.name, ref),
+          },
+        );
+        this.collect(scope, result);
+        const reapplied = new Set(result.inventory.map(refKey));
+        scope.inventories[cluster.name] = [
+          ...previous.filter(e => !mine(e) && !reapplied.has(refKey(e))),
+          ...result.inventory,
+        ];
+        const progress = await rollouts.progress(result.live);
+        rolloutWaiting = progress.waiting;
+        if (!progress.reshaped || attempt >= 3) break;
+        await scope.beforeWrite?.();
+      }
+      waiting = [...rolloutWaiting];
       for (const [index, r] of rendered.entries()) {
         const namespace = targets[index].namespace ?? app.metadata.namespace;
         for (const health of assessComponents(r.components, result.live)) {
@@ -915,6 +962,8 @@ export class WorkflowExecutor {
             );
         }
       }
+      const aborted = rollouts.aborted();
+      if (aborted) throw new RolloutAbortedError(aborted);
       if (waiting.length > 0) break;
     }
     return waiting;

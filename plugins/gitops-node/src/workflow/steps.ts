@@ -13,6 +13,7 @@ import {
   type DeployTarget,
 } from './oamPolicies';
 import type { StepOutcome } from './plan';
+import { hasRollout } from '../rollout/controller';
 
 const waitingOrDone = (waiting: string[], clusters: string): StepOutcome =>
   waiting.length > 0
@@ -73,14 +74,19 @@ const deployStep: StepTypeDefinition = {
       ]);
     }
     const groups = [...byCluster.values()];
+    // A progressive rollout goes one cluster after the other: the next
+    // cluster gets the new version once the one before promoted it.
+    const sequential = hasRollout(components);
     const waiting: string[] = [];
-    for (let i = 0; i < groups.length; i += parallelism) {
+    const batch = sequential ? 1 : parallelism;
+    for (let i = 0; i < groups.length; i += batch) {
       const results = await Promise.all(
         groups
-          .slice(i, i + parallelism)
+          .slice(i, i + batch)
           .map(group => ctx.deploy(components, group, 'all')),
       );
       waiting.push(...results.flat());
+      if (sequential && waiting.length > 0) break;
     }
     return waitingOrDone(waiting, [...byCluster.keys()].join(', '));
   },

@@ -3,6 +3,7 @@ import type {
   ComponentStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import type { Application } from '../model/types';
+import type { RolloutState } from '../rollout/progress';
 
 /** A step's phase, in KubeVela's words. */
 export type StepPhase =
@@ -77,6 +78,8 @@ export interface WorkflowState {
    * Application's spec or the branches become, until `releaseRollback`.
    */
   rollback?: PinnedRollback;
+  /** Each progressive rollout (component and cluster), kept across runs: a restart goes on from here. */
+  rollouts?: RolloutState[];
 }
 
 /** The phase a workflow gives its Application; `running` once every step is done. */
