@@ -163,6 +163,48 @@ describe('GitopsClient', () => {
     ]);
   });
 
+  it('promotes and aborts a rollout and approves a cloud plan: the component escaped, cluster and reason as JSON', async () => {
+    const app = { cluster: 'prod', namespace: 'default', name: 'web' };
+    const rollout = {
+      component: 'web server',
+      cluster: 'eu',
+      strategy: 'canary',
+      phase: 'healthy',
+      canaryWeight: 0,
+      analysis: [],
+    };
+    answer = { status: 200, body: { rollout } };
+    expect(
+      await client().promoteRollout(app, 'web server', {
+        cluster: 'eu',
+        reason: 'metrics look fine',
+      }),
+    ).toEqual({ rollout });
+    await client().abortRollout(app, 'web server', {});
+    const resource = { component: 'db', state: 'applying', outputs: [] };
+    answer = { status: 200, body: { resource } };
+    expect(
+      await client().approveCloudPlan(app, 'db', { reason: 'plan checked' }),
+    ).toEqual({ resource });
+    expect(seen).toEqual([
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/rollouts/web%20server/promote?cluster=prod',
+        body: '{"cluster":"eu","reason":"metrics look fine"}',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/rollouts/web%20server/abort?cluster=prod',
+        body: '{}',
+      },
+      {
+        method: 'POST',
+        url: '/api/gitops/applications/default/web/cloud/db/approve?cluster=prod',
+        body: '{"reason":"plan checked"}',
+      },
+    ]);
+  });
+
   it('rejects with the backend’s error body, so the UI can show its message', async () => {
     answer = {
       status: 409,

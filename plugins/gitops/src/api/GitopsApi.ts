@@ -9,6 +9,8 @@ import {
   ApplicationListResponse,
   ApplicationRef,
   AuditEntry,
+  CloudApproveRequest,
+  CloudApproveResponse,
   ClusterListResponse,
   DiffPreview,
   ImageHistoryEntry,
@@ -17,6 +19,8 @@ import {
   Page,
   ReconcileRun,
   ResourceTree,
+  RolloutDecisionRequest,
+  RolloutDecisionResponse,
   SyncConfiguration,
   TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -68,6 +72,24 @@ export interface GitopsApi {
   ): Promise<ImageHoldResponse>;
   /** Releases a workflow revision pinned by a rollback: the next pass applies Git's again. */
   releaseWorkflowRevision(ref: ApplicationRef, reason?: string): Promise<void>;
+  /** Ends `component`'s rollout now: the new version becomes stable. */
+  promoteRollout(
+    ref: ApplicationRef,
+    component: string,
+    request: RolloutDecisionRequest,
+  ): Promise<RolloutDecisionResponse>;
+  /** Stops `component`'s rollout: all traffic back on stable, the new tag held. */
+  abortRollout(
+    ref: ApplicationRef,
+    component: string,
+    request: RolloutDecisionRequest,
+  ): Promise<RolloutDecisionResponse>;
+  /** Lets OpenTofu apply the plan a `terraform` component with `approve: manual` waits on. */
+  approveCloudPlan(
+    ref: ApplicationRef,
+    component: string,
+    request: CloudApproveRequest,
+  ): Promise<CloudApproveResponse>;
   /** Every action taken on the Application, newest first. */
   getAudit(ref: ApplicationRef, page?: PageRequest): Promise<Page<AuditEntry>>;
   /** What happened to the Application in `window`, oldest first, and its DORA figures then. */
@@ -186,7 +208,7 @@ export class GitopsClient implements GitopsApi {
   ): Promise<ImageHoldResponse> {
     return this.request(
       'POST',
-      applicationPath(ref, imagePath(component, '/rollback')),
+      applicationPath(ref, componentPath('images', component, '/rollback')),
       request,
     );
   }
@@ -198,7 +220,7 @@ export class GitopsClient implements GitopsApi {
   ): Promise<ImageHoldResponse> {
     return this.request(
       'POST',
-      applicationPath(ref, imagePath(component, '/release')),
+      applicationPath(ref, componentPath('images', component, '/release')),
       { reason },
     );
   }
@@ -212,11 +234,52 @@ export class GitopsClient implements GitopsApi {
     });
   }
 
+  promoteRollout(
+    ref: ApplicationRef,
+    component: string,
+    request: RolloutDecisionRequest,
+  ): Promise<RolloutDecisionResponse> {
+    return this.decideRollout(ref, component, '/promote', request);
+  }
+
+  abortRollout(
+    ref: ApplicationRef,
+    component: string,
+    request: RolloutDecisionRequest,
+  ): Promise<RolloutDecisionResponse> {
+    return this.decideRollout(ref, component, '/abort', request);
+  }
+
+  approveCloudPlan(
+    ref: ApplicationRef,
+    component: string,
+    request: CloudApproveRequest,
+  ): Promise<CloudApproveResponse> {
+    return this.request(
+      'POST',
+      applicationPath(ref, componentPath('cloud', component, '/approve')),
+      request,
+    );
+  }
+
   getAudit(
     ref: ApplicationRef,
     page: PageRequest = {},
   ): Promise<Page<AuditEntry>> {
     return this.request('GET', applicationPath(ref, '/audit', page));
+  }
+
+  private decideRollout(
+    ref: ApplicationRef,
+    component: string,
+    decision: '/promote' | '/abort',
+    request: RolloutDecisionRequest,
+  ): Promise<RolloutDecisionResponse> {
+    return this.request(
+      'POST',
+      applicationPath(ref, componentPath('rollouts', component, decision)),
+      request,
+    );
   }
 
   private async request<T>(
@@ -237,8 +300,13 @@ export class GitopsClient implements GitopsApi {
   }
 }
 
-function imagePath(component: string, action: string): string {
-  return `/images/${encodeURIComponent(component)}${action}`;
+/** `/<collection>/<component, escaped><action>`: an action on one component. */
+function componentPath(
+  collection: 'images' | 'rollouts' | 'cloud',
+  component: string,
+  action: string,
+): string {
+  return `/${collection}/${encodeURIComponent(component)}${action}`;
 }
 
 function applicationPath(

@@ -31,6 +31,7 @@ import { isGitopsAvailable, useApplication } from '../common/useApplication';
 import { usePolling } from '../common/usePolling';
 import { ApplicationActions } from './ApplicationActions';
 import { AuditTable } from './AuditTable';
+import { CloudResourcesCard } from './CloudResourcesCard';
 import { ClustersCard } from './ClustersCard';
 import { ComponentsTable } from './ComponentsTable';
 import { ManagedByHeader, Revision } from './ManagedByHeader';
@@ -38,6 +39,7 @@ import { DiffPreviewCard } from './DiffPreview';
 import { HoldBanner } from './HoldBanner';
 import { ImageHistoryTable } from './ImageHistoryTable';
 import { ResourceTreeCard } from './ResourceTree';
+import { RolloutCard } from './RolloutCard';
 import { RunsTable } from './RunsTable';
 import { SyncConfigCard } from './SyncConfigCard';
 import { TimelineCard } from './TimelineCard';
@@ -195,6 +197,24 @@ function ApplicationView(props: {
         <Grid item xs={12}>
           <ComponentsTable app={app} />
         </Grid>
+        {app.rollouts && app.rollouts.length > 0 && (
+          <Grid item xs={12}>
+            <RolloutCard
+              rollouts={app.rollouts}
+              appRef={appRef}
+              onDone={refreshAll}
+            />
+          </Grid>
+        )}
+        {app.cloudResources && app.cloudResources.length > 0 && (
+          <Grid item xs={12}>
+            <CloudResourcesCard
+              resources={app.cloudResources}
+              appRef={appRef}
+              onDone={refreshAll}
+            />
+          </Grid>
+        )}
         <Grid item xs={12}>
           <TimelineCard
             appRef={appRef}

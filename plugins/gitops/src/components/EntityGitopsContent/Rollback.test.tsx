@@ -6,6 +6,7 @@ import {
   app,
   audit,
   config,
+  enabled,
   history,
   hold,
   render,
@@ -20,15 +21,6 @@ configure({ defaultHidden: true, asyncUtilTimeout: 10_000 });
 jest.setTimeout(60_000);
 
 const REF = { namespace: 'default', name: 'first-vela-workflow' };
-
-/** A button once the permission check has let it be pressed. */
-function enabled(name: string, scope: HTMLElement = document.body) {
-  return waitFor(() => {
-    const button = within(scope).getByRole('button', { name });
-    expect(button).toBeEnabled();
-    return button;
-  });
-}
 
 /** The rollback row the backend records for jane's rollback of test-server to 1.0.0. */
 const rollbackRow: ImageHistoryEntry = {

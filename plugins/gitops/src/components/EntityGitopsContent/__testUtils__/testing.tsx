@@ -6,6 +6,7 @@ import {
 } from '@backstage/plugin-catalog-react';
 import { AuthorizeResult } from '@backstage/plugin-permission-common';
 import { permissionApiRef } from '@backstage/plugin-permission-react';
+import { waitFor, within } from '@testing-library/react';
 import { SWRConfig } from 'swr';
 import {
   MockPermissionApi,
@@ -16,11 +17,13 @@ import {
   ApplicationDetails,
   DiffPreview,
   AuditEntry,
+  CloudResourceStatus,
   doraFigures,
   ImageHistoryEntry,
   ImageHold,
   ReconcileRun,
   ResourceTree,
+  RolloutStatus,
   SyncConfiguration,
   TimelineResponse,
 } from '@gitops-workflow/plugin-gitops-common';
@@ -97,6 +100,67 @@ export const app: ApplicationDetails = {
     nextSyncAt: '2026-11-23T10:06:00Z',
     suspended: false,
   },
+};
+
+/**
+ * test-server's canary at its second step of three, half the traffic on
+ * 1.0.2: the last success-rate check failed, one more failure is allowed.
+ */
+export const canaryRollout: RolloutStatus = {
+  component: 'test-server',
+  cluster: 'local',
+  strategy: 'canary',
+  phase: 'progressing',
+  stableImage: 'registry.local/test-server:1.0.1',
+  canaryImage: 'registry.local/test-server:1.0.2',
+  currentStep: 1,
+  totalSteps: 3,
+  canaryWeight: 50,
+  analysis: [
+    {
+      name: 'request-duration',
+      value: '412 ms',
+      threshold: '≤ 500 ms',
+      passed: true,
+      at: '2026-11-23T10:08:00Z',
+    },
+    {
+      name: 'request-success-rate',
+      value: '95.0%',
+      threshold: '≥ 99%',
+      passed: false,
+      at: '2026-11-23T10:08:00Z',
+    },
+    {
+      name: 'smoke-test',
+      passed: false,
+      at: '2026-11-23T10:08:01Z',
+      message: 'The webhook http://127.0.0.1:9/check did not answer in 10 s',
+    },
+  ],
+  message: 'failed checks 1 of 2: success rate 95.0% < 99%',
+  startedAt: '2026-11-23T10:07:00Z',
+  updatedAt: '2026-11-23T10:08:01Z',
+};
+
+/** A database OpenTofu planned and waits to create until someone approves. */
+export const cloudResource: CloudResourceStatus = {
+  component: 'orders-db',
+  state: 'waitingForApproval',
+  plan: { add: 2, change: 1, destroy: 0, at: '2026-11-23T10:09:00Z' },
+  outputs: [
+    { name: 'host', sensitive: false, value: '127.0.0.1' },
+    // A backend must never send a sensitive value; the tab hides one even if it did.
+    { name: 'password', sensitive: true, value: 's3cr3t-never-shown' },
+  ],
+  connectionSecret: 'orders-db-conn',
+  drift: {
+    checkedAt: '2026-11-23T10:05:00Z',
+    drifted: true,
+    message: 'terraform_data.database: the database orders is gone',
+  },
+  message: 'Plan: 2 to add, 1 to change, 0 to destroy. Waiting for approval.',
+  lastAppliedAt: '2026-11-23T09:00:00Z',
 };
 
 export const history: ImageHistoryEntry[] = [
@@ -355,6 +419,15 @@ export function stubApi(overrides: Partial<GitopsApi> = {}): GitopsApi & {
     }),
     releaseImageHold: async () => ({ hold }),
     releaseWorkflowRevision: async () => undefined,
+    promoteRollout: async (_ref, component) => ({
+      rollout: { ...canaryRollout, component, phase: 'healthy' },
+    }),
+    abortRollout: async (_ref, component) => ({
+      rollout: { ...canaryRollout, component, phase: 'aborted' },
+    }),
+    approveCloudPlan: async (_ref, component) => ({
+      resource: { ...cloudResource, component, state: 'applying' },
+    }),
     getAudit: async () => ({ items: audit, totalCount: audit.length }),
     getTimeline: async () => emptyTimeline,
     ...overrides,
@@ -406,6 +479,15 @@ export async function responseError(status: number, message: string) {
       { status, headers: { 'Content-Type': 'application/json' } },
     ),
   );
+}
+
+/** A button once the permission check has let it be pressed. */
+export function enabled(name: string, scope: HTMLElement = document.body) {
+  return waitFor(() => {
+    const button = within(scope).getByRole('button', { name });
+    expect(button).toBeEnabled();
+    return button;
+  });
 }
 
 /** The first relative time on the page (or in `scope`) showing `iso`. */
