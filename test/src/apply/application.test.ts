@@ -407,6 +407,78 @@ describe('Applications on a real cluster', () => {
     }
   });
 
+  it('creates what a current watch cache does not hold without reading it first, and checks what the dry-run finds existing', async () => {
+    const settings = (
+      app: string,
+      configMap: string,
+    ) => `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: ${app}, namespace: default}
+spec:
+  components:
+  - name: settings
+    type: k8s-objects
+    properties:
+      objects:
+      - apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: ${configMap}}
+        data: {owner: ${app}}
+`;
+    // The cache is current and holds none of these objects: it answers null.
+    const nothingCached = () => null;
+    const readsOf = (name: string) =>
+      reads.mock.calls.filter(([ref]) => ref.name === name).length;
+    const reads = jest.spyOn(client, 'get');
+    try {
+      // New: created with a dry-run and an apply, no read.
+      await applyYaml(settings('cache-new', 'cache-new-settings'));
+      const created = await reconcile('cache-new', 'default', nothingCached);
+      expect(created.status.status).toBe('running');
+      expect(created.applied!.changes).toEqual([
+        expect.objectContaining({ action: 'created' }),
+      ]);
+      expect(readsOf('cache-new-settings')).toBe(0);
+      expect((await get('ConfigMap', 'cache-new-settings'))!.data).toEqual({
+        owner: 'cache-new',
+      });
+
+      // Made by hand, so the cache (only Applications' objects) never held it:
+      // found by the dry-run, read, and taken over as without a cache.
+      await applyYaml(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cache-adopted-settings, namespace: default}\ndata: {owner: kubectl}\n',
+      );
+      await applyYaml(settings('cache-adopter', 'cache-adopted-settings'));
+      const adopted = await reconcile(
+        'cache-adopter',
+        'default',
+        nothingCached,
+      );
+      expect(adopted.status.status).toBe('running');
+      expect(adopted.applied!.changes).toEqual([
+        expect.objectContaining({ action: 'configured' }),
+      ]);
+      expect(readsOf('cache-adopted-settings')).toBe(1);
+
+      // A lagging cache does not hide another Application's object.
+      await applyYaml(settings('cache-thief', 'cache-new-settings'));
+      const refused = await reconcile('cache-thief', 'default', nothingCached);
+      expect(refused.status.status).toBe('workflowFailed');
+      expect(
+        refused.status.conditions!.find(c => c.type === 'Applied'),
+      ).toMatchObject({
+        reason: 'Conflict',
+        message:
+          'ConfigMap default/cache-new-settings belongs to Application default/cache-new; Application default/cache-thief cannot take it over',
+      });
+      expect((await get('ConfigMap', 'cache-new-settings'))!.data).toEqual({
+        owner: 'cache-new',
+      });
+    } finally {
+      reads.mockRestore();
+    }
+  });
+
   it('rolls out a scaler change', async () => {
     await applyYaml(
       firstVelaWorkflow(`

@@ -67,7 +67,10 @@ export interface ApplicationReconcilerOptions {
     clusters: ClusterConnectionConfig[];
     clientFor: (cluster: ClusterConnectionConfig) => KubeClient;
     /** A watch cache's recent copy of an object, read instead of the API server. */
-    cachedObject?: (cluster: string, ref: ObjectRef) => KubeObject | undefined;
+    cachedObject?: (
+      cluster: string,
+      ref: ObjectRef,
+    ) => KubeObject | null | undefined;
   };
   definitions: DefinitionRegistry;
   git: GitSource;

@@ -149,21 +149,25 @@ export class LiveCache implements LiveObjects, ApplicationCache {
   }
 
   /**
-   * One object an Application applied, as its mirror last saw it; undefined
-   * when the mirror does not hold it whole (Secrets' and ConfigMaps' payload
-   * is never cached), has not listed yet or is failing (so it may be out of
-   * date): then the caller reads it live.
+   * One object an Application applied, as its mirror last saw it; `null`
+   * when the mirror is current and holds none of that name (an object
+   * nobody applied may still exist: the mirror only sees Applications'
+   * objects); undefined when the mirror cannot tell: it does not hold the
+   * object whole (Secrets' and ConfigMaps' payload is never cached), has
+   * not listed yet or is failing (so it may be out of date). Then the caller
+   * reads it live.
    */
-  peek(cluster: string, ref: ObjectRef): KubeObject | undefined {
-    if (!keepsPayload({ apiVersion: apiVersionOf(ref), kind: ref.kind }))
-      return undefined;
+  peek(cluster: string, ref: ObjectRef): KubeObject | null | undefined {
     const informer = this.mirrors.get(
       mirrorKey(cluster, ref, 'inventory'),
     )?.informer;
     if (!informer?.synced || informer.status.error) return undefined;
     const object = findObject(informer, ref);
+    if (!object) return null;
+    if (!keepsPayload({ apiVersion: apiVersionOf(ref), kind: ref.kind }))
+      return undefined;
     // The pass may change what it is handed; the cache's copy stays as seen.
-    return object && structuredClone(object);
+    return structuredClone(object);
   }
 
   /** The objects of a kind in a namespace matching a label selector: from the namespace's mirror once it has listed, else live. */

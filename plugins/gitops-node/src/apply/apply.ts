@@ -77,10 +77,13 @@ export interface ApplyOptions {
   crdTimeoutMs?: number;
   /**
    * A recent copy of a live object, from a watch cache, read instead of
-   * asking the API server; undefined when the cache does not hold it (an
-   * object it does not know is read, so whose it is gets checked live).
+   * asking the API server. `null`: the cache is current and holds no object
+   * of that name that an Application applied, so it is taken to be new and
+   * not read first; should the dry-run find it exists after all (someone else
+   * made it, or the cache lags), it is read then and whose it is checked.
+   * `undefined`: the cache cannot tell; the object is read.
    */
-  cached?: (ref: ObjectRef) => KubeObject | undefined;
+  cached?: (ref: ObjectRef) => KubeObject | null | undefined;
 }
 
 export type ChangeAction = 'created' | 'configured' | 'unchanged' | 'pruned';
@@ -117,6 +120,8 @@ interface Planned {
   key: string;
   hash: string;
   live?: KubeObject;
+  /** Not read: the cache says no Application's object has its name (see `ApplyOptions.cached`). */
+  presumedNew?: boolean;
 }
 
 export function stableStringify(value: unknown): string {
@@ -471,6 +476,26 @@ export async function deleteObjects(
  * Application are not forced over: its ownership labels stop us before any
  * write, with a ConflictError naming both.
  */
+/** Keeps the live values of drift paths, and refuses an object another owner has. */
+function checkLive(
+  item: Planned,
+  owner: ObjectOwner,
+  options: ApplyOptions,
+): void {
+  if (!item.live) return;
+  for (const path of options.driftPaths?.(item.desired) ?? []) {
+    keepLiveValue(item.desired, item.live, path);
+  }
+  const liveOwner = owner.ownerOf(item.live);
+  if (liveOwner && liveOwner !== owner.id) {
+    throw new ConflictError(
+      `${describeRef(item.ref)} belongs to ${liveOwner}; ${
+        owner.id
+      } cannot take it over`,
+    );
+  }
+}
+
 export async function applyObjects(
   client: KubeClient,
   objects: KubeObject[],
@@ -537,9 +562,15 @@ export async function applyObjects(
   // in one namespace are read with one paginated list, not N gets.
   /** Whose live state is known without a get: from the cache or a list. */
   const resolved = new Set<Planned>();
+  // A set that creates Namespaces or CRDs writes them before the rest is
+  // dry-run: every object's owner must be known before that, so all are read.
+  const oneStage = !planned.some(p => isFirstStage(p.desired));
   for (const item of planned) {
-    item.live = options.cached?.(item.ref);
-    if (item.live) resolved.add(item);
+    const cached = options.cached?.(item.ref);
+    if (cached) item.live = cached;
+    else if (cached === null && oneStage) item.presumedNew = true;
+    else continue;
+    resolved.add(item);
   }
   const groups = new Map<string, Planned[]>();
   for (const item of planned.filter(p => !resolved.has(p))) {
@@ -579,19 +610,7 @@ export async function applyObjects(
         throw error;
       });
     }
-    if (item.live) {
-      for (const path of options.driftPaths?.(item.desired) ?? []) {
-        keepLiveValue(item.desired, item.live, path);
-      }
-    }
-    const liveOwner = item.live && owner.ownerOf(item.live);
-    if (liveOwner && liveOwner !== owner.id) {
-      throw new ConflictError(
-        `${describeRef(item.ref)} belongs to ${liveOwner}; ${
-          owner.id
-        } cannot take it over`,
-      );
-    }
+    checkLive(item, owner, options);
   });
 
   const changes: ObjectChange[] = [];
@@ -614,38 +633,48 @@ export async function applyObjects(
       ) {
         return { item, action: 'unchanged' as const, result: item.live };
       }
-      let result: KubeObject;
-      try {
-        result = await client.apply(item.desired, {
-          fieldManager,
-          dryRun: true,
-        });
-      } catch (error) {
-        const e = error as Error;
-        // Planning only: a custom resource whose CRD this set would install
-        // first cannot be dry-run before it is; it would be created as given.
-        if (
-          options.dryRun &&
-          e instanceof NotFoundError &&
-          definedCrds.has(`${item.ref.group}/${item.ref.kind}`)
-        )
-          return { item, action: 'created' as const, result: item.desired };
-        if (
-          e instanceof InputError ||
-          e instanceof NotFoundError ||
-          e instanceof ConflictError
-        ) {
-          throw new InputError(
-            `${describeRef(
-              item.ref,
-            )} was rejected by the API server: ${e.message.replace(
-              /^PATCH \S+: /,
-              '',
-            )}`,
-          );
+      // Undefined when planning a custom resource whose CRD this set would
+      // install first: it cannot be dry-run before that, and would be created as given.
+      const dryRun = async (): Promise<KubeObject | undefined> => {
+        try {
+          return await client.apply(item.desired, {
+            fieldManager,
+            dryRun: true,
+          });
+        } catch (error) {
+          const e = error as Error;
+          if (
+            options.dryRun &&
+            e instanceof NotFoundError &&
+            definedCrds.has(`${item.ref.group}/${item.ref.kind}`)
+          )
+            return undefined;
+          if (
+            e instanceof InputError ||
+            e instanceof NotFoundError ||
+            e instanceof ConflictError
+          ) {
+            throw new InputError(
+              `${describeRef(
+                item.ref,
+              )} was rejected by the API server: ${e.message.replace(
+                /^PATCH \S+: /,
+                '',
+              )}`,
+            );
+          }
+          throw error;
         }
-        throw error;
+      };
+      let result = await dryRun();
+      // Only an object that exists has a resourceVersion in a dry-run's answer.
+      if (item.presumedNew && result?.metadata.resourceVersion) {
+        item.live = await client.get(item.ref);
+        checkLive(item, owner, options);
+        if (item.live) result = await dryRun();
       }
+      if (!result)
+        return { item, action: 'created' as const, result: item.desired };
       if (!item.live) return { item, action: 'created' as const, result };
       const changedFields = differences(
         comparable(item.live),

@@ -219,7 +219,10 @@ export interface WorkflowExecutorOptions {
   /** How to reach a cluster (default `KubeClient.fromCluster`); clients are kept until `close()`. */
   clientFor?: (cluster: ClusterConnectionConfig) => KubeClient;
   /** A watch cache's recent copy of an object on a cluster, read instead of the API server (see `ApplyOptions.cached`). */
-  cachedObject?: (cluster: string, ref: ObjectRef) => KubeObject | undefined;
+  cachedObject?: (
+    cluster: string,
+    ref: ObjectRef,
+  ) => KubeObject | null | undefined;
   definitions?: DefinitionRegistry;
   fieldManager?: string;
   now?: () => Date;
@@ -276,6 +279,8 @@ export interface WorkflowPassResult {
   changes: ObjectChange[];
   /** Objects edited outside Git that this pass restored. */
   drifted: ObjectRef[];
+  /** Provisioned components (a `terraform` one) found changed outside Git, with what changed. */
+  cloudDrift: string[];
   /** Writes made on every cluster (zero for a pass that changed nothing). */
   writes: number;
   /**
@@ -374,6 +379,8 @@ interface PassScope {
   beforeWrite?: () => Promise<void>;
   changes: ObjectChange[];
   drifted: ObjectRef[];
+  /** Provisioned components found changed outside Git this pass. */
+  cloudDrift: string[];
   writes: number;
   /** The first step of a finished run that could not apply again this pass, and why. */
   keepFailure?: { step: string; message: string; reason?: string };
@@ -538,6 +545,7 @@ export class WorkflowExecutor {
       inventories: scope.inventories,
       changes: scope.changes,
       drifted: scope.drifted,
+      cloudDrift: scope.cloudDrift,
       writes: scope.writes,
       healthySince: Object.fromEntries(scope.healthySince),
       status: {
@@ -648,6 +656,7 @@ export class WorkflowExecutor {
       beforeWrite: input.beforeWrite,
       changes: [],
       drifted: [],
+      cloudDrift: [],
       writes: 0,
       healthySince: new Map(),
     };
@@ -848,6 +857,88 @@ export class WorkflowExecutor {
   }
 
   /**
+   * Lets component types that provision outside the cluster's objects (a
+   * `terraform` component) take their next step, per target; their status
+   * is what they answer. Returns what is not ready yet.
+   */
+  private async provision(
+    scope: PassScope,
+    components: ApplicationComponent[],
+    targets: DeployTarget[],
+    client: KubeClient,
+  ): Promise<string[]> {
+    const waiting: string[] = [];
+    for (const component of components) {
+      const provision = this.definitions.getComponentType(
+        component.type,
+      )?.provision;
+      if (!provision) continue;
+      for (const target of targets) {
+        const namespace = target.namespace ?? scope.app.metadata.namespace;
+        const result = await provision({
+          app: scope.app,
+          component,
+          path: componentPath(scope.app, component.name),
+          cluster: target.cluster,
+          namespace,
+          client,
+        });
+        const service: ComponentStatus = {
+          name: component.name,
+          namespace,
+          cluster: target.cluster.name,
+          healthy: result.ready,
+          message: result.message,
+        };
+        scope.services.set(serviceKey(service), service);
+        scope.cloudDrift.push(...(result.drifted ?? []));
+        if (!result.ready)
+          waiting.push(
+            `${component.name} on ${target.cluster.name}: ${result.message}`,
+          );
+      }
+    }
+    return waiting;
+  }
+
+  /**
+   * Undoes what a deleted Application's components provisioned outside the
+   * cluster's objects (their types' `release`). Returns what is still
+   * going, as sentences; empty when all is done.
+   */
+  async release(app: KubeObject): Promise<string[]> {
+    const spec = isRecord(app.spec) ? app.spec : {};
+    const components = (
+      Array.isArray(spec.components) ? spec.components : []
+    ).filter(isRecord);
+    const going: string[] = [];
+    for (const raw of components) {
+      const component = {
+        name: String(raw.name ?? ''),
+        type: String(raw.type ?? ''),
+        properties: isRecord(raw.properties) ? raw.properties : {},
+      };
+      const release = this.definitions.getComponentType(
+        component.type,
+      )?.release;
+      if (!release) continue;
+      const result = await release({
+        app: {
+          name: app.metadata.name,
+          namespace: app.metadata.namespace ?? 'default',
+        },
+        component,
+        cluster: name => {
+          const config = this.options.clusters.find(c => c.name === name);
+          return config && { config, client: this.client(config, {}) };
+        },
+      });
+      if (!result.done) going.push(`${component.name}: ${result.message}`);
+    }
+    return going;
+  }
+
+  /**
    * Renders the components for each target on one cluster and applies them,
    * a `dependsOn` level at a time: the next level is applied only once the
    * ones before it are healthy. Objects of components outside this call (and
@@ -964,10 +1055,25 @@ export class WorkflowExecutor {
       }
       const aborted = rollouts.aborted();
       if (aborted) throw new RolloutAbortedError(aborted);
+      waiting.push(
+        ...(await this.provision(
+          scope,
+          components.filter(c => levels[reached - 1].includes(c.name)),
+          targets,
+          client,
+        )),
+      );
       if (waiting.length > 0) break;
     }
     return waiting;
   }
+}
+
+/** A component's field path in the Application, for messages. */
+function componentPath(app: Application, name: string): string {
+  return `spec.components[${app.spec.components.findIndex(
+    c => c.name === name,
+  )}]`;
 }
 
 /**
