@@ -32,6 +32,9 @@ KUSTOMIZE_VERSION=v5.8.2
 # answers 403 for the commit of Traefik's go-http-auth fork that v3.7 pins and
 # for 14 DNS-provider SDKs of lego v5. v3.6.12 resolves completely.
 TRAEFIK_VERSION=v3.6.12
+# The Gateway API CRDs installed beside the control plane (progressive
+# rollouts' HTTPRoutes); the real node takes the version Traefik is built against.
+GATEWAY_API_VERSION=v1.4.0
 
 GITOPS_CACHE="${GITOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-backstage}"
 
@@ -52,7 +55,7 @@ if $node; then
 else
   BIN_DIR="$GITOPS_CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-kustomize-$KUSTOMIZE_VERSION/bin"
   K8S_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-  ALL_BINARIES=("${K8S_BINARIES[@]}" etcd kwok kustomize)
+  ALL_BINARIES=("${K8S_BINARIES[@]}" etcd kwok kustomize gateway-api-crds.yaml)
 fi
 
 if $print_dir; then
@@ -190,6 +193,18 @@ if ! $node; then
   if need kustomize; then go_install kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"; fi
 fi
 
+# The standard channel's CRDs of a sigs.k8s.io/gateway-api version, as one file.
+gateway_api_crds() {
+  local crds
+  crds="$(module_dir "sigs.k8s.io/gateway-api@$1")/config/crd/standard"
+  for f in "$crds"/*.yaml; do printf -- '---\n'; cat "$f"; done > "$work/crds.yaml"
+  mv -f "$work/crds.yaml" "$BIN_DIR/gateway-api-crds.yaml"
+}
+if ! $node && need gateway-api-crds.yaml; then
+  gateway_api_crds "$GATEWAY_API_VERSION"
+  log "Gateway API $GATEWAY_API_VERSION CRDs fetched"
+fi
+
 if $node && need pause; then
   # The sandbox ("pause") container every pod starts with, built the way the
   # Kubernetes release builds it (build/pause/Makefile): static, -Os.
@@ -230,9 +245,7 @@ if $node && need traefik gateway-api-crds.yaml; then
     -o "$work/traefik.bin" github.com/traefik/traefik/v3/cmd/traefik)
   # The Gateway API CRDs of the version Traefik's provider is compiled against.
   gateway_api="$(cd "$mod" && "$GO" list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)"
-  crds="$(module_dir "sigs.k8s.io/gateway-api@$gateway_api")/config/crd/standard"
-  for f in "$crds"/*.yaml; do printf -- '---\n'; cat "$f"; done > "$work/crds.yaml"
-  mv -f "$work/crds.yaml" "$BIN_DIR/gateway-api-crds.yaml"
+  gateway_api_crds "$gateway_api"
   mv -f "$work/traefik.bin" "$BIN_DIR/traefik"
   log "traefik built in $((SECONDS - t))s (Gateway API $gateway_api CRDs beside it)"
 fi

@@ -4,8 +4,8 @@
 # registry's Basic auth), openssl (the token-auth certificate), git
 # (http-backend), Chromium (browser tests), and what a real node runs on:
 # containerd, runc, the CNI plugins, iptables (kube-proxy) and gcc with a
-# static libc (the pause binary). Idempotent: a machine that has everything
-# is left untouched.
+# static libc (the pause binary), and Prometheus (canary analysis).
+# Idempotent: a machine that has everything is left untouched.
 # As root on a Debian-like system the missing packages are installed with
 # apt-get; otherwise one line says what to install.
 set -euo pipefail
@@ -24,6 +24,7 @@ deps=(
   "iptables:/usr/sbin/iptables"
   "gcc:gcc"
   "libc6-dev:/usr/lib/*/libc.a"
+  "prometheus:/usr/bin/prometheus"
 )
 
 present() {
@@ -54,6 +55,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # throw-away instances on free ports, so stop the system ones if they came up.
   if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v service >/dev/null 2>&1; then
     service docker-registry stop >/dev/null 2>&1 || true
+  fi
+  # Likewise Prometheus: the rollout tests start their own on a free port.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v service >/dev/null 2>&1; then
+    service prometheus stop >/dev/null 2>&1 || true
   fi
   # Likewise containerd: a real node runs its own, configured in a temp dir.
   if [[ " ${missing[*]} " == *" containerd "* ]] && command -v service >/dev/null 2>&1; then

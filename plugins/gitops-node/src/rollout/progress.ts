@@ -218,7 +218,11 @@ export function beginPass(
   const decision = state.decision;
   state.decision = undefined;
   if (hash === state.stableHash) {
-    if (state.canaryHash || state.phase === 'aborted') {
+    // (While promoting, the version in flight is the stable one already.)
+    if (
+      (state.canaryHash !== undefined && state.canaryHash !== hash) ||
+      state.phase === 'aborted'
+    ) {
       // Git went back to the stable version: nothing is in flight any more.
       state.canaryHash = undefined;
       state.canaryTemplate = undefined;

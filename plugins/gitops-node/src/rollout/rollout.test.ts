@@ -287,6 +287,23 @@ describe('the canary loop', () => {
     expect(promoted.state).toMatchObject({ phase: 'progressing', step: 2 });
     await advance(spec, promoted.state, live(ready), passing, new Date(5000));
     expect(promoted.state.promoting).toBe(true);
+    // The next pass keeps promoting until the stable workload is ready.
+    const promoting = await pass('shop/web:2', promoted.state);
+    expect(promoting.state).toMatchObject({
+      phase: 'progressing',
+      promoting: true,
+    });
+    expect(weights(promoting.objects)).toEqual([0, 100]);
+    expect(
+      await advance(
+        spec,
+        promoting.state,
+        { stable: notReady, canary: ready },
+        passing,
+        new Date(5500),
+      ),
+    ).toContain('promoting');
+    promoted.state = promoting.state;
     expect(
       await advance(spec, promoted.state, live(ready), passing, new Date(6000)),
     ).toBeUndefined();
