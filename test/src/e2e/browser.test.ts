@@ -87,6 +87,7 @@ function entities(): string {
     ['first-vela-workflow', 'gitops-workflow.io/application'],
     ['git-app', 'gitops.backstage.io/application'],
     ['release', 'gitops-workflow.io/application'],
+    ['canary-web', 'gitops-workflow.io/application'],
   ]
     .map(
       ([name, annotation]) => `apiVersion: backstage.io/v1alpha1
@@ -128,6 +129,44 @@ function releaseApp(gitUrl: string, image: string) {
               policy: { semver: { range: '>=0.1.0' } },
             },
           },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * A webservice rolled out by KubeVela's kruise-rollout trait over
+ * ingress-nginx canary annotations: half the traffic to the canary, then a
+ * wait for a person, then all of it. No analysis: the story is the person's
+ * decision.
+ */
+function canaryApp(image: string) {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'canary-web', namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'canary-web',
+          type: 'webservice',
+          properties: { image, ports: [{ port: 8080, expose: true }] },
+          traits: [
+            {
+              type: 'gateway',
+              properties: { domain: 'canary.example', http: { '/': 8080 } },
+            },
+            {
+              type: 'kruise-rollout',
+              properties: {
+                canary: {
+                  steps: [{ weight: 50, pause: {} }, { weight: 100 }],
+                  trafficRoutings: [{ type: 'nginx' }],
+                },
+              },
+            },
+          ],
         },
       ],
     },
@@ -332,12 +371,12 @@ describe('the GitOps tab in a real browser', () => {
   let registry: Registry;
   let git: GitServer;
   let dir: string;
-  let backend: Backend | undefined;
-  let notOwner: Backend | undefined;
-  let denied: Backend | undefined;
+  /** Every backend a story started, by name, for the teardown and the failure log. */
+  const started = new Map<string, Backend>();
   let context: BrowserContext | undefined;
   let onFailure: () => string = () => '';
-  let passed = false;
+  /** The stories that have not reached their end: their failure prints the log. */
+  const unfinished = new Set<string>();
 
   beforeAll(async () => {
     // The production bundle (about 15 s) is what app-backend serves; the dev
@@ -358,12 +397,12 @@ describe('the GitOps tab in a real browser', () => {
   }, 180_000);
 
   afterAll(async () => {
-    if (context && !passed) {
+    if (context && unfinished.size > 0) {
       // eslint-disable-next-line no-console
       console.log(onFailure());
     }
     await context?.close();
-    await Promise.all([backend?.stop(), notOwner?.stop(), denied?.stop()]);
+    await Promise.all([...started.values()].map(b => b.stop()));
     await Promise.all([cluster?.stop(), registry?.stop(), git?.stop()]);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }, 60_000);
@@ -391,6 +430,67 @@ describe('the GitOps tab in a real browser', () => {
       async () => (await page.locator('body').innerText()).slice(0, 2000),
       120_000,
     );
+  }
+
+  /**
+   * Starts a backend named `name` after stopping the others: one backend at
+   * a time reconciles the cluster and the repos.
+   */
+  async function start(
+    name: string,
+    extra: Record<string, unknown>,
+    guest: Record<string, unknown>,
+  ): Promise<Backend> {
+    await Promise.all([...started.values()].map(b => b.stop()));
+    const backend = await startBackend(dir, name, extra, cluster, dir, guest);
+    started.set(name, backend);
+    return backend;
+  }
+
+  /** What the browser said, for when a wait times out. */
+  const consoleLines: string[] = [];
+
+  /** The page of the one Chromium this suite drives, launched by the first story that needs it. */
+  async function browserPage(): Promise<Page> {
+    if (!context) {
+      context = await chromium.launchPersistentContext(
+        path.join(dir, 'profile'),
+        {
+          executablePath: '/usr/bin/chromium',
+          headless: true,
+          // The laptop width the layout is made for (#18).
+          viewport: { width: 1280, height: 1000 },
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      );
+      const page = context.pages()[0] ?? (await context.newPage());
+      page.on('console', m => consoleLines.push(`${m.type()}: ${m.text()}`));
+      page.on('pageerror', e => consoleLines.push(`pageerror: ${e.message}`));
+      page.on('requestfailed', r =>
+        consoleLines.push(
+          `requestfailed: ${r.url()} ${r.failure()?.errorText}`,
+        ),
+      );
+      onFailure = () =>
+        [
+          ...consoleLines,
+          ...[...started].map(
+            ([name, b]) =>
+              `--- backend ${name} ---\n${b.output().slice(-3000)}`,
+          ),
+        ].join('\n');
+    }
+    const page = context.pages()[0];
+    page.setDefaultTimeout(90_000);
+    return page;
   }
 
   it('shows the Application, a new image, Sync now, a rollback held and released, and a disabled action without permission', async () => {
@@ -441,45 +541,10 @@ describe('the GitOps tab in a real browser', () => {
     });
 
     // Alice's team owns the entities: the demo's policy lets her act.
-    backend = await startBackend(dir, 'owner', {}, cluster, dir, ALICE);
+    unfinished.add('tab');
+    const backend = await start('owner', {}, ALICE);
 
-    context = await chromium.launchPersistentContext(
-      path.join(dir, 'profile'),
-      {
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        // The laptop width the layout is made for (#18).
-        viewport: { width: 1280, height: 1000 },
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      },
-    );
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(90_000);
-    // What the browser said, for when a wait times out.
-    const consoleLines: string[] = [];
-    page.on('console', m => consoleLines.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', e => consoleLines.push(`pageerror: ${e.message}`));
-    page.on('requestfailed', r =>
-      consoleLines.push(`requestfailed: ${r.url()} ${r.failure()?.errorText}`),
-    );
-    onFailure = () =>
-      [
-        ...consoleLines,
-        '--- backend (the owner) ---',
-        backend?.output().slice(-3000),
-        '--- backend (a guest who owns nothing) ---',
-        notOwner?.output().slice(-3000),
-        '--- backend without sync permission ---',
-        denied?.output().slice(-3000),
-      ].join('\n');
+    const page = await browserPage();
 
     // The nested Application, applied from Git, runs and is healthy.
     await open(
@@ -694,7 +759,7 @@ describe('the GitOps tab in a real browser', () => {
     // and the tab shows each action disabled, with the reason. One backend at
     // a time reconciles the cluster and the repo.
     await backend.stop();
-    notOwner = await startBackend(dir, 'not-owner', {}, cluster, dir, GUEST);
+    const notOwner = await start('not-owner', {}, GUEST);
     await open(
       page,
       `${notOwner.url}/catalog/default/component/git-app/gitops`,
@@ -753,8 +818,7 @@ describe('the GitOps tab in a real browser', () => {
     // Alice again, with gitops.application.sync in permission.denyPermissions:
     // the deny list wins over ownership, the other actions stay hers.
     await notOwner.stop();
-    denied = await startBackend(
-      dir,
+    const denied = await start(
       'denied',
       {
         permission: {
@@ -762,8 +826,6 @@ describe('the GitOps tab in a real browser', () => {
           denyPermissions: ['gitops.application.sync'],
         },
       },
-      cluster,
-      dir,
       ALICE,
     );
     await open(
@@ -795,6 +857,168 @@ describe('the GitOps tab in a real browser', () => {
       path: path.join(ARTIFACTS, 'gitops-tab-denied.png'),
       fullPage: true,
     });
-    passed = true;
+    unfinished.delete('tab');
   }, 900_000);
+  it('shows a canary in progress; Promote works for an owner and is disabled, with the reason, for others', async () => {
+    unfinished.add('canary');
+    await installCrd(cluster);
+    // kwok runs no containers: the image need not exist.
+    const image = `${registry.host}/canary-web`;
+    const applyVersion = (tag: string) =>
+      cluster.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify(canaryApp(`${image}:${tag}`)),
+      });
+    const kubeGet = async (kind: string, name: string) => {
+      const found = await cluster
+        .kubectl(['get', kind, name, '-o', 'json'])
+        .catch(() => undefined);
+      return found ? JSON.parse(found) : undefined;
+    };
+    /** The live pod template image of a Deployment, and the canary Ingress' weight. */
+    const live = async () => ({
+      stable: (await kubeGet('deployment', 'canary-web'))?.spec.template.spec
+        .containers[0].image,
+      canary: (await kubeGet('deployment', 'canary-web-canary'))?.spec.template
+        .spec.containers[0].image,
+      weight: (await kubeGet('ingress', 'canary-web-canary'))?.metadata
+        .annotations['nginx.ingress.kubernetes.io/canary-weight'],
+    });
+    const cardOf = (page: Page) =>
+      page.getByRole('region', { name: 'Rollout of canary-web on local' });
+    const promote = (page: Page) =>
+      cardOf(page).getByRole('button', {
+        name: 'Promote the rollout of canary-web on local',
+      });
+    const waitingAtHalf = async (page: Page) => {
+      await cardOf(page)
+        .getByText('step 1 of 2 at 50% of traffic on the canary')
+        .waitFor({ timeout: 120_000 });
+      await cardOf(page)
+        .getByText('waiting for someone to promote or abort the canary')
+        .waitFor();
+    };
+    /** Applies `tag` once the backend runs `stable` as its stable version. */
+    const rollOut = async (page: Page, stable: string, tag: string) => {
+      await cardOf(page)
+        .getByText('healthy: the new version is stable')
+        .waitFor({ timeout: 120_000 });
+      await waitUntil(
+        `canary-web to run ${stable}`,
+        async () =>
+          (await live()).stable === `${image}:${stable}` ? true : undefined,
+        async () => JSON.stringify(await live()),
+        120_000,
+      );
+      await applyVersion(tag);
+      await waitingAtHalf(page);
+      // The cluster agrees: the canary runs the new version and takes half the traffic.
+      await waitUntil(
+        `the canary of ${tag} at 50%`,
+        async () => {
+          const now = await live();
+          return now.canary === `${image}:${tag}` &&
+            now.weight === '50' &&
+            now.stable === `${image}:${stable}`
+            ? true
+            : undefined;
+        },
+        async () => JSON.stringify(await live()),
+        120_000,
+      );
+    };
+
+    await applyVersion('1.0.0');
+    const owner = await start('rollouts', {}, ALICE);
+    const page = await browserPage();
+    await open(
+      page,
+      `${owner.url}/catalog/default/component/canary-web/gitops`,
+      'Application default/canary-web',
+    );
+    await rollOut(page, '1.0.0', '1.0.1');
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-canary.png'),
+      fullPage: true,
+    });
+
+    // Alice owns the entity: she promotes, with a reason.
+    await promote(page).click();
+    const dialog = page.getByRole('dialog', {
+      name: 'Promote the rollout of canary-web on local?',
+    });
+    await dialog.getByLabel(/Reason/).fill('the canary looks good');
+    await dialog.getByRole('button', { name: 'Promote' }).click();
+    await cardOf(page)
+      .getByRole('status')
+      .getByText('Promoted the rollout of canary-web on local')
+      .waitFor();
+    await cardOf(page)
+      .getByText('healthy: the new version is stable')
+      .waitFor({ timeout: 120_000 });
+    await waitUntil(
+      'the stable Deployment to run 1.0.1 with all the traffic',
+      async () => {
+        const now = await live();
+        return now.stable === `${image}:1.0.1` && now.weight === '0'
+          ? true
+          : undefined;
+      },
+      async () => JSON.stringify(await live()),
+      120_000,
+    );
+    await page
+      .getByRole('row')
+      .filter({ has: page.getByText('promote rollout', { exact: true }) })
+      .filter({ hasText: 'the canary looks good' })
+      .getByText('user:default/alice', { exact: true })
+      .waitFor();
+
+    // A guest who owns nothing sees the next canary, and may not decide:
+    // both actions disabled with the reason, and the API says 403.
+    const guestBackend = await start('rollouts-guest', {}, GUEST);
+    await open(
+      page,
+      `${guestBackend.url}/catalog/default/component/canary-web/gitops`,
+      'Application default/canary-web',
+    );
+    await rollOut(page, '1.0.1', '1.0.2');
+    // Below the card's actions, and on hover over each.
+    await page
+      .getByText(
+        'You are not allowed to promote or abort rollouts of default/canary-web (permission gitops.rollout.decide on component:default/canary-web). Ask an owner of component:default/canary-web or an administrator.',
+      )
+      .waitFor();
+    expect(await promote(page).isDisabled()).toBe(true);
+    expect(
+      await cardOf(page)
+        .getByRole('button', {
+          name: 'Abort the rollout of canary-web on local',
+        })
+        .isDisabled(),
+    ).toBe(true);
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-canary-not-owner.png'),
+      fullPage: true,
+    });
+    const guest = await signIn(guestBackend);
+    for (const decision of ['promote', 'abort']) {
+      expect(
+        await guest.post(
+          `/applications/default/canary-web/rollouts/canary-web/${decision}`,
+        ),
+      ).toEqual({
+        status: 403,
+        message:
+          'Missing permission gitops.rollout.decide on component:default/canary-web',
+      });
+    }
+    // Nothing changed: the canary still waits at half the traffic.
+    await waitingAtHalf(page);
+    expect(await live()).toEqual({
+      stable: `${image}:1.0.1`,
+      canary: `${image}:1.0.2`,
+      weight: '50',
+    });
+    unfinished.delete('canary');
+  }, 600_000);
 });
