@@ -38,6 +38,12 @@ const OFS_DELTA = 6;
 const REF_DELTA = 7;
 /** Objects kept because another one is a delta on them; past this, forgotten. */
 const MAX_BASE_BYTES = 64 * 1024 * 1024;
+/**
+ * Whole objects of a received pack kept inflated for the checkout that
+ * follows (which reads each once), so it does not inflate them again; past
+ * this, they are inflated again when read.
+ */
+const MAX_KEPT_BYTES = 64 * 1024 * 1024;
 
 export const corrupt = (what: string) =>
   new ServiceUnavailableError(`the Git repository's data is corrupt: ${what}`);
@@ -47,6 +53,7 @@ export class ObjectReader {
   private readonly bases = new Map<string, GitObject>();
   /** Inflated while a received pack is indexed, by offset: used once, then dropped. */
   private readonly inflated = new Map<number, Buffer>();
+  private inflatedBytes = 0;
   private baseBytes = 0;
 
   private constructor(
@@ -142,10 +149,12 @@ export class ObjectReader {
       pos = header.start + engine.bytesWritten;
       pack.ends.set(offset, pos);
       if (header.kind === OFS_DELTA || header.kind === REF_DELTA) {
-        reader.inflated.set(offset, buffer);
+        reader.keepInflated(offset, buffer);
         deltas.push(offset);
       } else {
         add(offset, pos, { type: PACK_TYPES[header.kind], data: buffer });
+        if (reader.inflatedBytes + buffer.length <= MAX_KEPT_BYTES)
+          reader.keepInflated(offset, buffer);
       }
     }
     // A ref-delta names its base by id, known once the base is hashed.
@@ -241,16 +250,28 @@ export class ObjectReader {
       base = await this.base(baseOid, () => this.read(baseOid));
     }
     const raw =
-      this.inflated.get(offset) ??
+      this.takeInflated(offset) ??
       inflate(
         data.subarray(start, pack.ends.get(offset) ?? data.length - 20),
         size,
         path.basename(pack.file),
       ).buffer;
-    this.inflated.delete(offset);
     return base
       ? { type: base.type, data: applyDelta(raw, base.data) }
       : { type: PACK_TYPES[kind], data: raw };
+  }
+
+  private keepInflated(offset: number, buffer: Buffer): void {
+    this.inflated.set(offset, buffer);
+    this.inflatedBytes += buffer.length;
+  }
+
+  private takeInflated(offset: number): Buffer | undefined {
+    const buffer = this.inflated.get(offset);
+    if (!buffer) return undefined;
+    this.inflated.delete(offset);
+    this.inflatedBytes -= buffer.length;
+    return buffer;
   }
 
   /** Delta chains share their bases: each is inflated once while it fits. */
