@@ -6,7 +6,7 @@ import type {
 import { ConflictError, NotFoundError } from '@backstage/errors';
 import { describeFailure } from './analysis';
 import { imageOf, templateHash, type RolloutShape } from './objects';
-import type { CanarySpec, RolloutSpec } from './spec';
+import type { CanarySpec, CanaryStep, RolloutSpec } from './spec';
 
 /** A person's decision, queued until the next pass applies it. */
 export interface RolloutDecision {
@@ -317,6 +317,18 @@ export interface WorkloadReadiness {
 /** Runs the analysis of the current step; the caller supplies how (Prometheus and webhooks). */
 export type Analyse = () => Promise<RolloutAnalysisResult[]>;
 
+/** How a passed step waits: the canary step's `pause`; blue-green's manual or timed switch. */
+function pauseAfterAnalysis(
+  spec: RolloutSpec,
+  state: RolloutState,
+): CanaryStep['pause'] {
+  if (spec.strategy === 'canary') return spec.steps[state.step].pause;
+  if (spec.manual) return {};
+  if (spec.autoPromotionMs !== undefined)
+    return { durationMs: spec.autoPromotionMs };
+  return undefined;
+}
+
 /**
  * One pass's progress after the objects were applied: waits for the canary
  * (or preview) to be ready within the progress deadline, runs the step's
@@ -415,14 +427,7 @@ export async function advance(
     }
   }
   state.analysed = true;
-  const pause =
-    spec.strategy === 'canary'
-      ? spec.steps[state.step].pause
-      : spec.manual
-      ? {}
-      : spec.autoPromotionMs !== undefined
-      ? { durationMs: spec.autoPromotionMs }
-      : undefined;
+  const pause = pauseAfterAnalysis(spec, state);
   if (!pause) {
     nextStep(spec, state, now);
     return `${label}: ${state.message}`;

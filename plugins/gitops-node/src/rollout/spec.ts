@@ -282,11 +282,11 @@ function readAnalysis(fields: Fields, key: string): AnalysisSpec {
         'is required ({ min, max } or either)',
       );
     range.onlyKeys(['min', 'max']);
-    const bound = (key: 'min' | 'max') => {
-      const value = range.value[key];
+    const bound = (end: 'min' | 'max') => {
+      const value = range.value[end];
       if (value === undefined || value === null) return undefined;
       if (typeof value !== 'number' || !Number.isFinite(value))
-        invalid(range.pathOf(key), 'must be a number');
+        invalid(range.pathOf(end), 'must be a number');
       return value;
     };
     const min = bound('min');
