@@ -11,10 +11,14 @@
 # from Kubernetes' build/pause/linux/pause.c (static, gcc), Traefik v3, and the
 # standard Gateway API CRDs of the version Traefik is built against.
 #
+# With --tofu it builds OpenTofu (the engine of `type: terraform` components)
+# into a cache directory of its own, keyed by its version.
+#
 # Progress goes to stderr; the last line on stdout is the bin directory.
 #
-# Usage: scripts/build-k8s.sh [--node] [--print-dir]
+# Usage: scripts/build-k8s.sh [--node|--tofu] [--print-dir]
 #   --node        the real node's binaries instead of the control plane's
+#   --tofu        OpenTofu instead of the control plane's binaries
 #   --print-dir   print the bin directory the pinned versions live in and exit
 #
 # Environment: GITOPS_CACHE (default ~/.cache/gitops-backstage), GO (go binary).
@@ -35,20 +39,28 @@ TRAEFIK_VERSION=v3.6.12
 # The Gateway API CRDs installed beside the control plane (progressive
 # rollouts' HTTPRoutes); the real node takes the version Traefik is built against.
 GATEWAY_API_VERSION=v1.4.0
+# The newest OpenTofu the module proxy offers; it needs Go 1.26.6.
+TOFU_VERSION=v1.12.6
 
 GITOPS_CACHE="${GITOPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitops-backstage}"
 
 node=false
+tofu=false
 print_dir=false
 for arg in "$@"; do
   case "$arg" in
     --node) node=true ;;
+    --tofu) tofu=true ;;
     --print-dir) print_dir=true ;;
-    *) echo "build-k8s: unknown argument $arg (usage: scripts/build-k8s.sh [--node] [--print-dir])" >&2; exit 2 ;;
+    *) echo "build-k8s: unknown argument $arg (usage: scripts/build-k8s.sh [--node|--tofu] [--print-dir])" >&2; exit 2 ;;
   esac
 done
 
-if $node; then
+if $tofu; then
+  BIN_DIR="$GITOPS_CACHE/tofu-$TOFU_VERSION/bin"
+  K8S_BINARIES=()
+  ALL_BINARIES=(tofu)
+elif $node; then
   BIN_DIR="$GITOPS_CACHE/node-k8s-$K8S_VERSION-traefik-$TRAEFIK_VERSION/bin"
   K8S_BINARIES=(kubelet kube-proxy)
   ALL_BINARIES=("${K8S_BINARIES[@]}" pause traefik gateway-api-crds.yaml)
@@ -111,7 +123,7 @@ need() { for b in "$@"; do [ -s "$BIN_DIR/$b" ] || return 0; done; return 1; }
 # The directory of a module version in the module cache (downloaded if needed).
 module_dir() { (cd "$work" && "$GO" mod download -json "$1" | sed -n 's/^\s*"Dir": "\(.*\)",$/\1/p'); }
 
-if need "${K8S_BINARIES[@]}"; then
+if [ ${#K8S_BINARIES[@]} -gt 0 ] && need "${K8S_BINARIES[@]}"; then
   log "resolving k8s.io/kubernetes $K8S_VERSION (staging modules at $K8S_STAGING_VERSION)"
   mod="$work/kubernetes"
   mkdir -p "$mod"
@@ -150,7 +162,7 @@ if need "${K8S_BINARIES[@]}"; then
   log "kubernetes binaries built in $((SECONDS - t))s"
 fi
 
-if ! $node && need etcd; then
+if ! $node && ! $tofu && need etcd; then
   log "building etcd $ETCD_VERSION"
   mod="$work/etcd"
   mkdir -p "$mod"
@@ -188,7 +200,7 @@ go_install() {
   mv -f "$work/gobin-$name/$name" "$BIN_DIR/$name"
   log "$name built in $((SECONDS - t))s"
 }
-if ! $node; then
+if ! $node && ! $tofu; then
   if need kwok; then go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"; fi
   if need kustomize; then go_install kustomize "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"; fi
 fi
@@ -200,7 +212,7 @@ gateway_api_crds() {
   for f in "$crds"/*.yaml; do printf -- '---\n'; cat "$f"; done > "$work/crds.yaml"
   mv -f "$work/crds.yaml" "$BIN_DIR/gateway-api-crds.yaml"
 }
-if ! $node && need gateway-api-crds.yaml; then
+if ! $node && ! $tofu && need gateway-api-crds.yaml; then
   gateway_api_crds "$GATEWAY_API_VERSION"
   log "Gateway API $GATEWAY_API_VERSION CRDs fetched"
 fi
@@ -248,6 +260,28 @@ if $node && need traefik gateway-api-crds.yaml; then
   gateway_api_crds "$gateway_api"
   mv -f "$work/traefik.bin" "$BIN_DIR/traefik"
   log "traefik built in $((SECONDS - t))s (Gateway API $gateway_api CRDs beside it)"
+fi
+
+if $tofu && need tofu; then
+  log "building OpenTofu $TOFU_VERSION"
+  t=$SECONDS
+  mod="$work/tofu"
+  mkdir -p "$mod"
+  src="$(module_dir "github.com/opentofu/opentofu@$TOFU_VERSION")"
+  {
+    printf 'module gitops.local/build-tofu\n\ngo 1.26.6\n\n'
+    printf 'require github.com/opentofu/opentofu %s\n\n' "$TOFU_VERSION"
+    # Its replace (OpenTofu's fork of HCL) only applies inside OpenTofu's own
+    # go.mod: carry it over.
+    sed -n '/^replace (/,/^)/p; /^replace [^(]/p; /^exclude /p' "$src/go.mod"
+  } > "$mod/go.mod"
+  (cd "$mod" && "$GO" get "github.com/opentofu/opentofu@$TOFU_VERSION" >&2)
+  # dev= drops the -dev marker a build outside OpenTofu's release adds.
+  (cd "$mod" && "$GO" build -trimpath \
+    "-ldflags=-s -w -X github.com/opentofu/opentofu/version.dev=no" \
+    -o "$work/tofu.bin" github.com/opentofu/opentofu/cmd/tofu)
+  mv -f "$work/tofu.bin" "$BIN_DIR/tofu"
+  log "tofu built in $((SECONDS - t))s"
 fi
 
 log "all binaries ready in $BIN_DIR after $((SECONDS - started))s"

@@ -92,3 +92,32 @@ export function k8sBinaries(): K8sBinaries {
   }
   return resolved as K8sBinaries;
 }
+
+let tofu: string | undefined;
+
+/** OpenTofu: `GITOPS_TOFU`, else `scripts/build-k8s.sh --tofu` (built once, cached by version). */
+export function tofuBinary(): string {
+  const explicit = process.env.GITOPS_TOFU;
+  if (explicit) {
+    if (!isExecutable(explicit))
+      throw new MissingToolError(
+        `GITOPS_TOFU=${explicit} is not an executable file`,
+      );
+    return explicit;
+  }
+  if (tofu) return tofu;
+  const script = path.join(repoRoot(), 'scripts', 'build-k8s.sh');
+  try {
+    const out = execFileSync('bash', [script, '--tofu'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    tofu = path.join(out.toString().trim().split('\n').pop()!, 'tofu');
+  } catch (e) {
+    throw new MissingToolError(
+      `scripts/build-k8s.sh --tofu failed (${
+        (e as Error).message.split('\n')[0]
+      }); see its output above, or set GITOPS_TOFU to an OpenTofu binary`,
+    );
+  }
+  return tofu;
+}

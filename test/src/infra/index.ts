@@ -30,7 +30,7 @@ export { startCluster } from './cluster';
 export type { AuditEvent, Cluster, StartClusterOptions } from './cluster';
 export { startPostgres } from './postgres';
 export type { Postgres, PostgresConnection } from './postgres';
-export { k8sBinaries, buildK8sBinaries } from './binaries';
+export { k8sBinaries, buildK8sBinaries, tofuBinary } from './binaries';
 export type { K8sBinaries } from './binaries';
 export { MissingToolError, freePort, reapOrphans } from './process';
 export {
