@@ -111,6 +111,8 @@ export interface Config {
       registrySeconds?: number;
       /** One kustomize build; the process is killed after it. Default 60. */
       kustomizeSeconds?: number;
+      /** One OpenTofu command (init, plan, apply, destroy) of a `terraform` component; it is stopped after. Default 600. */
+      tofuSeconds?: number;
       /** One whole diff preview (Git, build and every server-side dry-run). Default 120. */
       previewSeconds?: number;
       /** One analysis call of a progressive rollout: a Prometheus query or a webhook. Default 10. */
@@ -164,6 +166,19 @@ export interface Config {
     commitAuthor?: { name: string; email: string };
     /** Path of the kustomize binary; default: kustomize on PATH. */
     kustomizePath?: string;
+    /**
+     * Path of the OpenTofu binary that runs `terraform` components
+     * (`scripts/build-k8s.sh --tofu` builds one); default: `tofu` on PATH.
+     * @visibility backend
+     */
+    tofuPath?: string;
+    /**
+     * A provider mirror directory (`tofu providers mirror`): `terraform`
+     * components install providers only from it, never from a registry.
+     * Without one, only OpenTofu's built-in provider (`terraform_data`) is available.
+     * @visibility backend
+     */
+    tofuProviderMirror?: string;
     /** Seconds between passes over the Applications, 1 to 3600. Default 5. */
     tickSeconds?: number;
     /**

@@ -75,6 +75,7 @@ describe('readGitopsConfig', () => {
         cloneLockMs: 300_000,
         registryMs: 30_000,
         kustomizeMs: 60_000,
+        tofuMs: 600_000,
         previewMs: 120_000,
       },
       limits: {

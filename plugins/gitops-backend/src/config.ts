@@ -22,6 +22,9 @@ export interface GitopsConfig {
   concurrency: number;
   commitAuthor: GitAuthor;
   kustomizePath?: string;
+  /** `gitops.tofuPath` and `gitops.tofuProviderMirror`, for `terraform` components. */
+  tofuPath?: string;
+  tofuProviderMirror?: string;
   tickSeconds: number;
   shards: number;
   shardLeaseSeconds: number;
@@ -43,6 +46,8 @@ export interface GitopsConfig {
     registryMs: number;
     /** One kustomize build, killed after. */
     kustomizeMs: number;
+    /** One OpenTofu command, stopped after. */
+    tofuMs: number;
     /** One whole diff preview: Git, build and every dry-run. */
     previewMs: number;
     /** One analysis call of a progressive rollout (Prometheus query or webhook). */
@@ -129,6 +134,8 @@ export function readGitopsConfig(config: Config): GitopsConfig {
     concurrency: positiveInteger(config, 'gitops.concurrency', 4, 64),
     commitAuthor,
     kustomizePath: config.getOptionalString('gitops.kustomizePath'),
+    tofuPath: config.getOptionalString('gitops.tofuPath'),
+    tofuProviderMirror: config.getOptionalString('gitops.tofuProviderMirror'),
     tickSeconds: positiveInteger(config, 'gitops.tickSeconds', 5, 3600),
     shards: positiveInteger(config, 'gitops.shards', 4, 64),
     shardLeaseSeconds: positiveInteger(
@@ -155,6 +162,7 @@ export function readGitopsConfig(config: Config): GitopsConfig {
       cloneLockMs: seconds('cloneLockSeconds', 300),
       registryMs: seconds('registrySeconds', 30),
       kustomizeMs: seconds('kustomizeSeconds', 60),
+      tofuMs: seconds('tofuSeconds', 600),
       previewMs: seconds('previewSeconds', 120),
       analysisMs: seconds('analysisSeconds', 10),
     },

@@ -14,7 +14,11 @@ import {
   ImagePolicyEvaluator,
   ImageScanner,
   RegistryClient,
+  TerraformRunner,
+  terraformComponentType,
+  Tofu,
 } from '@gitops-workflow/plugin-gitops-node';
+import path from 'node:path';
 import { buildOptionsOf, readGitopsConfig } from './config';
 import { createRouter } from './router';
 import { createWebhookRouter } from './webhookRouter';
@@ -80,6 +84,37 @@ export const gitopsPlugin = createBackendPlugin({
           retentionDays: config.retentionDays,
         });
         const { timeouts, limits } = config;
+        // `terraform` components: OpenTofu runs in the background of passes,
+        // their records in the store, keyed like every Application's rows.
+        const homeName = config.clusters[0]?.name ?? 'local';
+        const cloudKey = (app: { namespace: string; name: string }) =>
+          ReconcileLoop.keyOf(homeName, app.namespace, app.name);
+        const tofu = new Tofu({
+          tofuPath: config.tofuPath,
+          timeoutMs: timeouts.tofuMs,
+          providerMirror: config.tofuProviderMirror,
+        });
+        const terraform = new TerraformRunner({
+          tofu,
+          store: {
+            get: (app, component) =>
+              store.getCloudResource(cloudKey(app), component),
+            put: (app, component, record) =>
+              store.putCloudResource(cloudKey(app), component, record),
+            remove: (app, component) =>
+              store.removeCloudResource(cloudKey(app), component),
+          },
+          workDir: path.join(config.cacheDir, 'tofu'),
+          logger,
+        });
+        definitions.addComponentType(terraformComponentType(terraform));
+        tofu
+          .path()
+          .then(found => logger.info(`terraform components run ${found}`))
+          .catch(error =>
+            logger.warn(`terraform components cannot run: ${error.message}`),
+          );
+        deps.lifecycle.addShutdownHook(() => terraform.close());
         const clusters = new ClusterService(config.clusters, {
           kube: {
             requestTimeoutMs: timeouts.kubernetesMs,

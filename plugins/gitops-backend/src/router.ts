@@ -13,6 +13,7 @@ import {
   ApplicationListResponse,
   ApplicationRef,
   AuditEntry,
+  CloudApproveResponse,
   ClusterListResponse,
   DiffPreview,
   ImageHoldResponse,
@@ -22,6 +23,7 @@ import {
   SyncConfiguration,
   TimelineResponse,
   gitopsReadPermission,
+  gitopsCloudApprovePermission,
   gitopsSuspendPermission,
   gitopsSyncPermission,
   gitopsWorkflowResumePermission,
@@ -416,6 +418,24 @@ export async function createRouter(
       },
     );
   }
+
+  router.post(
+    '/applications/:namespace/:name/cloud/:component/approve',
+    async (req, res) => {
+      const ref = refOf(req);
+      const credentials = await authorize(
+        req,
+        gitopsCloudApprovePermission,
+        ref,
+      );
+      const body: CloudApproveResponse = await applications.approveCloudPlan(
+        ref,
+        req.params.component,
+        requesterOf(req, credentials),
+      );
+      res.json(body);
+    },
+  );
 
   return router;
 }

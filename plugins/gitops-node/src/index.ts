@@ -24,3 +24,4 @@ export * from './record';
 export * from './pipeline';
 export * from './rollout';
 export * from './util';
+export * from './cloud';

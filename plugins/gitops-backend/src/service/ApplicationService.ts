@@ -21,6 +21,7 @@ import {
   applicationAnnotationOf,
   ApplicationSummary,
   AuditEntry,
+  CloudApproveResponse,
   ImageHoldResponse,
   ImageRollbackRequest,
   ManagedBy,
@@ -509,6 +510,41 @@ export class ApplicationService {
     return rolloutStatusOf(state, spec);
   }
 
+  /**
+   * Approves the plan a `terraform` component with `approve: manual` waits
+   * on; the pass it asks for at once applies exactly that plan.
+   */
+  async approveCloudPlan(
+    ref: ApplicationRef,
+    component: string,
+    by: Requester,
+  ): Promise<CloudApproveResponse> {
+    const { key, loop, object } = await this.reconciled(ref);
+    if (
+      !componentsOf(object).some(
+        c => c.name === component && c.type === 'terraform',
+      )
+    )
+      throw new NotFoundError(
+        `${ref.namespace}/${ref.name} has no terraform component ${component}`,
+      );
+    const resource = await this.options.store.approveCloudPlan(key, component, {
+      by: by.actor,
+      at: new Date(),
+    });
+    await this.audit(key, by, {
+      action: 'cloudApprove',
+      component,
+      summary: `approved the plan of ${component}${
+        resource.plan
+          ? ` (+${resource.plan.add} ~${resource.plan.change} -${resource.plan.destroy})`
+          : ''
+      }`,
+    });
+    await loop.requestSync(key, 'manual');
+    return { resource };
+  }
+
   private async workflowState(key: string, ref: ApplicationRef) {
     const state = await this.options.store.getWorkflowState(key);
     if (!state) {
@@ -587,6 +623,8 @@ export class ApplicationService {
       deletion: deletionOf(object),
     };
     if (managedBy) details.managedBy = managedBy;
+    const cloud = await this.options.store.listCloudResources(key);
+    if (cloud.length) details.cloudResources = cloud;
     if (workflow?.rollouts?.length)
       details.rollouts = workflow.rollouts.map(r =>
         this.rolloutStatus(object, r),

@@ -2,8 +2,10 @@ import {
   DatabaseService,
   resolvePackagePath,
 } from '@backstage/backend-plugin-api';
+import { ConflictError } from '@backstage/errors';
 import {
   AuditEntry,
+  CloudResourceStatus,
   ImageHistoryEntry,
   ImageHold,
   Page,
@@ -11,6 +13,7 @@ import {
   ReconcileTrigger,
 } from '@gitops-workflow/plugin-gitops-common';
 import type {
+  CloudResourceRecord,
   InventoryEntry,
   WorkflowCommand,
   WorkflowState,
@@ -338,6 +341,7 @@ export class GitopsStore {
       'gitops_inventories',
       'gitops_automation',
       'gitops_image_holds',
+      'gitops_cloud_resources',
     ]) {
       await tx(table).where({ app_key: appKey }).delete();
     }
@@ -973,6 +977,99 @@ export class GitopsStore {
     await this.db('gitops_schedule')
       .where({ app_key: appKey })
       .update({ requested_trigger: null, requested_at: null });
+  }
+
+  /** A `terraform` component's record, as its last tofu run left it. */
+  async getCloudResource(
+    appKey: string,
+    component: string,
+  ): Promise<CloudResourceRecord | undefined> {
+    const row = await this.db('gitops_cloud_resources')
+      .where({ app_key: appKey, component })
+      .first('record');
+    return row ? (JSON.parse(row.record) as CloudResourceRecord) : undefined;
+  }
+
+  async putCloudResource(
+    appKey: string,
+    component: string,
+    record: CloudResourceRecord,
+  ): Promise<void> {
+    await this.db('gitops_cloud_resources')
+      .insert({
+        app_key: appKey,
+        component,
+        record: JSON.stringify(record),
+        updated_at: new Date(),
+      })
+      .onConflict(['app_key', 'component'])
+      .merge(['record', 'updated_at']);
+    this.changed(appKey);
+  }
+
+  async removeCloudResource(appKey: string, component: string): Promise<void> {
+    await this.db('gitops_cloud_resources')
+      .where({ app_key: appKey, component })
+      .delete();
+    this.changed(appKey);
+  }
+
+  /** The status of every `terraform` component of an Application, by component name. */
+  async listCloudResources(appKey: string): Promise<CloudResourceStatus[]> {
+    const rows = await this.db('gitops_cloud_resources')
+      .where({ app_key: appKey })
+      .orderBy('component')
+      .select('record');
+    return rows.map(r => (JSON.parse(r.record) as CloudResourceRecord).status);
+  }
+
+  /**
+   * Approves the plan a component waits on: its next pass applies exactly
+   * that plan. A ConflictError when no plan waits.
+   */
+  async approveCloudPlan(
+    appKey: string,
+    component: string,
+    approved: { by: string; at: Date },
+  ): Promise<CloudResourceStatus> {
+    const status = await this.db.transaction(async tx => {
+      const row = await this.lockedFirst(
+        tx('gitops_cloud_resources')
+          .where({ app_key: appKey, component })
+          .select('record'),
+      );
+      const record = row
+        ? (JSON.parse(row.record) as CloudResourceRecord)
+        : undefined;
+      if (
+        !record?.pendingPlan ||
+        record.status.state !== 'waitingForApproval'
+      ) {
+        throw new ConflictError(
+          `Component ${component} has no plan waiting for approval${
+            record ? ` (it is ${record.status.state})` : ''
+          }`,
+        );
+      }
+      if (record.pendingPlan.approved)
+        throw new ConflictError(
+          `The plan of ${component} was already approved by ${record.pendingPlan.approved.by}`,
+        );
+      record.pendingPlan.approved = {
+        by: approved.by,
+        at: approved.at.toISOString(),
+      };
+      record.status = {
+        ...record.status,
+        message: `plan approved by ${approved.by}; applying next pass`,
+      };
+      await tx('gitops_cloud_resources')
+        .where({ app_key: appKey, component })
+        .update({ record: JSON.stringify(record), updated_at: approved.at });
+      return record.status;
+    });
+    this.changed(appKey);
+    return status;
   }
 
   /** Where an Application's workflow stands, as the last pass left it. */

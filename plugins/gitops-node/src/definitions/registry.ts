@@ -1,6 +1,7 @@
 import { ConflictError } from '@backstage/errors';
 import type { Fields } from '../model/fields';
 import type { ClusterConnectionConfig } from '../clusters';
+import type { KubeClient } from '../kube/client';
 import type { Project } from '../model/project';
 import type {
   Application,
@@ -36,6 +37,38 @@ export interface ComponentOutput {
   workload?: KubeObject;
 }
 
+/** One component deployed to one cluster and namespace, for what it provisions outside its objects. */
+export interface ProvisionContext {
+  app: Application;
+  component: ApplicationComponent;
+  /** The component's field path, e.g. `spec.components[1]`, for error messages. */
+  path: string;
+  cluster: ClusterConnectionConfig;
+  namespace: string;
+  /** The pass's client for the cluster (as the Application's ServiceAccount when it has one). */
+  client: KubeClient;
+}
+
+/** Where a component's provisioning stands after one look at it. */
+export interface ProvisionResult {
+  /** Components that depend on it may go ahead. */
+  ready: boolean;
+  /** What it is doing or waiting for, shown as the component's status. */
+  message: string;
+  /** Found changed outside Git (and put back, or waiting for approval), told once. */
+  drifted?: string[];
+}
+
+/** A deleted Application's component, read leniently, and how to reach its clusters. */
+export interface ReleaseContext {
+  app: { namespace: string; name: string };
+  component: Pick<ApplicationComponent, 'name' | 'type' | 'properties'>;
+  /** A configured cluster and its client; undefined for one this backend does not know. */
+  cluster(
+    name: string,
+  ): { config: ClusterConnectionConfig; client: KubeClient } | undefined;
+}
+
 export interface ComponentTypeDefinition {
   type: string;
   /** Throws an InputError naming the field path when the properties are wrong. */
@@ -43,6 +76,20 @@ export interface ComponentTypeDefinition {
   render(
     ctx: ComponentRenderContext,
   ): ComponentOutput | Promise<ComponentOutput>;
+  /**
+   * For a type that stands for something outside the cluster's objects (a
+   * cloud resource): called each pass the component is deployed, after its
+   * objects are applied. It must answer quickly (long work runs in the
+   * background and is looked at again next pass); components that
+   * `dependsOn` it wait until it is ready. Throws an InputError when it
+   * failed for good (the step fails with that message).
+   */
+  provision?(ctx: ProvisionContext): Promise<ProvisionResult>;
+  /**
+   * Undoes `provision` when the Application is deleted, before its objects
+   * are collected; called each deletion pass until it resolves with `done`.
+   */
+  release?(ctx: ReleaseContext): Promise<{ done: boolean; message: string }>;
 }
 
 export interface TraitContext {

@@ -11,7 +11,8 @@ export const PROGRESS_INTERVAL_MS = 5_000;
 /**
  * The poll interval of an Application: the shortest `pullInterval` or
  * `imageRepository.interval` among its kustomize components (KubeVela's
- * fields), else the resync interval. A malformed interval is an error that
+ * fields) and `driftInterval` among its terraform components, else the
+ * resync interval. A malformed interval is an error that
  * names the component.
  */
 export function pollIntervalOf(app: KubeObject): number {
@@ -22,12 +23,18 @@ export function pollIntervalOf(app: KubeObject): number {
     properties?: {
       pullInterval?: string;
       imageRepository?: { interval?: string };
+      driftInterval?: string;
     };
   }>;
   const intervals: number[] = [];
   components.forEach((c, i) => {
-    if (c.type !== 'kustomize') return;
     const where = `spec.components[${i}].properties`;
+    // A terraform component's drift checks run in its passes.
+    if (c.type === 'terraform' && c.properties?.driftInterval)
+      intervals.push(
+        parseGoDuration(c.properties.driftInterval, `${where}.driftInterval`),
+      );
+    if (c.type !== 'kustomize') return;
     intervals.push(
       c.properties?.pullInterval
         ? parseGoDuration(c.properties.pullInterval, `${where}.pullInterval`)

@@ -338,7 +338,7 @@ export async function runPipeline(
     services: pass.status.services,
     applied: {
       resources: pass.status.appliedResources ?? [],
-      drifted: pass.drifted.map(describeRef),
+      drifted: [...pass.drifted.map(describeRef), ...pass.cloudDrift],
     },
     failure,
     previous,
@@ -385,6 +385,30 @@ async function collect(
   const inventories =
     context.inventories ?? inventoriesFromStatus(previous, context.home.name);
   const orphan = finalizersOf(object).includes(ORPHAN_FINALIZER);
+  // What components provisioned outside the cluster (a database) goes
+  // first, while the objects that use it and their Secrets still exist.
+  const releasing = orphan ? [] : await context.executor.release(object);
+  if (releasing.length > 0) {
+    const status: ApplicationStatus = {
+      ...previous,
+      status: 'deleting',
+      conditions: [
+        ...(previous?.conditions ?? []).filter(c => c.type !== 'Deleted'),
+        deletedCondition(previous, `Deleting: ${releasing.join('; ')}`),
+      ],
+    };
+    await write(status);
+    return {
+      kind: 'collecting',
+      sources: emptyPreparedSources(),
+      kept: [],
+      changes: [],
+      writes: 0,
+      status,
+      inventories,
+      remaining: [],
+    };
+  }
   const result = await collectApplication({
     app: object,
     inventories,
@@ -418,22 +442,13 @@ async function collect(
   const message = `Deleting: ${result.remaining.length} object${
     result.remaining.length === 1 ? '' : 's'
   } left: ${result.remaining.map(describeLeft).join('; ')}.${kept}`;
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const status: ApplicationStatus = {
     ...previous,
     status: 'deleting',
     appliedResources: appliedResourcesOf(result.inventories),
     conditions: [
       ...(previous?.conditions ?? []).filter(c => c.type !== 'Deleted'),
-      {
-        type: 'Deleted',
-        status: 'False',
-        reason: 'Deleting',
-        message,
-        lastTransitionTime:
-          previous?.conditions?.find(c => c.type === 'Deleted')
-            ?.lastTransitionTime ?? now,
-      },
+      deletedCondition(previous, message),
     ],
   };
   await write(status);
@@ -443,5 +458,22 @@ async function collect(
     status,
     inventories: result.inventories,
     remaining: result.remaining,
+  };
+}
+
+/** The `Deleted` condition of a deletion still going, since when it started. */
+function deletedCondition(
+  previous: ApplicationStatus | undefined,
+  message: string,
+): NonNullable<ApplicationStatus['conditions']>[number] {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  return {
+    type: 'Deleted',
+    status: 'False',
+    reason: 'Deleting',
+    message,
+    lastTransitionTime:
+      previous?.conditions?.find(c => c.type === 'Deleted')
+        ?.lastTransitionTime ?? now,
   };
 }

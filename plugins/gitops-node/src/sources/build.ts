@@ -7,6 +7,7 @@ import { isRecord } from '../model/fields';
 import { compareBytes } from '../util/bytes';
 import type { KubeObject } from '../model/types';
 import { formatBytes } from './units';
+import { findExecutable } from '../util/executable';
 
 /**
  * The one I/O step between render and apply: turns a checked-out directory
@@ -59,23 +60,14 @@ async function exists(file: string, mode = fsConstants.F_OK): Promise<boolean> {
   }
 }
 
-async function findKustomize(options: BuildOptions): Promise<string> {
-  const explicit = options.kustomizePath ?? process.env.GITOPS_KUSTOMIZE;
-  if (explicit) {
-    if (await exists(explicit, fsConstants.X_OK)) return explicit;
-    throw new ServiceUnavailableError(
-      `The kustomize binary configured at ${explicit} does not exist or is not executable`,
-    );
-  }
-  for (const dir of (process.env.PATH ?? '')
-    .split(path.delimiter)
-    .filter(Boolean)) {
-    const candidate = path.join(dir, 'kustomize');
-    if (await exists(candidate, fsConstants.X_OK)) return candidate;
-  }
-  throw new ServiceUnavailableError(
-    'This path has a kustomization, but no kustomize binary was found: install kustomize v5 on PATH, or set GITOPS_KUSTOMIZE to its path',
-  );
+function findKustomize(options: BuildOptions): Promise<string> {
+  const fromEnv = options.kustomizePath === undefined;
+  return findExecutable('kustomize', {
+    configured: options.kustomizePath ?? process.env.GITOPS_KUSTOMIZE,
+    configuredAs: fromEnv ? 'GITOPS_KUSTOMIZE' : 'gitops.kustomizePath',
+    missing:
+      'This path has a kustomization, but no kustomize binary was found: install kustomize v5 on PATH, or set GITOPS_KUSTOMIZE to its path',
+  });
 }
 
 /** Objects from one YAML text; a bad document fails the whole text, naming where. */

@@ -859,13 +859,15 @@ export class WorkflowExecutor {
   /**
    * Lets component types that provision outside the cluster's objects (a
    * `terraform` component) take their next step, per target; their status
-   * is what they answer. Returns what is not ready yet.
+   * is what they answer (also added to `statuses`). Returns what is not
+   * ready yet.
    */
   private async provision(
     scope: PassScope,
     components: ApplicationComponent[],
     targets: DeployTarget[],
     client: KubeClient,
+    statuses: ComponentStatus[],
   ): Promise<string[]> {
     const waiting: string[] = [];
     for (const component of components) {
@@ -891,6 +893,7 @@ export class WorkflowExecutor {
           message: result.message,
         };
         scope.services.set(serviceKey(service), service);
+        statuses.push(service);
         scope.cloudDrift.push(...(result.drifted ?? []));
         if (!result.ready)
           waiting.push(
@@ -961,6 +964,7 @@ export class WorkflowExecutor {
     const inScope = new Set(components.map(c => c.name));
 
     let waiting: string[] = [];
+    const provisioned: ComponentStatus[] = [];
     for (let reached = 1; reached <= levels.length; reached++) {
       const applied = new Set(levels.slice(0, reached).flat());
       const deferred = new Set(levels.slice(reached).flat());
@@ -1055,12 +1059,17 @@ export class WorkflowExecutor {
       }
       const aborted = rollouts.aborted();
       if (aborted) throw new RolloutAbortedError(aborted);
+      // An earlier level's provisioned component renders no objects: its
+      // status is what it answered, not the assessment of nothing.
+      for (const service of provisioned)
+        scope.services.set(serviceKey(service), service);
       waiting.push(
         ...(await this.provision(
           scope,
           components.filter(c => levels[reached - 1].includes(c.name)),
           targets,
           client,
+          provisioned,
         )),
       );
       if (waiting.length > 0) break;
