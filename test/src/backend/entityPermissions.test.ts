@@ -273,6 +273,12 @@ describe('gitops permissions on the Application catalog entity', () => {
       '/applications/default/owned/workflow/resume',
     );
     expect([404, 409]).toContain(resume.status);
+    const promote = await as(
+      ALICE,
+      'post',
+      '/applications/default/owned/rollouts/owned-server/promote',
+    );
+    expect([404, 409]).toContain(promote.status);
   });
 
   it.each([
@@ -282,6 +288,8 @@ describe('gitops permissions on the Application catalog entity', () => {
     'rollback',
     'rollback/release',
     'workflow/resume',
+    'rollouts/owned-server/promote',
+    'rollouts/owned-server/abort',
   ])(
     'refuses %s with 403 to a user who does not own the entity, naming the permission and the entity',
     async action => {
@@ -293,7 +301,7 @@ describe('gitops permissions on the Application catalog entity', () => {
       expect(res.status).toBe(403);
       expect(res.body.error.name).toBe('NotAllowedError');
       expect(res.body.error.message).toMatch(
-        /^Missing permission gitops\.(application|workflow)\.\w+ on component:default\/owned-service$/,
+        /^Missing permission gitops\.(application|workflow|rollout)\.\w+ on component:default\/owned-service$/,
       );
     },
   );
