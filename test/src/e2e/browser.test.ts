@@ -1,4 +1,5 @@
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import {
   startCluster,
   startGitServer,
   startRegistry,
+  tofuBinary,
 } from '../infra';
 import { repoRoot } from '../infra/process';
 import {
@@ -88,6 +90,7 @@ function entities(): string {
     ['git-app', 'gitops.backstage.io/application'],
     ['release', 'gitops-workflow.io/application'],
     ['canary-web', 'gitops-workflow.io/application'],
+    ['orders', 'gitops-workflow.io/application'],
   ]
     .map(
       ([name, annotation]) => `apiVersion: backstage.io/v1alpha1
@@ -167,6 +170,56 @@ function canaryApp(image: string) {
               },
             },
           ],
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * An Application with one `terraform` component that OpenTofu applies only
+ * once a person approves its plan: a built-in terraform_data resource, an
+ * output by name and a sensitive one, whose value comes from a Secret.
+ */
+function ordersApp() {
+  return {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'orders', namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'orders-db',
+          type: 'terraform',
+          properties: {
+            source: {
+              hcl: `
+variable "database" { type = string }
+variable "password" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "database" { input = var.database }
+output "database" { value = terraform_data.database.output }
+output "password" {
+  value     = var.password
+  sensitive = true
+}
+`,
+            },
+            variables: { database: 'orders' },
+            // The sensitive input comes from a Secret, as credentials do.
+            env: [
+              {
+                name: 'TF_VAR_password',
+                valueFrom: {
+                  secretKeyRef: { name: 'orders-input', key: 'password' },
+                },
+              },
+            ],
+            writeConnectionSecretToRef: { name: 'orders-db-conn' },
+            approve: 'manual',
+          },
         },
       ],
     },
@@ -271,12 +324,13 @@ async function startBackend(
       locations: [{ type: 'file', target: entitiesFile }],
     },
     permission: { enabled: true },
+    ...extra,
     gitops: {
       clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
       cacheDir: path.join(cacheDir, name),
       tickSeconds: 1,
+      ...(extra.gitops as object | undefined),
     },
-    ...extra,
   };
   const configFile = path.join(dir, `app-config.${name}.json`);
   fs.writeFileSync(configFile, JSON.stringify(config));
@@ -1020,5 +1074,94 @@ describe('the GitOps tab in a real browser', () => {
       weight: '50',
     });
     unfinished.delete('canary');
+  }, 600_000);
+  it('a terraform component with approve: manual waits in the tab with its plan until an owner approves it', async () => {
+    unfinished.add('cloud');
+    await installCrd(cluster);
+    const password = crypto.randomBytes(12).toString('hex');
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'orders-input',
+      `--from-literal=password=${password}`,
+    ]);
+    await cluster.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(ordersApp()),
+    });
+    const owner = await start(
+      'cloud',
+      { gitops: { tofuPath: tofuBinary() } },
+      ALICE,
+    );
+    const page = await browserPage();
+    await open(
+      page,
+      `${owner.url}/catalog/default/component/orders/gitops`,
+      'Application default/orders',
+    );
+    const card = page.getByRole('region', {
+      name: 'Cloud resource orders-db',
+    });
+    await card
+      .getByText(
+        'waiting for approval: the plan is applied once someone approves it',
+      )
+      .waitFor({ timeout: 180_000 });
+    await card.getByText('+1 ~0 −0', { exact: true }).waitFor();
+    const secret = () =>
+      cluster
+        .kubectl(['get', 'secret', 'orders-db-conn', '-o', 'json'])
+        .then(out => JSON.parse(out) as { data: Record<string, string> })
+        .catch(() => undefined);
+    // Nothing is applied before the approval.
+    expect(await secret()).toBeUndefined();
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-cloud-waiting.png'),
+      fullPage: true,
+    });
+
+    await card
+      .getByRole('button', { name: 'Approve the plan of orders-db' })
+      .click();
+    const dialog = page.getByRole('dialog', {
+      name: 'Approve the plan of orders-db?',
+    });
+    await dialog
+      .getByText(
+        'OpenTofu applies the plan: 1 to add, 0 to change, 0 to destroy.',
+      )
+      .waitFor();
+    await dialog.getByLabel(/Reason/).fill('one database, as planned');
+    await dialog.getByRole('button', { name: 'Approve' }).click();
+    await card
+      .getByRole('status')
+      .getByText('Approved the plan of orders-db')
+      .waitFor();
+    await card
+      .getByText('ready: applied, outputs written')
+      .waitFor({ timeout: 180_000 });
+    // Outputs by name; the sensitive one's value reaches the Secret, never the page.
+    await card.getByText('orders-db-conn', { exact: true }).waitFor();
+    expect(await card.getByRole('listitem').allInnerTexts()).toEqual([
+      'database: orders',
+      'password: sensitive',
+    ]);
+    const written = await waitUntil('the connection Secret', secret);
+    expect(Buffer.from(written.data.password, 'base64').toString()).toBe(
+      password,
+    );
+    expect(await page.content()).not.toContain(password);
+    await page
+      .getByRole('row')
+      .filter({ has: page.getByText('approve cloud plan', { exact: true }) })
+      .filter({ hasText: 'one database, as planned' })
+      .getByText('user:default/alice', { exact: true })
+      .waitFor();
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'gitops-tab-cloud-ready.png'),
+      fullPage: true,
+    });
+    unfinished.delete('cloud');
   }, 600_000);
 });
