@@ -349,3 +349,82 @@ describe('the canary loop', () => {
     );
   });
 });
+
+describe('the blue-green loop', () => {
+  const where = { component: 'web', cluster: 'local' };
+  const ready = { ready: true, message: 'Ready:2/2' };
+  const notReady = { ready: false, message: 'Ready:0/2' };
+  const passing = async () => [];
+  const trait = {
+    type: 'blue-green',
+    properties: { autoPromotionSeconds: 10, scaleDownDelaySeconds: 30 },
+  };
+
+  async function pass(image: string, state?: RolloutState, at = 0) {
+    const parsed = app(image, [trait]);
+    const spec = rolloutSpecOf(parsed.spec.components[0])!;
+    const rendered = await renderApplication(parsed);
+    const stable = rendered.objects[0] as any;
+    const next = beginPass(
+      spec,
+      state,
+      { template: stable.spec.template, replicas: 2 },
+      where,
+      new Date(at),
+    );
+    return { spec, state: next, shape: shapeOf(spec, next) };
+  }
+
+  it('switches the active Service in one step after the preview waited, then promotes after the delay', async () => {
+    const first = await pass('shop/web:1');
+    const { spec, state, shape } = await pass('shop/web:2', first.state);
+    // Users stay on blue while the preview runs green at full size.
+    expect(shape).toMatchObject({
+      activeHash: first.state.stableHash,
+      canaryReplicas: 2,
+      weight: 0,
+    });
+    const live = (stable: typeof ready, preview: typeof ready) => ({
+      stable,
+      canary: preview,
+    });
+    await advance(spec, state, live(ready, notReady), passing, new Date(1000));
+    expect(state.phase).toBe('progressing');
+    await advance(spec, state, live(ready, ready), passing, new Date(2000));
+    expect(state).toMatchObject({ phase: 'paused' });
+    await advance(spec, state, live(ready, ready), passing, new Date(12_500));
+    expect(shapeOf(spec, state)).toMatchObject({
+      activeHash: state.canaryHash,
+      stableHash: first.state.stableHash,
+      weight: 100,
+    });
+    expect(
+      await advance(spec, state, live(ready, ready), passing, new Date(20_000)),
+    ).toContain('the old version scales down at');
+    await advance(spec, state, live(ready, ready), passing, new Date(43_000));
+    expect(state.promoting).toBe(true);
+    expect(shapeOf(spec, state).stableHash).toBe(state.canaryHash);
+    await advance(spec, state, live(ready, ready), passing, new Date(44_000));
+    expect(state.phase).toBe('healthy');
+    expect(shapeOf(spec, state)).toMatchObject({
+      canaryReplicas: 0,
+      weight: 0,
+    });
+  });
+
+  it('is aborted by a person before the switch, leaving users on blue', async () => {
+    const first = await pass('shop/web:1');
+    const started = await pass('shop/web:2', first.state);
+    started.state.decision = {
+      action: 'abort',
+      by: 'user:default/jane',
+      reason: 'wrong build',
+    };
+    const { state, shape } = await pass('shop/web:2', started.state);
+    expect(state.message).toBe('aborted by user:default/jane: wrong build');
+    expect(shape).toMatchObject({
+      activeHash: first.state.stableHash,
+      canaryReplicas: 0,
+    });
+  });
+});
