@@ -23,7 +23,7 @@ export async function findExecutable(
   if (options.configured) {
     if (await isExecutable(options.configured)) return options.configured;
     throw new ServiceUnavailableError(
-      `The ${name} binary configured at ${options.configured} (${options.configuredAs}) does not exist or is not executable`,
+      `The ${name} binary configured at ${options.configured} does not exist or is not executable (${options.configuredAs})`,
     );
   }
   for (const dir of (process.env.PATH ?? '')
