@@ -84,6 +84,19 @@ export const gitopsPlugin = createBackendPlugin({
           retentionDays: config.retentionDays,
         });
         const { timeouts, limits } = config;
+        // One set of working clones for kustomize and terraform components.
+        const git = new GitSource({
+          cacheDir: config.cacheDir,
+          timeoutMs: timeouts.gitMs,
+          lockTimeoutMs: timeouts.cloneLockMs,
+          maxRepositoryBytes: limits.maxRepositoryBytes,
+          maxCloneBytes: limits.maxCloneBytes,
+          maxCloneAgeMs: limits.maxCloneAgeMs,
+          logger: {
+            info: message => logger.info(message),
+            debug: message => logger.debug(message),
+          },
+        });
         // `terraform` components: OpenTofu runs in the background of passes,
         // their records in the store, keyed like every Application's rows.
         const homeName = config.clusters[0]?.name ?? 'local';
@@ -96,6 +109,7 @@ export const gitopsPlugin = createBackendPlugin({
         });
         const terraform = new TerraformRunner({
           tofu,
+          git,
           store: {
             get: (app, component) =>
               store.getCloudResource(cloudKey(app), component),
@@ -158,18 +172,7 @@ export const gitopsPlugin = createBackendPlugin({
               ScmIntegrations.fromConfig(deps.config),
             ),
             projects: config.projects,
-            git: new GitSource({
-              cacheDir: config.cacheDir,
-              timeoutMs: timeouts.gitMs,
-              lockTimeoutMs: timeouts.cloneLockMs,
-              maxRepositoryBytes: limits.maxRepositoryBytes,
-              maxCloneBytes: limits.maxCloneBytes,
-              maxCloneAgeMs: limits.maxCloneAgeMs,
-              logger: {
-                info: message => logger.info(message),
-                debug: message => logger.debug(message),
-              },
-            }),
+            git,
             images: new ImagePolicyEvaluator({
               scanner: new ImageScanner({
                 client: new RegistryClient({ timeoutMs: timeouts.registryMs }),

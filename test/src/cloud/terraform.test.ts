@@ -11,9 +11,11 @@ import {
 import request from 'supertest';
 import {
   startCluster,
+  startGitServer,
   startPostgres,
   tofuBinary,
   type Cluster,
+  type GitServer,
   type Postgres,
 } from '../infra';
 import { installCrd, startGitopsBackend, waitUntil } from '../backend/support';
@@ -99,6 +101,7 @@ output "connection_string" {
 describe('terraform components (OpenTofu)', () => {
   let cluster: Cluster | undefined;
   let postgres: Postgres | undefined;
+  let git: GitServer | undefined;
   let backend: TestBackend | undefined;
   let cacheDir: string;
   let tablespaces: string;
@@ -106,7 +109,11 @@ describe('terraform components (OpenTofu)', () => {
 
   beforeAll(async () => {
     const tofuPath = tofuBinary();
-    [cluster, postgres] = await Promise.all([startCluster(), startPostgres()]);
+    [cluster, postgres, git] = await Promise.all([
+      startCluster(),
+      startPostgres(),
+      startGitServer(),
+    ]);
     await installCrd(cluster);
     // PostgreSQL (the postgres user when we are root) owns its tablespaces.
     tablespaces = path.join(postgres.dir, 'tablespaces');
@@ -125,6 +132,14 @@ describe('terraform components (OpenTofu)', () => {
       `--from-literal=password=${connection.password}`,
       `--from-literal=role-password=${rolePassword}`,
     ]);
+    await cluster.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'git-creds',
+      `--from-literal=username=${git.username}`,
+      `--from-literal=password=${git.password}`,
+    ]);
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-tofu-'));
     backend = await startGitopsBackend({
       clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
@@ -137,7 +152,7 @@ describe('terraform components (OpenTofu)', () => {
 
   afterAll(async () => {
     await backend?.stop();
-    await Promise.all([cluster?.stop(), postgres?.stop()]);
+    await Promise.all([cluster?.stop(), postgres?.stop(), git?.stop()]);
     if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
   }, 60_000);
 
@@ -463,6 +478,45 @@ describe('terraform components (OpenTofu)', () => {
     );
   });
 
+  it('takes its configuration from a directory of a Git branch, and plans again when the branch moves', async () => {
+    const files = (version: string) => ({
+      'infra/flags/main.tf': `resource "terraform_data" "flags" {\n  input = "${version}"\n}\n`,
+      'infra/flags/outputs.tf': `output "version" { value = terraform_data.flags.output }\n`,
+      'README.md': 'not part of the configuration\n',
+    });
+    await git!.createRepo('platform');
+    await git!.pushAsHuman('platform', { files: files('v1') });
+    await applyApp(
+      application('flags', [
+        {
+          name: 'flags',
+          type: 'terraform',
+          properties: {
+            source: {
+              git: {
+                url: git!.repoUrl('platform'),
+                ref: 'main',
+                path: 'infra/flags',
+                secretRef: 'git-creds',
+              },
+            },
+            driftInterval: '2s',
+          },
+        },
+      ]),
+    );
+    const first = await cloudWhere('flags', 'applied from Git', r =>
+      r.outputs.some((o: any) => o.value === 'v1'),
+    );
+    expect(first.state).toBe('ready');
+
+    await git!.pushAsHuman('platform', { files: files('v2') });
+    const moved = await cloudWhere('flags', 'applied the new commit', r =>
+      r.outputs.some((o: any) => o.value === 'v2'),
+    );
+    expect(moved.lastAppliedAt).not.toBe(first.lastAppliedAt);
+  });
+
   it('destroys the database when its Application is deleted (Delete), and keeps it (Retain)', async () => {
     await cluster!.kubectl([
       'delete',
@@ -470,6 +524,7 @@ describe('terraform components (OpenTofu)', () => {
       'shop',
       'reports',
       'broken',
+      'flags',
       '--wait=false',
     ]);
     await waitUntil(

@@ -43,8 +43,10 @@ describe('terraform component properties', () => {
       'spec.components[0].properties.source: is required',
     );
     expect(() =>
-      read({ source: { git: { url: 'https://example.com/infra.git' } } }),
-    ).toThrow('spec.components[0].properties.source.git: is not a known field');
+      read({ source: { git: { url: 'git@example.com:infra.git' } } }),
+    ).toThrow(
+      'spec.components[0].properties.source.git.url: must be an http(s) URL',
+    );
     expect(() => read({ source: { hcl: '' }, approve: 'yes' })).toThrow(
       'spec.components[0].properties.approve: must be one of auto, manual, got "yes"',
     );

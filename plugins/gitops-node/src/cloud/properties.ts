@@ -8,8 +8,12 @@ export type TerraformEnv =
 
 /** `properties` of a `terraform` component, checked and with defaults. */
 export interface TerraformProperties {
-  /** The configuration's files by name (inline `hcl` is `main.tf`). */
-  source: { hcl: string };
+  /** The configuration: inline (`main.tf`), or a directory of a Git branch. */
+  source:
+    | { hcl: string }
+    | {
+        git: { url: string; branch: string; path: string; secretRef?: string };
+      };
   /** Input variables (written as `terraform.tfvars.json`, never on a command line). */
   variables: Record<string, unknown>;
   /** The Secret the outputs are written to, in the Application's namespace. */
@@ -63,9 +67,17 @@ function secretName(fields: Fields, key: string): string {
 export function readTerraformProperties(fields: Fields): TerraformProperties {
   fields.onlyKeys(KEYS);
   const source = fields.optionalMap('source');
-  if (!source) invalid(fields.pathOf('source'), 'is required (source.hcl)');
-  source.onlyKeys(['hcl']);
-  const hcl = source.string('hcl');
+  if (!source)
+    invalid(fields.pathOf('source'), 'is required (source.hcl or source.git)');
+  source.onlyKeys(['hcl', 'git']);
+  const git = source.optionalMap('git');
+  if (git === undefined) source.string('hcl');
+  else if (source.has('hcl'))
+    invalid(source.path, 'set either hcl or git, not both');
+  git?.onlyKeys(['url', 'ref', 'path', 'secretRef']);
+  const url = git?.string('url');
+  if (url !== undefined && !/^https?:\/\//.test(url))
+    invalid(git!.pathOf('url'), 'must be an http(s) URL');
   const variables = fields.optionalMap('variables')?.value ?? {};
   const ref = fields.optionalMap('writeConnectionSecretToRef');
   ref?.onlyKeys(['name']);
@@ -94,7 +106,18 @@ export function readTerraformProperties(fields: Fields): TerraformProperties {
   });
   const drift = fields.optionalString('driftInterval');
   const properties: TerraformProperties = {
-    source: { hcl },
+    source: git
+      ? {
+          git: {
+            url: url!,
+            branch: git.optionalString('ref') ?? 'main',
+            path: git.optionalString('path') ?? '.',
+            ...(git.has('secretRef')
+              ? { secretRef: secretName(git, 'secretRef') }
+              : {}),
+          },
+        }
+      : { hcl: source.string('hcl') },
     variables,
     env,
     approve: oneOf(fields, 'approve', ['auto', 'manual'] as const, 'auto'),

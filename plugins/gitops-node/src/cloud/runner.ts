@@ -11,6 +11,9 @@ import type {
   ReleaseContext,
 } from '../definitions/registry';
 import { withRequestSignal, type KubeClient } from '../kube/client';
+import { gitCredentialsOf } from '../sources/prepare';
+import { revisionOf, type GitSource } from '../sources/git';
+import { resolveInside } from '../util/paths';
 import { Fields, isRecord } from '../model/fields';
 import { applicationOwner, LABEL_COMPONENT } from '../model/types';
 import {
@@ -29,6 +32,8 @@ const LEASE = { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease' };
 
 export interface TerraformRunnerOptions {
   tofu: Tofu;
+  /** Where `source.git` configurations come from (the backend's working clones). */
+  git?: GitSource;
   store: CloudResourceStore;
   /** Where each component's working directory is kept between passes. */
   workDir: string;
@@ -45,6 +50,11 @@ interface RunInput {
   namespace: string;
   client: KubeClient;
   env: Record<string, string>;
+  /**
+   * The configuration's files, by path relative to its directory; absent:
+   * the files of the last run stay (a destroy of a Git configuration).
+   */
+  files?: Record<string, string>;
   /** The hash of everything a plan depends on. */
   inputs: string;
 }
@@ -53,6 +63,18 @@ type RunKind = 'plan' | 'apply' | 'drift' | 'outputs' | 'destroy';
 
 const sha256 = (text: string | Buffer) =>
   createHash('sha256').update(text).digest('hex');
+
+/** What the backend writes beside the configuration in its directory. */
+const BACKEND_FILES = [
+  'zz_gitops_backend.tf',
+  'terraform.tfvars.json',
+  'kubeconfig',
+  'tofu.rc',
+  'tfplan',
+  '.terraform.lock.hcl',
+];
+
+const MAX_SOURCE_BYTES = 4 * 1024 * 1024;
 
 /** The `failed.inputs` of a destroy. */
 const DESTROY = 'destroy';
@@ -256,6 +278,8 @@ export class TerraformRunner {
       namespace: record.namespace,
       client: target.client,
       env: await this.envOf(props, target.client, record.namespace),
+      files:
+        'hcl' in props.source ? { 'main.tf': props.source.hcl } : undefined,
       inputs: DESTROY,
     };
     this.start(key, 'destroy', input, () => this.destroy(input, record));
@@ -307,6 +331,7 @@ export class TerraformRunner {
     app: CloudAppRef,
   ): Promise<RunInput> {
     const env = await this.envOf(props, ctx.client, ctx.namespace);
+    const { files, revision } = await this.sourceOf(ctx, props);
     // Secret values are not hashed; their versions are.
     const versions = await Promise.all(
       [
@@ -330,9 +355,11 @@ export class TerraformRunner {
       namespace: ctx.namespace,
       client: ctx.client,
       env,
+      files,
       inputs: sha256(
         JSON.stringify([
           props.source,
+          revision,
           props.variables,
           props.env.map(e =>
             'value' in e ? e : { ...e.secretKeyRef, as: e.name },
@@ -343,6 +370,63 @@ export class TerraformRunner {
         ]),
       ).slice(0, 32),
     };
+  }
+
+  /**
+   * The configuration's files: inline `hcl` as `main.tf`, or the files of
+   * `source.git`'s path at its branch's head (synced through the backend's
+   * working clone, within the Application's project), with that commit.
+   */
+  private async sourceOf(
+    ctx: ProvisionContext,
+    props: TerraformProperties,
+  ): Promise<{ files: Record<string, string>; revision?: string }> {
+    if ('hcl' in props.source)
+      return { files: { 'main.tf': props.source.hcl } };
+    const { git } = props.source;
+    if (!this.options.git)
+      throw new InputError(
+        `${ctx.path}.properties.source.git: this backend has no Git source for terraform components`,
+      );
+    const credentials = await gitCredentialsOf(
+      { client: ctx.client, project: ctx.project },
+      ctx.app,
+      ctx.component.name,
+      git,
+    );
+    return this.options.git.withClone(
+      { url: git.url, branch: git.branch, credentials },
+      async clone => {
+        const { sha } = await clone.sync();
+        const root = resolveInside(clone.dir, git.path);
+        const files: Record<string, string> = {};
+        let bytes = 0;
+        const walk = async (dir: string) => {
+          for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+            const file = path.join(dir, entry.name);
+            const relative = path.relative(root, file);
+            if (entry.name === '.git' || entry.name === '.terraform') continue;
+            if (entry.isDirectory()) await walk(file);
+            else if (entry.isFile()) {
+              const content = await fs.readFile(file, 'utf8');
+              bytes += content.length;
+              if (bytes > MAX_SOURCE_BYTES)
+                throw new InputError(
+                  `${git.url} ${git.path}: the configuration is larger than ${
+                    MAX_SOURCE_BYTES / 1024 / 1024
+                  } MiB`,
+                );
+              files[relative] = content;
+            } else
+              throw new InputError(
+                `${git.url} ${git.path}: ${relative} is not a regular file (symlinks are not followed)`,
+              );
+          }
+        };
+        await walk(root);
+        return { files, revision: revisionOf(git.branch, sha) };
+      },
+    );
   }
 
   private async envOf(
@@ -379,9 +463,31 @@ export class TerraformRunner {
       sha256(runKey(input.app, input.component)).slice(0, 16),
     );
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    const write = (name: string, content: string) =>
-      fs.writeFile(path.join(dir, name), content, { mode: 0o600 });
-    await write('main.tf', input.props.source.hcl);
+    const write = async (name: string, content: string) => {
+      await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+      await fs.writeFile(path.join(dir, name), content, { mode: 0o600 });
+    };
+    if (input.files) {
+      // A file that left the configuration must not stay in its directory.
+      const kept = new Set([...Object.keys(input.files), ...BACKEND_FILES]);
+      for (const entry of await fs.readdir(dir, {
+        recursive: true,
+        withFileTypes: true,
+      })) {
+        const relative = path.relative(
+          dir,
+          path.join(entry.parentPath, entry.name),
+        );
+        if (
+          entry.isFile() &&
+          !relative.startsWith('.terraform') &&
+          !kept.has(relative)
+        )
+          await fs.rm(path.join(dir, relative));
+      }
+      for (const [name, content] of Object.entries(input.files))
+        await write(name, content);
+    }
     await write(
       'zz_gitops_backend.tf',
       '# Written by the gitops backend: state in a Secret next to the Application.\nterraform {\n  backend "kubernetes" {}\n}\n',

@@ -47,6 +47,8 @@ export interface ProvisionContext {
   namespace: string;
   /** The pass's client for the cluster (as the Application's ServiceAccount when it has one). */
   client: KubeClient;
+  /** What the Application's project allows (its source repositories); none outside the backend. */
+  project?: Project;
 }
 
 /** Where a component's provisioning stands after one look at it. */

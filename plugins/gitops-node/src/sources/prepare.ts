@@ -26,6 +26,7 @@ import {
   revisionOf,
   splitUrlCredentials,
   type GitAuthor,
+  type GitCredentials,
   type GitCredentialsProvider,
   type GitSource,
   type WorkingClone,
@@ -405,6 +406,44 @@ function targetsOf(
 }
 
 /**
+ * The credentials a component's Git repository is reached with, once its
+ * project allows the repository: the Application's own Secret (`username`,
+ * `password`), else the backend's token for the host when the project lets
+ * it use them. A NotAllowedError for a repository the project refuses.
+ */
+export async function gitCredentialsOf(
+  context: Pick<SourceContext, 'client' | 'project' | 'integrationCredentials'>,
+  app: Application,
+  component: string,
+  repo: { url: string; secretRef?: string },
+): Promise<GitCredentials | undefined> {
+  const { project } = context;
+  const { url: repository, credentials: inUrl } = splitUrlCredentials(repo.url);
+  if (project && !matchesAny(project.sourceRepos, repository))
+    throw new NotAllowedError(
+      `component ${component}: project "${
+        project.name
+      }" does not allow the repository ${repository} (sourceRepos: ${
+        project.sourceRepos.join(', ') || 'none'
+      })`,
+    );
+  const secret = repo.secretRef
+    ? await readSecret(context, app, repo.secretRef)
+    : undefined;
+  const data = (secret?.data ?? {}) as Record<string, string>;
+  // Only the Application's own Secret, unless its project lets it use the backend's tokens.
+  return (
+    (secret && {
+      username: decode(data.username),
+      password: decode(data.password),
+    }) ||
+    (!inUrl && (!project || project.integrationCredentials)
+      ? await context.integrationCredentials?.(repository)
+      : undefined)
+  );
+}
+
+/**
  * The sources stage of a pass: for each Git-backed (kustomize) component,
  * sync the working clone, let its image policy pick a tag, rewrite the
  * markers and commit/push as the bot when anything changed, then build the
@@ -419,30 +458,12 @@ export async function prepareSources(
 ): Promise<PreparedSources> {
   const { project } = context;
   for (const { component, props } of kustomizeComponents(app.spec.components)) {
-    const { url: repository, credentials: inUrl } = splitUrlCredentials(
-      props.url,
+    const credentials = await gitCredentialsOf(
+      context,
+      app,
+      component.name,
+      props,
     );
-    if (project && !matchesAny(project.sourceRepos, repository))
-      throw new NotAllowedError(
-        `component ${component.name}: project "${
-          project.name
-        }" does not allow the repository ${repository} (sourceRepos: ${
-          project.sourceRepos.join(', ') || 'none'
-        })`,
-      );
-    const secret = props.secretRef
-      ? await readSecret(context, app, props.secretRef)
-      : undefined;
-    const data = (secret?.data ?? {}) as Record<string, string>;
-    // Only the Application's own Secret, unless its project lets it use the backend's tokens.
-    const credentials =
-      (secret && {
-        username: decode(data.username),
-        password: decode(data.password),
-      }) ||
-      (!inUrl && (!project || project.integrationCredentials)
-        ? await context.integrationCredentials?.(repository)
-        : undefined);
     const branch = branchOf(props);
     const pinnedAt = commitOfRevision(
       context.pinnedRevisions?.[component.name],

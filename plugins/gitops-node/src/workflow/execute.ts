@@ -884,6 +884,7 @@ export class WorkflowExecutor {
           cluster: target.cluster,
           namespace,
           client,
+          project: scope.project,
         });
         const service: ComponentStatus = {
           name: component.name,
