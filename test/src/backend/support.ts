@@ -167,6 +167,8 @@ export interface DeliveryStack {
   readonly backend: TestBackend;
   /** Starts the backend, which afterAll stops. */
   startBackend(options?: DeliveryBackendOptions): Promise<TestBackend>;
+  /** Stops the running backend (a restart: what it kept is in its database). */
+  stopBackend(): Promise<void>;
 }
 
 /** Waits for every one to settle, so none is lost; then rejects with the first failure. */
@@ -238,6 +240,10 @@ export function useDeliveryStack(
         ),
       );
       return backend;
+    },
+    async stopBackend() {
+      await backend?.stop();
+      backend = undefined;
     },
   };
 

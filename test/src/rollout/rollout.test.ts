@@ -1,6 +1,9 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { databaseServiceFactory } from '@backstage/backend-defaults/database';
 import { mockCredentials } from '@backstage/backend-test-utils';
 import type {
   ApplicationDetails,
@@ -101,6 +104,24 @@ describe('progressive delivery', () => {
   const stack = useDeliveryStack();
   let metrics: http.Server | undefined;
   let prometheus: Prometheus | undefined;
+  let dbDir: string | undefined;
+
+  /** The backend, with its database on disk so that a restart keeps what it knew. */
+  const startBackend = () => {
+    dbDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-rollout-db-'));
+    return stack.startBackend({
+      gitops: { shards: 1, prometheus: { url: prometheus!.url } },
+      features: [databaseServiceFactory],
+      config: {
+        backend: {
+          database: {
+            client: 'better-sqlite3',
+            connection: { directory: dbDir },
+          },
+        },
+      },
+    });
+  };
 
   beforeAll(async () => {
     const crds =
@@ -118,12 +139,12 @@ describe('progressive delivery', () => {
     const { port } = metrics.address() as AddressInfo;
     prometheus = await startPrometheus({ targets: [`127.0.0.1:${port}`] });
     await prometheus.targetsUp();
-    await stack.startBackend({
-      gitops: { shards: 1, prometheus: { url: prometheus.url } },
-    });
+    await startBackend();
   }, 180_000);
 
   afterAll(async () => {
+    await stack.stopBackend();
+    if (dbDir) fs.rmSync(dbDir, { recursive: true, force: true });
     await prometheus?.stop();
     metrics?.closeAllConnections();
     await new Promise(resolve => metrics?.close(resolve) ?? resolve(undefined));
@@ -322,6 +343,14 @@ describe('progressive delivery', () => {
     );
     expect(await servedImages('api-preview')).toEqual(['registry.local/api:2']);
     expect(await servedImages('api')).toEqual(['registry.local/api:1']);
+
+    // A restarted backend goes on where the last one stopped: still waiting.
+    await stack.stopBackend();
+    await startBackend();
+    expect(await rollout('api')).toMatchObject({
+      phase: 'waitingForApproval',
+      canaryImage: 'registry.local/api:2',
+    });
 
     const served = watch(() => servedImages('api'));
     const promoted = await decide('api', 'api', 'promote');
