@@ -247,6 +247,8 @@ export interface ReconcileRun {
   applicationDeletedAt?: string;
   /** A failure that repeated: how many passes failed this way, from `startedAt` to `finishedAt`. */
   repeats?: number;
+  /** `terraform` components this pass found changed outside Git, with what changed (`db (changed outside: terraform_data.x (replace))`). */
+  cloudDrift?: string[];
 }
 
 /** GET /applications/:namespace/:name/image-history: one committed image update. */

@@ -367,6 +367,29 @@ describe('terraform components (OpenTofu)', () => {
     );
     expect(drifted.drift.message).toContain('terraform_data.database_present');
     expect(await databaseExists('shop')).toBe(true);
+    // The pass that heard of it keeps it in its run row and the timeline.
+    const get = (url: string) =>
+      request(backend!.server)
+        .get(`/api/gitops/applications/default/shop/${url}`)
+        .set('Authorization', mockCredentials.user.header());
+    await waitUntil(
+      'a run row naming the drift',
+      async () =>
+        (
+          await get('runs')
+        ).body.items.find((r: any) =>
+          r.cloudDrift?.some((d: string) =>
+            d.includes('terraform_data.database_present'),
+          ),
+        ),
+      story('shop'),
+      60_000,
+    );
+    expect(
+      (await get('timeline')).body.events.some((e: any) =>
+        e.sentence.includes('found changed outside Git: db'),
+      ),
+    ).toBe(true);
     // Put back once: the next check finds nothing changed.
     await cloudWhere(
       'shop',

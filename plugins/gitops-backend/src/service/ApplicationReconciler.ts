@@ -426,6 +426,10 @@ export class ApplicationReconciler {
         error: failure?.message,
         objectsChanged:
           outcome.kind === 'notDeployed' ? undefined : outcome.writes,
+        cloudDrift:
+          outcome.kind === 'deployed' && outcome.cloudDrift.length
+            ? outcome.cloudDrift
+            : undefined,
       },
       imageUpdates: outcome.sources.imageUpdates.map(update => ({
         component: update.component,

@@ -253,12 +253,15 @@ function runEvent(run: ReconcileRun): TimelineEvent {
     };
   }
   const n = run.objectsChanged ?? 0;
+  const drift = run.cloudDrift?.length
+    ? `; found changed outside Git: ${run.cloudDrift.join(', ')}`
+    : '';
   return {
     at: run.finishedAt ?? run.startedAt,
     kind: 'synced',
     sentence: `Sync (${run.trigger}) changed ${n} object${n === 1 ? '' : 's'}${
       run.revision ? ` at ${run.revision}` : ''
-    }`,
+    }${drift}`,
     links,
   };
 }

@@ -35,6 +35,8 @@ export interface ReconcileRecord {
     revision?: string;
     error?: string;
     objectsChanged?: number;
+    /** `terraform` components found changed outside Git. */
+    cloudDrift?: string[];
   };
   /** The bot's commits of this pass. */
   imageUpdates: NewImageUpdate[];
@@ -110,6 +112,7 @@ const runOf = (r: any): ReconcileRun => ({
   objectsChanged: orUndefined(r.objects_changed),
   applicationDeletedAt: toIso(r.app_deleted_at),
   ...(Number(r.repeats ?? 1) > 1 ? { repeats: Number(r.repeats) } : {}),
+  ...(r.cloud_drift ? { cloudDrift: JSON.parse(r.cloud_drift) } : {}),
 });
 
 const holdOf = (r: any): ImageHold => ({
@@ -285,6 +288,9 @@ export class GitopsStore {
           revision: run.revision ?? null,
           error: run.error ?? null,
           objects_changed: run.objectsChanged ?? null,
+          cloud_drift: run.cloudDrift?.length
+            ? JSON.stringify(run.cloudDrift)
+            : null,
         });
       }
       for (const update of record.imageUpdates) {
@@ -664,7 +670,10 @@ export class GitopsStore {
               .orWhere('finished_at', '>=', from),
           )
           .where(q =>
-            q.where({ result: 'failed' }).orWhere('objects_changed', '>', 0),
+            q
+              .where({ result: 'failed' })
+              .orWhere('objects_changed', '>', 0)
+              .orWhereNotNull('cloud_drift'),
           ),
         'started_at',
       ),

@@ -136,6 +136,8 @@ export interface DeployedOutcome extends OutcomeBase {
   inventories: Record<string, InventoryEntry[]>;
   changes: ObjectChange[];
   drifted: ObjectRef[];
+  /** Provisioned components (`terraform`) found changed outside Git, with what changed. */
+  cloudDrift: string[];
   writes: number;
   /** The Application runs and every component is healthy. */
   healthy: boolean;
@@ -358,6 +360,7 @@ export async function runPipeline(
     inventories: pass.inventories,
     changes: pass.changes,
     drifted: pass.drifted,
+    cloudDrift: pass.cloudDrift,
     writes: pass.writes,
     healthy: pass.phase === 'running',
     healthySince: pass.healthySince,
