@@ -11,9 +11,13 @@ import type {
   RolloutStatus,
 } from '@gitops-workflow/plugin-gitops-common';
 import request from 'supertest';
-import { buildK8sBinaries } from '../infra';
+import { buildK8sBinaries, pushImage } from '../infra';
 import { startPrometheus, type Prometheus } from '../infra/prometheus';
-import { useDeliveryStack, waitUntil } from '../backend/support';
+import {
+  SOURCE_SECRETS,
+  useDeliveryStack,
+  waitUntil,
+} from '../backend/support';
 
 /*
  * Progressive delivery on the real servers: a cluster with the standard
@@ -101,7 +105,7 @@ const canaryTrait = {
 };
 
 describe('progressive delivery', () => {
-  const stack = useDeliveryStack();
+  const stack = useDeliveryStack({ sourceSecrets: SOURCE_SECRETS });
   let metrics: http.Server | undefined;
   let prometheus: Prometheus | undefined;
   let dbDir: string | undefined;
@@ -436,4 +440,99 @@ describe('progressive delivery', () => {
     await weights.stop();
     expect(weights.seen()).toEqual(['0', '30', '100', '0']);
   }, 240_000);
+
+  it('commits the stable tag back to Git when the aborted tag came from image automation that rolls back', async () => {
+    const image = `${stack.registry.host}/site`;
+    await pushImage(stack.registry, 'site', '1');
+    const fixture = fs.mkdtempSync(path.join(os.tmpdir(), 'rollout-fixture-'));
+    // The Application the automation writes into, as in the seed's first-vela-workflow.
+    fs.writeFileSync(
+      path.join(fixture, 'site.yaml'),
+      `apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata:
+  name: site
+  namespace: default
+spec:
+  components:
+    - name: site
+      type: webservice
+      properties:
+        image: ${image}:1 # {"$imagepolicy": "default:delivery"}
+        ports: [{ port: 8080, expose: true }]
+      traits:
+        - type: kruise-rollout
+          properties: ${JSON.stringify(canaryTrait.properties)}
+`,
+    );
+    await stack.git.createRepo('site', { fixtureDir: fixture, branch: 'main' });
+    fs.rmSync(fixture, { recursive: true });
+    await apply({
+      apiVersion: 'core.oam.dev/v1beta1',
+      kind: 'Application',
+      metadata: { name: 'site-delivery', namespace: 'default' },
+      spec: {
+        components: [
+          {
+            name: 'delivery',
+            type: 'kustomize',
+            properties: {
+              url: stack.git.repoUrl('site'),
+              secretRef: SOURCE_SECRETS.git,
+              pullInterval: '1m',
+              git: { branch: 'main' },
+              imageRepository: {
+                image,
+                secretRef: SOURCE_SECRETS.registry,
+                interval: '1m',
+                insecure: true,
+                filterTags: { pattern: '^[0-9]+$' },
+                policy: { numerical: { order: 'asc' } },
+                rollback: { onFailure: true, after: '10m' },
+              },
+            },
+          },
+        ],
+      },
+    });
+    await settled('site', 'healthy', `${image}:1`);
+
+    await pushImage(stack.registry, 'site', '3');
+    const sync = await request(stack.backend.server)
+      .post('/api/gitops/applications/default/site-delivery/sync')
+      .set('Authorization', mockCredentials.user.header());
+    expect(sync.status).toBe(202);
+    const held = await waitUntil(
+      'the automation to be held at 1',
+      async () =>
+        (
+          await api('site-delivery', '/sync-config')
+        ).body.components[0].image?.hold,
+      () => describe_('site'),
+      120_000,
+    );
+    expect(held).toMatchObject({
+      tag: '1',
+      failedTag: '3',
+      reason: 'aborted: success rate 95.0% < 99%',
+    });
+    await waitUntil(
+      'Git to hold 1 again',
+      async () =>
+        (await stack.git.readFile('site', 'site.yaml')).includes(`${image}:1 #`)
+          ? true
+          : undefined,
+      () => describe_('site'),
+      120_000,
+    );
+    const commits = (await api('site-delivery', '/image-history')).body.items;
+    expect(
+      commits.map(
+        (c: { oldTag?: string; newTag: string }) => `${c.oldTag}→${c.newTag}`,
+      ),
+    ).toEqual(expect.arrayContaining(['1→3', '3→1']));
+    const back = await settled('site', 'healthy', `${image}:1`);
+    expect(back.message).toBe(`back on ${image}:1, as Git asks`);
+    expect(imageOf(await deployment('site'))).toBe(`${image}:1`);
+  }, 300_000);
 });

@@ -165,8 +165,7 @@ export class ApplicationReconciler {
       return;
     }
     await store.recordReconcile(key, record);
-    if (record.deployed)
-      await holdAbortedRollouts(store, key, record.deployed.workflow, log);
+    if (record.deployed) await this.holdAborted(app, key, record, log);
     if (deployed) await this.judgeRollouts(deployed, key, log);
     // Rows first, finalizer last: a crash in between leaves a deleting
     // Application that the next pass finds collected and lets go.
@@ -316,6 +315,31 @@ export class ApplicationReconciler {
       c => c.name === name,
     );
     return cluster && this.options.deployTargets.clientFor(cluster);
+  }
+
+  /** The holds of the rollouts this pass aborted (see `holdAbortedRollouts`). */
+  private async holdAborted(
+    app: KubeObject,
+    key: string,
+    record: ReconcileRecord,
+    log: LoggerService,
+  ): Promise<void> {
+    try {
+      await holdAbortedRollouts(
+        this.options.store,
+        key,
+        record.deployed!.workflow,
+        { app, home: this.options.home },
+        log,
+      );
+    } catch (error) {
+      // The abort stands (traffic is back on stable); only its hold is missing.
+      log.error(
+        `Could not hold the tag of an aborted rollout: ${stringifyError(
+          error,
+        )}`,
+      );
+    }
   }
 
   /**
