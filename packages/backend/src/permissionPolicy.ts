@@ -26,8 +26,8 @@ const GITOPS_UPDATES = new Set(gitopsUpdatePermissions.map(p => p.name));
  * The demo's policy. The gitops permissions are resource permissions on the
  * catalog entity an Application is linked to: the owners of that entity (the
  * user or one of their groups, the catalog's `isEntityOwner`) may sync,
- * suspend or resume automation, resume a workflow and roll back; everyone
- * may read. Everything else is allowed. The permissions named in
+ * suspend or resume automation, resume a workflow, roll back, promote or
+ * abort a rollout and approve a cloud plan; everyone may read. Everything else is allowed. The permissions named in
  * `permission.denyPermissions` are denied to everyone, owners included, e.g.
  * `[gitops.application.sync]` to see the app as a user who may look but not
  * sync.

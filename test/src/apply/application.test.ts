@@ -427,9 +427,9 @@ spec:
 `;
     // The cache is current and holds none of these objects: it answers null.
     const nothingCached = () => null;
+    const reads = jest.spyOn(client, 'get');
     const readsOf = (name: string) =>
       reads.mock.calls.filter(([ref]) => ref.name === name).length;
-    const reads = jest.spyOn(client, 'get');
     try {
       // New: created with a dry-run and an apply, no read.
       await applyYaml(settings('cache-new', 'cache-new-settings'));
