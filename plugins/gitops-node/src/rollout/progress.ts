@@ -357,10 +357,8 @@ export async function advance(
     touch(state, now, `promoted ${image}`);
     return undefined;
   }
-  if (state.switchedAt) {
-    const downAt =
-      Date.parse(state.switchedAt) +
-      (spec as { scaleDownDelayMs: number }).scaleDownDelayMs;
+  if (spec.strategy === 'blueGreen' && state.switchedAt) {
+    const downAt = Date.parse(state.switchedAt) + spec.scaleDownDelayMs;
     if (now.getTime() < downAt)
       return `${label}: switched; the old version scales down at ${new Date(
         downAt,
