@@ -64,6 +64,16 @@ type RunKind = 'plan' | 'apply' | 'drift' | 'outputs' | 'destroy';
 const sha256 = (text: string | Buffer) =>
   createHash('sha256').update(text).digest('hex');
 
+/** A plan saved for apply; exit code 2 when it changes anything. */
+const PLAN = [
+  'plan',
+  '-input=false',
+  '-no-color',
+  '-json',
+  '-detailed-exitcode',
+  '-out=tfplan',
+];
+
 /** What the backend writes beside the configuration in its directory. */
 const BACKEND_FILES = [
   'zz_gitops_backend.tf',
@@ -247,6 +257,11 @@ export class TerraformRunner {
       !record.applyStarted
     ) {
       await this.options.store.remove(app, component.name);
+      // Its kubeconfig and plan are of no use any more.
+      await fs.rm(this.workspaceDir(app, component.name), {
+        recursive: true,
+        force: true,
+      });
       return {
         done: true,
         message: record.applyStarted
@@ -457,11 +472,15 @@ export class TerraformRunner {
   }
 
   /** The component's working directory, with its configuration, variables, kubeconfig and CLI config written. */
-  private async workspace(input: RunInput): Promise<string> {
-    const dir = path.join(
+  private workspaceDir(app: CloudAppRef, component: string): string {
+    return path.join(
       this.options.workDir,
-      sha256(runKey(input.app, input.component)).slice(0, 16),
+      sha256(runKey(app, component)).slice(0, 16),
     );
+  }
+
+  private async workspace(input: RunInput): Promise<string> {
+    const dir = this.workspaceDir(input.app, input.component);
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const write = async (name: string, content: string) => {
       await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true });
@@ -594,14 +613,7 @@ export class TerraformRunner {
       await fail(initFailed);
       return;
     }
-    const result = await this.tofu(input, dir, [
-      'plan',
-      '-input=false',
-      '-no-color',
-      '-json',
-      '-detailed-exitcode',
-      '-out=tfplan',
-    ]);
+    const result = await this.tofu(input, dir, PLAN);
     if (result.exitCode !== 0 && result.exitCode !== 2) {
       await fail(failureOf(result, 'plan'));
       return;
@@ -723,14 +735,7 @@ export class TerraformRunner {
     }
     this.options.logger.info(`${describe(input)} applied`);
     if (settle) {
-      const again = await this.tofu(input, dir, [
-        'plan',
-        '-input=false',
-        '-no-color',
-        '-json',
-        '-detailed-exitcode',
-        '-out=tfplan',
-      ]);
+      const again = await this.tofu(input, dir, PLAN);
       if (again.exitCode === 2) {
         await this.apply(input, record, dir);
         return;

@@ -120,6 +120,10 @@ export class Tofu {
     signal?: AbortSignal,
   ): Promise<TofuResult> {
     const binary = await this.path();
+    if (signal?.aborted)
+      throw new ServiceUnavailableError(
+        `tofu ${args[0]} was not started: the backend is shutting down`,
+      );
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
       const child = spawn(binary, args, {
