@@ -135,6 +135,24 @@ describe('kruise-rollout and blue-green traits', () => {
     expect(parseError([trait])).toContain(message);
   });
 
+  it('read KubeVela’s addon shape: the weight from a replicas percentage, the Ingress by ingressName', () => {
+    const parsed = app('shop/web:1', [
+      canaryTrait({
+        steps: [{ replicas: '20%' }, { replicas: '100%', weight: 100 }],
+        trafficRoutings: [{ type: 'nginx', ingressName: 'shop' }],
+      }),
+    ]);
+    const spec = rolloutSpecOf(parsed.spec.components[0]) as CanarySpec;
+    expect(spec.steps.map(s => s.weight)).toEqual([20, 100]);
+    expect(spec.trafficRoutings[0]).toMatchObject({
+      kind: 'ingress',
+      ingressName: 'shop',
+    });
+    expect(parseError([canaryTrait({ steps: [{ replicas: 2 }] })])).toContain(
+      'canary.steps[0].weight: is required (1-100), unless replicas is a percentage',
+    );
+  });
+
   it('refuse a second rollout trait on one component', () => {
     expect(
       parseError([canaryTrait({}), { type: 'blue-green', properties: {} }]),

@@ -132,9 +132,15 @@ function readSteps(fields: Fields): CanaryStep[] {
         step.pathOf('matches'),
         'header matches are not supported: split traffic by weight',
       );
+    // KubeVela's addon may give only `replicas: "20%"`: the weight follows it.
+    const share = /^(\d+)%$/.exec(String(step.value.replicas ?? ''));
     const weight =
       step.optionalInt('weight', { min: 1, max: 100 }) ??
-      invalid(step.pathOf('weight'), 'is required (1-100)');
+      (share ? Number(share[1]) : undefined) ??
+      invalid(
+        step.pathOf('weight'),
+        'is required (1-100), unless replicas is a percentage',
+      );
     if (weight < previous)
       invalid(
         step.pathOf('weight'),
@@ -184,7 +190,7 @@ function readTrafficRoutings(
       item,
       childPath(fields.pathOf('trafficRoutings'), i),
     );
-    routing.onlyKeys(['service', 'type', 'gateway', 'ingress']);
+    routing.onlyKeys(['service', 'type', 'gateway', 'ingress', 'ingressName']);
     const service = routing.optionalString('service') ?? component;
     const type = routing.optionalString('type');
     // KubeVela's addon writes `type: nginx | gateway`; Kruise writes the block.
@@ -195,9 +201,21 @@ function readTrafficRoutings(
       (type === 'gateway'
         ? Fields.of({}, routing.pathOf('gateway'))
         : undefined);
+    const ingressName = routing.optionalString('ingressName');
+    if (ingressName !== undefined && routing.has('ingress'))
+      invalid(
+        routing.pathOf('ingressName'),
+        'names the Ingress a second time: keep ingress.name or ingressName',
+      );
+    // KubeVela's addon names the Ingress with `ingressName` beside `type: nginx`.
     const ingress =
       routing.optionalMap('ingress') ??
-      (type === 'nginx' ? Fields.of({}, routing.pathOf('ingress')) : undefined);
+      (type === 'nginx' || ingressName !== undefined
+        ? Fields.of(
+            ingressName === undefined ? {} : { name: ingressName },
+            routing.pathOf('ingress'),
+          )
+        : undefined);
     if (gateway && ingress)
       invalid(
         routing.path,
