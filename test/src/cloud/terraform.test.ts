@@ -6,8 +6,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import {
   mockCredentials,
+  mockServices,
+  startTestBackend,
   type TestBackend,
 } from '@backstage/backend-test-utils';
+import { AuthorizeResult } from '@backstage/plugin-permission-common';
+import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import request from 'supertest';
 import {
   startCluster,
@@ -418,11 +422,28 @@ describe('terraform components (OpenTofu)', () => {
     expect(waiting.message).toContain('+2 ~0 -0');
     expect(await databaseExists('reports')).toBe(false);
 
-    const approve = () =>
-      request(backend!.server)
+    const approve = (server = backend!.server) =>
+      request(server)
         .post('/api/gitops/applications/default/reports/cloud/db/approve')
         .set('Authorization', mockCredentials.user.header())
         .send({ reason: 'reviewed the plan' });
+    // Without the permission: 403 naming it, and the plan still waits. (A
+    // backend with no cluster: it must not reconcile these Applications.)
+    const denied = await startTestBackend({
+      features: [
+        gitopsPlugin,
+        mockServices.permissions.factory({ result: AuthorizeResult.DENY }),
+        mockServices.rootConfig.factory({ data: { gitops: { clusters: [] } } }),
+      ],
+    });
+    try {
+      const refused = await approve(denied.server);
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.message).toContain('gitops.cloud.approve');
+    } finally {
+      await denied.stop();
+    }
+    expect((await cloud('reports')).state).toBe('waitingForApproval');
     const approved = await approve();
     expect(approved.status).toBe(200);
     expect(approved.body.resource).toMatchObject({ component: 'db' });
