@@ -311,9 +311,12 @@ export class TerraformRunner {
     input: RunInput,
     job: () => Promise<void>,
   ): void {
+    // Stopping: the next backend plans again; nothing here failed.
+    if (this.stopping.signal.aborted) return;
     // Its requests end when the runner stops, not with the pass that started it.
     const done = withRequestSignal(this.stopping.signal, job)
       .catch(async error => {
+        if (this.stopping.signal.aborted) return;
         const message = (error as Error).message;
         this.options.logger.warn(
           `${describe(input)}: tofu ${kind}: ${message}`,
