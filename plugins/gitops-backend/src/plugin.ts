@@ -15,7 +15,6 @@ import {
   ImageScanner,
   RegistryClient,
   TerraformRunner,
-  terraformComponentType,
   Tofu,
 } from '@gitops-workflow/plugin-gitops-node';
 import path from 'node:path';
@@ -44,7 +43,10 @@ export const gitopsPlugin = createBackendPlugin({
   pluginId: 'gitops',
   register(env) {
     // Modules add their definitions before init; the built-ins come first, through the same calls.
-    const definitions = createBuiltinDefinitions();
+    let terraform: TerraformRunner | undefined;
+    const definitions = createBuiltinDefinitions({
+      terraform: () => terraform,
+    });
     env.registerExtensionPoint(gitopsDefinitionsExtensionPoint, {
       addComponentType: d => definitions.addComponentType(d),
       addTrait: d => definitions.addTrait(d),
@@ -107,7 +109,7 @@ export const gitopsPlugin = createBackendPlugin({
           timeoutMs: timeouts.tofuMs,
           providerMirror: config.tofuProviderMirror,
         });
-        const terraform = new TerraformRunner({
+        terraform = new TerraformRunner({
           tofu,
           git,
           store: {
@@ -121,14 +123,14 @@ export const gitopsPlugin = createBackendPlugin({
           workDir: path.join(config.cacheDir, 'tofu'),
           logger,
         });
-        definitions.addComponentType(terraformComponentType(terraform));
         tofu
           .path()
           .then(found => logger.info(`terraform components run ${found}`))
           .catch(error =>
             logger.warn(`terraform components cannot run: ${error.message}`),
           );
-        deps.lifecycle.addShutdownHook(() => terraform.close());
+        const runner = terraform;
+        deps.lifecycle.addShutdownHook(() => runner.close());
         const clusters = new ClusterService(config.clusters, {
           kube: {
             requestTimeoutMs: timeouts.kubernetesMs,

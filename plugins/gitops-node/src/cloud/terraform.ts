@@ -1,3 +1,4 @@
+import { ServiceUnavailableError } from '@backstage/errors';
 import type { ComponentTypeDefinition } from '../definitions/registry';
 import { readTerraformProperties } from './properties';
 import type { TerraformRunner } from './runner';
@@ -9,13 +10,22 @@ import type { TerraformRunner } from './runner';
  * depending on it read.
  */
 export function terraformComponentType(
-  runner: TerraformRunner,
+  /** The backend's runner, once it has one; elsewhere (the CLI) the type only validates and renders. */
+  runner: () => TerraformRunner | undefined = () => undefined,
 ): ComponentTypeDefinition {
+  const running = () => {
+    const found = runner();
+    if (!found)
+      throw new ServiceUnavailableError(
+        'terraform components are run by the gitops backend, which has not started its OpenTofu runner',
+      );
+    return found;
+  };
   return {
     type: 'terraform',
     validate: fields => void readTerraformProperties(fields),
     render: () => ({ objects: [] }),
-    provision: ctx => runner.provision(ctx),
-    release: ctx => runner.release(ctx),
+    provision: ctx => running().provision(ctx),
+    release: ctx => running().release(ctx),
   };
 }

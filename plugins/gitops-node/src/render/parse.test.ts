@@ -65,7 +65,7 @@ describe('parseApplication', () => {
     ],
     [
       [{ name: 'a', type: 'helm' }],
-      'spec.components[0].type: unknown component type "helm" (known: k8s-objects, kustomize, webservice, worker)',
+      'spec.components[0].type: unknown component type "helm" (known: k8s-objects, kustomize, terraform, webservice, worker)',
     ],
     [
       [
