@@ -48,9 +48,9 @@ export interface Config {
      * AppProjects). An Application in no project gets the default: namespaced
      * objects in its own namespace on the first cluster only, no
      * cluster-scoped kinds, only its own Secrets (never the integration
-     * tokens), no notification hosts, no remote kustomize bases. Every
-     * object of a pass is checked before anything is applied; one refused
-     * object stops the whole pass. Globs take `*` for any characters.
+     * tokens), no notification hosts, no remote kustomize bases, no terraform
+     * components. Every object of a pass is checked before anything is
+     * applied; one refused object stops the whole pass. Globs take `*` for any characters.
      */
     projects?: Array<{
       /** A DNS label, unique; named in refusals. */
@@ -81,6 +81,13 @@ export interface Config {
       registryTokenHosts?: string[];
       /** Whether kustomizations may load remote bases. Default false. */
       remoteBases?: boolean;
+      /**
+       * Whether Applications may have `terraform` components. OpenTofu runs
+       * their configurations on the backend's host with its rights (a
+       * `local-exec` provisioner runs any command), so the default project
+       * never may. Default false.
+       */
+      terraform?: boolean;
       /**
        * The ServiceAccount, in the Application's namespace, its reads and
        * writes go as when its `app.oam.dev/service-account-name` annotation

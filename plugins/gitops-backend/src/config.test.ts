@@ -166,6 +166,7 @@ describe('readGitopsConfig', () => {
         notificationHosts: [],
         registryTokenHosts: [],
         remoteBases: false,
+        terraform: false,
         serviceAccountName: 'deployer',
       },
     ]);

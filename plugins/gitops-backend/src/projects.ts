@@ -73,6 +73,7 @@ export function readProjects(root: Config): Project[] {
         notificationHosts: strings(config, 'notificationHosts', []),
         registryTokenHosts: strings(config, 'registryTokenHosts', []),
         remoteBases: config.getOptionalBoolean('remoteBases') ?? false,
+        terraform: config.getOptionalBoolean('terraform') ?? false,
       };
       if (serviceAccountName) project.serviceAccountName = serviceAccountName;
       return project;

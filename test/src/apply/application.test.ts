@@ -99,6 +99,7 @@ const platformProject: Project = {
   notificationHosts: [],
   registryTokenHosts: [],
   remoteBases: false,
+  terraform: false,
 };
 
 describe('Applications on a real cluster', () => {

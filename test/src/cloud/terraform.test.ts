@@ -147,6 +147,17 @@ describe('terraform components (OpenTofu)', () => {
     cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitops-tofu-'));
     backend = await startGitopsBackend({
       clusters: [{ name: 'local', kubeconfig: cluster.kubeconfigPath }],
+      // OpenTofu runs configurations with the backend's rights: only a
+      // project that says so may have terraform components.
+      projects: [
+        {
+          name: 'data',
+          applications: { namespaces: ['default'] },
+          sourceRepos: ['*'],
+          destinations: [{ cluster: 'local', namespace: 'default' }],
+          terraform: true,
+        },
+      ],
       cacheDir,
       tickSeconds: 1,
       shards: 1,
@@ -464,6 +475,45 @@ describe('terraform components (OpenTofu)', () => {
       component: 'db',
       reason: 'reviewed the plan',
     });
+  });
+
+  it('refuses a terraform component outside a project that allows them, and OpenTofu never runs it', async () => {
+    await cluster!.kubectl(['create', 'namespace', 'sandbox']);
+    const marker = path.join(cacheDir, 'sandbox-ran');
+    await applyApp({
+      ...application('intruder', [
+        {
+          name: 'shell',
+          type: 'terraform',
+          properties: {
+            source: {
+              hcl: `resource "terraform_data" "x" {\n  provisioner "local-exec" {\n    command = "touch ${marker}"\n  }\n}\n`,
+            },
+          },
+        },
+      ]),
+      metadata: { name: 'intruder', namespace: 'sandbox' },
+    });
+    const refused = await waitUntil(
+      'intruder: refused by its project',
+      async () => {
+        const res = await request(backend!.server)
+          .get('/api/gitops/applications/sandbox/intruder')
+          .set('Authorization', mockCredentials.user.header());
+        const text = JSON.stringify(res.body);
+        return text.includes('does not allow terraform components')
+          ? res.body
+          : undefined;
+      },
+      async () => '',
+      120_000,
+    );
+    // Its status names the project that refused it (quotes escaped in JSON).
+    expect(JSON.stringify(refused)).toMatch(
+      /project \\"default\\" does not allow terraform components/,
+    );
+    expect(refused.cloudResources ?? []).toEqual([]);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 
   it('names the file and line of a syntax error and a missing variable, and the resource of a failing apply, keeping the last good state', async () => {

@@ -1091,7 +1091,20 @@ describe('the GitOps tab in a real browser', () => {
     });
     const owner = await start(
       'cloud',
-      { gitops: { tofuPath: tofuBinary() } },
+      {
+        gitops: {
+          tofuPath: tofuBinary(),
+          // Only a project that allows them may have terraform components.
+          projects: [
+            {
+              name: 'data',
+              applications: { namespaces: ['default'] },
+              destinations: [{ cluster: 'local', namespace: 'default' }],
+              terraform: true,
+            },
+          ],
+        },
+      },
       ALICE,
     );
     const page = await browserPage();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InputError, stringifyError } from '@backstage/errors';
+import { InputError, NotAllowedError, stringifyError } from '@backstage/errors';
 import type { CloudResourceStatus } from '@gitops-workflow/plugin-gitops-common';
 import { DEFAULT_FIELD_MANAGER } from '../apply/apply';
 import { kubeConfigFor, type ClusterConnectionConfig } from '../clusters';
@@ -153,6 +153,13 @@ export class TerraformRunner {
   }
 
   async provision(ctx: ProvisionContext): Promise<ProvisionResult> {
+    if (!ctx.project?.terraform) {
+      throw new NotAllowedError(
+        `${ctx.path}: project "${
+          ctx.project?.name ?? 'default'
+        }" does not allow terraform components (OpenTofu would run the configuration on the backend's host with its rights); a platform team allows them with gitops.projects[].terraform`,
+      );
+    }
     const props = readTerraformProperties(
       Fields.of(ctx.component.properties, `${ctx.path}.properties`),
     );

@@ -39,6 +39,13 @@ export interface Project {
   /** Whether kustomizations may name remote bases (Flux's `--no-remote-bases` when false). */
   remoteBases: boolean;
   /**
+   * Whether Applications may have `terraform` components. OpenTofu runs
+   * their configurations on the backend's host with the backend's rights (a
+   * `local-exec` provisioner runs any command there), so only a platform
+   * team's projects should.
+   */
+  terraform: boolean;
+  /**
    * The ServiceAccount (in the Application's namespace) its reads and writes
    * go as, when the Application's annotation names none.
    */
@@ -67,8 +74,8 @@ export const kindMatches = (
  * The project when none is configured for an Application: namespaced objects
  * in its own namespace on the cluster it lives in, no cluster-scoped kinds
  * (installing CRDs and the like is the platform's job), only its own Secrets,
- * no notification hosts, no remote bases, no impersonation unless the
- * Application asks for it.
+ * no notification hosts, no remote bases, no terraform components, no
+ * impersonation unless the Application asks for it.
  */
 export function defaultProject(
   app: Pick<Application, 'metadata'>,
@@ -85,6 +92,7 @@ export function defaultProject(
     notificationHosts: [],
     registryTokenHosts: [],
     remoteBases: false,
+    terraform: false,
   };
 }
 
