@@ -1,5 +1,4 @@
 import {
-  InfoCard,
   StatusError,
   StatusOK,
   StatusPending,
@@ -16,9 +15,8 @@ import {
 import { useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { ConfirmedAction } from '../common/ConfirmedAction';
-import { DecisionSection, PermissionNote } from '../common/DecisionSection';
+import { DecisionCard, DecisionSection } from '../common/DecisionSection';
 import { RelativeTime } from '../common/RelativeTime';
-import { useEntityPermissionReason } from '../common/WithReason';
 
 type Plan = NonNullable<CloudResourceStatus['plan']>;
 
@@ -180,25 +178,25 @@ export function CloudResourcesCard(props: {
   onDone: () => void;
 }) {
   const { resources, appRef, onDone } = props;
-  const permission = useEntityPermissionReason(
-    gitopsCloudApprovePermission,
-    `approve cloud resource plans of ${stringifyApplicationRef(appRef)}`,
-  );
   return (
-    <InfoCard title="Cloud resources (OpenTofu)">
-      {resources.map(resource => (
+    <DecisionCard
+      title="Cloud resources (OpenTofu)"
+      items={resources}
+      keyOf={resource => resource.component}
+      permission={gitopsCloudApprovePermission}
+      what={`approve cloud resource plans of ${stringifyApplicationRef(
+        appRef,
+      )}`}
+      open={resource => resource.state === 'waitingForApproval'}
+    >
+      {(resource, denied) => (
         <CloudResource
-          key={resource.component}
           resource={resource}
           appRef={appRef}
-          denied={permission.reason}
+          denied={denied}
           onDone={onDone}
         />
-      ))}
-      <PermissionNote
-        permission={permission}
-        offered={resources.some(r => r.state === 'waitingForApproval')}
-      />
-    </InfoCard>
+      )}
+    </DecisionCard>
   );
 }

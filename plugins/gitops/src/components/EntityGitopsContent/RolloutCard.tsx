@@ -1,5 +1,4 @@
 import {
-  InfoCard,
   StatusError,
   StatusOK,
   StatusPending,
@@ -25,10 +24,9 @@ import Typography from '@material-ui/core/Typography';
 import { useState } from 'react';
 import { gitopsApiRef } from '../../api';
 import { ConfirmedAction } from '../common/ConfirmedAction';
-import { DecisionSection, PermissionNote } from '../common/DecisionSection';
+import { DecisionCard, DecisionSection } from '../common/DecisionSection';
 import { RelativeTime } from '../common/RelativeTime';
 import { ShortRef } from '../common/ShortRef';
-import { useEntityPermissionReason } from '../common/WithReason';
 
 /** The phases in which a person may still decide: the rollout is in flight. */
 const IN_FLIGHT = new Set<RolloutStatus['phase']>([
@@ -240,25 +238,23 @@ export function RolloutCard(props: {
   onDone: () => void;
 }) {
   const { rollouts, appRef, onDone } = props;
-  const permission = useEntityPermissionReason(
-    gitopsRolloutPermission,
-    `promote or abort rollouts of ${stringifyApplicationRef(appRef)}`,
-  );
   return (
-    <InfoCard title="Progressive rollouts">
-      {rollouts.map(rollout => (
+    <DecisionCard
+      title="Progressive rollouts"
+      items={rollouts}
+      keyOf={rollout => `${rollout.cluster}/${rollout.component}`}
+      permission={gitopsRolloutPermission}
+      what={`promote or abort rollouts of ${stringifyApplicationRef(appRef)}`}
+      open={rollout => IN_FLIGHT.has(rollout.phase)}
+    >
+      {(rollout, denied) => (
         <Rollout
-          key={`${rollout.cluster}/${rollout.component}`}
           rollout={rollout}
           appRef={appRef}
-          denied={permission.reason}
+          denied={denied}
           onDone={onDone}
         />
-      ))}
-      <PermissionNote
-        permission={permission}
-        offered={rollouts.some(r => IN_FLIGHT.has(r.phase))}
-      />
-    </InfoCard>
+      )}
+    </DecisionCard>
   );
 }

@@ -1,6 +1,9 @@
+import { InfoCard } from '@backstage/core-components';
+import { ResourcePermission } from '@backstage/plugin-permission-common';
 import Box from '@material-ui/core/Box';
 import Typography from '@material-ui/core/Typography';
-import { ReactNode } from 'react';
+import { Fragment, ReactNode } from 'react';
+import { useEntityPermissionReason } from './WithReason';
 
 /**
  * One thing on a card a person decides about (a rollout, a cloud plan):
@@ -38,16 +41,37 @@ export function DecisionSection(props: {
   );
 }
 
-/** Why the user may not take a card's actions, once the permission is known, while any is offered. */
-export function PermissionNote(props: {
-  permission: { loading: boolean; reason?: string };
-  offered: boolean;
+/**
+ * A card of things a person decides about (rollouts, cloud plans), all
+ * guarded by one permission on the entity: each item is rendered with why
+ * the user may not act (`denied`), and that reason stands once under them,
+ * once the permission is known, while any item is open for a decision.
+ */
+export function DecisionCard<T>(props: {
+  title: string;
+  items: T[];
+  keyOf: (item: T) => string;
+  permission: ResourcePermission<'catalog-entity'>;
+  /** Completes "You are not allowed to …". */
+  what: string;
+  open: (item: T) => boolean;
+  children: (item: T, denied: string | undefined) => ReactNode;
 }) {
-  const { permission, offered } = props;
-  if (!offered || permission.loading || !permission.reason) return null;
+  const permission = useEntityPermissionReason(props.permission, props.what);
+  const note =
+    !permission.loading && permission.reason && props.items.some(props.open);
   return (
-    <Typography variant="caption" display="block">
-      {permission.reason}
-    </Typography>
+    <InfoCard title={props.title}>
+      {props.items.map(item => (
+        <Fragment key={props.keyOf(item)}>
+          {props.children(item, permission.reason)}
+        </Fragment>
+      ))}
+      {note && (
+        <Typography variant="caption" display="block">
+          {permission.reason}
+        </Typography>
+      )}
+    </InfoCard>
   );
 }
