@@ -22,12 +22,14 @@ const guest: PolicyQueryUser = {
 };
 
 describe('the demo permission policy', () => {
-  it('lets the owners of the entity sync, suspend, resume workflows and roll back', async () => {
+  it('lets the owners of the entity sync, suspend, resume workflows, roll back, decide rollouts and approve cloud plans', async () => {
     const policy = new DemoPermissionPolicy();
     expect(gitopsUpdatePermissions.map(p => p.name).sort()).toEqual([
       'gitops.application.rollback',
       'gitops.application.suspend',
       'gitops.application.sync',
+      'gitops.cloud.approve',
+      'gitops.rollout.decide',
       'gitops.workflow.resume',
     ]);
     for (const permission of gitopsUpdatePermissions) {
