@@ -525,12 +525,21 @@ spec:
       () => describe_('site'),
       120_000,
     );
-    const commits = (await api('site-delivery', '/image-history')).body.items;
-    expect(
-      commits.map(
-        (c: { oldTag?: string; newTag: string }) => `${c.oldTag}→${c.newTag}`,
-      ),
-    ).toEqual(expect.arrayContaining(['1→3', '3→1']));
+    // The pass records its commit once it has pushed it: a moment after Git has it.
+    const updates = await waitUntil(
+      'the history to show 3→1',
+      async () => {
+        const rows: string[] = (
+          await api('site-delivery', '/image-history')
+        ).body.items.map(
+          (c: { oldTag?: string; newTag: string }) => `${c.oldTag}→${c.newTag}`,
+        );
+        return rows.includes('3→1') ? rows : undefined;
+      },
+      () => describe_('site'),
+      60_000,
+    );
+    expect(updates).toEqual(expect.arrayContaining(['1→3', '3→1']));
     const back = await settled('site', 'healthy', `${image}:1`);
     expect(back.message).toBe(`back on ${image}:1, as Git asks`);
     expect(imageOf(await deployment('site'))).toBe(`${image}:1`);
