@@ -30,6 +30,7 @@ import {
   type ManagedProcess,
   type ServiceHandle,
 } from '../infra/process';
+import { TestLogs } from './testLogger';
 
 const execFileAsync = promisify(execFile);
 
@@ -53,7 +54,7 @@ export async function waitUntil<T>(
       throw new Error(
         `Timed out waiting for ${what}${
           last ? `: ${last}` : ''
-        }\n${await context()}`,
+        }\n${await context()}${backendLogTails()}`,
       );
     }
     await new Promise(r => setTimeout(r, 250));
@@ -96,22 +97,42 @@ export async function createSourceSecrets(
  * scheduler (the test backend's default one runs each task only once) and
  * the given `gitops` config.
  */
-export function startGitopsBackend(
+/** The logs of the backends running in this test file. */
+const runningLogs = new Set<TestLogs>();
+
+/** The last lines each running backend logged: what it was doing when a wait timed out. */
+function backendLogTails(): string {
+  return [...runningLogs]
+    .map(logs => `\n--- the backend's last log lines ---\n${logs.tail()}`)
+    .join('');
+}
+
+export async function startGitopsBackend(
   gitops: JsonObject,
   /** Backend modules to add, e.g. one that registers definitions. */
   modules: BackendFeature[] = [],
   /** Config beside `gitops`, e.g. `events` for the events backend's modules. */
   config: JsonObject = {},
-) {
-  return startTestBackend({
+): Promise<TestBackend> {
+  const logs = new TestLogs(
+    path.basename(expect.getState().testPath ?? 'backend', '.test.ts'),
+  );
+  const backend = await startTestBackend({
     features: [
       gitopsPlugin,
       schedulerServiceFactory,
       mockServices.rootConfig.factory({ data: { ...config, gitops } }),
+      logs.factory(),
       ...modules,
     ],
   });
+  runningLogs.add(logs);
+  const stop = backend.stop.bind(backend);
+  return Object.assign(backend, {
+    stop: () => stop().finally(() => runningLogs.delete(logs)),
+  });
 }
+
 
 /** Installs the shipped Application CRD, as a platform team would. */
 export async function installCrd(cluster: Cluster): Promise<void> {
