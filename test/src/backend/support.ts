@@ -10,7 +10,10 @@ import {
   type TestBackend,
 } from '@backstage/backend-test-utils';
 import { schedulerServiceFactory } from '@backstage/backend-defaults/scheduler';
-import type { BackendFeature } from '@backstage/backend-plugin-api';
+import {
+  coreServices,
+  type BackendFeature,
+} from '@backstage/backend-plugin-api';
 import type { JsonObject } from '@backstage/types';
 import gitopsPlugin from '@gitops-workflow/plugin-gitops-backend';
 import fs from 'node:fs';
@@ -117,12 +120,16 @@ export async function startGitopsBackend(
   const logs = new TestLogs(
     path.basename(expect.getState().testPath ?? 'backend', '.test.ts'),
   );
+  // A test that brings its own logger (to read what was logged) keeps it.
+  const ownLogger = modules.some(
+    m => (m as { service?: { id: string } }).service?.id === coreServices.rootLogger.id,
+  );
   const backend = await startTestBackend({
     features: [
       gitopsPlugin,
       schedulerServiceFactory,
       mockServices.rootConfig.factory({ data: { ...config, gitops } }),
-      logs.factory(),
+      ...(ownLogger ? [] : [logs.factory()]),
       ...modules,
     ],
   });
