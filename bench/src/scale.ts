@@ -1,6 +1,6 @@
 /*
  * Scale benchmark (issue #22): N Applications (webservice + ingress, one
- * replica) created with kubectl on a kwok cluster and delivered by the real
+ * replica) created with `kubectl apply --server-side` on a kwok cluster and delivered by the real
  * backend, 1 or 2 replicas as processes of their own on one PostgreSQL, with
  * the defaults a user has (ticks, shards, concurrency, client rate limit).
  *
@@ -511,7 +511,11 @@ async function main() {
     for (const input of batches(names, batch, name =>
       JSON.stringify(webserviceApp(name)),
     )) {
-      await cluster.kubectl(['apply', '-f', '-'], { input });
+      // Applied as the floor applies its objects: one request per object.
+      await cluster.kubectl(
+        ['apply', '--server-side', '--field-manager=bench', '-f', '-'],
+        { input },
+      );
     }
     const createdAt = Date.now();
     const convergedAt = await converged;
