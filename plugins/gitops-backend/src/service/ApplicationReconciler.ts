@@ -125,12 +125,14 @@ export class ApplicationReconciler {
     const { store, logger } = this.options;
     const log = logger.child({ application: key });
     const startedAt = new Date();
+    // Debug lines at each hand-off: a pass that hangs shows where.
+    log.debug(`Pass started (${trigger})`);
     const failures =
       ((await store.schedules([key])).get(key)?.failures ?? 0) + 1;
     let record: ReconcileRecord;
     let deployed: Application | undefined;
     try {
-      const outcome = await this.runPass(app, key, trigger, fence);
+      const outcome = await this.runPass(app, key, trigger, fence, log);
       record = this.recordOf(outcome, trigger, startedAt, app, failures);
       if (outcome.kind === 'deployed') deployed = outcome.application;
       this.report(outcome, key, log);
@@ -165,6 +167,11 @@ export class ApplicationReconciler {
       return;
     }
     await store.recordReconcile(key, record);
+    log.debug(
+      `Pass recorded: ${record.run.result} in ${
+        record.run.finishedAt.getTime() - startedAt.getTime()
+      } ms`,
+    );
     if (record.deployed) await this.holdAborted(app, key, record, log);
     if (deployed) await this.judgeRollouts(deployed, key, log);
     // Rows first, finalizer last: a crash in between leaves a deleting
@@ -265,6 +272,7 @@ export class ApplicationReconciler {
     key: string,
     trigger: ReconcileTrigger,
     fence: PassFence | undefined,
+    log: LoggerService,
   ): Promise<ReconcileOutcome> {
     const { store } = this.options;
     let workflow = await store.getWorkflowState(key);
@@ -283,6 +291,7 @@ export class ApplicationReconciler {
       definitions: this.options.definitions,
       projects: this.options.projects,
       sources: async (application, into, project, pinnedRevisions) => {
+        log.debug('Sources stage started');
         await prepareSources(
           application,
           {
@@ -301,6 +310,7 @@ export class ApplicationReconciler {
           },
           into,
         );
+        log.debug('Sources stage done; rendering and applying');
       },
       workflow,
       imageHolds,

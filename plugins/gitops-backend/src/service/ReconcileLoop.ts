@@ -229,8 +229,13 @@ export class ReconcileLoop {
   ): Promise<boolean> {
     const { store } = this.options;
     const leaseMs = (this.options.shardLeaseSeconds ?? 600) * 1000;
-    if (!(await store.claimShard(shard, this.holder, new Date(now + leaseMs))))
-      return false; // another replica's tick of this shard is still running
+    if (
+      !(await store.claimShard(shard, this.holder, new Date(now + leaseMs)))
+    ) {
+      // Another replica's tick of this shard is still running.
+      this.options.logger.debug(`Shard ${shard} is held by another replica`);
+      return false;
+    }
     // Passes stop before the lease ends, so none writes once another replica may hold the shard.
     const deadline = AbortSignal.timeout(Math.floor(leaseMs * 0.8));
     const fence: PassFence = {
@@ -310,6 +315,10 @@ export class ReconcileLoop {
     const due = ours.filter(
       ({ app, key }) => dueTrigger(app, schedules.get(key), now) !== undefined,
     );
+    if (due.length)
+      logger.debug(
+        `Shard ${shard}: ${due.length} of ${ours.length} Applications due`,
+      );
     await mapLimited(due, this.options.concurrency, async ({ app, key }) => {
       // Past the deadline, the rest wait for the next tick.
       if (fence.signal.aborted) return;
