@@ -295,6 +295,36 @@ describe('terraform components (OpenTofu)', () => {
       ])
     ).trim() !== '';
 
+  /** The Secrets holding a plan of the Application's `db` component. */
+  const planSecrets = async (app: string) =>
+    (
+      await cluster!.kubectl([
+        'get',
+        'secrets',
+        '-l',
+        `app.oam.dev/name=${app},app.oam.dev/component=db`,
+        '-o',
+        'name',
+      ])
+    )
+      .split('\n')
+      .filter(line => line.startsWith('secret/tfplan-'));
+  /** The backend's working directory of the component that provisions `database`. */
+  const workspaceOf = (database: string) => {
+    const root = path.join(cacheDir, 'tofu');
+    const dir = fs
+      .readdirSync(root)
+      .map(name => path.join(root, name))
+      .find(
+        d =>
+          JSON.parse(
+            fs.readFileSync(path.join(d, 'terraform.tfvars.json'), 'utf8'),
+          ).database === database,
+      );
+    if (!dir) throw new Error(`no working directory provisions ${database}`);
+    return dir;
+  };
+
   it('provisions a database and role, and a webservice of the same Application gets its connection string', async () => {
     await applyApp(
       application('shop', [
@@ -432,6 +462,10 @@ describe('terraform components (OpenTofu)', () => {
     expect(waiting.plan).toMatchObject({ add: 2, change: 0, destroy: 0 });
     expect(waiting.message).toContain('+2 ~0 -0');
     expect(await databaseExists('reports')).toBe(false);
+    // The plan waits in a Secret beside the state, for whichever replica applies it.
+    expect(await planSecrets('reports')).toHaveLength(1);
+    // Approved on a replica that did not plan it: none of its files are here.
+    fs.rmSync(workspaceOf('reports'), { recursive: true });
 
     const approve = (server = backend!.server) =>
       request(server)
@@ -464,8 +498,9 @@ describe('terraform components (OpenTofu)', () => {
       r => r.state === 'ready',
     );
     expect(await databaseExists('reports')).toBe(true);
-    // Nothing waits any more: a second approval is refused.
+    // Nothing waits any more: a second approval is refused, and the plan is gone.
     expect((await approve()).status).toBe(409);
+    expect(await planSecrets('reports')).toEqual([]);
 
     const audit = await request(backend!.server)
       .get('/api/gitops/applications/default/reports/audit')

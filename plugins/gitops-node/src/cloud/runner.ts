@@ -92,6 +92,13 @@ const DESTROY = 'destroy';
 const runKey = (app: CloudAppRef, component: string) =>
   `${app.namespace}/${app.name}/${component}`;
 
+/**
+ * A plan waiting for approval is kept in a Secret beside the state, so the
+ * replica that holds the shard when it is approved can apply it. Bigger
+ * plans than fit a Secret stay on the planning replica's disk only.
+ */
+const MAX_SHARED_PLAN_BYTES = 768 * 1024;
+
 /** The state Secret is `tfstate-default-<suffix>`: a name Kubernetes accepts. */
 function stateSuffix(app: CloudAppRef, component: string): string {
   const readable = `${app.name}-${component}`
@@ -100,6 +107,12 @@ function stateSuffix(app: CloudAppRef, component: string): string {
     .slice(0, 200);
   return `${readable}-${sha256(runKey(app, component)).slice(0, 8)}`;
 }
+
+/** The Secret that holds a component's plan while it waits for approval. */
+const planSecret = (app: CloudAppRef, component: string) => ({
+  ...SECRET,
+  name: `tfplan-default-${stateSuffix(app, component)}`,
+});
 
 const describe = (input: RunInput) =>
   `terraform component ${input.component} of ${input.app.namespace}/${input.app.name}`;
@@ -655,12 +668,11 @@ export class TerraformRunner {
       }
     }
     if (result.exitCode === 2 && input.props.approve === 'manual') {
+      const planFile = await fs.readFile(path.join(dir, 'tfplan'));
+      await this.sharePlan(input, planFile);
       await this.update(input, {
         ...record,
-        pendingPlan: {
-          inputs: input.inputs,
-          id: sha256(await fs.readFile(path.join(dir, 'tfplan'))),
-        },
+        pendingPlan: { inputs: input.inputs, id: sha256(planFile) },
         status: {
           ...record.status,
           state: 'waitingForApproval',
@@ -681,19 +693,60 @@ export class TerraformRunner {
     );
   }
 
+  /** Keeps a plan that waits for approval in its Secret, for whichever replica applies it. */
+  private async sharePlan(input: RunInput, planFile: Buffer): Promise<void> {
+    if (planFile.length > MAX_SHARED_PLAN_BYTES) {
+      this.options.logger.warn(
+        `${describe(input)}: the plan (${planFile.length} bytes) is too big for a Secret; only this replica can apply it once approved, another plans again`,
+      );
+      return;
+    }
+    const owner = applicationOwner(input.app);
+    await input.client.apply(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: {
+          name: planSecret(input.app, input.component).name,
+          namespace: input.namespace,
+          labels: { ...owner.labels, [LABEL_COMPONENT]: input.component },
+        },
+        type: 'Opaque',
+        data: { tfplan: planFile.toString('base64') },
+      },
+      { fieldManager: DEFAULT_FIELD_MANAGER },
+    );
+  }
+
+  /** The plan another replica kept in the component's Secret, if any. */
+  private async sharedPlan(input: RunInput): Promise<Buffer | undefined> {
+    const secret = await input.client.get({
+      ...planSecret(input.app, input.component),
+      namespace: input.namespace,
+    });
+    const data = (secret as { data?: Record<string, string> } | undefined)
+      ?.data?.tfplan;
+    return data === undefined ? undefined : Buffer.from(data, 'base64');
+  }
+
   private async applyApproved(
     input: RunInput,
     previous: CloudResourceRecord,
   ): Promise<void> {
     const record = this.base(input, previous);
     const dir = await this.workspace(input);
-    const planFile = await fs
-      .readFile(path.join(dir, 'tfplan'))
-      .catch(() => undefined);
-    if (!planFile || sha256(planFile) !== previous.pendingPlan?.id) {
-      // Planned by another replica or before a restart: plan again, to be approved again.
-      await this.plan(input, { ...record, pendingPlan: undefined }, 'plan');
-      return;
+    const id = previous.pendingPlan?.id;
+    const planPath = path.join(dir, 'tfplan');
+    const local = await fs.readFile(planPath).catch(() => undefined);
+    if (!local || sha256(local) !== id) {
+      // Planned by another replica (or before a restart): its Secret has it.
+      const shared = await this.sharedPlan(input);
+      if (!shared || sha256(shared) !== id) {
+        // Gone, or replaced since: plan again, to be approved again.
+        await this.plan(input, { ...record, pendingPlan: undefined }, 'plan');
+        return;
+      }
+      await fs.writeFile(planPath, shared, { mode: 0o600 });
     }
     const initFailed = await this.init(input, dir);
     if (initFailed) {
@@ -726,6 +779,12 @@ export class TerraformRunner {
       applyStarted: true,
       status: { ...previous.status, state: 'applying', message: 'applying' },
     });
+    // Applied once, by whoever applies it now: nobody may apply it again.
+    if (input.props.approve === 'manual')
+      await input.client.delete({
+        ...planSecret(input.app, input.component),
+        namespace: input.namespace,
+      });
     const result = await this.tofu(input, dir, [
       'apply',
       '-input=false',
@@ -892,6 +951,7 @@ export class TerraformRunner {
         name: input.props.connectionSecret,
       },
       { ...SECRET, name: `tfstate-default-${suffix}` },
+      planSecret(input.app, input.component),
       { ...LEASE, name: `lock-tfstate-default-${suffix}` },
     ].filter(isRecord) as Array<typeof SECRET & { name: string }>;
     for (const ref of gone)
