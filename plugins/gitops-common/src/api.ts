@@ -118,6 +118,8 @@ export interface RolloutAnalysisResult {
 export interface RolloutStatus {
   component: string;
   cluster: string;
+  /** The namespace its workloads run in (a component may deploy to several). */
+  namespace?: string;
   strategy: 'canary' | 'blueGreen';
   phase: RolloutPhase;
   /** The image (first container) serving as stable, and the one being rolled out. */

@@ -479,7 +479,7 @@ export class ApplicationService {
       component,
       on,
       decision,
-    ).find(r => r.component === component && r.cluster === on)!;
+    ).find(r => r.component === component && r.cluster === on && r.decision)!;
     await this.options.store.queueWorkflowCommand(key, {
       type: 'rollout',
       component,

@@ -56,8 +56,12 @@ export class ClusterRollouts {
       const component = components.find(c => c.name === output.name);
       const spec = component && rolloutSpecOf(component);
       if (!spec) continue;
+      // One state per namespace: a component deployed to two rolls out in each.
       const index = this.states.findIndex(
-        s => s.component === output.name && s.cluster === this.cluster,
+        s =>
+          s.component === output.name &&
+          s.cluster === this.cluster &&
+          (s.namespace ?? namespace) === namespace,
       );
       const stable = output.objects.find(o => roleOf(o) === 'stable');
       const desiredSpec = (stable?.spec ?? {}) as {
@@ -71,7 +75,7 @@ export class ClusterRollouts {
           template: structuredClone(desiredSpec.template),
           replicas: desiredSpec.replicas ?? 1,
         },
-        { component: output.name, cluster: this.cluster },
+        { component: output.name, cluster: this.cluster, namespace },
         this.options.now(),
       );
       if (index < 0) this.states.push(state);

@@ -16,12 +16,15 @@ export interface RolloutDecision {
 }
 
 /**
- * One component's rollout on one cluster, persisted with the workflow state
- * so that a restarted backend goes on where the last pass stopped.
+ * One component's rollout in one namespace of one cluster, persisted with
+ * the workflow state so that a restarted backend goes on where the last
+ * pass stopped.
  */
 export interface RolloutState {
   component: string;
   cluster: string;
+  /** Where its workloads run; absent in states kept before namespaces were told apart. */
+  namespace?: string;
   strategy: RolloutSpec['strategy'];
   phase: RolloutPhase;
   stableTemplate: unknown;
@@ -195,7 +198,7 @@ export function beginPass(
   spec: RolloutSpec,
   previous: RolloutState | undefined,
   desired: { template: unknown; replicas: number },
-  where: { component: string; cluster: string },
+  where: { component: string; cluster: string; namespace: string },
   now: Date,
 ): RolloutState {
   const hash = templateHash(desired.template);
@@ -214,7 +217,7 @@ export function beginPass(
       updatedAt: at,
     };
   }
-  const state: RolloutState = structuredClone(previous);
+  const state: RolloutState = { ...structuredClone(previous), ...where };
   const decision = state.decision;
   state.decision = undefined;
   if (hash === state.stableHash) {
@@ -283,29 +286,35 @@ export function beginPass(
   return state;
 }
 
-/** Checks a decision against the state it would apply to, as the pass will (NotFound/Conflict). */
+/**
+ * Checks a decision against the states it would apply to, as the pass will
+ * (NotFound/Conflict): the component's rollouts on the cluster that are in
+ * flight, in every namespace it deploys to, get it.
+ */
 export function decideRollout(
   rollouts: RolloutState[],
   component: string,
   cluster: string,
   decision: RolloutDecision,
 ): RolloutState[] {
-  const state = rollouts.find(
+  const states = rollouts.filter(
     r => r.component === component && r.cluster === cluster,
   );
-  if (!state)
+  if (states.length === 0)
     throw new NotFoundError(
       `Component ${component} has no progressive rollout on cluster ${cluster} (it needs a kruise-rollout or blue-green trait, and a pass that deployed it)`,
     );
-  if (!inFlight(state))
+  const flying = states.filter(inFlight);
+  if (flying.length === 0)
     throw new ConflictError(
-      `Nothing of ${component} is rolling out on ${cluster} (it is ${state.phase}): there is nothing to ${decision.action}`,
+      `Nothing of ${component} is rolling out on ${cluster} (it is ${states[0].phase}): there is nothing to ${decision.action}`,
     );
-  if (state.promoting)
+  const decided = flying.filter(s => !s.promoting);
+  if (decided.length === 0)
     throw new ConflictError(
       `${component} on ${cluster} is already being promoted: the stable workload has the new version`,
     );
-  return rollouts.map(r => (r === state ? { ...r, decision } : r));
+  return rollouts.map(r => (decided.includes(r) ? { ...r, decision } : r));
 }
 
 /** What the live workloads tell a pass: whether each is ready, and why not. */
@@ -450,6 +459,7 @@ export function rolloutStatusOf(
   const status: RolloutStatus = {
     component: state.component,
     cluster: state.cluster,
+    ...(state.namespace ? { namespace: state.namespace } : {}),
     strategy: state.strategy,
     phase: state.phase,
     canaryWeight: spec ? shapeOf(spec, state).weight : 0,

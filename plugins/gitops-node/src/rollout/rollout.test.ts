@@ -2,7 +2,14 @@ import { parseApplication } from '../render/parse';
 import { renderApplication } from '../render/render';
 import type { KubeObject } from '../model/types';
 import { shapeObjects } from './objects';
-import { advance, beginPass, shapeOf, type RolloutState } from './progress';
+import { ClusterRollouts } from './controller';
+import {
+  advance,
+  beginPass,
+  decideRollout,
+  shapeOf,
+  type RolloutState,
+} from './progress';
 import { rolloutSpecOf, type CanarySpec } from './spec';
 
 const successRate = {
@@ -235,7 +242,7 @@ describe('kruise-rollout and blue-green traits', () => {
 });
 
 describe('the canary loop', () => {
-  const where = { component: 'web', cluster: 'local' };
+  const where = { component: 'web', cluster: 'local', namespace: 'shop' };
   const ready = { ready: true, message: 'Ready:1/1' };
   const notReady = { ready: false, message: 'Ready:0/1' };
   const passing = async () => [
@@ -332,6 +339,39 @@ describe('the canary loop', () => {
     expect(weights(after.objects)).toEqual([100, 0]);
   });
 
+  it('keeps one rollout per namespace of a cluster, and a decision reaches each in flight', async () => {
+    const states: RolloutState[] = [];
+    const deploy = async (image: string, namespace: string) => {
+      const parsed = app(image, [canaryTrait({})]);
+      const rendered = await renderApplication(parsed);
+      new ClusterRollouts(states, 'local', {
+        timeoutMs: 1000,
+        now: () => new Date(0),
+      }).prepare(parsed.spec.components, rendered.components, namespace);
+    };
+    await deploy('shop/web:1', 'eu');
+    await deploy('shop/web:1', 'us');
+    await deploy('shop/web:2', 'eu');
+    await deploy('shop/web:2', 'us');
+    expect(states.map(s => [s.namespace, s.phase])).toEqual([
+      ['eu', 'progressing'],
+      ['us', 'progressing'],
+    ]);
+    // The us rollout moving on leaves the eu one where it was.
+    states[1].step = 1;
+    await deploy('shop/web:2', 'eu');
+    expect(states.map(s => s.step)).toEqual([0, 1]);
+
+    const decided = decideRollout(states, 'web', 'local', {
+      action: 'promote',
+      by: 'user:default/jane',
+    });
+    expect(decided.map(s => [s.namespace, s.decision?.action])).toEqual([
+      ['eu', 'promote'],
+      ['us', 'promote'],
+    ]);
+  });
+
   it('aborts at the first failed analysis, and a restart keeps it aborted', async () => {
     const first = await pass('shop/web:1');
     const { spec, state } = await pass('shop/web:3', first.state);
@@ -369,7 +409,7 @@ describe('the canary loop', () => {
 });
 
 describe('the blue-green loop', () => {
-  const where = { component: 'web', cluster: 'local' };
+  const where = { component: 'web', cluster: 'local', namespace: 'shop' };
   const ready = { ready: true, message: 'Ready:2/2' };
   const notReady = { ready: false, message: 'Ready:0/2' };
   const passing = async () => [];

@@ -242,7 +242,9 @@ export function RolloutCard(props: {
     <DecisionCard
       title="Progressive rollouts"
       items={rollouts}
-      keyOf={rollout => `${rollout.cluster}/${rollout.component}`}
+      keyOf={rollout =>
+        `${rollout.cluster}/${rollout.namespace ?? ''}/${rollout.component}`
+      }
       permission={gitopsRolloutPermission}
       what={`promote or abort rollouts of ${stringifyApplicationRef(appRef)}`}
       open={rollout => IN_FLIGHT.has(rollout.phase)}
