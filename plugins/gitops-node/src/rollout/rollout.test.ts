@@ -341,8 +341,8 @@ describe('the canary loop', () => {
 
   it('keeps one rollout per namespace of a cluster, and a decision reaches each in flight', async () => {
     const states: RolloutState[] = [];
-    const deploy = async (image: string, namespace: string) => {
-      const parsed = app(image, [canaryTrait({})]);
+    const deploy = async (reference: string, namespace: string) => {
+      const parsed = app(reference, [canaryTrait({})]);
       const rendered = await renderApplication(parsed);
       new ClusterRollouts(states, 'local', {
         timeoutMs: 1000,
