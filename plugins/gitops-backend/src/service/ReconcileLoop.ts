@@ -215,10 +215,15 @@ export class ReconcileLoop {
       return true;
     }
     this.running.add(shard);
+    let ran = false;
     try {
-      return await this.claimAndTick(shard, now, signal);
+      ran = await this.claimAndTick(shard, now, signal);
+      return ran;
     } finally {
       this.running.delete(shard);
+      // A sync asked for while the shard was being released found it still
+      // running here: it goes now, not at the scheduler's next look.
+      if (ran && this.rerun.has(shard)) this.trigger(shard);
     }
   }
 
