@@ -87,11 +87,15 @@ async function main() {
           { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
         ),
       );
+      // Rolled out as `kubectl rollout status` says it: every replica is
+      // the new one and available, and no old one is left.
+      const status = d.status ?? {};
       return (
         d.spec.template.spec.containers[0].image === newImage &&
-        d.status?.observedGeneration === d.metadata.generation &&
-        d.status?.updatedReplicas === d.spec.replicas &&
-        d.status?.availableReplicas === d.spec.replicas
+        status.observedGeneration >= d.metadata.generation &&
+        status.updatedReplicas === d.spec.replicas &&
+        status.replicas === status.updatedReplicas &&
+        status.availableReplicas === status.updatedReplicas
       );
     },
     { timeoutMs: 120_000, intervalMs: 250 },
@@ -113,7 +117,12 @@ async function main() {
       },
       { timeoutMs: 60_000, intervalMs: 250 },
     );
-    say(`${curl} answers: ${answer.body.trim()}`);
+    say(
+      `${curl} answers: ${answer.body.trim()}, ${(
+        (Date.now() - build.pushedAt) /
+        1000
+      ).toFixed(1)} s after the tag push`,
+    );
   }
   await ask('/settled');
   say(
