@@ -697,22 +697,35 @@ export class TerraformRunner {
   private async sharePlan(input: RunInput, planFile: Buffer): Promise<void> {
     if (planFile.length > MAX_SHARED_PLAN_BYTES) {
       this.options.logger.warn(
-        `${describe(input)}: the plan (${planFile.length} bytes) is too big for a Secret; only this replica can apply it once approved, another plans again`,
+        `${describe(input)}: the plan (${
+          planFile.length
+        } bytes) is too big for a Secret; only this replica can apply it once approved, another plans again`,
       );
       return;
     }
+    await this.applySecret(input, planSecret(input.app, input.component).name, {
+      tfplan: planFile.toString('base64'),
+    });
+  }
+
+  /** Writes a Secret of the component in its namespace, labelled as the Application's. */
+  private async applySecret(
+    input: RunInput,
+    name: string,
+    data: Record<string, string>,
+  ): Promise<void> {
     const owner = applicationOwner(input.app);
     await input.client.apply(
       {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: {
-          name: planSecret(input.app, input.component).name,
+          name,
           namespace: input.namespace,
           labels: { ...owner.labels, [LABEL_COMPONENT]: input.component },
         },
         type: 'Opaque',
-        data: { tfplan: planFile.toString('base64') },
+        data,
       },
       { fieldManager: DEFAULT_FIELD_MANAGER },
     );
@@ -724,8 +737,8 @@ export class TerraformRunner {
       ...planSecret(input.app, input.component),
       namespace: input.namespace,
     });
-    const data = (secret as { data?: Record<string, string> } | undefined)
-      ?.data?.tfplan;
+    const data = (secret as { data?: Record<string, string> } | undefined)?.data
+      ?.tfplan;
     return data === undefined ? undefined : Buffer.from(data, 'base64');
   }
 
@@ -854,23 +867,7 @@ export class TerraformRunner {
       );
     }
     const secret = input.props.connectionSecret;
-    if (secret) {
-      const owner = applicationOwner(input.app);
-      await input.client.apply(
-        {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: {
-            name: secret,
-            namespace: input.namespace,
-            labels: { ...owner.labels, [LABEL_COMPONENT]: input.component },
-          },
-          type: 'Opaque',
-          data,
-        },
-        { fieldManager: DEFAULT_FIELD_MANAGER },
-      );
-    }
+    if (secret) await this.applySecret(input, secret, data);
     const drift = record.status.drift;
     await this.update(input, {
       ...record,
