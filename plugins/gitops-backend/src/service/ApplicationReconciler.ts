@@ -228,7 +228,7 @@ export class ApplicationReconciler {
    * changed to other repositories and images), so nothing grows with the
    * Applications that have come and gone.
    */
-  retainSources(apps: KubeObject[]): void {
+  retainSources(apps: readonly KubeObject[]): void {
     const policies: string[] = [];
     const repositories: Array<{ url: string; branch: string }> = [];
     for (const app of apps) {

@@ -32,8 +32,11 @@ export interface LiveChange {
 
 /** What reads of Applications need from the cache; see {@link LiveCache}. */
 export interface ApplicationCache {
-  /** The Applications of a cluster as last seen; undefined until they were listed once. */
-  applications(cluster: string): KubeObject[] | undefined;
+  /**
+   * The Applications of a cluster as last seen (the same array until one
+   * changes); undefined until they were listed once.
+   */
+  applications(cluster: string): readonly KubeObject[] | undefined;
   /** One Application (`object` undefined: there is none); undefined until they were listed once. */
   application(
     cluster: string,
@@ -118,7 +121,7 @@ export class LiveCache implements LiveObjects, ApplicationCache {
     return () => this.listeners.delete(listener);
   }
 
-  applications(cluster: string): KubeObject[] | undefined {
+  applications(cluster: string): readonly KubeObject[] | undefined {
     const informer = this.synced(cluster, APPLICATION_GVK, 'applications');
     return informer?.list();
   }

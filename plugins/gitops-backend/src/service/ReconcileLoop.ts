@@ -17,7 +17,7 @@ import {
   withUrgentRequests,
 } from '@gitops-workflow/plugin-gitops-node';
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
-import { GitopsStore } from '../store/GitopsStore';
+import { GitopsStore, type Schedule } from '../store/GitopsStore';
 import type { ApplicationReconciler } from './ApplicationReconciler';
 import {
   applicationOf,
@@ -32,6 +32,12 @@ export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
 export function shardOf(key: string, shards: number): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % shards;
 }
+
+/** How long a tick trusts that an Application has a schedule row. */
+const SCHEDULED_MEMORY_MS = 10 * 60_000;
+
+/** A schedule row the due ones left out: its time has not come. */
+const NOT_DUE: Schedule = { nextAt: new Date(8.64e15), failures: 0 };
 
 export interface ReconcileLoopOptions {
   logger: LoggerService;
@@ -78,6 +84,19 @@ export class ReconcileLoop {
   private readonly rerun = new Set<number>();
   /** Shards whose tick runs in this replica now. */
   private readonly running = new Set<number>();
+  /** The Applications by shard, worked out again only when they change. */
+  private partition?: {
+    apps: readonly KubeObject[];
+    shards: Array<Array<{ app: KubeObject; key: string }>>;
+  };
+  /**
+   * Applications known to have a schedule row: a tick reads only the due
+   * rows, and a row it does not get is not due. Others are read by key.
+   * Forgotten every {@link SCHEDULED_MEMORY_MS}, so that rows lost some other
+   * way (a database restored) are noticed.
+   */
+  private scheduled = new Set<string>();
+  private scheduledSince = 0;
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -280,7 +299,7 @@ export class ReconcileLoop {
     fence: PassFence,
   ): Promise<void> {
     const { cluster, logger } = this.options;
-    let apps: KubeObject[];
+    let apps: readonly KubeObject[];
     try {
       apps =
         this.options.applications?.applications(cluster.name) ??
@@ -293,18 +312,7 @@ export class ReconcileLoop {
       );
       return;
     }
-    // Caches and clones of Applications that are gone are forgotten.
-    this.options.reconciler.retainSources(apps);
-    const inShard = apps
-      .map(app => ({
-        app,
-        key: ReconcileLoop.keyOf(
-          cluster.name,
-          app.metadata.namespace!,
-          app.metadata.name,
-        ),
-      }))
-      .filter(({ key }) => shardOf(key, this.shards) === shard);
+    const inShard = this.partitioned(apps)[shard];
     // Ours no more (the selector changed): released, never collected.
     for (const { app, key } of inShard) {
       if (this.manages(app) || !finalizersOf(app).includes(GITOPS_FINALIZER))
@@ -316,9 +324,12 @@ export class ReconcileLoop {
         );
     }
     const ours = inShard.filter(({ app }) => this.reconciles(app));
-    const schedules = await this.options.store.schedules(ours.map(o => o.key));
+    const scheduleOf = await this.dueSchedules(
+      ours.map(o => o.key),
+      now,
+    );
     const due = ours.filter(
-      ({ app, key }) => dueTrigger(app, schedules.get(key), now) !== undefined,
+      ({ app, key }) => dueTrigger(app, scheduleOf(key), now) !== undefined,
     );
     if (due.length)
       logger.debug(
@@ -331,7 +342,7 @@ export class ReconcileLoop {
         ? await this.readLive(app)
         : app;
       if (!current || !this.reconciles(current)) return;
-      const schedule = schedules.get(key);
+      const schedule = scheduleOf(key);
       const trigger = dueTrigger(current, schedule, now);
       if (!trigger) return;
       if (schedule?.requested) await this.options.store.clearSyncRequest(key);
@@ -340,6 +351,56 @@ export class ReconcileLoop {
       // A rollout under way finishes before new work starts on a busy API server.
       await (rollingOut(current) ? withUrgentRequests(pass) : pass());
     });
+  }
+
+  /**
+   * The Applications split into shards, with their keys. Worked out once
+   * for all shards and only when the Applications changed (the cache gives
+   * the same array until then); caches and clones of Applications that are
+   * gone are forgotten at the same time.
+   */
+  private partitioned(
+    apps: readonly KubeObject[],
+  ): Array<Array<{ app: KubeObject; key: string }>> {
+    if (this.partition?.apps === apps) return this.partition.shards;
+    const { cluster } = this.options;
+    const shards = Array.from(
+      { length: this.shards },
+      (): Array<{ app: KubeObject; key: string }> => [],
+    );
+    for (const app of apps) {
+      const key = ReconcileLoop.keyOf(
+        cluster.name,
+        app.metadata.namespace!,
+        app.metadata.name,
+      );
+      shards[shardOf(key, this.shards)].push({ app, key });
+    }
+    this.partition = { apps, shards };
+    this.options.reconciler.retainSources(apps);
+    return shards;
+  }
+
+  /**
+   * Reads the schedules a tick acts on: the due ones, and those of
+   * Applications not yet known to have one. Returns each Application's
+   * schedule as far as the tick needs it.
+   */
+  private async dueSchedules(
+    keys: string[],
+    now: number,
+  ): Promise<(key: string) => Schedule | undefined> {
+    if (now - this.scheduledSince >= SCHEDULED_MEMORY_MS) {
+      this.scheduled = new Set();
+      this.scheduledSince = now;
+    }
+    const rows = await this.options.store.dueSchedules(
+      new Date(now),
+      keys.filter(key => !this.scheduled.has(key)),
+    );
+    for (const key of rows.keys()) this.scheduled.add(key);
+    return key =>
+      rows.get(key) ?? (this.scheduled.has(key) ? NOT_DUE : undefined);
   }
 
   /**

@@ -245,6 +245,55 @@ describe('GitopsStore', () => {
   );
 
   it.each(databases.eachSupportedId())(
+    'gives a tick the due schedules only, and the ones it asks for by key, %p',
+    async databaseId => {
+      const store = await createStore(databaseId);
+      const now = new Date('2026-03-01T12:00:00Z');
+      const scheduleAt = (app: string, nextAt: string) =>
+        store.recordReconcile(app, {
+          run: {
+            trigger: 'poll',
+            startedAt: now,
+            finishedAt: now,
+            result: 'succeeded',
+          },
+          imageUpdates: [],
+          nextAt: new Date(nextAt),
+        });
+      await scheduleAt('local/default/past', '2026-03-01T11:59:59Z');
+      await scheduleAt('local/default/now', '2026-03-01T12:00:00Z');
+      await scheduleAt('local/default/later', '2026-03-01T12:05:00Z');
+      await scheduleAt('local/default/asked', '2026-03-01T12:05:00Z');
+      await store.requestSync('local/default/asked', 'manual');
+      await store.requestSync('local/default/new', 'webhook');
+
+      const due = await store.dueSchedules(now, []);
+      expect([...due.keys()].sort()).toEqual([
+        'local/default/asked',
+        'local/default/new',
+        'local/default/now',
+        'local/default/past',
+      ]);
+      expect(due.get('local/default/asked')?.requested).toBe('manual');
+      expect(due.get('local/default/new')).toEqual({
+        nextAt: undefined,
+        requested: 'webhook',
+        failures: 0,
+      });
+
+      const withLater = await store.dueSchedules(now, [
+        'local/default/later',
+        'local/default/unknown',
+      ]);
+      expect(withLater.get('local/default/later')?.nextAt).toEqual(
+        new Date('2026-03-01T12:05:00Z'),
+      );
+      expect(withLater.has('local/default/unknown')).toBe(false);
+      expect(withLater.size).toBe(5);
+    },
+  );
+
+  it.each(databases.eachSupportedId())(
     'lets one replica hold a shard at a time, and another take it once the lease ran out, %p',
     async databaseId => {
       const store = await createStore(databaseId);

@@ -220,6 +220,35 @@ async function migrateLatest(client: Knex): Promise<void> {
  * PostgreSQL): reconcile runs, image history, inventory and the automation
  * switch. Applications and their status live in the cluster, not here.
  */
+/** When an Application is next due, and a sync asked for and not yet started. */
+export interface Schedule {
+  nextAt?: Date;
+  requested?: ReconcileTrigger;
+  failures: number;
+}
+
+function schedulesOf(
+  rows: Array<{
+    app_key: string;
+    next_at?: unknown;
+    requested_trigger?: string | null;
+    failures?: number | string | null;
+  }>,
+): Map<string, Schedule> {
+  return new Map(
+    rows.map(r => [
+      r.app_key,
+      {
+        nextAt: r.next_at ? new Date(toIso(r.next_at)!) : undefined,
+        requested: orUndefined(r.requested_trigger) as
+          | ReconcileTrigger
+          | undefined,
+        failures: Number(r.failures ?? 0),
+      },
+    ]),
+  );
+}
+
 export class GitopsStore {
   static async create(database: DatabaseService): Promise<GitopsStore> {
     const client = await database.getClient();
@@ -946,27 +975,29 @@ export class GitopsStore {
   }
 
   /** When each Application is next due, and which have a pending sync request. */
-  async schedules(
-    appKeys: string[],
-  ): Promise<
-    Map<
-      string,
-      { nextAt?: Date; requested?: ReconcileTrigger; failures: number }
-    >
-  > {
+  async schedules(appKeys: string[]): Promise<Map<string, Schedule>> {
     const rows = appKeys.length
       ? await this.db('gitops_schedule').whereIn('app_key', appKeys)
       : [];
-    return new Map(
-      rows.map(r => [
-        r.app_key,
-        {
-          nextAt: r.next_at ? new Date(toIso(r.next_at)!) : undefined,
-          requested: orUndefined(r.requested_trigger),
-          failures: Number(r.failures ?? 0),
-        },
-      ]),
-    );
+    return schedulesOf(rows);
+  }
+
+  /**
+   * The schedules that are due at `now` (a sync was asked for, or their time
+   * came), of every Application, and those of `appKeys` whatever their time:
+   * a tick reads what it must act on, not every row of its shard.
+   */
+  async dueSchedules(
+    now: Date,
+    appKeys: string[],
+  ): Promise<Map<string, Schedule>> {
+    const rows = await this.db('gitops_schedule').where(q => {
+      q.whereNotNull('requested_trigger')
+        .orWhereNull('next_at')
+        .orWhere('next_at', '<=', now);
+      if (appKeys.length) q.orWhereIn('app_key', appKeys);
+    });
+    return schedulesOf(rows);
   }
 
   /** Asks for a reconcile of an Application at its shard's next tick. */

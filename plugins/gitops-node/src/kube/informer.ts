@@ -138,7 +138,7 @@ export class Informer {
     return this.cache.get(namespace, name);
   }
 
-  list(namespace?: string): KubeObject[] {
+  list(namespace?: string): readonly KubeObject[] {
     return this.cache.list(namespace);
   }
 

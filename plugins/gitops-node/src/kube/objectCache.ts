@@ -64,6 +64,8 @@ const keyOf = (namespace: string | undefined, name: string) =>
  */
 export class ObjectCache {
   private readonly objects = new Map<string, KubeObject>();
+  /** Every object, as `list` last gave them: the same array until one changes. */
+  private snapshot?: readonly KubeObject[];
 
   constructor(
     private readonly compact: (
@@ -79,12 +81,16 @@ export class ObjectCache {
     return this.objects.get(keyOf(namespace, name));
   }
 
-  /** Every object, or those in one namespace. */
-  list(namespace?: string): KubeObject[] {
-    const all = [...this.objects.values()];
+  /**
+   * Every object, or those in one namespace. Without a namespace it is the
+   * same (frozen) array from one change to the next, so a reader that works
+   * out something from all of them can tell when it needs to again.
+   */
+  list(namespace?: string): readonly KubeObject[] {
+    this.snapshot ??= Object.freeze([...this.objects.values()]);
     return namespace === undefined
-      ? all
-      : all.filter(o => o.metadata.namespace === namespace);
+      ? this.snapshot
+      : this.snapshot.filter(o => o.metadata.namespace === namespace);
   }
 
   /**
@@ -97,6 +103,7 @@ export class ObjectCache {
     if (type === 'DELETED') {
       if (!held) return undefined;
       this.objects.delete(key);
+      this.snapshot = undefined;
       return { type: 'DELETED', object: this.compact(object) };
     }
     if (type !== 'ADDED' && type !== 'MODIFIED') return undefined;
@@ -108,6 +115,7 @@ export class ObjectCache {
     }
     const kept = this.compact(object);
     this.objects.set(key, kept);
+    this.snapshot = undefined;
     return held
       ? { type: 'MODIFIED', object: kept, previous: held }
       : { type: 'ADDED', object: kept };
@@ -128,6 +136,7 @@ export class ObjectCache {
     for (const [key, object] of this.objects) {
       if (listed.has(key)) continue;
       this.objects.delete(key);
+      this.snapshot = undefined;
       events.push({ type: 'DELETED', object });
     }
     return events;
