@@ -1,5 +1,6 @@
 import { withJitter } from './ApplicationReconciler';
 import { dueTrigger, shardOf } from './ReconcileLoop';
+import { KnownSchedules } from './knownSchedules';
 
 describe('scheduling', () => {
   it('delays a poll by up to a tenth of its interval', () => {
@@ -62,5 +63,58 @@ describe('dueTrigger', () => {
 
   it('is not due before its next poll when nothing changed', () => {
     expect(dueTrigger(app(2, 2), later, now)).toBeUndefined();
+  });
+});
+
+describe('KnownSchedules', () => {
+  const unchanged = {
+    apiVersion: 'core.oam.dev/v1beta1',
+    kind: 'Application',
+    metadata: { name: 'a', namespace: 'default', generation: 2 },
+    status: { observedGeneration: 2 },
+  };
+  const later = { nextAt: new Date(Date.UTC(2026, 0, 1, 0, 5)), failures: 0 };
+  const now = Date.UTC(2026, 0, 1);
+
+  it('reads by key only the Applications not yet known to have a row', () => {
+    const known = new KnownSchedules(600_000);
+    expect(known.unknown(['a', 'b', 'c'], now)).toEqual(['a', 'b', 'c']);
+    // Read by key: a and b have rows (a not due yet), c has none.
+    const first = known.read(
+      new Map([
+        ['a', later],
+        ['b', later],
+      ]),
+    );
+    expect(first('a')).toBe(later);
+    expect(first('c')).toBeUndefined();
+    expect(dueTrigger(unchanged, first('c'), now)).toBe('poll');
+
+    expect(known.unknown(['a', 'b', 'c'], now + 5000)).toEqual(['c']);
+    // Only the due rows come back: a row left out is not due.
+    const next = known.read(
+      new Map([['b', { ...later, requested: 'manual' }]]),
+    );
+    expect(dueTrigger(unchanged, next('a'), now + 5000)).toBeUndefined();
+    expect(dueTrigger(unchanged, next('b'), now + 5000)).toBe('manual');
+    expect(dueTrigger(unchanged, next('c'), now + 5000)).toBe('poll');
+    // A changed spec is due whatever its row says.
+    expect(
+      dueTrigger(
+        { ...unchanged, metadata: { ...unchanged.metadata, generation: 3 } },
+        next('a'),
+        now + 5000,
+      ),
+    ).toBe('watch');
+  });
+
+  it('forgets what it knows after a while, so that a lost row is noticed', () => {
+    const known = new KnownSchedules(600_000);
+    known.unknown(['a'], now);
+    known.read(new Map([['a', later]]));
+    expect(known.unknown(['a'], now + 599_999)).toEqual([]);
+    expect(known.unknown(['a'], now + 600_000)).toEqual(['a']);
+    // The row is gone (a database restored): a is due again.
+    expect(dueTrigger(unchanged, known.read(new Map())('a'), now)).toBe('poll');
   });
 });

@@ -19,6 +19,7 @@ import {
 import { ReconcileTrigger } from '@gitops-workflow/plugin-gitops-common';
 import { GitopsStore, type Schedule } from '../store/GitopsStore';
 import type { ApplicationReconciler } from './ApplicationReconciler';
+import { KnownSchedules } from './knownSchedules';
 import {
   applicationOf,
   type ApplicationCache,
@@ -32,12 +33,6 @@ export const reconcileTaskId = (shard: number) => `gitops-reconcile-${shard}`;
 export function shardOf(key: string, shards: number): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % shards;
 }
-
-/** How long a tick trusts that an Application has a schedule row. */
-const SCHEDULED_MEMORY_MS = 10 * 60_000;
-
-/** A schedule row the due ones left out: its time has not come. */
-const NOT_DUE: Schedule = { nextAt: new Date(8.64e15), failures: 0 };
 
 export interface ReconcileLoopOptions {
   logger: LoggerService;
@@ -89,14 +84,8 @@ export class ReconcileLoop {
     apps: readonly KubeObject[];
     shards: Array<Array<{ app: KubeObject; key: string }>>;
   };
-  /**
-   * Applications known to have a schedule row: a tick reads only the due
-   * rows, and a row it does not get is not due. Others are read by key.
-   * Forgotten every {@link SCHEDULED_MEMORY_MS}, so that rows lost some other
-   * way (a database restored) are noticed.
-   */
-  private scheduled = new Set<string>();
-  private scheduledSince = 0;
+  /** Applications known to have a schedule row: a tick reads only the due ones. */
+  private readonly scheduled = new KnownSchedules();
 
   constructor(private readonly options: ReconcileLoopOptions) {
     this.shards = options.shards ?? 4;
@@ -390,17 +379,10 @@ export class ReconcileLoop {
     keys: string[],
     now: number,
   ): Promise<(key: string) => Schedule | undefined> {
-    if (now - this.scheduledSince >= SCHEDULED_MEMORY_MS) {
-      this.scheduled = new Set();
-      this.scheduledSince = now;
-    }
-    const rows = await this.options.store.dueSchedules(
-      new Date(now),
-      keys.filter(key => !this.scheduled.has(key)),
+    const unknown = this.scheduled.unknown(keys, now);
+    return this.scheduled.read(
+      await this.options.store.dueSchedules(new Date(now), unknown),
     );
-    for (const key of rows.keys()) this.scheduled.add(key);
-    return key =>
-      rows.get(key) ?? (this.scheduled.has(key) ? NOT_DUE : undefined);
   }
 
   /**
