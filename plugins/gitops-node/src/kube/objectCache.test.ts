@@ -120,4 +120,26 @@ describe('ObjectCache', () => {
     ).toEqual(['changed', 'kept', 'new']);
     expect(cache.list('other')).toEqual([]);
   });
+
+  it('lists the same frozen array until an object changes', () => {
+    const cache = new ObjectCache();
+    cache.replace([deployment('a', '1'), deployment('b', '1')]);
+    const first = cache.list();
+    expect(Object.isFrozen(first)).toBe(true);
+    // Nothing changed: an event at the version held, a re-list of the same.
+    cache.apply('MODIFIED', deployment('a', '1'));
+    cache.replace([deployment('a', '1'), deployment('b', '1')]);
+    expect(cache.list()).toBe(first);
+
+    cache.apply('MODIFIED', deployment('a', '2'));
+    const second = cache.list();
+    expect(second).not.toBe(first);
+    expect(second.map(o => o.metadata.resourceVersion).sort()).toEqual([
+      '1',
+      '2',
+    ]);
+    cache.apply('DELETED', deployment('b', '1'));
+    expect(cache.list().map(o => o.metadata.name)).toEqual(['a']);
+    expect(first.map(o => o.metadata.name).sort()).toEqual(['a', 'b']);
+  });
 });
