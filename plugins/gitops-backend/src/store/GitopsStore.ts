@@ -215,11 +215,6 @@ async function migrateLatest(client: Knex): Promise<void> {
   });
 }
 
-/**
- * The plugin's persistent state, in the Backstage database (SQLite or
- * PostgreSQL): reconcile runs, image history, inventory and the automation
- * switch. Applications and their status live in the cluster, not here.
- */
 /** When an Application is next due, and a sync asked for and not yet started. */
 export interface Schedule {
   nextAt?: Date;
@@ -249,6 +244,11 @@ function schedulesOf(
   );
 }
 
+/**
+ * The plugin's persistent state, in the Backstage database (SQLite or
+ * PostgreSQL): reconcile runs, image history, inventory and the automation
+ * switch. Applications and their status live in the cluster, not here.
+ */
 export class GitopsStore {
   static async create(database: DatabaseService): Promise<GitopsStore> {
     const client = await database.getClient();
